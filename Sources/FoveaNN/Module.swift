@@ -1,0 +1,121 @@
+import Foundation
+import FoveaTensor
+
+public typealias ForwardHook = (_ module: Module, _ output: Tensor) -> Tensor?
+
+/// Removes the forward hook it was returned for.
+public final class HookHandle {
+    weak var module: Module?
+    let id: Int
+    init(module: Module, id: Int) { self.module = module; self.id = id }
+    public func remove() { module?.forwardHooks.removeAll { $0.id == id } }
+}
+
+/// A network layer or a container of layers, mirroring `torch.nn.Module`.
+///
+/// Parameters and buffers are registered under the names PyTorch uses in state dicts; children
+/// under their attribute names, so a module's path (`_blocks.15`, `layer4.1`) is the PyTorch
+/// module path and every parameter's full key is the PyTorch state-dict key.
+///
+/// Subclasses override ``forward(_:)``; callers use `module(x)`, which also runs hooks.
+open class Module {
+    /// Training mode (batch statistics in batch norm, dropout active). Set through ``train(_:)``.
+    public private(set) var isTraining = false
+    public private(set) var parameters: [(name: String, tensor: Tensor)] = []
+    public private(set) var buffers: [(name: String, tensor: Tensor)] = []
+    public private(set) var children: [(name: String, module: Module)] = []
+    /// Forward hooks by id, called in the order added.
+    var forwardHooks: [(id: Int, hook: ForwardHook)] = []
+    nonisolated(unsafe) static var nextHookID = 0
+    static let hookLock = NSLock()
+
+    public init() {}
+
+    /// The computation of this module. Call the module (`module(x)`) rather than this.
+    open func forward(_ x: Tensor) -> Tensor { x }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        var y = forward(x)
+        for (_, hook) in forwardHooks { if let replaced = hook(self, y) { y = replaced } }
+        return y
+    }
+
+    /// Adds a hook called after `forward` with the module and its output, as PyTorch's
+    /// `register_forward_hook`; a hook may return a replacement output. Keep the handle to remove it.
+    @discardableResult
+    public func addForwardHook(_ hook: @escaping ForwardHook) -> HookHandle {
+        let id = Module.hookLock.withLock { Module.nextHookID += 1; return Module.nextHookID }
+        forwardHooks.append((id, hook))
+        return HookHandle(module: self, id: id)
+    }
+
+    /// Registers a trainable parameter under `name` and returns it.
+    @discardableResult
+    public func registerParameter(_ name: String, _ tensor: Tensor) -> Tensor {
+        tensor.requiresGrad = true
+        parameters.append((name, tensor))
+        return tensor
+    }
+
+    /// Registers a non-trainable state tensor (running statistics) under `name`.
+    @discardableResult
+    public func registerBuffer(_ name: String, _ tensor: Tensor) -> Tensor {
+        buffers.append((name, tensor))
+        return tensor
+    }
+
+    /// Registers a child module under `name` and returns it.
+    @discardableResult
+    public func registerChild<M: Module>(_ name: String, _ module: M) -> M {
+        children.append((name, module))
+        return module
+    }
+
+    /// Puts this module and its descendants in training (true) or evaluation (false) mode.
+    public func train(_ on: Bool = true) {
+        isTraining = on
+        for (_, c) in children { c.train(on) }
+    }
+
+    public func eval() { train(false) }
+
+    /// This module and all descendants with their paths, depth-first, in registration order.
+    /// The root's path is "".
+    public func namedModules(prefix: String = "") -> [(path: String, module: Module)] {
+        var out: [(String, Module)] = [(prefix, self)]
+        for (name, child) in children {
+            out += child.namedModules(prefix: prefix.isEmpty ? name : "\(prefix).\(name)")
+        }
+        return out
+    }
+
+    /// Every parameter with its full state-dict key.
+    public func namedParameters() -> [(key: String, tensor: Tensor)] {
+        namedModules().flatMap { path, m in m.parameters.map { (Module.join(path, $0.name), $0.tensor) } }
+    }
+
+    /// Every parameter and buffer with its full state-dict key (what `state_dict()` holds).
+    public func stateDict() -> [(key: String, tensor: Tensor)] {
+        namedModules().flatMap { path, m in
+            (m.parameters + m.buffers).map { (Module.join(path, $0.name), $0.tensor) }
+        }
+    }
+
+    /// The descendant at a PyTorch module path, or nil.
+    public func module(at path: String) -> Module? {
+        if path.isEmpty { return self }
+        var current: Module = self
+        for part in path.split(separator: ".") {
+            guard let next = current.children.first(where: { $0.name == part })?.module else { return nil }
+            current = next
+        }
+        return current
+    }
+
+    /// Whether parameters take part in differentiation (freeze them for input-gradient work).
+    public func setRequiresGrad(_ on: Bool) {
+        for (_, p) in namedParameters() { p.requiresGrad = on }
+    }
+
+    static func join(_ a: String, _ b: String) -> String { a.isEmpty ? b : "\(a).\(b)" }
+}

@@ -1,0 +1,171 @@
+/// The gradient rule of every primitive, in one place. `g` is dL/d(out); each rule returns
+/// dL/d(input) per input (nil for inputs that need none). Rules run with recording off.
+func standardRule(_ primitive: Primitive) -> BackwardRule {
+    switch primitive {
+    case .add: return { g, n, _ in [reduce(g, n.inputs[0]), reduce(g, n.inputs[1])] }
+    case .sub: return { g, n, _ in [reduce(g, n.inputs[0]), reduce(-g, n.inputs[1])] }
+    // d(ab) = b da + a db
+    case .mul: return { g, n, _ in
+        let (a, b) = (n.inputs[0], n.inputs[1])
+        return [a.isDifferentiable ? reduce(g * b, a) : nil, b.isDifferentiable ? reduce(g * a, b) : nil]
+    }
+    // d(a/b) = da / b - a db / b^2
+    case .div: return { g, n, _ in
+        let (a, b) = (n.inputs[0], n.inputs[1])
+        return [a.isDifferentiable ? reduce(g / b, a) : nil,
+                b.isDifferentiable ? reduce(-(g * a) / (b * b), b) : nil]
+    }
+    case .neg: return { g, _, _ in [-g] }
+    case .exp: return { g, _, out in [g * out] }                          // d e^x = e^x
+    case .log: return { g, n, _ in [g / n.inputs[0]] }                     // d log x = 1/x
+    case .sqrt: return { g, _, out in [g / (out * 2)] }                    // d sqrt x = 1/(2 sqrt x)
+    case .abs: return { g, n, _ in [g * n.inputs[0].sign()] }
+    case .addScalar: return { g, _, _ in [g] }
+    case .mulScalar(let s): return { g, _, _ in [g * s] }
+    case .powScalar(let p): return { g, n, _ in [g * (n.inputs[0].pow(p - 1) * p)] }   // d x^p = p x^(p-1)
+    case .relu: return { g, n, _ in [g * n.inputs[0].greater(than: 0)] }
+    case .relu6: return { g, n, _ in                                       // 1 on (0, 6)
+        [g * Elementwise.unary(n.inputs[0]) { $0 > 0 && $0 < 6 ? 1 : 0 }]
+    }
+    case .leakyRelu(let slope): return { g, n, _ in
+        [g * Elementwise.unary(n.inputs[0]) { $0 > 0 ? 1 : slope }]
+    }
+    case .sigmoid: return { g, _, out in [g * out * (1 - out)] }           // s (1 - s)
+    case .tanh: return { g, _, out in [g * (1 - out * out)] }              // 1 - tanh^2
+    case .sum: return { g, n, _ in [Elementwise.expand(g, to: n.inputs[0].shape)] }
+    case .maxReduce(let axis): return { g, n, _ in
+        [Reduce.scatterMax(g, index: n.saved[0], shape: n.inputs[0].shape, axis: axis)]
+    }
+    // softmax: dx = y (g - sum(g y));  log-softmax: dx = g - e^y sum(g)
+    case .softmax(let axis): return { g, _, y in
+        [y * (g - Elementwise.sum(g * y, axes: [axis]))]
+    }
+    case .logSoftmax(let axis): return { g, _, y in
+        [g - y.exp() * Elementwise.sum(g, axes: [axis])]
+    }
+    case .matmul(let tA, let tB): return { g, n, _ in
+        let (a, b) = (n.inputs[0], n.inputs[1])
+        let da: Tensor?, db: Tensor?
+        switch (tA, tB) {
+        case (false, false): da = g.matmul(b, transposeB: true); db = a.matmul(g, transposeA: true)
+        case (false, true): da = g.matmul(b); db = g.matmul(a, transposeA: true)
+        case (true, false): da = b.matmul(g, transposeB: true); db = a.matmul(g)
+        case (true, true): da = b.matmul(g, transposeA: true, transposeB: true)
+                           db = g.matmul(a, transposeA: true, transposeB: true)
+        }
+        return [a.isDifferentiable ? da : nil, b.isDifferentiable ? db : nil]
+    }
+    case .conv2d(let geometry, let groups): return { g, n, _ in
+        let (x, w) = (n.inputs[0], n.inputs[1])
+        var grads: [Tensor?] = [
+            x.isDifferentiable ? Convolution.backwardInput(g, w, inputShape: x.shape, geometry, groups: groups) : nil,
+            w.isDifferentiable ? Convolution.backwardWeight(g, x, weightShape: w.shape, geometry, groups: groups) : nil,
+        ]
+        if n.inputs.count == 3 { grads.append(n.inputs[2].isDifferentiable ? Convolution.backwardBias(g) : nil) }
+        return grads
+    }
+    case .maxPool2d: return { g, n, _ in
+        [Pooling.maxPoolBackward(g, index: n.saved[0], inputShape: n.inputs[0].shape)]
+    }
+    case .avgPool2d(let geometry, _, let countIncludePad): return { g, n, _ in
+        [Pooling.avgPoolBackward(g, geometry, inputShape: n.inputs[0].shape, countIncludePad: countIncludePad)]
+    }
+    case .adaptiveAvgPool2d: return { g, n, _ in
+        [Pooling.adaptiveAvgPoolBackward(g, inputShape: n.inputs[0].shape)]
+    }
+    case .batchNorm(_, let training): return { g, n, _ in
+        Normalization.batchNormBackward(g, x: n.inputs[0], weight: n.inputs[1], mean: n.saved[0],
+                                        invstd: n.saved[1], training: training,
+                                        needs: n.inputs.map(\.isDifferentiable))
+    }
+    case .reshape: return { g, n, _ in [Tensor(shape: n.inputs[0].shape, storage: g.storage)] }
+    case .expand: return { g, n, _ in [reduce(g, n.inputs[0])] }
+    case .permute(let order): return { g, _, _ in
+        var inverse = order
+        for (i, o) in order.enumerated() { inverse[o] = i }
+        return [Layout.permute(g, inverse)]
+    }
+    case .concat(let axis): return { g, n, _ in
+        var start = 0
+        return n.inputs.map { x in
+            defer { start += x.shape[axis] }
+            return x.isDifferentiable ? Layout.slice(g, axis: axis, start: start, end: start + x.shape[axis]) : nil
+        }
+    }
+    case .slice(let axis, let start, _): return { g, n, _ in
+        [Layout.unslice(g, shape: n.inputs[0].shape, axis: axis, start: start)]
+    }
+    case .pad2d(let top, _, let left, _, let mode): return { g, n, _ in
+        [Spatial.padBackward(g, inputShape: n.inputs[0].shape, top: top, left: left, mode: mode)]
+    }
+    case .resize2d(_, _, let mode): return { g, n, _ in
+        [Spatial.resizeBackward(g, inputShape: n.inputs[0].shape, mode: mode)]
+    }
+    }
+}
+
+/// Sums a broadcast gradient back to the shape of the input it came from.
+@inline(__always)
+private func reduce(_ g: Tensor, _ input: Tensor) -> Tensor? {
+    input.isDifferentiable ? Elementwise.sumToShape(g, input.shape) : nil
+}
+
+extension Reduce {
+    /// Adjoint of max along `axis`: g goes to the recorded argmax position.
+    static func scatterMax(_ g: Tensor, index: Tensor, shape: [Int], axis: Int) -> Tensor {
+        let (outer, n, inner) = split(shape, axis)
+        let pg = g.storage.pointer, pi = index.storage.pointer
+        return Tensor(shape: shape) { out in
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    out[(o * n + Int(pi[o * inner + i])) * inner + i] = pg[o * inner + i]
+                }
+            }
+        }
+    }
+}
+
+extension Normalization {
+    /// With xhat = (x - mean) invstd over M = N*H*W elements per channel:
+    /// eval:  dx = g w invstd
+    /// train: dx = w invstd / M (M g - sum g - xhat sum(g xhat))
+    /// dw = sum(g xhat), db = sum(g).
+    static func batchNormBackward(_ g: Tensor, x: Tensor, weight: Tensor, mean: Tensor, invstd: Tensor,
+                                  training: Bool, needs: [Bool]) -> [Tensor?] {
+        let c = x.shape[1], n = x.shape[0], hw = x.count / (n * c), m = Float(n * hw)
+        let px = x.storage.pointer, pg = g.storage.pointer
+        let pw = weight.storage.pointer, pm = mean.storage.pointer, pi = invstd.storage.pointer
+        let dw = Tensor(zeros: [c]), db = Tensor(zeros: [c])
+        let pdw = dw.storage.pointer, pdb = db.storage.pointer
+        for ch in 0..<c {
+            var sg: Float = 0, sgx: Float = 0
+            for b in 0..<n {
+                let gp = g.storage.pointer + (b * c + ch) * hw, xp = px + (b * c + ch) * hw
+                for j in 0..<hw { sg += gp[j]; sgx += gp[j] * (xp[j] - pm[ch]) }
+            }
+            pdb[ch] = sg
+            pdw[ch] = sgx * pi[ch]
+        }
+        var dx: Tensor? = nil
+        if needs[0] {
+            dx = Tensor(shape: x.shape) { out in
+                for b in 0..<n {
+                    for ch in 0..<c {
+                        let off = (b * c + ch) * hw
+                        let scale = pw[ch] * pi[ch]
+                        if training {
+                            let meanG = pdb[ch] / m, meanGX = pdw[ch] / m   // sum(g)/M, sum(g xhat)/M
+                            for j in 0..<hw {
+                                let xhat = (px[off + j] - pm[ch]) * pi[ch]
+                                out[off + j] = scale * (pg[off + j] - meanG - xhat * meanGX)
+                            }
+                        } else {
+                            for j in 0..<hw { out[off + j] = pg[off + j] * scale }
+                        }
+                    }
+                }
+            }
+        }
+        return [dx, needs[1] ? dw : nil, needs[2] ? db : nil]
+    }
+}

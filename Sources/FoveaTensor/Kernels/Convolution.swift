@@ -1,0 +1,177 @@
+import Dispatch
+
+/// 2-D convolution (cross-correlation, as in PyTorch) over NCHW tensors.
+///
+/// x: [N, Cin, H, W], w: [Cout, Cin/groups, kh, kw], bias: [Cout] -> y: [N, Cout, Ho, Wo].
+/// Grouped convolutions with one input channel per group (depthwise) use a direct kernel; all
+/// others lower each (image, group) to one GEMM over an im2col matrix
+/// col: [Cin_g * kh * kw, Ho * Wo], skipped for 1x1 stride-1 unpadded kernels (col = x).
+enum Convolution {
+    struct Dims {
+        let n, cin, h, w, cout, kh, kw, ho, wo, groups: Int
+        var cinG: Int { cin / groups }
+        var coutG: Int { cout / groups }
+        var k: Int { cinG * kh * kw }          // GEMM reduction length
+        var hwo: Int { ho * wo }
+    }
+
+    static func dims(_ x: [Int], _ w: [Int], _ g: Conv2dGeometry, groups: Int) -> Dims {
+        let (ho, wo) = g.outputSize(h: x[2], w: x[3])
+        return Dims(n: x[0], cin: x[1], h: x[2], w: x[3], cout: w[0], kh: w[2], kw: w[3],
+                    ho: ho, wo: wo, groups: groups)
+    }
+
+    static func isDepthwise(_ d: Dims) -> Bool { d.cinG == 1 && d.groups > 1 }
+    static func isPointwise(_ d: Dims, _ g: Conv2dGeometry) -> Bool {
+        d.kh == 1 && d.kw == 1 && g.stride == (1, 1) && g.padding == (0, 0, 0, 0)
+    }
+
+    // MARK: im2col / col2im
+
+    /// Writes col[(c*kh + ky)*kw + kx, oy*Wo + ox] = x[c, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw] (0 outside).
+    static func im2col(_ x: UnsafePointer<Float>, channels: Int, _ d: Dims, _ g: Conv2dGeometry,
+                       _ col: UnsafeMutablePointer<Float>) {
+        let rows = channels * d.kh * d.kw
+        DispatchQueue.concurrentPerform(iterations: min(rows, 2)) { part in
+            for row in stride(from: part, to: rows, by: 2) {
+                let c = row / (d.kh * d.kw), ky = (row / d.kw) % d.kh, kx = row % d.kw
+                let plane = x + c * d.h * d.w
+                let dst = col + row * d.hwo
+                let (lo, hi) = validRange(kernelOffset: kx * g.dilation.w - g.padding.left, stride: g.stride.w, input: d.w, output: d.wo)
+                for oy in 0..<d.ho {
+                    let iy = oy * g.stride.h - g.padding.top + ky * g.dilation.h
+                    let out = dst + oy * d.wo
+                    guard iy >= 0 && iy < d.h, lo < hi else { out.update(repeating: 0, count: d.wo); continue }
+                    if lo > 0 { out.update(repeating: 0, count: lo) }
+                    if hi < d.wo { (out + hi).update(repeating: 0, count: d.wo - hi) }
+                    let src = plane + iy * d.w + kx * g.dilation.w - g.padding.left
+                    if g.stride.w == 1 {
+                        (out + lo).update(from: src + lo, count: hi - lo)
+                    } else {
+                        for ox in lo..<hi { out[ox] = src[ox * g.stride.w] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adjoint of im2col: dx[c, iy, ix] += col[row, oy*Wo + ox].
+    static func col2im(_ col: UnsafePointer<Float>, channels: Int, _ d: Dims, _ g: Conv2dGeometry,
+                       _ dx: UnsafeMutablePointer<Float>) {
+        DispatchQueue.concurrentPerform(iterations: min(channels, 2)) { part in
+            for c in stride(from: part, to: channels, by: 2) {
+                let plane = dx + c * d.h * d.w
+                for ky in 0..<d.kh {
+                    for kx in 0..<d.kw {
+                        let row = (c * d.kh + ky) * d.kw + kx
+                        let src = col + row * d.hwo
+                        let (lo, hi) = validRange(kernelOffset: kx * g.dilation.w - g.padding.left, stride: g.stride.w, input: d.w, output: d.wo)
+                        guard lo < hi else { continue }
+                        for oy in 0..<d.ho {
+                            let iy = oy * g.stride.h - g.padding.top + ky * g.dilation.h
+                            guard iy >= 0 && iy < d.h else { continue }
+                            let dst = plane + iy * d.w + kx * g.dilation.w - g.padding.left
+                            let s = src + oy * d.wo
+                            if g.stride.w == 1 {
+                                for ox in lo..<hi { dst[ox] += s[ox] }
+                            } else {
+                                for ox in lo..<hi { dst[ox * g.stride.w] += s[ox] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output columns ox in lo..<hi whose input column ox*stride + offset lies inside 0..<input.
+    @inline(__always)
+    static func validRange(kernelOffset off: Int, stride s: Int, input: Int, output: Int) -> (Int, Int) {
+        // ox*s + off >= 0  <=>  ox >= ceil(-off / s);   ox*s + off <= input-1.
+        let lo = off >= 0 ? 0 : (-off + s - 1) / s
+        let last = input - 1 - off
+        let hi = last < 0 ? 0 : min(last / s + 1, output)
+        return (min(lo, output), max(hi, min(lo, output)))
+    }
+
+    // MARK: forward
+
+    static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int) -> Tensor {
+        let d = dims(x.shape, w.shape, g, groups: groups)
+        if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d) }
+        let y = Tensor(zeros: [d.n, d.cout, d.ho, d.wo])
+        let px = x.storage.pointer, pw = w.storage.pointer, py = y.storage.pointer
+        let pointwise = isPointwise(d, g)
+        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: d.k * d.hwo)
+        defer { col?.deallocate() }
+        for n in 0..<d.n {
+            for grp in 0..<d.groups {
+                let xg = px + (n * d.cin + grp * d.cinG) * d.h * d.w
+                if let col { im2col(xg, channels: d.cinG, d, g, col) }
+                sgemm(m: d.coutG, n: d.hwo, k: d.k, a: pw + grp * d.coutG * d.k, lda: d.k,
+                      b: col ?? xg, ldb: d.hwo, c: py + (n * d.cout + grp * d.coutG) * d.hwo, ldc: d.hwo)
+            }
+        }
+        if let bias { addBias(y, bias) }
+        return y
+    }
+
+    /// y[n, c, :, :] += bias[c]
+    static func addBias(_ y: Tensor, _ bias: Tensor) {
+        let (n, c) = (y.shape[0], y.shape[1]), hw = y.count / (n * c)
+        let py = y.storage.pointer, pb = bias.storage.pointer
+        for i in 0..<(n * c) {
+            let b = pb[i % c], p = py + i * hw
+            for j in 0..<hw { p[j] += b }
+        }
+    }
+
+    // MARK: backward
+
+    /// dx = conv-transpose of dy with w: per (image, group) dcol = W_g^T dy_g, then col2im.
+    static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int) -> Tensor {
+        let d = dims(inputShape, w.shape, g, groups: groups)
+        if isDepthwise(d) { return Depthwise.backwardInput(dy, w, inputShape: inputShape, g, d) }
+        let dx = Tensor(zeros: inputShape)
+        let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
+        let pointwise = isPointwise(d, g)
+        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: d.k * d.hwo)
+        defer { col?.deallocate() }
+        for n in 0..<d.n {
+            for grp in 0..<d.groups {
+                let dxg = pdx + (n * d.cin + grp * d.cinG) * d.h * d.w
+                sgemm(transA: true, m: d.k, n: d.hwo, k: d.coutG, a: pw + grp * d.coutG * d.k, lda: d.k,
+                      b: pdy + (n * d.cout + grp * d.coutG) * d.hwo, ldb: d.hwo,
+                      c: col ?? dxg, ldc: d.hwo)
+                if let col { col2im(col, channels: d.cinG, d, g, dxg) }
+            }
+        }
+        return dx
+    }
+
+    /// dW_g = sum over images of dy_g col^T.
+    static func backwardWeight(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry, groups: Int) -> Tensor {
+        let d = dims(x.shape, weightShape, g, groups: groups)
+        if isDepthwise(d) { return Depthwise.backwardWeight(dy, x, weightShape: weightShape, g, d) }
+        let dw = Tensor(zeros: weightShape)
+        let pdy = dy.storage.pointer, px = x.storage.pointer, pdw = dw.storage.pointer
+        let pointwise = isPointwise(d, g)
+        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: d.k * d.hwo)
+        defer { col?.deallocate() }
+        for n in 0..<d.n {
+            for grp in 0..<d.groups {
+                let xg = px + (n * d.cin + grp * d.cinG) * d.h * d.w
+                if let col { im2col(xg, channels: d.cinG, d, g, col) }
+                sgemm(transB: true, m: d.coutG, n: d.k, k: d.hwo,
+                      a: pdy + (n * d.cout + grp * d.coutG) * d.hwo, lda: d.hwo,
+                      b: col ?? xg, ldb: d.hwo, beta: 1, c: pdw + grp * d.coutG * d.k, ldc: d.k)
+            }
+        }
+        return dw
+    }
+
+    /// dbias[c] = sum over n, h, w of dy.
+    static func backwardBias(_ dy: Tensor) -> Tensor {
+        Elementwise.sum(dy, axes: [0, 2, 3]).reshaped([dy.shape[1]]).detached()
+    }
+}

@@ -1,0 +1,87 @@
+/// Elementwise kernels. Output tensors are freshly allocated and contiguous.
+enum Elementwise {
+    @inline(__always)
+    static func unary(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
+        let src = x.storage.pointer
+        return Tensor(shape: x.shape) { out in
+            for i in 0..<out.count { out[i] = f(src[i]) }
+        }
+    }
+
+    /// out = f(a, b) with NumPy broadcasting.
+    @inline(__always)
+    static func binary(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        guard let shape = broadcastShape(a.shape, b.shape) else {
+            preconditionFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
+        }
+        let pa = a.storage.pointer, pb = b.storage.pointer
+        if a.shape == b.shape {
+            return Tensor(shape: shape) { out in
+                for i in 0..<out.count { out[i] = f(pa[i], pb[i]) }
+            }
+        }
+        if b.count == 1 {
+            let s = pb[0]
+            return Tensor(shape: shape) { out in
+                for i in 0..<out.count { out[i] = f(pa[i], s) }
+            }
+        }
+        let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
+        return Tensor(shape: shape) { out in
+            let po = out.baseAddress!
+            forEachRun(shape: shape, stridesA: sa, stridesB: sb) { lin, oa, ob, n, ia, ib in
+                if ia == 1 && ib == 0 {
+                    let s = pb[ob]
+                    for j in 0..<n { po[lin + j] = f(pa[oa + j], s) }
+                } else if ia == 0 && ib == 1 {
+                    let s = pa[oa]
+                    for j in 0..<n { po[lin + j] = f(s, pb[ob + j]) }
+                } else {
+                    for j in 0..<n { po[lin + j] = f(pa[oa + j * ia], pb[ob + j * ib]) }
+                }
+            }
+        }
+    }
+
+    /// Sums `x` over `axes`, keeping them as size-1 dimensions.
+    static func sum(_ x: Tensor, axes: [Int]) -> Tensor {
+        var outShape = x.shape
+        for a in axes { outShape[a] = 1 }
+        let outStrides = broadcastStrides(outShape, to: x.shape)
+        let px = x.storage.pointer
+        return Tensor(shape: outShape) { out in
+            let po = out.baseAddress!
+            forEachRun(shape: x.shape, stridesA: x.strides, stridesB: outStrides) { _, ox, oo, n, ix, io in
+                if io == 0 {
+                    var s: Float = 0
+                    for j in 0..<n { s += px[ox + j * ix] }
+                    po[oo] += s
+                } else {
+                    for j in 0..<n { po[oo + j * io] += px[ox + j * ix] }
+                }
+            }
+        }
+    }
+
+    /// Broadcasts `x` to `shape` (materialised).
+    static func expand(_ x: Tensor, to shape: [Int]) -> Tensor {
+        let sx = broadcastStrides(x.shape, to: shape)
+        let px = x.storage.pointer
+        return Tensor(shape: shape) { out in
+            let po = out.baseAddress!
+            forEachRun(shape: shape, stridesA: sx, stridesB: Tensor.strides(of: shape)) { lin, ox, _, n, ix, _ in
+                for j in 0..<n { po[lin + j] = px[ox + j * ix] }
+            }
+        }
+    }
+
+    /// Sums a broadcast gradient back to `shape` (the inverse of broadcasting `shape` to g.shape).
+    static func sumToShape(_ g: Tensor, _ shape: [Int]) -> Tensor {
+        if g.shape == shape { return g }
+        let lead = g.rank - shape.count
+        var axes: [Int] = Array(0..<lead)
+        for i in 0..<shape.count where shape[i] == 1 && g.shape[i + lead] != 1 { axes.append(i + lead) }
+        let summed = sum(g, axes: axes)
+        return Tensor(shape: shape, storage: summed.storage)
+    }
+}

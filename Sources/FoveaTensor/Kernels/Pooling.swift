@@ -1,0 +1,137 @@
+/// Pooling kernels over NCHW planes. Padded positions never win a max and, for average pooling,
+/// count towards the divisor only with `countIncludePad` (PyTorch's rules).
+enum Pooling {
+    /// (output, argmax as the flat index within the input plane, stored as Float).
+    static func maxPool(_ x: Tensor, _ g: Conv2dGeometry, ceilMode: Bool) -> (Tensor, Tensor) {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (oh, ow) = g.outputSize(h: h, w: w, ceilMode: ceilMode)
+        let out = Tensor(zeros: [n, c, oh, ow]), index = Tensor(zeros: [n, c, oh, ow])
+        let px = x.storage.pointer, po = out.storage.pointer, pi = index.storage.pointer
+        for plane in 0..<(n * c) {
+            let src = px + plane * h * w
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    var best = -Float.infinity, bestIndex = -1
+                    for ky in 0..<g.kernel.h {
+                        let iy = oy * g.stride.h - g.padding.top + ky * g.dilation.h
+                        if iy < 0 || iy >= h { continue }
+                        for kx in 0..<g.kernel.w {
+                            let ix = ox * g.stride.w - g.padding.left + kx * g.dilation.w
+                            if ix < 0 || ix >= w { continue }
+                            let v = src[iy * w + ix]
+                            if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = iy * w + ix }
+                        }
+                    }
+                    po[plane * oh * ow + oy * ow + ox] = best
+                    pi[plane * oh * ow + oy * ow + ox] = Float(bestIndex)
+                }
+            }
+        }
+        return (out, index)
+    }
+
+    static func maxPoolBackward(_ grad: Tensor, index: Tensor, inputShape: [Int]) -> Tensor {
+        let (oh, ow) = (grad.shape[2], grad.shape[3])
+        let planeIn = inputShape[2] * inputShape[3]
+        let pg = grad.storage.pointer, pi = index.storage.pointer
+        return Tensor(shape: inputShape) { out in
+            for plane in 0..<(inputShape[0] * inputShape[1]) {
+                for j in 0..<(oh * ow) {
+                    let k = Int(pi[plane * oh * ow + j])
+                    if k >= 0 { out[plane * planeIn + k] += pg[plane * oh * ow + j] }
+                }
+            }
+        }
+    }
+
+    /// Calls body(outputIndex, inputIndex) over every window element, and returns each window's
+    /// divisor. Shared by average pooling forward and backward.
+    @inline(__always)
+    static func forEachAvgWindow(h: Int, w: Int, _ g: Conv2dGeometry, oh: Int, ow: Int, countIncludePad: Bool,
+                                 _ body: (_ o: Int, _ i: Int, _ divisor: Float) -> Void) {
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                let y0 = oy * g.stride.h - g.padding.top, x0 = ox * g.stride.w - g.padding.left
+                let y1 = min(y0 + g.kernel.h, h + g.padding.bottom), x1 = min(x0 + g.kernel.w, w + g.padding.right)
+                let padded = (y1 - y0) * (x1 - x0)
+                let ya = max(y0, 0), xa = max(x0, 0), yb = min(y1, h), xb = min(x1, w)
+                let divisor = Float(countIncludePad ? padded : (yb - ya) * (xb - xa))
+                for iy in ya..<max(yb, ya) { for ix in xa..<max(xb, xa) { body(oy * ow + ox, iy * w + ix, divisor) } }
+            }
+        }
+    }
+
+    static func avgPool(_ x: Tensor, _ g: Conv2dGeometry, ceilMode: Bool, countIncludePad: Bool) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (oh, ow) = g.outputSize(h: h, w: w, ceilMode: ceilMode)
+        let px = x.storage.pointer
+        return Tensor(shape: [n, c, oh, ow]) { out in
+            for plane in 0..<(n * c) {
+                let src = px + plane * h * w, dst = out.baseAddress! + plane * oh * ow
+                forEachAvgWindow(h: h, w: w, g, oh: oh, ow: ow, countIncludePad: countIncludePad) { o, i, d in
+                    dst[o] += src[i] / d
+                }
+            }
+        }
+    }
+
+    static func avgPoolBackward(_ grad: Tensor, _ g: Conv2dGeometry, inputShape: [Int], countIncludePad: Bool) -> Tensor {
+        let (h, w) = (inputShape[2], inputShape[3])
+        let (oh, ow) = (grad.shape[2], grad.shape[3])
+        let pg = grad.storage.pointer
+        return Tensor(shape: inputShape) { out in
+            for plane in 0..<(inputShape[0] * inputShape[1]) {
+                let src = pg + plane * oh * ow, dst = out.baseAddress! + plane * h * w
+                forEachAvgWindow(h: h, w: w, g, oh: oh, ow: ow, countIncludePad: countIncludePad) { o, i, d in
+                    dst[i] += src[o] / d
+                }
+            }
+        }
+    }
+
+    /// PyTorch's adaptive bins: [floor(i*in/out), ceil((i+1)*in/out)).
+    static func adaptiveBins(out: Int, in n: Int) -> [Range<Int>] {
+        (0..<out).map { i in (i * n / out)..<(((i + 1) * n + out - 1) / out) }
+    }
+
+    /// Calls body(outputIndex, inputIndex, 1/binSize) for every element of every bin.
+    @inline(__always)
+    static func forEachAdaptiveBin(h: Int, w: Int, oh: Int, ow: Int, _ body: (Int, Int, Float) -> Void) {
+        let by = adaptiveBins(out: oh, in: h), bx = adaptiveBins(out: ow, in: w)
+        for oy in 0..<oh {
+            for ox in 0..<ow {
+                let scale = 1 / Float(by[oy].count * bx[ox].count)
+                for iy in by[oy] { for ix in bx[ox] { body(oy * ow + ox, iy * w + ix, scale) } }
+            }
+        }
+    }
+
+    static func adaptiveAvgPool(_ x: Tensor, oh: Int, ow: Int) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let px = x.storage.pointer
+        return Tensor(shape: [n, c, oh, ow]) { out in
+            for plane in 0..<(n * c) {
+                let src = px + plane * h * w, dst = out.baseAddress! + plane * oh * ow
+                if oh == 1 && ow == 1 {
+                    var s: Float = 0
+                    for i in 0..<(h * w) { s += src[i] }
+                    dst[0] = s / Float(h * w)
+                    continue
+                }
+                forEachAdaptiveBin(h: h, w: w, oh: oh, ow: ow) { o, i, s in dst[o] += src[i] * s }
+            }
+        }
+    }
+
+    static func adaptiveAvgPoolBackward(_ grad: Tensor, inputShape: [Int]) -> Tensor {
+        let (h, w) = (inputShape[2], inputShape[3])
+        let (oh, ow) = (grad.shape[2], grad.shape[3])
+        let pg = grad.storage.pointer
+        return Tensor(shape: inputShape) { out in
+            for plane in 0..<(inputShape[0] * inputShape[1]) {
+                let src = pg + plane * oh * ow, dst = out.baseAddress! + plane * h * w
+                forEachAdaptiveBin(h: h, w: w, oh: oh, ow: ow) { o, i, s in dst[i] += src[o] * s }
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+
+extension Tensor {
+    /// Matrix product of 2-D tensors: [m, k] x [k, n] -> [m, n] (optionally transposing either).
+    public func matmul(_ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        precondition(rank == 2 && b.rank == 2, "matmul needs 2-D tensors, got \(shape) and \(b.shape)")
+        let (m, k) = transposeA ? (shape[1], shape[0]) : (shape[0], shape[1])
+        let (k2, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+        precondition(k == k2, "matmul inner dimensions differ: \(shape) x \(b.shape)")
+        let out = Tensor(zeros: [m, n])
+        sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+              a: storage.pointer, lda: shape[1], b: b.storage.pointer, ldb: b.shape[1],
+              c: out.storage.pointer, ldc: n)
+        return out.recorded(.matmul(transposeA: transposeA, transposeB: transposeB), [self, b])
+    }
+
+    /// y = x W^T + b, x: [N, in], W: [out, in], b: [out].
+    public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
+        let y = matmul(weight, transposeB: true)
+        return bias.map { y + $0 } ?? y
+    }
+
+    /// 2-D convolution. x: [N, Cin, H, W], weight: [Cout, Cin/groups, kh, kw], bias: [Cout].
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
+                       padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
+                       dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
+        precondition(rank == 4, "conv2d needs NCHW input, got \(shape)")
+        precondition(weight.rank == 4 && shape[1] == weight.shape[1] * groups && weight.shape[0] % groups == 0,
+                     "conv2d: input \(shape) does not match weight \(weight.shape) with groups \(groups)")
+        let g = Conv2dGeometry(kernel: (weight.shape[2], weight.shape[3]), stride: stride,
+                               padding: padding, dilation: dilation)
+        let (ho, wo) = g.outputSize(h: shape[2], w: shape[3])
+        precondition(ho > 0 && wo > 0, "conv2d: input \(shape) too small for kernel \(weight.shape)")
+        let y = Convolution.forward(self, weight, bias, g, groups: groups)
+        return y.recorded(.conv2d(g, groups: groups), bias.map { [self, weight, $0] } ?? [self, weight])
+    }
+
+    public func maxPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil,
+                          padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
+                          dilation: (Int, Int) = (1, 1), ceilMode: Bool = false) -> Tensor {
+        precondition(rank == 4, "maxPool2d needs NCHW input, got \(shape)")
+        let g = Conv2dGeometry(kernel: kernel, stride: stride ?? kernel, padding: padding, dilation: dilation)
+        let (y, index) = Pooling.maxPool(self, g, ceilMode: ceilMode)
+        return y.recorded(.maxPool2d(g, ceilMode: ceilMode), [self], saved: [index])
+    }
+
+    public func avgPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil,
+                          padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
+                          ceilMode: Bool = false, countIncludePad: Bool = true) -> Tensor {
+        precondition(rank == 4, "avgPool2d needs NCHW input, got \(shape)")
+        let g = Conv2dGeometry(kernel: kernel, stride: stride ?? kernel, padding: padding)
+        return Pooling.avgPool(self, g, ceilMode: ceilMode, countIncludePad: countIncludePad)
+            .recorded(.avgPool2d(g, ceilMode: ceilMode, countIncludePad: countIncludePad), [self])
+    }
+
+    public func adaptiveAvgPool2d(height: Int, width: Int) -> Tensor {
+        precondition(rank == 4, "adaptiveAvgPool2d needs NCHW input, got \(shape)")
+        return Pooling.adaptiveAvgPool(self, oh: height, ow: width)
+            .recorded(.adaptiveAvgPool2d(h: height, w: width), [self])
+    }
+
+    /// Batch normalisation over axis 1 of [N, C, ...]:
+    /// y = (x - mean) / sqrt(var + eps) * weight + bias.
+    /// Training: mean and (biased) var of the batch; the running statistics are updated in place
+    /// with `momentum` (PyTorch: running = (1 - m) running + m batch, unbiased var).
+    /// Eval: the running statistics.
+    public func batchNorm(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
+                          training: Bool, momentum: Float = 0.1, eps: Float) -> Tensor {
+        precondition(rank >= 2 && shape[1] == weight.count, "batchNorm: input \(shape) vs \(weight.count) channels")
+        let (y, mean, invstd) = Normalization.batchNorm(self, weight: weight, bias: bias,
+                                                        runningMean: runningMean, runningVar: runningVar,
+                                                        training: training, momentum: momentum, eps: eps)
+        return y.recorded(.batchNorm(eps: eps, training: training), [self, weight, bias], saved: [mean, invstd])
+    }
+
+    /// Instance normalisation: each (n, c) plane of [N, C, H, W] normalised by its own mean and
+    /// biased variance, then optionally scaled and shifted per channel.
+    public func instanceNorm(weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5) -> Tensor {
+        precondition(rank == 4, "instanceNorm needs NCHW input, got \(shape)")
+        let mu = mean(axes: [2, 3], keepDims: true)
+        let centred = self - mu
+        let variance = centred.pow(2).mean(axes: [2, 3], keepDims: true)
+        var y = centred / (variance + eps).sqrt()
+        if let weight { y = y * weight.reshaped([1, shape[1], 1, 1]) }
+        if let bias { y = y + bias.reshaped([1, shape[1], 1, 1]) }
+        return y
+    }
+
+    /// Inverted dropout: in training, zeroes elements with probability p and scales the rest by
+    /// 1/(1-p); identity otherwise.
+    public func dropout(_ p: Float, training: Bool, generator: inout some RandomNumberGenerator) -> Tensor {
+        guard training, p > 0 else { return self }
+        let keep = 1 - p
+        let mask = Tensor(shape: shape) { m in
+            for i in 0..<m.count { m[i] = Float.random(in: 0..<1, using: &generator) < keep ? 1 / keep : 0 }
+        }
+        return self * mask
+    }
+}
+
+/// Batch-norm kernel, shared by forward and the rule.
+enum Normalization {
+    /// Returns (y, mean [C], invstd [C]).
+    static func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
+                          training: Bool, momentum: Float, eps: Float) -> (Tensor, Tensor, Tensor) {
+        let c = x.shape[1], n = x.shape[0], hw = x.count / (n * c)
+        let px = x.storage.pointer
+        let mean = Tensor(zeros: [c]), invstd = Tensor(zeros: [c])
+        let pm = mean.storage.pointer, pi = invstd.storage.pointer
+        if training {
+            let m = Float(n * hw)
+            for ch in 0..<c {
+                var s: Double = 0, s2: Double = 0
+                for b in 0..<n {
+                    let p = px + (b * c + ch) * hw
+                    for j in 0..<hw { let v = Double(p[j]); s += v; s2 += v * v }
+                }
+                let mu = s / Double(m)
+                let variance = max(s2 / Double(m) - mu * mu, 0)
+                pm[ch] = Float(mu)
+                pi[ch] = Float(1 / (variance + Double(eps)).squareRoot())
+                let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
+                rm[ch] = (1 - momentum) * rm[ch] + momentum * Float(mu)
+                let unbiased = m > 1 ? variance * Double(m) / Double(m - 1) : variance
+                rv[ch] = (1 - momentum) * rv[ch] + momentum * Float(unbiased)
+            }
+        } else {
+            let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
+            for ch in 0..<c {
+                pm[ch] = rm[ch]
+                pi[ch] = 1 / (rv[ch] + eps).squareRoot()
+            }
+        }
+        let pw = weight.storage.pointer, pb = bias.storage.pointer
+        let y = Tensor(shape: x.shape) { out in
+            for b in 0..<n {
+                for ch in 0..<c {
+                    let scale = pw[ch] * pi[ch], shift = pb[ch] - pm[ch] * scale
+                    let p = px + (b * c + ch) * hw, o = out.baseAddress! + (b * c + ch) * hw
+                    for j in 0..<hw { o[j] = p[j] * scale + shift }
+                }
+            }
+        }
+        return (y, mean, invstd)
+    }
+}

@@ -1,0 +1,91 @@
+import Testing
+@testable import FoveaTensor
+
+/// The fast kernels against plain, obviously-right loops in Double.
+@Suite struct KernelReferenceTests {
+    /// y[n,o,i,j] = b[o] + sum_{c in group, ky, kx} w[o, c', ky, kx] x[n, c, i*s - pt + ky*d, j*s - pl + kx*d]
+    static func referenceConv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride s: Int,
+                              pad: (Int, Int, Int, Int), dilation d: Int, groups: Int) -> [Double] {
+        let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (cout, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        let ho = (h + pad.0 + pad.1 - d * (kh - 1) - 1) / s + 1
+        let wo = (wd + pad.2 + pad.3 - d * (kw - 1) - 1) / s + 1
+        let xs = x.scalars, ws = w.scalars, bs = b?.scalars
+        var out = [Double](repeating: 0, count: n * cout * ho * wo)
+        let outPerGroup = cout / groups
+        _ = cin
+        for b0 in 0..<n { for o in 0..<cout { for i in 0..<ho { for j in 0..<wo {
+            var acc = Double(bs?[o] ?? 0)
+            let group = o / outPerGroup
+            for c in 0..<cg { for ky in 0..<kh { for kx in 0..<kw {
+                let iy = i * s - pad.0 + ky * d, ix = j * s - pad.2 + kx * d
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                let ci = group * cg + c
+                acc += Double(ws[((o * cg + c) * kh + ky) * kw + kx]) * Double(xs[((b0 * x.shape[1] + ci) * h + iy) * wd + ix])
+            } } }
+            out[((b0 * cout + o) * ho + i) * wo + j] = acc
+        } } } }
+        return out
+    }
+
+    @Test(arguments: [
+        (3, 8, 3, 1, 1, 1), (4, 6, 5, 2, 1, 2), (6, 6, 5, 2, 1, 6), (6, 12, 3, 1, 2, 6), (5, 7, 1, 1, 1, 1), (3, 4, 7, 3, 1, 1),
+    ])
+    func convMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
+        let (cin, cout, k, s, d, g) = c
+        let x = randomTensor([2, cin, 11, 9], seed: 1)
+        let w = randomTensor([cout, cin / g, k, k], seed: 2)
+        let b = randomTensor([cout], seed: 3)
+        let pad = (k / 2, k / 2 + (s - 1), k / 2, k / 2)
+        let fast = x.conv2d(weight: w, bias: b, stride: (s, s), padding: pad, dilation: (d, d), groups: g)
+        let ref = Self.referenceConv(x, w, b, stride: s, pad: pad, dilation: d, groups: g)
+        #expect(fast.count == ref.count)
+        #expect(maxRelativeError(fast.scalars, ref.map(Float.init)) < 1e-5)
+    }
+
+    @Test func poolingValues() {
+        let x = Tensor(shape: [1, 1, 3, 4], values: (0..<12).map(Float.init))
+        #expect(x.maxPool2d(kernel: (2, 2)).scalars == [5, 7])
+        #expect(x.maxPool2d(kernel: (2, 2), ceilMode: true).scalars == [5, 7, 9, 11])
+        #expect(x.avgPool2d(kernel: (2, 2)).scalars == [2.5, 4.5])
+        // Adaptive bins for 3 -> 2 rows: [0, 2) and [1, 3).
+        #expect(x.adaptiveAvgPool2d(height: 2, width: 1).scalars == [3.5, 7.5])
+        // count_include_pad: corner window sees 1 real value of 4.
+        let padded = x.avgPool2d(kernel: (2, 2), stride: (2, 2), padding: (1, 1, 1, 1))
+        #expect(padded.scalars[0] == 0 / 4)
+        #expect(padded.scalars[1] == Float(1 + 2) / 4)
+    }
+
+    @Test func softmaxAndLogSoftmax() {
+        let x = Tensor(shape: [2, 3], values: [1, 2, 3, 1000, 1000, 1000])
+        let p = x.softmax().scalars
+        let e: [Double] = [1, 2, 3].map { Foundation.exp(Double($0) - 3) }
+        let s = e.reduce(0, +)
+        for i in 0..<3 { #expect(abs(Double(p[i]) - e[i] / s) < 1e-6) }
+        for i in 3..<6 { #expect(abs(p[i] - 1.0 / 3) < 1e-6) }
+        let lp = x.logSoftmax().scalars
+        #expect(abs(Double(lp[0]) - Foundation.log(e[0] / s)) < 1e-5)
+    }
+
+    @Test func padAndResizeValues() {
+        let x = Tensor(shape: [1, 1, 1, 4], values: [1, 2, 3, 4])
+        #expect(x.padded(top: 0, bottom: 0, left: 2, right: 2, mode: .reflect).scalars == [3, 2, 1, 2, 3, 4, 3, 2])
+        #expect(x.padded(top: 0, bottom: 0, left: 1, right: 0).scalars == [0, 1, 2, 3, 4])
+        // Bilinear 4 -> 2 (align_corners=False): sources 0.5 and 2.5.
+        #expect(x.resized(height: 1, width: 2).scalars == [1.5, 3.5])
+        // Nearest 4 -> 8 repeats each value twice.
+        #expect(x.resized(height: 1, width: 8, mode: .nearest).scalars == [1, 1, 2, 2, 3, 3, 4, 4])
+    }
+
+    @Test func batchNormTrainingUpdatesRunningStatistics() {
+        let x = Tensor(shape: [2, 1, 1, 2], values: [1, 2, 3, 6])      // mean 3, biased var 3.5
+        let rm = Tensor(zeros: [1]), rv = Tensor(repeating: 1, shape: [1])
+        let y = x.batchNorm(weight: Tensor(repeating: 1, shape: [1]), bias: Tensor(zeros: [1]),
+                            runningMean: rm, runningVar: rv, training: true, momentum: 0.1, eps: 0)
+        #expect(abs(y.scalars[0] - (1 - 3) / Float(3.5).squareRoot()) < 1e-6)
+        #expect(abs(rm.item - 0.3) < 1e-6)
+        #expect(abs(rv.item - (0.9 + 0.1 * 3.5 * 4 / 3)) < 1e-6)    // unbiased var 14/3
+    }
+}
+
+import Foundation

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""`make bench`: Fovea's Swift engine against the PyTorch CPU peer.
+
+    python3 scripts/bench.py [FOVEA_BIN] [--runs 7] [--cache ~/.cache/fovea]
+
+1. Runs `FOVEA_BIN bench --json --runs N` and `scripts/bench_torch.py --runs N`
+   one after the other (Fovea first; --torch-first swaps them). Both print
+     {"peer": ..., "threads": T, "results": {MODEL: {"forward_ms": [...],
+                                                     "forward_backward_ms": [...]}}}
+   and a markdown table compares min and median per model and pass; the ratio
+   is Fovea / PyTorch (below 1 means Fovea is faster).
+2. Times `FOVEA_BIN classify CACHE/photos/chelsea.png` end to end (process start
+   to exit, --classify-runs times, default 5) and reads each run's peak RSS from
+   os.wait4's rusage. The first run is the coldest one (the page cache is not
+   dropped, so later runs find the binary and weights in memory).
+
+Prints the tables and writes them to bench/results.md (--out to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PASSES = [("forward_ms", "forward"), ("forward_backward_ms", "forward+backward")]
+
+
+def fail(msg: str) -> None:
+    print(f"bench.py: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def parse_peer_json(text: str, who: str) -> dict:
+    text = text.strip()
+    candidates = [text] + [line for line in reversed(text.splitlines()) if line.lstrip().startswith("{")]
+    for c in candidates:
+        try:
+            data = json.loads(c)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("results"), dict):
+            return data
+    fail(f"{who} did not print the expected JSON object; its output was:\n{text[-2000:]}")
+    raise AssertionError
+
+
+def run_peer(cmd: list[str], who: str, env: dict) -> dict:
+    print(f"running {who}: {shlex.join(cmd)}", file=sys.stderr)
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    except OSError as e:
+        fail(f"cannot run {cmd[0]}: {e}")
+    if proc.returncode != 0:
+        fail(f"{who} exited with status {proc.returncode}:\n{proc.stderr[-2000:]}")
+    return parse_peer_json(proc.stdout, who)
+
+
+def fmt_ms(values) -> str:
+    if not values:
+        return "—"
+    return f"{min(values):.1f} / {statistics.median(values):.1f}"
+
+
+def fmt_ratio(a, b) -> str:
+    return f"{a / b:.2f}" if a and b else "—"
+
+
+def bench_table(fovea: dict, torch_: dict) -> list[str]:
+    models = list(fovea["results"])
+    models += [m for m in torch_["results"] if m not in models]
+    lines = [
+        "| model | pass | Fovea min / median ms | PyTorch min / median ms | ratio (median) | ratio (min) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for m in models:
+        for key, label in PASSES:
+            f = fovea["results"].get(m, {}).get(key) or []
+            t = torch_["results"].get(m, {}).get(key) or []
+            if not f and not t:
+                continue
+            med = fmt_ratio(statistics.median(f) if f else None, statistics.median(t) if t else None)
+            mn = fmt_ratio(min(f) if f else None, min(t) if t else None)
+            lines.append(f"| {m} | {label} | {fmt_ms(f)} | {fmt_ms(t)} | {med} | {mn} |")
+    return lines
+
+
+def measure_classify(cmd: list[str], runs: int, env: dict) -> tuple[list[float], list[float]]:
+    print(f"timing: {shlex.join(cmd)} x{runs}", file=sys.stderr)
+    walls, rss = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        with open(os.devnull, "wb") as devnull, subprocess.Popen(
+            cmd, stdout=devnull, stderr=subprocess.PIPE, env=env
+        ) as proc:
+            # Read stderr only after exit would risk a full pipe; classify is
+            # expected to be quiet on stderr, so drain it then reap with wait4.
+            err = proc.stderr.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            fail(f"{shlex.join(cmd)} exited with status {proc.returncode}:\n{err.decode(errors='replace')[-2000:]}")
+        walls.append(wall * 1e3)
+        rss.append(usage.ru_maxrss / 1024.0)  # Linux: KiB -> MiB
+    return walls, rss
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("fovea_bin", nargs="?", default=os.path.join(".build", "release", "fovea"),
+                   help="Fovea binary (default %(default)s)")
+    p.add_argument("--runs", type=int, default=7, help="timed runs per model and pass (default %(default)s)")
+    p.add_argument("--classify-runs", type=int, default=5, help="runs of `fovea classify` (default %(default)s)")
+    p.add_argument("--cache", default=os.environ.get("FOVEA_CACHE", os.path.expanduser("~/.cache/fovea")),
+                   help="fetch-data.sh cache (default %(default)s); exported as FOVEA_CACHE")
+    p.add_argument("--classify-args", default="",
+                   help="extra arguments for `fovea classify`, shell-quoted (e.g. \"--top 5\")")
+    p.add_argument("--torch-first", action="store_true", help="run the PyTorch peer before Fovea")
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "results.md"))
+    args = p.parse_args()
+    if args.runs < 1 or args.classify_runs < 1:
+        p.error("--runs and --classify-runs must be >= 1")
+
+    fovea_bin = os.path.abspath(args.fovea_bin)
+    if not os.path.isfile(fovea_bin):
+        fail(f"Fovea binary {args.fovea_bin} not found; build it first (swift build -c release)")
+    if not os.access(fovea_bin, os.X_OK):
+        fail(f"Fovea binary {args.fovea_bin} is not executable")
+    cache = os.path.expanduser(args.cache)
+    photo = os.path.join(cache, "photos", "chelsea.png")
+    if not os.path.isfile(photo):
+        fail(f"{photo} not found; run scripts/fetch-data.sh {cache}")
+    env = dict(os.environ, FOVEA_CACHE=cache)
+
+    fovea_cmd = [fovea_bin, "bench", "--json", "--runs", str(args.runs)]
+    torch_cmd = [sys.executable, os.path.join(HERE, "bench_torch.py"), "--runs", str(args.runs), "--cache", cache]
+    if args.torch_first:
+        torch_ = run_peer(torch_cmd, "PyTorch peer", env)
+        fovea = run_peer(fovea_cmd, "fovea bench", env)
+    else:
+        fovea = run_peer(fovea_cmd, "fovea bench", env)
+        torch_ = run_peer(torch_cmd, "PyTorch peer", env)
+
+    classify_cmd = [fovea_bin, "classify", photo] + shlex.split(args.classify_args)
+    walls, rss = measure_classify(classify_cmd, args.classify_runs, env)
+
+    header = [
+        "# Fovea benchmark",
+        "",
+        f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+        f"- host: {cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}",
+        f"- Fovea: {fovea.get('peer', 'fovea')}, {fovea.get('threads', '?')} threads; "
+        f"PyTorch: {torch_.get('peer', 'pytorch')}, {torch_.get('threads', '?')} threads",
+        f"- input 1x3x224x224 float32, batch 1; warm-up then {args.runs} timed runs per pass; "
+        "forward+backward = gradient of the top-1 logit w.r.t. the input; "
+        "ratio = Fovea / PyTorch (< 1: Fovea faster)",
+        "",
+    ]
+    table1 = bench_table(fovea, torch_)
+    table2 = [
+        f"`fovea classify photos/chelsea.png`, {args.classify_runs} runs, process start to exit "
+        "(run 1 is the coldest; the page cache is not dropped):",
+        "",
+        "| metric | first run | min | median |",
+        "|---|---:|---:|---:|",
+        f"| wall time ms | {walls[0]:.1f} | {min(walls):.1f} | {statistics.median(walls):.1f} |",
+        f"| peak RSS MiB | {rss[0]:.1f} | {min(rss):.1f} | {statistics.median(rss):.1f} |",
+    ]
+    if fovea.get("threads") != torch_.get("threads"):
+        header.append(f"**Note:** thread counts differ (Fovea {fovea.get('threads')}, "
+                      f"PyTorch {torch_.get('threads')}).")
+        header.append("")
+    text = "\n".join(header + table1 + [""] + table2) + "\n"
+    print(text, end="")
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
