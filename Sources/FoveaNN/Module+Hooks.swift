@@ -4,10 +4,20 @@ import FoveaTensor
 public struct UnknownLayerError: Error, CustomStringConvertible {
     public let name: String
     public let available: [String]
+
+    public init(name: String, available: [String]) {
+        self.name = name
+        self.available = available
+    }
     public var description: String {
-        let close = available.filter { $0.hasPrefix(name.split(separator: ".").first.map(String.init) ?? name) }
-        let hint = (close.isEmpty ? Array(available.prefix(12)) : Array(close.prefix(12))).joined(separator: ", ")
-        return "unknown layer '\(name)'; layers include: \(hint) (see `fovea layers`)"
+        // Suggest the layers beside the one asked for (same parent), else the top-level ones.
+        let parts = name.split(separator: ".")
+        let parent = parts.dropLast().joined(separator: ".")
+        func parentOf(_ path: String) -> String { path.split(separator: ".").dropLast().joined(separator: ".") }
+        var near = available.filter { parentOf($0) == parent }
+        if near.isEmpty { near = available.filter { !$0.contains(".") } }
+        let shown = near.count > 20 ? Array(near.prefix(10)) + ["..."] + Array(near.suffix(5)) : near
+        return "unknown layer '\(name)'; layers there: \(shown.joined(separator: ", ")) (see `fovea layers`)"
     }
 }
 
@@ -51,11 +61,19 @@ public final class LayerCapture {
 }
 
 extension Module {
-    /// Each module's path and output shape, in the order they run, for an input of `shape`.
+    /// Each module's path and output shape, in the order they first run, for an input of `shape`.
     public func layerShapes(input shape: [Int]) -> [(path: String, shape: [Int])] {
         var seen: [(String, [Int])] = []
         let all = namedModules().filter { !$0.path.isEmpty }
-        let handles = all.map { path, m in m.addForwardHook { _, y in seen.append((path, y.shape)); return nil } }
+        // A module called several times (torchvision's shared `relu`) is listed once, with the
+        // output of its last call: what a PyTorch hook that stores the output would keep.
+        var position: [String: Int] = [:]
+        let handles = all.map { path, m in
+            m.addForwardHook { _, y in
+                if let i = position[path] { seen[i].1 = y.shape } else { position[path] = seen.count; seen.append((path, y.shape)) }
+                return nil
+            }
+        }
         _ = withNoGrad { self(Tensor(zeros: shape)) }
         handles.forEach { $0.remove() }
         return seen

@@ -137,7 +137,7 @@ enum Normalization {
                 for ch in 0..<c {
                     let scale = pw[ch] * pi[ch], shift = pb[ch] - pm[ch] * scale
                     let p = px + (b * c + ch) * hw, o = out.baseAddress! + (b * c + ch) * hw
-                    for j in 0..<hw { o[j] = p[j] * scale + shift }
+                    for j in 0..<hw { o[j] = shift.addingProduct(p[j], scale) }     // fma(x, scale, shift)
                 }
             }
         }

@@ -10,8 +10,9 @@ Tests/Golden/efficientnet_lite0/ (next to this script):
                             bicubic resize, exactly what the network sees
                             before normalisation (x - 127) / 128
   <name>_logits.npy         float32 [1000], logits of that input
-  chelsea_grad_top.npy      float32 [1,3,224,224], d(top-1 logit)/d(normalised input)
+  <name>_grad_top.npy       float32 [1,3,224,224], d(top-1 logit)/d(normalised input)
   chelsea_blocks10.npy      float32, forward-hook output of `_blocks.10`
+  chelsea_blocks14_grad.npy float32, d(top-1 logit)/d(output of `_blocks.14`)
   golden.json               top-5 per photo, versions, weights sha256, notes
 
 for name in chelsea, coffee, astronaut. The model runs in float32 and eval
@@ -56,6 +57,27 @@ def save_npy(name: str, array: np.ndarray) -> None:
     np.save(os.path.join(OUT_DIR, name), array, allow_pickle=False)
 
 
+def float64_reference(model, x, top1, grad32):
+    """How far float32 PyTorch itself is from float64, and how many ReLU6 inputs sit within
+    1e-6 of a kink (0 or 6) in float64: there float32 rounding alone can flip a unit's
+    derivative, which moves the input gradient by a visible amount."""
+    import copy
+    m64 = copy.deepcopy(model).double()
+    near = [0]
+    def count(_m, _i, out):
+        v = out.detach()
+        near[0] += int(((v.abs() < 1e-6) | ((v - 6).abs() < 1e-6)).sum())
+    hooks = [mod.register_forward_hook(count) for path, mod in m64.named_modules()
+             if path.endswith("_bn0") or path.endswith("_bn1")]
+    x64 = x.double().clone().requires_grad_(True)
+    m64(x64)[0, top1].backward()
+    for h in hooks:
+        h.remove()
+    g64 = x64.grad.detach()
+    rel = float((grad32.double() - g64).norm() / g64.norm())
+    return {"grad_top_float32_vs_float64_rel_l2": rel, "relu6_inputs_within_1e-6_of_a_kink": near[0]}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cache", default=effnet.default_cache(), help="fetch-data.sh cache dir (default %(default)s)")
@@ -91,8 +113,9 @@ def main() -> int:
         "files": {
             "<name>_input.png": "224x224 uint8 RGB after resize, before normalisation",
             "<name>_logits.npy": "float32 [1000]",
-            "chelsea_grad_top.npy": "float32 [1,3,224,224], gradient of the top-1 logit w.r.t. the normalised input",
+            "<name>_grad_top.npy": "float32 [1,3,224,224], gradient of the top-1 logit w.r.t. the normalised input",
             "chelsea_blocks10.npy": "float32, output of model._blocks[10] (forward hook)",
+            "chelsea_blocks14_grad.npy": "float32, gradient of the top-1 logit w.r.t. the output of model._blocks[14]",
         },
         "photos": {},
     }
@@ -106,9 +129,14 @@ def main() -> int:
 
         captured = {}
         hook = model._blocks[10].register_forward_hook(lambda m, i, o: captured.__setitem__("blocks10", o.detach().clone()))
-        x = x.clone().requires_grad_(name == "chelsea")
+        # The gradient flowing into `_blocks.14`'s output (a full-backward view of that layer).
+        def keep_blocks14_grad(_m, _i, out):
+            out.register_hook(lambda g: captured.__setitem__("blocks14_grad", g.detach().clone()))
+        hook14 = model._blocks[14].register_forward_hook(keep_blocks14_grad)
+        x = x.clone().requires_grad_(True)
         logits = model(x)
         hook.remove()
+        hook14.remove()
         probs = torch.softmax(logits.detach(), dim=1)[0]
         top_p, top_i = probs.topk(5)
         top1 = int(top_i[0])
@@ -123,13 +151,15 @@ def main() -> int:
             "top5_labels": [labels[int(i)] for i in top_i],
             "top1_logit": float(logits.detach()[0, top1]),
         }
+        logits[0, top1].backward()
+        grad = x.grad.detach()
+        save_npy(f"{name}_grad_top.npy", grad.numpy())
+        entry["grad_top_abs_max"] = float(grad.abs().max())
+        entry.update(float64_reference(model, x.detach(), top1, grad))
         if name == "chelsea":
-            logits[0, top1].backward()
-            grad = x.grad.detach()
-            save_npy("chelsea_grad_top.npy", grad.numpy())
             blocks10 = captured["blocks10"]
             save_npy("chelsea_blocks10.npy", blocks10.numpy())
-            entry["grad_top_abs_max"] = float(grad.abs().max())
+            save_npy("chelsea_blocks14_grad.npy", captured["blocks14_grad"].numpy())
             entry["blocks10_shape"] = list(blocks10.shape)
         golden["photos"][name] = entry
 

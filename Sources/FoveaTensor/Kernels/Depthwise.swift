@@ -50,9 +50,9 @@ enum Depthwise {
                 let wv = wk[tap]
                 let s = src + iy * d.w + xOffset, o = dst + oy * d.wo
                 if sw == 1 {
-                    for ox in lo..<hi { o[ox] += wv * s[ox] }
+                    for ox in lo..<hi { o[ox] = o[ox].addingProduct(wv, s[ox]) }
                 } else {
-                    for ox in lo..<hi { o[ox] += wv * s[ox * sw] }
+                    for ox in lo..<hi { o[ox] = o[ox].addingProduct(wv, s[ox * sw]) }
                 }
             }
         }

@@ -1,0 +1,39 @@
+# Fovea: `make demo` sets everything up and classifies the sample photos; `make test` runs the
+# whole test suite. Both install missing Debian packages and fetch the model and photos first.
+CACHE ?= $(HOME)/.cache/fovea
+export FOVEA_CACHE := $(CACHE)
+RELEASE_TESTS := swift build -c release --build-tests -Xswiftc -enable-testing
+FOVEA := .build/release/fovea
+
+.PHONY: demo test bench deps data build golden clean
+
+deps:
+	@scripts/install-deps.sh
+
+data: deps
+	@scripts/fetch-data.sh "$(CACHE)"
+
+build: deps
+	swift build -c release --product fovea
+
+demo: data build
+	$(FOVEA) classify $(CACHE)/photos/chelsea.png $(CACHE)/photos/coffee.png \
+	    $(CACHE)/photos/astronaut.png $(CACHE)/photos/rocket.jpg $(CACHE)/photos/china.jpg --top 3
+
+# Tests run whole networks, so they are built in release mode (with @testable enabled).
+test: data
+	$(RELEASE_TESTS)
+	swift test -c release --skip-build
+
+# Fovea against PyTorch CPU (2 threads) in one run; writes bench/results.md.
+bench: data
+	$(RELEASE_TESTS)
+	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch numpy pillow
+	python3 scripts/bench.py $(FOVEA) --cache "$(CACHE)"
+
+# Regenerates the golden files from PyTorch (needs `pip install torch pillow numpy`).
+golden: data
+	python3 Tests/Golden/make_golden.py --cache "$(CACHE)"
+
+clean:
+	rm -rf .build

@@ -1,0 +1,97 @@
+import Foundation
+import FoveaIO
+import FoveaModels
+import FoveaNN
+import FoveaTensor
+
+/// A model with its weights, labels and preprocessing: what every technique works on.
+///
+/// ```swift
+/// let classifier = try ImageClassifier.load("efficientnet-lite0")
+/// let (crop, x) = try classifier.input(from: "chelsea.png")
+/// let top = classifier.predict(x).top(3)
+/// ```
+public final class ImageClassifier {
+    public let spec: ModelSpec
+    public let module: Module
+    public let labels: Labels
+
+    public init(spec: ModelSpec, module: Module, labels: Labels) {
+        self.spec = spec
+        self.module = module
+        self.labels = labels
+    }
+
+    /// Builds model `name` and loads its weights (strictly): `weights` if given, else the model's
+    /// fetched default; a model without a default and no `weights` keeps its random
+    /// initialisation (seeded, so reproducible). The model is in eval mode with its parameters
+    /// frozen (gradients flow to the input only).
+    public static func load(_ name: String, weights: URL? = nil, workspace: Workspace = Workspace()) throws -> ImageClassifier {
+        guard let spec = ModelSpec.named(name) else {
+            throw FoveaError("--model \(name): unknown model; available: \(ModelSpec.all.map(\.name).joined(separator: ", "))")
+        }
+        let module = spec.build()
+        let file = try weights ?? spec.defaultWeights.map { try workspace.defaultWeights(for: $0) }
+        if let file {
+            guard FileManager.default.fileExists(atPath: file.path) else {
+                throw FoveaError("\(file.path): weights file not found")
+            }
+            let state = try loadWeights(file)
+            do {
+                try module.loadStateDict(state)
+            } catch let error as StateDictError {
+                throw FoveaError("\(file.path): does not fit \(spec.name): \(error)")
+            }
+        }
+        module.eval()
+        module.setRequiresGrad(false)
+        let labels = (try? Labels(imageNetFile: workspace.imageNetLabels))
+            ?? Labels(names: (0..<1000).map { "class \($0)" })
+        return ImageClassifier(spec: spec, module: module, labels: labels)
+    }
+
+    /// Reads a `.pth`/`.pt` checkpoint or a `.safetensors` file (by content, not name).
+    public static func loadWeights(_ url: URL) throws -> [String: Tensor] {
+        let head = (try? FileHandle(forReadingFrom: url).readData(ofLength: 9)) ?? Data()
+        // safetensors: 8-byte header length then '{'.
+        if head.count == 9, head[8] == UInt8(ascii: "{") { return try Safetensors.load(url) }
+        return try TorchCheckpoint.load(url)
+    }
+
+    public var preprocessing: Preprocessing { spec.preprocessing }
+
+    /// The crop the network sees and its normalised 1x3xHxW tensor.
+    public func input(from path: String, crop mode: CropMode = .center) throws -> (crop: Image, tensor: Tensor) {
+        let image = try Image.load(path: path)
+        let crop = preprocessing.crop(image, mode: mode)
+        return (crop, preprocessing.normalize(crop))
+    }
+
+    /// Logits [N, classes] (no gradient recording).
+    public func logits(_ x: Tensor) -> Tensor { withNoGrad { module(x) } }
+
+    /// Class probabilities of the first image of the batch.
+    public func predict(_ x: Tensor) -> Prediction {
+        Prediction(probabilities: logits(x).softmax(axis: 1).slice(axis: 0, 0..<1).scalars, labels: labels)
+    }
+}
+
+/// Class probabilities with their labels.
+public struct Prediction: Sendable {
+    public let probabilities: [Float]
+    public let labels: Labels
+
+    public struct Entry: Sendable, Codable, Equatable {
+        public let index: Int
+        public let label: String
+        public let probability: Float
+    }
+
+    /// The k most probable classes, most probable first.
+    public func top(_ k: Int) -> [Entry] {
+        probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(k).map {
+            Entry(index: $0, label: labels.names.indices.contains($0) ? labels.names[$0] : "class \($0)",
+                  probability: probabilities[$0])
+        }
+    }
+}

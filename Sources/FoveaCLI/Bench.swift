@@ -1,0 +1,76 @@
+import ArgumentParser
+import Dispatch
+import Fovea
+import FoveaModels
+import FoveaNN
+import FoveaTensor
+import Foundation
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time forward and forward+backward-to-input passes (used by `make bench`).",
+        discussion: """
+        For each model at 1x3x224x224: 3 warm-up runs, then --runs timed runs of a forward pass
+        without recording, and of a forward pass plus the gradient of the top-1 logit with
+        respect to the input (parameters frozen). `make bench` runs the PyTorch peer alongside.
+        """
+    )
+
+    @Option(name: .long, help: "Timed runs per model and pass.")
+    var runs = 7
+
+    @Option(name: .long, help: "Comma-separated models.")
+    var models = "efficientnet-lite0,vgg16,resnet18"
+
+    @Flag(name: .long, help: "Print JSON (the format scripts/bench.py reads).")
+    var json = false
+
+    struct Report: Codable {
+        let peer: String
+        let threads: Int
+        var results: [String: [String: [Double]]]
+    }
+
+    func run() throws {
+        var report = Report(peer: "fovea", threads: ProcessInfo.processInfo.activeProcessorCount, results: [:])
+        for name in models.split(separator: ",").map(String.init) {
+            guard let spec = ModelSpec.named(name) else { throw FoveaError("--models: unknown model \(name)") }
+            let module = spec.build()
+            module.eval()
+            module.setRequiresGrad(false)
+            var g = SeededGenerator(seed: 7)
+            let x = Tensor.uniform([1, 3, 224, 224], in: -1...1, using: &g)
+            let forward = time { _ = withNoGrad { module(x) } }
+            let backward = time {
+                let input = x.detached()
+                input.requiresGrad = true
+                let logits = module(input)
+                let top = logits.argmax()[0]
+                logits.slice(axis: 1, top..<(top + 1)).sum().backward()
+                precondition(input.grad != nil)
+            }
+            report.results[name] = ["forward_ms": forward, "forward_backward_ms": backward]
+            if !json {
+                print("\(name): forward min \(fmt(forward.min()!)) median \(fmt(median(forward))) ms; " +
+                      "forward+backward min \(fmt(backward.min()!)) median \(fmt(median(backward))) ms")
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+    }
+
+    func time(_ body: () -> Void) -> [Double] {
+        for _ in 0..<3 { body() }
+        return (0..<runs).map { _ in
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        }
+    }
+
+    func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
+    func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Fovea
+import Foundation
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the top classes of one or more images.",
+        discussion: """
+        Each image is cropped and normalised as the model expects (EfficientNet-Lite0: centre
+        87.5% of the short side, bicubic resize to 224x224, (x - 127) / 128).
+
+          fovea classify chelsea.png coffee.png --top 5
+          fovea classify chelsea.png --json
+        """
+    )
+
+    @Argument(help: "Image files (PNG or JPEG).")
+    var images: [String]
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "How many classes to show per image.")
+    var top = 5
+
+    @Option(name: .long, help: "center: the model's own crop; none: resize the whole image (an image already at the input size is used as is).")
+    var crop: CropMode = .center
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+    }
+
+    struct Result: Codable {
+        let file: String
+        let top: [Prediction.Entry]
+    }
+
+    func run() throws {
+        let classifier = try model.load()
+        // Read every image before printing anything: a bad file fails the whole command.
+        let inputs = try images.map { try classifier.input(from: $0, crop: crop).tensor }
+        let results = zip(images, inputs).map { file, x in
+            Result(file: file, top: classifier.predict(x).top(top))
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            return
+        }
+        for r in results {
+            print(r.file)
+            for e in r.top {
+                let label = e.label.count > 40 ? String(e.label.prefix(39)) + "…" : e.label
+                print("  \(String(e.index).leftPad(4))  \(label.rightPad(40))  \(String(format: "%.3f", e.probability))")
+            }
+        }
+    }
+}
+
+extension CropMode: ExpressibleByArgument {}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+    func rightPad(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Fovea
+
+@main
+struct FoveaCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fovea",
+        abstract: "See what a convolutional network sees.",
+        discussion: """
+        Models and sample photos live in the cache folder ($FOVEA_CACHE, default ~/.cache/fovea),
+        filled by `make demo`. Layer names are PyTorch module paths (`_blocks.15`, `layer4.1`).
+
+        Examples:
+          fovea classify ~/.cache/fovea/photos/chelsea.png --top 3
+          fovea layers --model resnet18
+        """,
+        subcommands: [Classify.self, Layers.self, Models.self, Bench.self]
+    )
+
+    /// Runs the command; any failure is one line on stderr ("fovea: error: ...") and a non-zero
+    /// exit status, never a crash or a usage dump.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {                      // --help and friends
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = message(for: error)
+                .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: "; ")
+            let line = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+            FileHandle.standardError.write(Data("fovea: error: \(line)\n".utf8))
+            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
+}
+
+/// Options shared by commands that run a model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Model name (see `fovea models`).")
+    var model = "efficientnet-lite0"
+
+    @Option(name: .long, help: "Weights file (.pth zip or legacy format, or .safetensors) with the model's PyTorch state-dict keys. Default: the model's fetched weights.")
+    var weights: String?
+
+    func load() throws -> ImageClassifier {
+        try ImageClassifier.load(model, weights: weights.map { URL(fileURLWithPath: $0) })
+    }
+}
+
+import Foundation

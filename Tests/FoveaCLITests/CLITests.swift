@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+/// Runs the built `fovea` binary (next to the test bundle) and returns (status, stdout, stderr).
+func fovea(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let binary = directory.appendingPathComponent("fovea")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+let cache = URL(fileURLWithPath: ProcessInfo.processInfo.environment["FOVEA_CACHE"]
+    ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/fovea").path)
+let chelsea = cache.appendingPathComponent("photos/chelsea.png").path
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("FoveaIOTests/Fixtures")
+
+func temporaryFile(_ name: String, _ contents: Data) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let url = dir.appendingPathComponent(name)
+    try contents.write(to: url)
+    return url.path
+}
+
+@Suite struct ClassifyCommandTests {
+    @Test func classifiesChelseaLikePyTorch() throws {
+        let r = try fovea(["classify", chelsea, "--top", "3"])
+        #expect(r.status == 0, "\(r.err)")
+        let lines = r.out.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        #expect(lines[1].contains("282") && lines[1].contains("tiger cat") && lines[1].hasSuffix("0.385"))
+        #expect(lines[2].contains("285") && lines[2].contains("Egyptian cat") && lines[2].hasSuffix("0.363"))
+        #expect(lines[3].contains("281") && lines[3].contains("tabby") && lines[3].hasSuffix("0.167"))
+    }
+
+    @Test func jsonOutput() throws {
+        let r = try fovea(["classify", chelsea, "--top", "2", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [[String: Any]]
+        let top = parsed[0]["top"] as! [[String: Any]]
+        #expect(top.count == 2)
+        #expect(top[0]["index"] as? Int == 282)
+        #expect(abs((top[0]["probability"] as! Double) - 0.385) < 0.0015)
+    }
+
+    @Test func cropNoneUsesAnInputSizedImageAsIs() throws {
+        // The golden 224x224 crop with --crop none must give the same answer as the photo.
+        let crop = fixtures.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Golden/efficientnet_lite0/chelsea_input.png").path
+        let r = try fovea(["classify", crop, "--crop", "none", "--top", "1", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("\"index\" : 282"))
+        #expect(r.out.contains("0.3851"))
+    }
+}
+
+@Suite struct BadInputTests {
+    /// A failure is one line on stderr naming `mention`, nothing on stdout, exit status non-zero.
+    func expectCleanFailure(_ args: [String], mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let r = try fovea(args)
+        #expect(r.status != 0, sourceLocation: sourceLocation)
+        #expect(r.out.isEmpty, "stdout: \(r.out)", sourceLocation: sourceLocation)
+        let lines = r.err.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.count == 1, "stderr: \(r.err)", sourceLocation: sourceLocation)
+        for m in mentions { #expect(r.err.contains(m), "stderr \(r.err) lacks \(m)", sourceLocation: sourceLocation) }
+        #expect(!r.err.contains("Fatal error"), sourceLocation: sourceLocation)
+    }
+
+    @Test func missingImage() throws {
+        try expectCleanFailure(["classify", "/nonexistent/cat.png"], mentions: ["/nonexistent/cat.png"])
+    }
+
+    @Test func corruptImage() throws {
+        let path = try temporaryFile("cat.png", Data("this is not a picture".utf8))
+        try expectCleanFailure(["classify", path], mentions: [path])
+        let png = try Data(contentsOf: URL(fileURLWithPath: chelsea))
+        let truncated = try temporaryFile("cut.png", png.prefix(png.count / 3))
+        try expectCleanFailure(["classify", truncated], mentions: [truncated])
+    }
+
+    @Test func oneBadImageAmongGoodOnesPrintsNothing() throws {
+        try expectCleanFailure(["classify", chelsea, "/nonexistent/dog.jpg"], mentions: ["/nonexistent/dog.jpg"])
+    }
+
+    @Test func truncatedCheckpoint() throws {
+        let weights = cache.appendingPathComponent("models/efficientnet-lite0-57934424.pth")
+        let data = try Data(contentsOf: weights)
+        let path = try temporaryFile("cut.pth", data.prefix(data.count / 2))
+        try expectCleanFailure(["classify", chelsea, "--weights", path], mentions: [path])
+    }
+
+    @Test func maliciousCheckpoints() throws {
+        for name in ["evil_zip.pt", "evil_legacy.pt"] {
+            let path = fixtures.appendingPathComponent(name).path
+            try expectCleanFailure(["classify", chelsea, "--weights", path], mentions: [path, "forbidden global"])
+        }
+    }
+
+    @Test func checkpointOfAnotherModel() throws {
+        // A valid checkpoint with the wrong keys and shapes for EfficientNet-Lite0.
+        let path = fixtures.appendingPathComponent("tiny_zip.pt").path
+        try expectCleanFailure(["classify", chelsea, "--weights", path], mentions: [path, "missing keys"])
+    }
+
+    @Test func unknownModelAndLayer() throws {
+        try expectCleanFailure(["classify", chelsea, "--model", "resnet9000"], mentions: ["resnet9000", "efficientnet-lite0"])
+        try expectCleanFailure(["layers", "--model", "efficientnet-lite0", "--layer", "_blocks.42"], mentions: ["_blocks.42", "_blocks.15"])
+    }
+
+    @Test func badOptionValue() throws {
+        try expectCleanFailure(["classify", chelsea, "--top", "0"], mentions: ["--top"])
+        try expectCleanFailure(["classify", chelsea, "--crop", "diagonal"], mentions: ["--crop"])
+    }
+}
+
+@Suite struct HelpAndListingTests {
+    @Test func helpTeachesTheCommands() throws {
+        let r = try fovea(["--help"])
+        #expect(r.status == 0)
+        for word in ["classify", "layers", "models", "FOVEA_CACHE", "_blocks.15"] { #expect(r.out.contains(word)) }
+        let c = try fovea(["classify", "--help"])
+        for word in ["--top", "--crop", "--json", "--weights", "87.5%"] { #expect(c.out.contains(word), "\(word)") }
+    }
+
+    @Test func layersListsPyTorchPathsWithShapes() throws {
+        let r = try fovea(["layers", "--model", "resnet18", "--depth", "2"])
+        #expect(r.status == 0, "\(r.err)")
+        let row = try #require(r.out.split(separator: "\n").first { $0.hasPrefix("layer4.1 ") })
+        #expect(row.contains("1x512x7x7") && row.contains("BasicBlock"))
+        let e = try fovea(["layers", "--layer", "_blocks.15"])
+        #expect(e.out.contains("_blocks.15._depthwise_conv") && e.out.contains("1x1152x7x7"))
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import Fovea
+import FoveaModels
+import FoveaNN
+import FoveaTensor
+
+/// Layer names, state-dict keys and shapes of the built-in architectures.
+@Suite struct ArchitectureTests {
+    func parameterCount(_ m: Module) -> Int { m.namedParameters().reduce(0) { $0 + $1.tensor.count } }
+
+    @Test func efficientNetLayerNamesAndShapes() {
+        let model = EfficientNetLite0()
+        let shapes = Dictionary(uniqueKeysWithValues: model.layerShapes(input: [1, 3, 224, 224]).map { ($0.path, $0.shape) })
+        #expect(shapes["_conv_stem"] == [1, 32, 112, 112])
+        #expect(shapes["_blocks.0"] == [1, 16, 112, 112])
+        #expect(shapes["_blocks.10"] == [1, 112, 14, 14])
+        #expect(shapes["_blocks.15"] == [1, 320, 7, 7])
+        #expect(shapes["_blocks.15._depthwise_conv"] == [1, 1152, 7, 7])
+        #expect(shapes["_conv_head"] == [1, 1280, 7, 7])
+        #expect(shapes["_bn1"] == [1, 1280, 7, 7])
+        #expect(shapes["_fc"] == [1, 1000])
+        let keys = Set(model.stateDict().map(\.key))
+        #expect(keys.contains("_blocks.1._expand_conv.weight"))
+        #expect(!keys.contains("_blocks.0._expand_conv.weight"))     // expansion 1: no expand conv
+        #expect(keys.contains("_bn0.num_batches_tracked"))
+        #expect(parameterCount(model) == 4_652_008)
+    }
+
+    @Test func vgg16MatchesTorchvisionLayout() {
+        let model = VGG("vgg16")!
+        #expect(parameterCount(model) == 138_357_544)
+        #expect(model.module(at: "features.28") is Conv2d)
+        #expect(model.module(at: "features.30") is MaxPool2d)
+        #expect(model.module(at: "classifier.6") is Linear)
+        #expect(VGG("vgg16_bn")!.module(at: "features.1") is BatchNorm2d)
+        #expect(parameterCount(VGG("vgg19")!) == 143_667_240)
+    }
+
+    @Test func resNetsMatchTorchvisionLayout() {
+        let r18 = ResNet("resnet18")!
+        #expect(parameterCount(r18) == 11_689_512)
+        #expect(r18.module(at: "layer4.1") is BasicBlock)
+        #expect(r18.module(at: "layer2.0.downsample.0") is Conv2d)
+        let shapes = Dictionary(uniqueKeysWithValues: r18.layerShapes(input: [1, 3, 224, 224]).map { ($0.path, $0.shape) })
+        #expect(shapes["layer4.1"] == [1, 512, 7, 7])
+        #expect(shapes["maxpool"] == [1, 64, 56, 56])
+        let r50 = ResNet("resnet50")!
+        #expect(parameterCount(r50) == 25_557_032)
+        #expect(r50.module(at: "layer3.5.conv3") is Conv2d)
+    }
+
+    @Test func strictLoadingReportsEveryProblem() throws {
+        let model = ResNet("resnet18")!
+        var state = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.key, $0.tensor) })
+        state["fc.bias"] = nil
+        state["fc.weight"] = Tensor(zeros: [10, 512])
+        state["head.extra"] = Tensor(zeros: [1])
+        let error = try #require(throws: StateDictError.self) { try model.loadStateDict(state) }
+        #expect(error.missing == ["fc.bias"])
+        #expect(error.unexpected == ["head.extra"])
+        #expect(error.mismatched.map(\.key) == ["fc.weight"])
+        #expect(error.description.contains("fc.weight expects [1000, 512] but file has [10, 512]"))
+    }
+
+    @Test func loadingCopiesValuesAndModesPropagate() throws {
+        let a = ResNet("resnet18")!, b = ResNet("resnet18")!
+        let state = Dictionary(uniqueKeysWithValues: a.stateDict().map { ($0.key, $0.tensor) })
+        try b.loadStateDict(state)
+        #expect(b.module(at: "fc")!.parameters[0].tensor.scalars == a.module(at: "fc")!.parameters[0].tensor.scalars)
+        b.train()
+        #expect(b.module(at: "layer1.0.bn1")!.isTraining)
+        b.eval()
+        #expect(!b.module(at: "layer1.0.bn1")!.isTraining)
+    }
+
+    @Test func unknownLayerErrorNamesTheLayer() {
+        let model = EfficientNetLite0()
+        let error = #expect(throws: UnknownLayerError.self) { try LayerCapture(model, layers: ["_blocks.99"]) }
+        #expect(error?.description.contains("unknown layer '_blocks.99'") == true)
+        #expect(error?.description.contains("_blocks.15") == true)
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Fovea needs that are missing: OpenBLAS (never the reference
+# BLAS), libpng, libjpeg, and python3 with pip (used only to download data wheels).
+set -euo pipefail
+packages=(libopenblas-dev libpng-dev libjpeg-dev python3 python3-pip)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A python3 with pip from elsewhere (pyenv, a venv) is as good as Debian's.
+if [[ " ${missing[*]-} " == *" python3-pip "* ]] && python3 -m pip --version >/dev/null 2>&1; then
+    missing=("${missing[@]/python3-pip}")
+fi
+if [[ " ${missing[*]-} " == *" python3 "* ]] && command -v python3 >/dev/null 2>&1; then
+    missing=("${missing[@]/python3}")
+fi
+read -r -a missing <<< "${missing[*]-}"
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
