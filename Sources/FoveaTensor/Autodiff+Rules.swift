@@ -23,12 +23,12 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     case .addScalar: return { g, _, _ in [g] }
     case .mulScalar(let s): return { g, _, _ in [g * s] }
     case .powScalar(let p): return { g, n, _ in [g * (n.inputs[0].pow(p - 1) * p)] }   // d x^p = p x^(p-1)
-    case .relu: return { g, n, _ in [g * n.inputs[0].greater(than: 0)] }
+    case .relu: return { g, n, _ in [Elementwise.binary(g, n.inputs[0]) { $1 > 0 ? $0 : 0 }] }
     case .relu6: return { g, n, _ in                                       // 1 on (0, 6)
-        [g * Elementwise.unary(n.inputs[0]) { $0 > 0 && $0 < 6 ? 1 : 0 }]
+        [Elementwise.binary(g, n.inputs[0]) { $1 > 0 && $1 < 6 ? $0 : 0 }]
     }
     case .leakyRelu(let slope): return { g, n, _ in
-        [g * Elementwise.unary(n.inputs[0]) { $0 > 0 ? 1 : slope }]
+        [Elementwise.binary(g, n.inputs[0]) { $1 > 0 ? $0 : $0 * slope }]
     }
     case .sigmoid: return { g, _, out in [g * out * (1 - out)] }           // s (1 - s)
     case .tanh: return { g, _, out in [g * (1 - out * out)] }              // 1 - tanh^2

@@ -132,7 +132,7 @@ enum Normalization {
             }
         }
         let pw = weight.storage.pointer, pb = bias.storage.pointer
-        let y = Tensor(shape: x.shape) { out in
+        let y = Tensor(overwriting: x.shape) { out in
             for b in 0..<n {
                 for ch in 0..<c {
                     let scale = pw[ch] * pi[ch], shift = pb[ch] - pm[ch] * scale

@@ -85,7 +85,7 @@ enum Reduce {
     static func softmax(_ x: Tensor, axis: Int, log: Bool) -> Tensor {
         let (outer, n, inner) = split(x.shape, axis)
         let p = x.storage.pointer
-        return Tensor(shape: x.shape) { out in
+        return Tensor(overwriting: x.shape) { out in
             for o in 0..<outer {
                 for i in 0..<inner {
                     let base = o * n * inner + i

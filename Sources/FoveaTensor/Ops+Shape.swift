@@ -76,7 +76,7 @@ enum Layout {
         let xs = x.strides
         let srcStrides = order.map { xs[$0] }
         let px = x.storage.pointer
-        return Tensor(shape: outShape) { out in
+        return Tensor(overwriting: outShape) { out in
             let po = out.baseAddress!
             forEachRun(shape: outShape, stridesA: srcStrides, stridesB: Tensor.strides(of: outShape)) { lin, ox, _, n, ix, _ in
                 for j in 0..<n { po[lin + j] = px[ox + j * ix] }
@@ -89,7 +89,7 @@ enum Layout {
         var s = x.shape; s[axis] = end - start
         let px = x.storage.pointer
         let len = (end - start) * inner
-        return Tensor(shape: s) { out in
+        return Tensor(overwriting: s) { out in
             for o in 0..<outer {
                 (out.baseAddress! + o * len).update(from: px + (o * n + start) * inner, count: len)
             }
@@ -118,7 +118,7 @@ enum Layout {
         }
         s[axis] = xs.reduce(0) { $0 + $1.shape[axis] }
         let (outer, n, inner) = Reduce.split(s, axis)
-        return Tensor(shape: s) { out in
+        return Tensor(overwriting: s) { out in
             var offset = 0
             for x in xs {
                 let len = x.shape[axis] * inner

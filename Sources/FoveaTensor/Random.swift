@@ -14,18 +14,25 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 }
 
 extension Tensor {
-    /// Elements drawn uniformly from `range`.
+    /// Elements drawn uniformly from `range` (24 random bits each, two per generator step).
     public static func uniform(_ shape: [Int], in range: ClosedRange<Float>,
-                               using generator: inout some RandomNumberGenerator) -> Tensor {
-        Tensor(shape: shape) { buf in
-            for i in 0..<buf.count { buf[i] = Float.random(in: range, using: &generator) }
+                               using generator: inout SeededGenerator) -> Tensor {
+        let (lo, width) = (range.lowerBound, range.upperBound - range.lowerBound)
+        return Tensor(overwriting: shape) { buf in
+            var i = 0
+            while i < buf.count {
+                let bits = generator.next()
+                buf[i] = lo + width * Float(bits >> 40) * 0x1p-24
+                if i + 1 < buf.count { buf[i + 1] = lo + width * Float((bits >> 8) & 0xFF_FFFF) * 0x1p-24 }
+                i += 2
+            }
         }
     }
 
     /// Elements drawn from N(mean, std^2) (Box-Muller).
     public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1,
                               using generator: inout some RandomNumberGenerator) -> Tensor {
-        Tensor(shape: shape) { buf in
+        Tensor(overwriting: shape) { buf in
             var i = 0
             while i < buf.count {
                 let u1 = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &generator)

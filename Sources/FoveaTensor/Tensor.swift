@@ -36,7 +36,7 @@ public final class Tensor: @unchecked Sendable {
     public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
         precondition(shape.reduce(1, *) == values.count,
                      "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
-        let storage = Storage(count: values.count) { buf in
+        let storage = Storage(count: values.count, zeroed: false) { buf in
             _ = buf.initialize(from: values)
         }
         self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
@@ -49,13 +49,18 @@ public final class Tensor: @unchecked Sendable {
 
     /// A tensor filled with one value.
     public convenience init(repeating value: Float, shape: [Int]) {
-        let storage = Storage(count: shape.reduce(1, *)) { $0.update(repeating: value) }
+        let storage = Storage(count: shape.reduce(1, *), zeroed: false) { $0.update(repeating: value) }
         self.init(shape: shape, storage: storage)
     }
 
-    /// A tensor whose elements are written by `fill`.
+    /// A tensor whose elements are written by `fill`, starting from zeros.
     public convenience init(shape: [Int], fill: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
         self.init(shape: shape, storage: try Storage(count: shape.reduce(1, *), fill: fill))
+    }
+
+    /// A tensor whose elements are all written by `fill` (the buffer starts with arbitrary contents).
+    public convenience init(overwriting shape: [Int], fill: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        self.init(shape: shape, storage: try Storage(count: shape.reduce(1, *), zeroed: false, fill: fill))
     }
 
     /// A 0-d tensor.
@@ -90,7 +95,7 @@ public final class Tensor: @unchecked Sendable {
     /// A deep copy of the elements, detached.
     public func copy() -> Tensor {
         let src = storage.pointer
-        return Tensor(shape: shape) { $0.baseAddress!.update(from: src, count: count) }
+        return Tensor(overwriting: shape) { $0.baseAddress!.update(from: src, count: count) }
     }
 
     /// Whether gradients flow through this tensor.

@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Accelerate)
 import Accelerate
 #else
@@ -6,12 +7,54 @@ import CBLAS
 
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C,
 /// op(A) is m x k, op(B) is k x n, C is m x n (leading dimensions lda, ldb, ldc).
-@inline(__always)
+///
+/// On Linux, OpenBLAS runs single-threaded and large products are split in two halves (columns
+/// of C, or rows when C is narrow) run on both cores by Dispatch: OpenBLAS's own worker threads
+/// spin between calls and would steal the cores from Fovea's other parallel kernels.
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
            b: UnsafePointer<Float>, ldb: Int,
            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0, n > 0 else { return }
+    #if canImport(Accelerate)
+    blasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    #else
+    _ = BLASSetup.singleThreaded
+    let parallel = 2
+    guard m * n * k >= 1 << 20 else {
+        return blasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+    if n >= 64 {
+        // Split the columns of C (and of op(B)) at a multiple of 16.
+        let half = (n / parallel + 15) / 16 * 16
+        DispatchQueue.concurrentPerform(iterations: parallel) { part in
+            let j0 = part * half, cols = min(n - j0, half)
+            guard cols > 0 else { return }
+            blasCall(transA, transB, m, cols, k, alpha, a, lda, transB ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc)
+        }
+    } else {
+        // Split the rows of C (and of op(A)).
+        let half = (m + parallel - 1) / parallel
+        DispatchQueue.concurrentPerform(iterations: parallel) { part in
+            let i0 = part * half, rows = min(m - i0, half)
+            guard rows > 0 else { return }
+            blasCall(transA, transB, rows, n, k, alpha, transA ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc)
+        }
+    }
+    #endif
+}
+
+@inline(__always)
+private func blasCall(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
+
+#if !canImport(Accelerate)
+enum BLASSetup {
+    /// Set once, before the first product.
+    static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+}
+#endif

@@ -99,11 +99,11 @@ enum Convolution {
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int) -> Tensor {
         let d = dims(x.shape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d) }
-        let y = Tensor(zeros: [d.n, d.cout, d.ho, d.wo])
+        let y = Tensor(overwriting: [d.n, d.cout, d.ho, d.wo]) { _ in }     // sgemm (beta 0) writes all
         let px = x.storage.pointer, pw = w.storage.pointer, py = y.storage.pointer
         let pointwise = isPointwise(d, g)
-        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: d.k * d.hwo)
-        defer { col?.deallocate() }
+        let col = pointwise ? nil : BufferPool.take(d.k * d.hwo)
+        defer { col.map { BufferPool.give($0, count: d.k * d.hwo) } }
         for n in 0..<d.n {
             for grp in 0..<d.groups {
                 let xg = px + (n * d.cin + grp * d.cinG) * d.h * d.w
@@ -132,11 +132,12 @@ enum Convolution {
     static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int) -> Tensor {
         let d = dims(inputShape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.backwardInput(dy, w, inputShape: inputShape, g, d) }
-        let dx = Tensor(zeros: inputShape)
-        let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
         let pointwise = isPointwise(d, g)
-        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: d.k * d.hwo)
-        defer { col?.deallocate() }
+        // Pointwise: sgemm writes dx directly; otherwise col2im accumulates into zeros.
+        let dx = pointwise ? Tensor(overwriting: inputShape) { _ in } : Tensor(zeros: inputShape)
+        let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
+        let col = pointwise ? nil : BufferPool.take(d.k * d.hwo)
+        defer { col.map { BufferPool.give($0, count: d.k * d.hwo) } }
         for n in 0..<d.n {
             for grp in 0..<d.groups {
                 let dxg = pdx + (n * d.cin + grp * d.cinG) * d.h * d.w
@@ -156,8 +157,8 @@ enum Convolution {
         let dw = Tensor(zeros: weightShape)
         let pdy = dy.storage.pointer, px = x.storage.pointer, pdw = dw.storage.pointer
         let pointwise = isPointwise(d, g)
-        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: d.k * d.hwo)
-        defer { col?.deallocate() }
+        let col = pointwise ? nil : BufferPool.take(d.k * d.hwo)
+        defer { col.map { BufferPool.give($0, count: d.k * d.hwo) } }
         for n in 0..<d.n {
             for grp in 0..<d.groups {
                 let xg = px + (n * d.cin + grp * d.cinG) * d.h * d.w

@@ -3,7 +3,7 @@ enum Elementwise {
     @inline(__always)
     static func unary(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
         let src = x.storage.pointer
-        return Tensor(shape: x.shape) { out in
+        return Tensor(overwriting: x.shape) { out in
             for i in 0..<out.count { out[i] = f(src[i]) }
         }
     }
@@ -16,18 +16,18 @@ enum Elementwise {
         }
         let pa = a.storage.pointer, pb = b.storage.pointer
         if a.shape == b.shape {
-            return Tensor(shape: shape) { out in
+            return Tensor(overwriting: shape) { out in
                 for i in 0..<out.count { out[i] = f(pa[i], pb[i]) }
             }
         }
         if b.count == 1 {
             let s = pb[0]
-            return Tensor(shape: shape) { out in
+            return Tensor(overwriting: shape) { out in
                 for i in 0..<out.count { out[i] = f(pa[i], s) }
             }
         }
         let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
-        return Tensor(shape: shape) { out in
+        return Tensor(overwriting: shape) { out in
             let po = out.baseAddress!
             forEachRun(shape: shape, stridesA: sa, stridesB: sb) { lin, oa, ob, n, ia, ib in
                 if ia == 1 && ib == 0 {
@@ -67,7 +67,7 @@ enum Elementwise {
     static func expand(_ x: Tensor, to shape: [Int]) -> Tensor {
         let sx = broadcastStrides(x.shape, to: shape)
         let px = x.storage.pointer
-        return Tensor(shape: shape) { out in
+        return Tensor(overwriting: shape) { out in
             let po = out.baseAddress!
             forEachRun(shape: shape, stridesA: sx, stridesB: Tensor.strides(of: shape)) { lin, ox, _, n, ix, _ in
                 for j in 0..<n { po[lin + j] = px[ox + j * ix] }

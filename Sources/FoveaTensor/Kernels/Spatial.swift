@@ -72,7 +72,7 @@ enum Spatial {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let ty = taps(out: oh, in: h, mode: mode), tx = taps(out: ow, in: w, mode: mode)
         let px = x.storage.pointer
-        return Tensor(shape: [n, c, oh, ow]) { out in
+        return Tensor(overwriting: [n, c, oh, ow]) { out in
             for plane in 0..<(n * c) {
                 let src = px + plane * h * w
                 let dst = out.baseAddress! + plane * oh * ow
