@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "FoveaIO", dependencies: ["FoveaTensor", "CPNG", "CJPEG", "CFoveaPNG", "CFoveaJPEG"]),
         .target(name: "Fovea", dependencies: ["FoveaModels", "FoveaIO"]),
         .executableTarget(name: "FoveaCLI",
-                          dependencies: ["Fovea",
+                          dependencies: ["Fovea", "FoveaIO",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fovea
+import FoveaIO
 import Foundation
 
 struct Classify: ParsableCommand {
@@ -11,6 +12,7 @@ struct Classify: ParsableCommand {
 
           fovea classify chelsea.png coffee.png --top 5
           fovea classify chelsea.png --json
+          fovea classify chelsea.png coffee.png -o result.png
         """
     )
 
@@ -28,6 +30,9 @@ struct Classify: ParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of a table.")
     var json = false
 
+    @Option(name: [.customShort("o"), .long], help: "Write a picture of the result (the crop the network saw and the top classes as bars) to this PNG; with several images, one figure per image stacked vertically.")
+    var figure: String?
+
     func validate() throws {
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
     }
@@ -40,9 +45,16 @@ struct Classify: ParsableCommand {
     func run() throws {
         let classifier = try model.load()
         // Read every image before printing anything: a bad file fails the whole command.
-        let inputs = try images.map { try classifier.input(from: $0, crop: crop).tensor }
-        let results = zip(images, inputs).map { file, x in
-            Result(file: file, top: classifier.predict(x).top(top))
+        let inputs = try images.map { try classifier.input(from: $0, crop: crop) }
+        let results = zip(images, inputs).map { file, input in
+            Result(file: file, top: classifier.predict(input.tensor).top(top))
+        }
+        if let figure {
+            let panels = zip(results, inputs).map { r, input in
+                PredictionFigure.render(crop: input.crop, top: r.top,
+                                        title: URL(fileURLWithPath: r.file).lastPathComponent)
+            }
+            try Image.grid(panels, columns: 1, padding: 0).save(path: figure)
         }
         if json {
             let encoder = JSONEncoder()

@@ -53,6 +53,24 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(abs((top[0]["probability"] as! Double) - 0.385) < 0.0015)
     }
 
+    @Test func figureIsAPNGWithTheCrop() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-figure-\(UUID().uuidString).png").path
+        let r = try fovea(["classify", chelsea, "--top", "3", "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: out))
+        #expect(data.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+        // IHDR width and height (big-endian) at bytes 16..<24: the 224-pixel crop plus margins.
+        let height = data[20..<24].reduce(0) { $0 << 8 | Int($1) }
+        #expect(height == 224 + 24)
+    }
+
+    @Test func failedRunWritesNoFigure() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-figure-\(UUID().uuidString).png").path
+        let r = try fovea(["classify", chelsea, "/nonexistent/x.png", "-o", out])
+        #expect(r.status != 0)
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
     @Test func cropNoneUsesAnInputSizedImageAsIs() throws {
         // The golden 224x224 crop with --crop none must give the same answer as the photo.
         let crop = fixtures.deletingLastPathComponent().deletingLastPathComponent()
