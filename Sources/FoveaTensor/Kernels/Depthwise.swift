@@ -2,143 +2,135 @@ import Dispatch
 
 /// Direct kernels for grouped convolutions with one input channel per group (depthwise, with
 /// channel multiplier m = Cout / Cin): output channel o reads input channel o / m.
-/// y[n, o, oy, ox] = sum_{ky, kx} w[o, 0, ky, kx] * x[n, o/m, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw].
+/// y[n, o, oy, ox] = sum_{ky, kx} w[o, 0, ky, kx] * x[n, o/m, oy*s - pt + ky*d, ox*s - pl + kx*d].
 ///
-/// Loops run output row by output row (the row stays in L1) and, per tap, over a contiguous
-/// span of columns. Strided input is first split into `sw` phase planes,
-/// phase p: P_p[y, j] = x[y, j*sw + p], so that x[y, ox*sw + c] = P_{c mod sw}[y, ox + c div sw]
-/// is contiguous in ox.
+/// Each input plane is zero-padded and split into s*s polyphase planes
+/// P_{p,q}[a, b] = xpad[a*s + p, b*s + q], each `rows` x `stride` floats. Tap (ky, kx) then reads
+/// phase ((ky*d) mod s, (kx*d) mod s) at a fixed offset, so with the output laid out with the
+/// same row stride, every tap is one long contiguous multiply-add over the whole plane:
+/// y'[i] += w * P[i + offset], i < Ho * stride (the columns past Wo are computed and dropped).
+/// Backward runs the same loops with the roles of input and output swapped.
 enum Depthwise {
     typealias Dims = Convolution.Dims
 
-    /// Per kernel column kx: output columns lo..<hi are inside the image; they read phase
-    /// `phase` at column ox + shift.
-    struct Tap { let lo, hi, phase, shift: Int }
+    struct Layout {
+        let s: Int, rows: Int, stride: Int
+        let top: Int, left: Int, h: Int, w: Int, ho: Int, wo: Int
+        /// Per tap: phase plane index and the offset of the tap inside it.
+        let taps: [(phase: Int, offset: Int)]
 
-    static func taps(_ d: Dims, _ g: Conv2dGeometry) -> [Tap] {
-        let s = g.stride.w
-        return (0..<d.kw).map { kx in
-            let c = kx * g.dilation.w - g.padding.left
-            let (lo, hi) = Convolution.validRange(kernelOffset: c, stride: s, input: d.w, output: d.wo)
-            let q = c >= 0 ? c / s : -((-c + s - 1) / s)        // floor(c / s)
-            return Tap(lo: lo, hi: hi, phase: c - q * s, shift: q)
+        init(_ d: Dims, _ g: Conv2dGeometry) {
+            precondition(g.stride.h == g.stride.w, "depthwise kernel needs equal strides")
+            s = g.stride.w
+            let hp = max(d.h + g.padding.top + g.padding.bottom, (d.ho - 1) * s + (d.kh - 1) * g.dilation.h + 1)
+            let wp = max(d.w + g.padding.left + g.padding.right, (d.wo - 1) * s + (d.kw - 1) * g.dilation.w + 1)
+            let phaseStride = (wp + s - 1) / s
+            rows = (hp + s - 1) / s + 1                     // one spare row: the flat loops run past Wo
+            stride = phaseStride
+            (top, left, h, w, ho, wo) = (g.padding.top, g.padding.left, d.h, d.w, d.ho, d.wo)
+            var taps: [(Int, Int)] = []
+            for ky in 0..<d.kh {
+                for kx in 0..<d.kw {
+                    let (oy, ox) = (ky * g.dilation.h, kx * g.dilation.w)
+                    taps.append(((oy % s) * s + ox % s, (oy / s) * phaseStride + ox / s))
+                }
+            }
+            self.taps = taps
         }
-    }
 
-    /// Phase planes of one input plane: row y of phase p starts at offset[p] + y * width[p].
-    struct Phases {
-        let width: [Int], offset: [Int]
-        init(_ w: Int, stride s: Int, height h: Int) {
-            width = (0..<s).map { p in (w - p + s - 1) / s }
-            var offsets: [Int] = [], o = 0
-            for wp in width { offsets.append(o); o += wp * h }
-            offset = offsets
-        }
+        var phaseCount: Int { rows * stride }
+        var planeCount: Int { s * s * phaseCount }
+        /// Length of the flat loops: output rows at the phase row stride.
+        var span: Int { ho * stride }
 
-        /// Scatters plane x (h x w) into phases.
-        func split(_ x: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, h: Int, w: Int) {
-            let s = width.count
+        /// Writes the padded polyphase planes of input plane x into `dst` (planeCount floats).
+        func split(_ x: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+            dst.update(repeating: 0, count: planeCount)
             for y in 0..<h {
-                let row = x + y * w
-                for p in 0..<s {
-                    let out = dst + offset[p] + y * width[p]
-                    for j in 0..<width[p] { out[j] = row[j * s + p] }
+                let py = y + top, row = x + y * w
+                for xx in 0..<w {
+                    let px = xx + left
+                    dst[((py % s) * s + px % s) * phaseCount + (py / s) * stride + px / s] = row[xx]
                 }
             }
         }
 
-        /// Adds phases back into plane x (the adjoint of `split`).
-        func merge(_ src: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, h: Int, w: Int) {
-            let s = width.count
+        /// Adds the interior of the polyphase planes back into plane dx (the adjoint of split).
+        func merge(_ src: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
             for y in 0..<h {
-                let row = x + y * w
-                for p in 0..<s {
-                    let inp = src + offset[p] + y * width[p]
-                    for j in 0..<width[p] { row[j * s + p] += inp[j] }
+                let py = y + top, row = dx + y * w
+                for xx in 0..<w {
+                    let px = xx + left
+                    row[xx] += src[((py % s) * s + px % s) * phaseCount + (py / s) * stride + px / s]
                 }
             }
         }
     }
 
-    /// Runs `body(plane, scratch)` for every (image, output channel) plane, split across the
-    /// cores; `scratch` holds `scratchCount` floats private to the running thread.
+    /// Runs `body(plane, scratch)` for every (image, output channel) plane on both cores;
+    /// `scratch` holds `scratchCount` floats private to the running thread.
     @inline(__always)
     static func forEachPlane(_ d: Dims, scratchCount: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
         let planes = d.n * d.cout
         let parts = min(planes, 2)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
-            BufferPool.withScratch(max(scratchCount, 1)) { scratch in
+            BufferPool.withScratch(scratchCount) { scratch in
                 let chunk = (planes + parts - 1) / parts
                 for p in (part * chunk)..<min(planes, (part + 1) * chunk) { body(p, scratch) }
             }
         }
     }
 
-    /// Calls body(kernel row ky, output row oy, input row iy) for each valid pair, output-row major.
-    @inline(__always)
-    static func forEachRow(_ d: Dims, _ g: Conv2dGeometry, _ body: (Int, Int, Int) -> Void) {
-        for oy in 0..<d.ho {
-            for ky in 0..<d.kh {
-                let iy = oy * g.stride.h - g.padding.top + ky * g.dilation.h
-                if iy >= 0 && iy < d.h { body(ky, oy, iy) }
-            }
-        }
-    }
-
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Dims) -> Tensor {
-        let y = Tensor(zeros: [d.n, d.cout, d.ho, d.wo])
+        let y = Tensor(overwriting: [d.n, d.cout, d.ho, d.wo]) { _ in }
         let px = x.storage.pointer, pw = w.storage.pointer, py = y.storage.pointer
         let pb = bias?.storage.pointer
-        let m = d.cout / d.cin, s = g.stride.w
-        let taps = taps(d, g), phases = Phases(d.w, stride: s, height: d.h)
-        forEachPlane(d, scratchCount: s > 1 ? d.h * d.w : 0) { plane, scratch in
+        let m = d.cout / d.cin, L = Layout(d, g), span = L.span
+        forEachPlane(d, scratchCount: L.planeCount + span) { plane, scratch in
             let (n, o) = (plane / d.cout, plane % d.cout)
-            let src = px + (n * d.cin + o / m) * d.h * d.w
-            if s > 1 { phases.split(src, into: scratch, h: d.h, w: d.w) }
-            let base = UnsafePointer(s > 1 ? scratch : src)
-            let dst = py + plane * d.hwo
+            let phases = scratch, acc = scratch + L.planeCount
+            L.split(px + (n * d.cin + o / m) * d.h * d.w, into: phases)
+            acc.update(repeating: pb?[o] ?? 0, count: span)
             let wk = pw + o * d.kh * d.kw
-            if let pb { dst.update(repeating: pb[o], count: d.hwo) }
-            forEachRow(d, g) { ky, oy, iy in
-                let out = dst + oy * d.wo
-                for (kx, t) in taps.enumerated() where t.lo < t.hi {
-                    let wv = wk[ky * d.kw + kx]
-                    let row = base + phases.offset[t.phase] + iy * phases.width[t.phase] + t.shift
-                    for ox in t.lo..<t.hi { out[ox] = out[ox].addingProduct(wv, row[ox]) }
-                }
+            for (t, tap) in L.taps.enumerated() {
+                let wv = wk[t], src = phases + tap.phase * L.phaseCount + tap.offset
+                for i in 0..<span { acc[i] = acc[i].addingProduct(wv, src[i]) }
             }
+            let out = py + plane * d.hwo
+            for oy in 0..<d.ho { (out + oy * d.wo).update(from: acc + oy * L.stride, count: d.wo) }
         }
         return y
     }
 
+    /// The output gradient of `plane` laid out with the phase row stride, zeros past Wo.
+    @inline(__always)
+    static func spread(_ dy: UnsafePointer<Float>, _ L: Layout, into dst: UnsafeMutablePointer<Float>) {
+        dst.update(repeating: 0, count: L.span)
+        for oy in 0..<L.ho { (dst + oy * L.stride).update(from: dy + oy * L.wo, count: L.wo) }
+    }
+
     static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, _ d: Dims) -> Tensor {
-        let m = d.cout / d.cin, s = g.stride.w
+        let m = d.cout / d.cin, L = Layout(d, g), span = L.span
         let dx = Tensor(zeros: inputShape)
         let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
-        let taps = taps(d, g), phases = Phases(d.w, stride: s, height: d.h)
-        // dx[iy, ox*s + c] += w * dy[oy, ox], accumulated in phase planes (or dx itself at stride 1).
+        // dP[i + offset] += w * dy'[i] per tap, then the interior of dP is added into dx.
         let body: (Int, UnsafeMutablePointer<Float>) -> Void = { plane, scratch in
             let (n, o) = (plane / d.cout, plane % d.cout)
-            let target = pdx + (n * d.cin + o / m) * d.h * d.w
-            let base = s > 1 ? scratch : target
-            if s > 1 { scratch.update(repeating: 0, count: d.h * d.w) }
-            let grad = pdy + plane * d.hwo
+            let phases = scratch, grad = scratch + L.planeCount
+            phases.update(repeating: 0, count: L.planeCount)
+            spread(pdy + plane * d.hwo, L, into: grad)
             let wk = pw + o * d.kh * d.kw
-            forEachRow(d, g) { ky, oy, iy in
-                let gr = grad + oy * d.wo
-                for (kx, t) in taps.enumerated() where t.lo < t.hi {
-                    let wv = wk[ky * d.kw + kx]
-                    let row = base + phases.offset[t.phase] + iy * phases.width[t.phase] + t.shift
-                    for ox in t.lo..<t.hi { row[ox] = row[ox].addingProduct(wv, gr[ox]) }
-                }
+            for (t, tap) in L.taps.enumerated() {
+                let wv = wk[t], dst = phases + tap.phase * L.phaseCount + tap.offset
+                for i in 0..<span { dst[i] = dst[i].addingProduct(wv, grad[i]) }
             }
-            if s > 1 { phases.merge(scratch, into: target, h: d.h, w: d.w) }
+            L.merge(phases, into: pdx + (n * d.cin + o / m) * d.h * d.w)
         }
         if m == 1 {
-            forEachPlane(d, scratchCount: s > 1 ? d.h * d.w : 0, body)
+            forEachPlane(d, scratchCount: L.planeCount + span, body)
         } else {
             // Several output planes add into one input plane: stay on one thread.
-            BufferPool.withScratch(max(d.h * d.w, 1)) { scratch in
+            BufferPool.withScratch(L.planeCount + span) { scratch in
                 for plane in 0..<(d.n * d.cout) { body(plane, scratch) }
             }
         }
@@ -146,26 +138,20 @@ enum Depthwise {
     }
 
     static func backwardWeight(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry, _ d: Dims) -> Tensor {
-        let m = d.cout / d.cin, s = g.stride.w, kernelSize = d.kh * d.kw
-        // Per-plane partial sums, then reduced over images (planes of one channel differ by n).
+        let m = d.cout / d.cin, L = Layout(d, g), span = L.span, kernelSize = d.kh * d.kw
+        // dw[tap] = sum_i dy'[i] * P[i + offset], per plane, then summed over images.
         let partial = Tensor(zeros: [d.n, d.cout, kernelSize])
         let pdy = dy.storage.pointer, px = x.storage.pointer, pp = partial.storage.pointer
-        let taps = taps(d, g), phases = Phases(d.w, stride: s, height: d.h)
-        forEachPlane(d, scratchCount: s > 1 ? d.h * d.w : 0) { plane, scratch in
+        forEachPlane(d, scratchCount: L.planeCount + span) { plane, scratch in
             let (n, o) = (plane / d.cout, plane % d.cout)
-            let src = px + (n * d.cin + o / m) * d.h * d.w
-            if s > 1 { phases.split(src, into: scratch, h: d.h, w: d.w) }
-            let base = UnsafePointer(s > 1 ? scratch : src)
-            let grad = pdy + plane * d.hwo
-            let acc = pp + plane * kernelSize
-            forEachRow(d, g) { ky, oy, iy in
-                let gr = grad + oy * d.wo
-                for (kx, t) in taps.enumerated() where t.lo < t.hi {
-                    let row = base + phases.offset[t.phase] + iy * phases.width[t.phase] + t.shift
-                    var sum: Float = 0
-                    for ox in t.lo..<t.hi { sum = sum.addingProduct(gr[ox], row[ox]) }
-                    acc[ky * d.kw + kx] += sum
-                }
+            let phases = scratch, grad = scratch + L.planeCount
+            L.split(px + (n * d.cin + o / m) * d.h * d.w, into: phases)
+            spread(pdy + plane * d.hwo, L, into: grad)
+            for (t, tap) in L.taps.enumerated() {
+                let src = phases + tap.phase * L.phaseCount + tap.offset
+                var sum: Float = 0
+                for i in 0..<span { sum = sum.addingProduct(grad[i], src[i]) }
+                pp[plane * kernelSize + t] = sum
             }
         }
         let summed = Elementwise.sum(partial, axes: [0])
