@@ -43,26 +43,36 @@ enum Depthwise {
         /// Length of the flat loops: output rows at the phase row stride.
         var span: Int { ho * stride }
 
+        /// Calls body(input row y, phase row pointer offset, first input column, count, phase
+        /// column start) for each input row and column phase: input columns x0, x0+s, ... go to
+        /// consecutive phase columns from `column`.
+        @inline(__always)
+        func forEachRun(_ body: (_ y: Int, _ base: Int, _ x0: Int, _ count: Int, _ column: Int) -> Void) {
+            for y in 0..<h {
+                let py = y + top
+                for q in 0..<s {
+                    let x0 = ((q - left) % s + s) % s                  // first x with (x + left) % s == q
+                    guard x0 < w else { continue }
+                    let count = (w - x0 + s - 1) / s
+                    body(y, ((py % s) * s + q) * phaseCount + (py / s) * stride, x0, count, (x0 + left) / s)
+                }
+            }
+        }
+
         /// Writes the padded polyphase planes of input plane x into `dst` (planeCount floats).
         func split(_ x: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
             dst.update(repeating: 0, count: planeCount)
-            for y in 0..<h {
-                let py = y + top, row = x + y * w
-                for xx in 0..<w {
-                    let px = xx + left
-                    dst[((py % s) * s + px % s) * phaseCount + (py / s) * stride + px / s] = row[xx]
-                }
+            forEachRun { y, base, x0, count, column in
+                let row = x + y * w + x0, out = dst + base + column
+                if s == 1 { out.update(from: row, count: count) } else { for j in 0..<count { out[j] = row[j * s] } }
             }
         }
 
         /// Adds the interior of the polyphase planes back into plane dx (the adjoint of split).
         func merge(_ src: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
-            for y in 0..<h {
-                let py = y + top, row = dx + y * w
-                for xx in 0..<w {
-                    let px = xx + left
-                    row[xx] += src[((py % s) * s + px % s) * phaseCount + (py / s) * stride + px / s]
-                }
+            forEachRun { y, base, x0, count, column in
+                let row = dx + y * w + x0, inp = src + base + column
+                if s == 1 { for j in 0..<count { row[j] += inp[j] } } else { for j in 0..<count { row[j * s] += inp[j] } }
             }
         }
     }
