@@ -137,7 +137,9 @@ extension Normalization {
         let pw = weight.storage.pointer, pm = mean.storage.pointer, pi = invstd.storage.pointer
         let dw = Tensor(zeros: [c]), db = Tensor(zeros: [c])
         let pdw = dw.storage.pointer, pdb = db.storage.pointer
-        for ch in 0..<c {
+        // The sums are needed for the parameter gradients and, in training, for dx.
+        let needSums = training || needs[1] || needs[2]
+        for ch in 0..<c where needSums {
             var sg: Float = 0, sgx: Float = 0
             for b in 0..<n {
                 let gp = g.storage.pointer + (b * c + ch) * hw, xp = px + (b * c + ch) * hw

@@ -99,6 +99,7 @@ enum Convolution {
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int) -> Tensor {
         let d = dims(x.shape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d) }
+        if Winograd.applies(d, g) { return Winograd.conv(x, w, bias: bias, pad: g.padding) }
         let y = Tensor(overwriting: [d.n, d.cout, d.ho, d.wo]) { _ in }     // sgemm (beta 0) writes all
         let px = x.storage.pointer, pw = w.storage.pointer, py = y.storage.pointer
         let pointwise = isPointwise(d, g)
@@ -132,6 +133,18 @@ enum Convolution {
     static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int) -> Tensor {
         let d = dims(inputShape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.backwardInput(dy, w, inputShape: inputShape, g, d) }
+        if Winograd.applies(d, g) {
+            // The adjoint of a 3x3 stride-1 convolution is one too: flipped, transposed weights.
+            let p = g.padding
+            return Winograd.conv(dy, Winograd.adjointWeights(w), bias: nil,
+                                 pad: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right))
+        }
+        return backwardInputByGEMM(dy, w, inputShape: inputShape, g, groups: groups)
+    }
+
+    /// dx by GEMM and col2im, for any geometry.
+    static func backwardInputByGEMM(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int) -> Tensor {
+        let d = dims(inputShape, w.shape, g, groups: groups)
         let pointwise = isPointwise(d, g)
         // Pointwise: sgemm writes dx directly; otherwise col2im accumulates into zeros.
         let dx = pointwise ? Tensor(overwriting: inputShape) { _ in } : Tensor(zeros: inputShape)

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Pooling kernels over NCHW planes. Padded positions never win a max and, for average pooling,
 /// count towards the divisor only with `countIncludePad` (PyTorch's rules).
 enum Pooling {
@@ -5,9 +7,11 @@ enum Pooling {
     static func maxPool(_ x: Tensor, _ g: Conv2dGeometry, ceilMode: Bool) -> (Tensor, Tensor) {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = g.outputSize(h: h, w: w, ceilMode: ceilMode)
-        let out = Tensor(zeros: [n, c, oh, ow]), index = Tensor(zeros: [n, c, oh, ow])
+        let out = Tensor(overwriting: [n, c, oh, ow]) { _ in }, index = Tensor(overwriting: [n, c, oh, ow]) { _ in }
         let px = x.storage.pointer, po = out.storage.pointer, pi = index.storage.pointer
-        for plane in 0..<(n * c) {
+        let planes = n * c, parts = min(planes, 2)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+          for plane in stride(from: part, to: planes, by: parts) {
             let src = px + plane * h * w
             for oy in 0..<oh {
                 for ox in 0..<ow {
@@ -26,6 +30,7 @@ enum Pooling {
                     pi[plane * oh * ow + oy * ow + ox] = Float(bestIndex)
                 }
             }
+          }
         }
         return (out, index)
     }
