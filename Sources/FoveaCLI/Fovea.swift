@@ -20,7 +20,6 @@ struct FoveaCommand: ParsableCommand {
     /// Runs the command; any failure is one line on stderr ("fovea: error: ...") and a non-zero
     /// exit status, never a crash or a usage dump.
     static func main() {
-        KernelSelection.preferAVX512BLAS()
         do {
             var command = try parseAsRoot()
             try command.run()
