@@ -94,6 +94,22 @@ enum Convolution {
         return (min(lo, output), max(hi, min(lo, output)))
     }
 
+    /// Calls body(image, group, col) with the [K, Ho*Wo] column matrix of each (image, group):
+    /// the input itself for pointwise kernels, else its im2col in a reused scratch buffer.
+    static func forEachColumnMatrix(_ x: Tensor, _ d: Dims, _ g: Conv2dGeometry,
+                                    _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
+        let px = x.storage.pointer
+        let col = isPointwise(d, g) ? nil : BufferPool.take(d.k * d.hwo)
+        defer { col.map { BufferPool.give($0, count: d.k * d.hwo) } }
+        for n in 0..<d.n {
+            for grp in 0..<d.groups {
+                let xg = px + (n * d.cin + grp * d.cinG) * d.h * d.w
+                if let col { im2col(xg, channels: d.cinG, d, g, col) }
+                body(n, grp, UnsafePointer(col ?? xg))
+            }
+        }
+    }
+
     // MARK: forward
 
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int) -> Tensor {
@@ -101,17 +117,10 @@ enum Convolution {
         if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d) }
         if Winograd.applies(d, g) { return Winograd.conv(x, w, bias: bias, pad: g.padding) }
         let y = Tensor(overwriting: [d.n, d.cout, d.ho, d.wo]) { _ in }     // sgemm (beta 0) writes all
-        let px = x.storage.pointer, pw = w.storage.pointer, py = y.storage.pointer
-        let pointwise = isPointwise(d, g)
-        let col = pointwise ? nil : BufferPool.take(d.k * d.hwo)
-        defer { col.map { BufferPool.give($0, count: d.k * d.hwo) } }
-        for n in 0..<d.n {
-            for grp in 0..<d.groups {
-                let xg = px + (n * d.cin + grp * d.cinG) * d.h * d.w
-                if let col { im2col(xg, channels: d.cinG, d, g, col) }
-                sgemm(m: d.coutG, n: d.hwo, k: d.k, a: pw + grp * d.coutG * d.k, lda: d.k,
-                      b: col ?? xg, ldb: d.hwo, c: py + (n * d.cout + grp * d.coutG) * d.hwo, ldc: d.hwo)
-            }
+        let pw = w.storage.pointer, py = y.storage.pointer
+        forEachColumnMatrix(x, d, g) { n, grp, col in
+            sgemm(m: d.coutG, n: d.hwo, k: d.k, a: pw + grp * d.coutG * d.k, lda: d.k,
+                  b: col, ldb: d.hwo, c: py + (n * d.cout + grp * d.coutG) * d.hwo, ldc: d.hwo)
         }
         if let bias { addBias(y, bias) }
         return y
@@ -168,18 +177,11 @@ enum Convolution {
         let d = dims(x.shape, weightShape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.backwardWeight(dy, x, weightShape: weightShape, g, d) }
         let dw = Tensor(zeros: weightShape)
-        let pdy = dy.storage.pointer, px = x.storage.pointer, pdw = dw.storage.pointer
-        let pointwise = isPointwise(d, g)
-        let col = pointwise ? nil : BufferPool.take(d.k * d.hwo)
-        defer { col.map { BufferPool.give($0, count: d.k * d.hwo) } }
-        for n in 0..<d.n {
-            for grp in 0..<d.groups {
-                let xg = px + (n * d.cin + grp * d.cinG) * d.h * d.w
-                if let col { im2col(xg, channels: d.cinG, d, g, col) }
-                sgemm(transB: true, m: d.coutG, n: d.k, k: d.hwo,
-                      a: pdy + (n * d.cout + grp * d.coutG) * d.hwo, lda: d.hwo,
-                      b: col ?? xg, ldb: d.hwo, beta: 1, c: pdw + grp * d.coutG * d.k, ldc: d.k)
-            }
+        let pdy = dy.storage.pointer, pdw = dw.storage.pointer
+        forEachColumnMatrix(x, d, g) { n, grp, col in
+            sgemm(transB: true, m: d.coutG, n: d.k, k: d.hwo,
+                  a: pdy + (n * d.cout + grp * d.coutG) * d.hwo, lda: d.hwo,
+                  b: col, ldb: d.hwo, beta: 1, c: pdw + grp * d.coutG * d.k, ldc: d.k)
         }
         return dw
     }
