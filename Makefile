@@ -13,12 +13,15 @@ deps:
 data: deps
 	@scripts/fetch-data.sh "$(CACHE)"
 
+# Same flags as the test build, so `make demo` then `make test` compiles once.
 build: deps
-	swift build -c release --product fovea
+	$(RELEASE_TESTS)
 
 demo: data build
 	$(FOVEA) classify $(CACHE)/photos/chelsea.png $(CACHE)/photos/coffee.png \
-	    $(CACHE)/photos/astronaut.png $(CACHE)/photos/rocket.jpg $(CACHE)/photos/china.jpg --top 3
+	    $(CACHE)/photos/astronaut.png $(CACHE)/photos/rocket.jpg $(CACHE)/photos/china.jpg --top 3 \
+	    -o $(CACHE)/classify.png
+	@echo "picture of the results: $(CACHE)/classify.png"
 
 # Tests run whole networks, so they are built in release mode (with @testable enabled).
 test: data
@@ -26,8 +29,7 @@ test: data
 	swift test -c release --skip-build
 
 # Fovea against PyTorch CPU (2 threads) in one run; writes bench/results.md.
-bench: data
-	$(RELEASE_TESTS)
+bench: data build
 	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch numpy pillow
 	python3 scripts/bench.py $(FOVEA) --cache "$(CACHE)"
 

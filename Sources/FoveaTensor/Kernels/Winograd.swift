@@ -96,10 +96,38 @@ enum Winograd {
                 }
                 for ti in 0..<th {
                     let y0 = 2 * ti - top
-                    for tj in 0..<tw {
+                    let rowsInside = y0 >= 0 && y0 + 4 <= h
+                    var tj = 0
+                    while tj < tw {
                         let x0 = 2 * tj - left
+                        // Four tiles at once where their 10-column window is inside the image:
+                        // lane k holds tile tj + k, and columns x0 + 2k + q are the even and odd
+                        // halves of 8-wide loads at x0 and x0 + 2.
+                        if rowsInside && tj + 4 <= tw && x0 >= 0 && x0 + 10 <= w {
+                            @inline(__always) func columns(_ r: Int) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
+                                let p = plane + (y0 + r) * w + x0
+                                let a = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+                                let b = UnsafeRawPointer(p + 2).loadUnaligned(as: SIMD8<Float>.self)
+                                return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
+                            }
+                            let r0 = columns(0), r1 = columns(1), r2 = columns(2), r3 = columns(3)
+                            let base = v + ch * tiles + (b * th + ti) * tw + tj
+                            @inline(__always) func store(_ r: Int, _ t: (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>)) {
+                                UnsafeMutableRawPointer(base + (r * 4 + 0) * step).storeBytes(of: t.0 - t.2, as: SIMD4<Float>.self)
+                                UnsafeMutableRawPointer(base + (r * 4 + 1) * step).storeBytes(of: t.1 + t.2, as: SIMD4<Float>.self)
+                                UnsafeMutableRawPointer(base + (r * 4 + 2) * step).storeBytes(of: t.2 - t.1, as: SIMD4<Float>.self)
+                                UnsafeMutableRawPointer(base + (r * 4 + 3) * step).storeBytes(of: t.1 - t.3, as: SIMD4<Float>.self)
+                            }
+                            // B^T d over rows, then B over columns (per lane).
+                            store(0, (r0.0 - r2.0, r0.1 - r2.1, r0.2 - r2.2, r0.3 - r2.3))
+                            store(1, (r1.0 + r2.0, r1.1 + r2.1, r1.2 + r2.2, r1.3 + r2.3))
+                            store(2, (r2.0 - r1.0, r2.1 - r1.1, r2.2 - r1.2, r2.3 - r1.3))
+                            store(3, (r1.0 - r3.0, r1.1 - r3.1, r1.2 - r3.2, r1.3 - r3.3))
+                            tj += 4
+                            continue
+                        }
+                        // One tile, with zeros outside the image.
                         let d0 = row(y0, x0), d1 = row(y0 + 1, x0), d2 = row(y0 + 2, x0), d3 = row(y0 + 3, x0)
-                        // B^T d (rows), then each row times B (columns).
                         let base = v + ch * tiles + (b * th + ti) * tw + tj
                         @inline(__always) func store(_ r: Int, _ a: SIMD4<Float>) {
                             base[(r * 4 + 0) * step] = a[0] - a[2]
@@ -111,6 +139,7 @@ enum Winograd {
                         store(1, d1 + d2)
                         store(2, d2 - d1)
                         store(3, d1 - d3)
+                        tj += 1
                     }
                 }
             }
