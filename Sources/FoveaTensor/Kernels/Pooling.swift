@@ -9,28 +9,39 @@ enum Pooling {
         let (oh, ow) = g.outputSize(h: h, w: w, ceilMode: ceilMode)
         let out = Tensor(overwriting: [n, c, oh, ow]) { _ in }, index = Tensor(overwriting: [n, c, oh, ow]) { _ in }
         let px = x.storage.pointer, po = out.storage.pointer, pi = index.storage.pointer
+        // Per output row / column: the kernel rows / columns that land inside the input.
+        func window(_ o: Int, stride s: Int, pad: Int, dilation d: Int, k: Int, size: Int) -> Range<Int> {
+            var lo = 0, hi = k
+            while lo < k && o * s - pad + lo * d < 0 { lo += 1 }
+            while hi > lo && o * s - pad + (hi - 1) * d >= size { hi -= 1 }
+            return lo..<hi
+        }
+        let rows = (0..<oh).map { window($0, stride: g.stride.h, pad: g.padding.top, dilation: g.dilation.h, k: g.kernel.h, size: h) }
+        let cols = (0..<ow).map { window($0, stride: g.stride.w, pad: g.padding.left, dilation: g.dilation.w, k: g.kernel.w, size: w) }
         let planes = n * c, parts = min(planes, 2)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
-          for plane in stride(from: part, to: planes, by: parts) {
-            let src = px + plane * h * w
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    var best = -Float.infinity, bestIndex = -1
-                    for ky in 0..<g.kernel.h {
-                        let iy = oy * g.stride.h - g.padding.top + ky * g.dilation.h
-                        if iy < 0 || iy >= h { continue }
-                        for kx in 0..<g.kernel.w {
-                            let ix = ox * g.stride.w - g.padding.left + kx * g.dilation.w
-                            if ix < 0 || ix >= w { continue }
-                            let v = src[iy * w + ix]
-                            if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = iy * w + ix }
+            for plane in stride(from: part, to: planes, by: parts) {
+                let src = px + plane * h * w
+                let dst = po + plane * oh * ow, arg = pi + plane * oh * ow
+                for oy in 0..<oh {
+                    let y0 = oy * g.stride.h - g.padding.top
+                    for ox in 0..<ow {
+                        let x0 = ox * g.stride.w - g.padding.left
+                        var best = -Float.infinity, bestIndex = -1
+                        for ky in rows[oy] {
+                            let rowStart = (y0 + ky * g.dilation.h) * w + x0
+                            for kx in cols[ox] {
+                                let i = rowStart + kx * g.dilation.w
+                                let v = src[i]
+                                // NaN wins, as in PyTorch; ties keep the first.
+                                if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = i }
+                            }
                         }
+                        dst[oy * ow + ox] = best
+                        arg[oy * ow + ox] = Float(bestIndex)
                     }
-                    po[plane * oh * ow + oy * ow + ox] = best
-                    pi[plane * oh * ow + oy * ow + ox] = Float(bestIndex)
                 }
             }
-          }
         }
         return (out, index)
     }
