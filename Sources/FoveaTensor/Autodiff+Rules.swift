@@ -44,16 +44,27 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
         [g - y.exp() * Elementwise.sum(g, axes: [axis])]
     }
     case .matmul(let tA, let tB): return { g, n, _ in
+        // C = op(A) op(B): dA and dB as products of g with the other operand, computed only
+        // for inputs that take part (a frozen weight matrix costs nothing).
         let (a, b) = (n.inputs[0], n.inputs[1])
-        let da: Tensor?, db: Tensor?
-        switch (tA, tB) {
-        case (false, false): da = g.matmul(b, transposeB: true); db = a.matmul(g, transposeA: true)
-        case (false, true): da = g.matmul(b); db = g.matmul(a, transposeA: true)
-        case (true, false): da = b.matmul(g, transposeB: true); db = a.matmul(g)
-        case (true, true): da = b.matmul(g, transposeA: true, transposeB: true)
-                           db = g.matmul(a, transposeA: true, transposeB: true)
+        var da: Tensor? = nil, db: Tensor? = nil
+        if a.isDifferentiable {
+            switch (tA, tB) {
+            case (false, false): da = g.matmul(b, transposeB: true)
+            case (false, true): da = g.matmul(b)
+            case (true, false): da = b.matmul(g, transposeB: true)
+            case (true, true): da = b.matmul(g, transposeA: true, transposeB: true)
+            }
         }
-        return [a.isDifferentiable ? da : nil, b.isDifferentiable ? db : nil]
+        if b.isDifferentiable {
+            switch (tA, tB) {
+            case (false, false): db = a.matmul(g, transposeA: true)
+            case (false, true): db = g.matmul(a, transposeA: true)
+            case (true, false): db = a.matmul(g)
+            case (true, true): db = g.matmul(a, transposeA: true, transposeB: true)
+            }
+        }
+        return [da, db]
     }
     case .conv2d(let geometry, let groups): return { g, n, _ in
         let (x, w) = (n.inputs[0], n.inputs[1])

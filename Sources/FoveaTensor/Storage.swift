@@ -52,12 +52,18 @@ enum BufferPool {
     static func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
         guard count >= minimumCount else { pointer.deallocate(); return }
         let evicted: [UnsafeMutablePointer<Float>] = lock.withLock {
+            // Over the limit: free idle buffers of other sizes, largest first, until this fits.
             var out: [UnsafeMutablePointer<Float>] = []
             if idleBytes + count * 4 > limitBytes {
-                out = idle.values.flatMap { $0 }
-                idle = [:]
-                idleBytes = 0
+                for size in idle.keys.sorted(by: >) where size != count {
+                    while idleBytes + count * 4 > limitBytes, let p = idle[size]?.popLast() {
+                        out.append(p)
+                        idleBytes -= size * 4
+                    }
+                    if idle[size]?.isEmpty == true { idle[size] = nil }
+                }
             }
+            guard idleBytes + count * 4 <= limitBytes else { out.append(pointer); return out }
             idle[count, default: []].append(pointer)
             idleBytes += count * 4
             return out
