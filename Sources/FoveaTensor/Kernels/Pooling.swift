@@ -27,14 +27,24 @@ enum Pooling {
                     let y0 = oy * g.stride.h - g.padding.top
                     for ox in 0..<ow {
                         let x0 = ox * g.stride.w - g.padding.left
-                        var best = -Float.infinity, bestIndex = -1
-                        for ky in rows[oy] {
+                        let (ry, cx) = (rows[oy], cols[ox])
+                        guard !ry.isEmpty && !cx.isEmpty else {
+                            dst[oy * ow + ox] = -.infinity
+                            arg[oy * ow + ox] = -1
+                            continue
+                        }
+                        var bestIndex = (y0 + ry.lowerBound * g.dilation.h) * w + x0 + cx.lowerBound * g.dilation.w
+                        var best = src[bestIndex]
+                        for ky in ry {
                             let rowStart = (y0 + ky * g.dilation.h) * w + x0
-                            for kx in cols[ox] {
+                            for kx in cx {
                                 let i = rowStart + kx * g.dilation.w
                                 let v = src[i]
-                                // NaN wins, as in PyTorch; ties keep the first.
-                                if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = i }
+                                // NaN wins, as in PyTorch; ties keep the first. Selects, not
+                                // branches: which element wins is unpredictable.
+                                let better = v > best || (v.isNaN && !best.isNaN)
+                                best = better ? v : best
+                                bestIndex = better ? i : bestIndex
                             }
                         }
                         dst[oy * ow + ox] = best
