@@ -65,12 +65,11 @@ import Testing
         (3, 3, 3, 2, [1, 1, 1, 1], 1, 3),     // depthwise, strided
         (2, 4, 3, 1, [2, 2, 2, 2], 2, 2),     // dilated, depthwise with multiplier 2
         (3, 2, 1, 1, [0, 0, 0, 0], 1, 1),     // pointwise (no im2col)
-        (16, 16, 3, 1, [1, 1, 1, 1], 1, 1),   // Winograd F(2x2, 3x3)
-        (16, 17, 3, 1, [0, 2, 1, 0], 1, 1),   // Winograd, asymmetric padding
+        (3, 4, 3, 1, [0, 2, 1, 0], 1, 1),     // 3x3 stride 1, asymmetric padding
     ])
     func conv2d(_ c: (Int, Int, Int, Int, [Int], Int, Int)) {
         let (cin, cout, k, s, p, d, g) = c
-        let x = randomTensor([2, cin, cin >= 16 ? 9 : 6, cin >= 16 ? 8 : 7], seed: 13)
+        let x = randomTensor([2, cin, 6, 7], seed: 13)
         let w = randomTensor([cout, cin / g, k, k], seed: 14)
         let b = randomTensor([cout], seed: 15)
         checkGradients([x, w, b]) {
