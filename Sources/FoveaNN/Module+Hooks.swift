@@ -41,10 +41,12 @@ public final class LayerCapture {
             guard let m = all.first(where: { $0.path == name })?.module else {
                 throw UnknownLayerError(name: name, available: all.map(\.path).filter { !$0.isEmpty })
             }
-            handles.append(m.addForwardHook { [unowned self] _, y in
+            // Weak: a capture released before backward must not be called back.
+            handles.append(m.addForwardHook { [weak self] _, y in
+                guard let self else { return nil }
                 self.outputs[name] = y
                 if wantGradients && y.isDifferentiable {
-                    y.gradHooks.append { [unowned self] g in self.gradients[name] = g }
+                    y.gradHooks.append { [weak self] g in self?.gradients[name] = g }
                 }
                 return nil
             })
