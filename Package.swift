@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, bottom up: C shims -> FoveaTensor (tensor + autodiff) -> FoveaNN (modules) ->
 // FoveaModels (architectures) -> FoveaIO (weights, arrays, images) -> Fovea (models with their
-// weights, labels and preprocessing) -> fovea (CLI).
+// weights, labels and preprocessing) -> techniques (FoveaAttribution) -> fovea (CLI).
 let linuxOnly = TargetDependencyCondition.when(platforms: [.linux])
 
 let package = Package(
@@ -11,7 +11,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fovea", targets: ["FoveaCLI"]),
-        .library(name: "Fovea", targets: ["Fovea", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO"]),
+        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,12 +33,15 @@ let package = Package(
         .target(name: "CFoveaJPEG", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "FoveaIO", dependencies: ["FoveaTensor", "CPNG", "CJPEG", "CFoveaPNG", "CFoveaJPEG"]),
         .target(name: "Fovea", dependencies: ["FoveaModels", "FoveaIO"]),
+        .target(name: "FoveaAttribution", dependencies: ["Fovea"]),
         .executableTarget(name: "FoveaCLI",
-                          dependencies: ["Fovea", "FoveaIO",
+                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FoveaModelTests", dependencies: ["Fovea"]),
+        .target(name: "_FoveaTestSupport", dependencies: ["Fovea"], path: "Tests/_FoveaTestSupport"),
+        .testTarget(name: "FoveaModelTests", dependencies: ["Fovea", "_FoveaTestSupport"]),
+        .testTarget(name: "FoveaAttributionTests", dependencies: ["FoveaAttribution", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI"]),
     ],
     swiftLanguageModes: [.v5]

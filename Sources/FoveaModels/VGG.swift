@@ -20,6 +20,14 @@ public final class VGG: Module {
 
     let features: Sequential, avgpool: AdaptiveAvgPool2d, classifier: Sequential
 
+    /// Index in `features` of the last ReLU (before the final max pool), e.g. 29 for VGG-16.
+    public static func lastActivationIndex(_ name: String) -> Int {
+        guard let config = configs.first(where: { $0.0 == name })?.1, let plan = plans[config.plan] else { return 0 }
+        // Each conv adds conv[, BN], ReLU; each pool one module. The last entry is a pool.
+        let modules = plan.reduce(0) { $0 + ($1 == 0 ? 1 : (config.batchNorm ? 3 : 2)) }
+        return modules - 2
+    }
+
     public init?(_ name: String, classes: Int = 1000) {
         guard let config = Self.configs.first(where: { $0.0 == name })?.1, let plan = Self.plans[config.plan] else {
             return nil

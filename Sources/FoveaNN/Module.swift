@@ -1,14 +1,18 @@
 import Foundation
 import FoveaTensor
 
-public typealias ForwardHook = (_ module: Module, _ output: Tensor) -> Tensor?
+/// A forward hook receives the module and its output (a pre-hook: its input).
+public typealias ForwardHook = (_ module: Module, _ tensor: Tensor) -> Tensor?
 
 /// Removes the forward hook it was returned for.
 public final class HookHandle {
     weak var module: Module?
     let id: Int
     init(module: Module, id: Int) { self.module = module; self.id = id }
-    public func remove() { module?.forwardHooks.removeAll { $0.id == id } }
+    public func remove() {
+        module?.forwardHooks.removeAll { $0.id == id }
+        module?.forwardPreHooks.removeAll { $0.id == id }
+    }
 }
 
 /// A network layer or a container of layers, mirroring `torch.nn.Module`.
@@ -24,8 +28,10 @@ open class Module {
     public private(set) var parameters: [(name: String, tensor: Tensor)] = []
     public private(set) var buffers: [(name: String, tensor: Tensor)] = []
     public private(set) var children: [(name: String, module: Module)] = []
-    /// Forward hooks by id, called in the order added.
+    /// Forward hooks (after forward, see the output) and pre-hooks (before forward, see the
+    /// input), by id, each called in the order added.
     var forwardHooks: [(id: Int, hook: ForwardHook)] = []
+    var forwardPreHooks: [(id: Int, hook: ForwardHook)] = []
     nonisolated(unsafe) static var nextHookID = 0
     static let hookLock = NSLock()
 
@@ -35,6 +41,8 @@ open class Module {
     open func forward(_ x: Tensor) -> Tensor { x }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        var x = x
+        for (_, hook) in forwardPreHooks { if let replaced = hook(self, x) { x = replaced } }
         var y = forward(x)
         for (_, hook) in forwardHooks { if let replaced = hook(self, y) { y = replaced } }
         return y
@@ -44,10 +52,21 @@ open class Module {
     /// `register_forward_hook`; a hook may return a replacement output. Keep the handle to remove it.
     @discardableResult
     public func addForwardHook(_ hook: @escaping ForwardHook) -> HookHandle {
-        let id = Module.hookLock.withLock { Module.nextHookID += 1; return Module.nextHookID }
+        let id = Module.newHookID()
         forwardHooks.append((id, hook))
         return HookHandle(module: self, id: id)
     }
+
+    /// Adds a hook called before `forward` with the module and its input, as PyTorch's
+    /// `register_forward_pre_hook`; a hook may return a replacement input.
+    @discardableResult
+    public func addForwardPreHook(_ hook: @escaping ForwardHook) -> HookHandle {
+        let id = Module.newHookID()
+        forwardPreHooks.append((id, hook))
+        return HookHandle(module: self, id: id)
+    }
+
+    static func newHookID() -> Int { hookLock.withLock { nextHookID += 1; return nextHookID } }
 
     /// Registers a trainable parameter under `name` and returns it.
     @discardableResult

@@ -159,3 +159,43 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(e.out.contains("_blocks.15._depthwise_conv") && e.out.contains("1x1152x7x7"))
     }
 }
+
+@Suite struct SaliencyCommandTests {
+    func temporaryPath(_ ext: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("fovea-saliency-\(UUID().uuidString).\(ext)").path
+    }
+
+    @Test func gradCAMWritesMapOverlayAndJSON() throws {
+        let (npy, png) = (temporaryPath("npy"), temporaryPath("png"))
+        let r = try fovea(["saliency", chelsea, "--method", "gradcam", "--layer", "_conv_head", "--npy", npy, "-o", png, "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        #expect(report["target"] as? Int == 282)
+        #expect(report["layer"] as? String == "_conv_head")
+        #expect(report["height"] as? Int == 7)
+        let header = String(decoding: try Data(contentsOf: URL(fileURLWithPath: npy)).prefix(80), as: UTF8.self)
+        #expect(header.contains("'descr': '<f4'") && header.contains("(7, 7)"))
+        #expect(FileManager.default.fileExists(atPath: png))
+    }
+
+    @Test func gradientMapIsAtInputSizeAndTargetsByLabel() throws {
+        let npy = temporaryPath("npy")
+        let r = try fovea(["saliency", chelsea, "--method", "gradient", "--target", "Egyptian cat", "--npy", npy])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("285 Egyptian cat"))
+        let header = String(decoding: try Data(contentsOf: URL(fileURLWithPath: npy)).prefix(80), as: UTF8.self)
+        #expect(header.contains("(224, 224)"))
+    }
+
+    @Test func badSaliencyInputFailsCleanly() throws {
+        let png = temporaryPath("png")
+        for args in [["--method", "gradcam", "--layer", "_blocks.99"], ["--method", "cam", "--model", "vgg16"],
+                     ["--method", "gradcam", "--target", "not a class"], ["--method", "occlusion"]] {
+            let r = try fovea(["saliency", chelsea, "-o", png] + args)
+            #expect(r.status != 0, "\(args)")
+            #expect(r.out.isEmpty)
+            #expect(r.err.split(separator: "\n").count == 1, "\(r.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: png))
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Fovea
+import _FoveaTestSupport
 import FoveaModels
 import FoveaNN
 import FoveaTensor

@@ -13,6 +13,8 @@ Tests/Golden/efficientnet_lite0/ (next to this script):
   <name>_grad_top.npy       float32 [1,3,224,224], d(top-1 logit)/d(normalised input)
   chelsea_blocks10.npy      float32, forward-hook output of `_blocks.10`
   chelsea_blocks14_grad.npy float32, d(top-1 logit)/d(output of `_blocks.14`)
+  chelsea_gradcam_*.npy     float32, Grad-CAM of the top-1 logit at `_blocks.15` and `_conv_head`
+  chelsea_cam.npy           float32, CAM of the top-1 class
   golden.json               top-5 per photo, versions, weights sha256, notes
 
 for name in chelsea, coffee, astronaut. The model runs in float32 and eval
@@ -78,6 +80,33 @@ def float64_reference(model, x, top1, grad32):
     return {"grad_top_float32_vs_float64_rel_l2": rel, "relu6_inputs_within_1e-6_of_a_kink": near[0]}
 
 
+def grad_cam(model, x, target, layer):
+    """Grad-CAM (Selvaraju et al.): alpha_k = spatial mean of dS/dA_k, map = ReLU(sum_k alpha_k A_k),
+    A the forward-hook output of `layer`, S the target's logit."""
+    kept = {}
+    def hook(_m, _i, out):
+        kept["a"] = out
+        out.register_hook(lambda g: kept.__setitem__("g", g))
+    h = model.get_submodule(layer).register_forward_hook(hook)
+    x = x.detach().clone().requires_grad_(True)
+    model(x)[0, target].backward()
+    h.remove()
+    alpha = kept["g"].mean(dim=(2, 3), keepdim=True)
+    return torch.relu((alpha * kept["a"]).sum(dim=1))[0].detach()
+
+
+def cam(model, x, target):
+    """CAM (Zhou et al.): M = sum_k w_k f_k over the features entering global average pooling."""
+    kept = {}
+    h = model._avg_pooling.register_forward_pre_hook(lambda _m, inp: kept.__setitem__("f", inp[0]))
+    with torch.no_grad():
+        model(x)
+    h.remove()
+    f = kept["f"][0]                                   # [K, h, w]
+    w = model._fc.weight[target]                       # [K]
+    return torch.einsum("k,khw->hw", w, f).detach()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cache", default=effnet.default_cache(), help="fetch-data.sh cache dir (default %(default)s)")
@@ -116,6 +145,8 @@ def main() -> int:
             "<name>_grad_top.npy": "float32 [1,3,224,224], gradient of the top-1 logit w.r.t. the normalised input",
             "chelsea_blocks10.npy": "float32, output of model._blocks[10] (forward hook)",
             "chelsea_blocks14_grad.npy": "float32, gradient of the top-1 logit w.r.t. the output of model._blocks[14]",
+            "chelsea_gradcam_<layer>.npy": "float32 [h, w], Grad-CAM of the top-1 logit at _blocks.15 and _conv_head",
+            "chelsea_cam.npy": "float32 [7, 7], CAM of the top-1 class over the features entering _avg_pooling",
         },
         "photos": {},
     }
@@ -160,6 +191,9 @@ def main() -> int:
             blocks10 = captured["blocks10"]
             save_npy("chelsea_blocks10.npy", blocks10.numpy())
             save_npy("chelsea_blocks14_grad.npy", captured["blocks14_grad"].numpy())
+            for layer in ("_blocks.15", "_conv_head"):
+                save_npy(f"chelsea_gradcam_{layer.replace('.', '_')}.npy", grad_cam(model, x, top1, layer).numpy())
+            save_npy("chelsea_cam.npy", cam(model, x.detach(), top1).numpy())
             entry["blocks10_shape"] = list(blocks10.shape)
         golden["photos"][name] = entry
 

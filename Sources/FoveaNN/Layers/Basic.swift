@@ -53,7 +53,7 @@ public final class AvgPool2d: Module {
 }
 
 public final class AdaptiveAvgPool2d: Module {
-    let height, width: Int
+    public let height, width: Int
     public init(_ height: Int, _ width: Int) { self.height = height; self.width = width }
     public override func forward(_ x: Tensor) -> Tensor { x.adaptiveAvgPool2d(height: height, width: width) }
 }

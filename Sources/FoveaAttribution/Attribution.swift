@@ -1,0 +1,46 @@
+import Fovea
+import FoveaNN
+import FoveaTensor
+
+/// A saliency map for one image and one class.
+///
+/// `values` is row-major `height` x `width`, unnormalised: at the model input size for
+/// pixel-space methods, at the layer's spatial size for the CAM family.
+public struct SaliencyMap: Sendable {
+    public let values: [Float]
+    public let height: Int
+    public let width: Int
+    public let method: String
+    /// The layer the map was computed at (CAM family), nil for pixel-space methods.
+    public let layer: String?
+    public let target: Int
+
+    public var tensor: Tensor { Tensor(shape: [height, width], values: values) }
+}
+
+/// The attribution methods Fovea computes, by their command-line names.
+public enum AttributionMethod: String, CaseIterable, Sendable {
+    case gradient, cam, gradcam
+}
+
+extension ImageClassifier {
+    /// Runs `input` through the model with `layers` captured, and back-propagates the logit of
+    /// `target` (pre-softmax, as in Simonyan et al. and Selvaraju et al.). Returns the logits,
+    /// the capture (outputs and the gradients flowing into them) and dS/d(input).
+    func backpropagate(_ input: Tensor, target: Int, capturing layers: [String] = [])
+        throws -> (logits: Tensor, capture: LayerCapture, inputGradient: Tensor) {
+        let capture = try LayerCapture(module, layers: layers)
+        defer { capture.remove() }
+        let x = input.detached()
+        x.requiresGrad = true
+        let logits = module(x)
+        guard target >= 0 && target < logits.shape[1] else {
+            throw FoveaError("--target \(target): class index out of range 0..<\(logits.shape[1])")
+        }
+        logits.slice(axis: 1, target..<(target + 1)).sum().backward()
+        return (logits.detached(), capture, x.grad ?? Tensor(zeros: x.shape))
+    }
+
+    /// The top-1 class of `input`.
+    public func topClass(_ input: Tensor) -> Int { logits(input).argmax()[0] }
+}
