@@ -7,6 +7,11 @@ import FoveaTensor
 /// `values` is row-major `height` x `width`, unnormalised: at the model input size for
 /// pixel-space methods, at the layer's spatial size for the CAM family.
 public struct SaliencyMap: Sendable {
+    public init(values: [Float], height: Int, width: Int, method: String, layer: String?, target: Int) {
+        precondition(values.count == height * width, "map of \(values.count) values is not \(height) x \(width)")
+        (self.values, self.height, self.width, self.method, self.layer, self.target) = (values, height, width, method, layer, target)
+    }
+
     public let values: [Float]
     public let height: Int
     public let width: Int

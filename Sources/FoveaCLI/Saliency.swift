@@ -14,6 +14,9 @@ struct Saliency: ParsableCommand {
         gradcam   Selvaraju et al. 2017, at any layer with a spatial output (--layer):
                   ReLU(sum_k mean(dS/dA_k) A_k).
         The target class is the top-1 prediction unless --target names an index or a label.
+        Every map is scored for faithfulness (Petsiuk et al. 2018): deletion AUC (probability
+        as the most salient pixels are replaced by a blurred or zero baseline; lower is better)
+        and insertion AUC (the reverse; higher is better).
         Maps refer to the crop the network sees. --npy writes the raw map (float32,
         unnormalised): H x W of the input for gradient, the layer's size for cam/gradcam.
 
@@ -48,8 +51,14 @@ struct Saliency: ParsableCommand {
     @Option(name: .long, help: "Write the raw map as a float32 .npy.")
     var npy: String?
 
-    @Flag(name: .long, help: "Print JSON (target, label, probability, map size and range).")
+    @Flag(name: .long, help: "Print JSON (target, label, probability, map size and range, faithfulness).")
     var json = false
+
+    @Option(name: .long, help: "What deleted pixels become in the faithfulness scores: blur (Gaussian, sigma 5) or zero.")
+    var baseline: Faithfulness.Baseline = .blur
+
+    @Flag(name: .long, help: "Skip the deletion/insertion scores (2 x 33 extra forward passes).")
+    var noFaithfulness = false
 
     func validate() throws {
         if layer != nil && method != .gradcam { throw ValidationError("--layer applies to --method gradcam only") }
@@ -60,6 +69,7 @@ struct Saliency: ParsableCommand {
         let file: String, method: String, layer: String?
         let target: Int, label: String, probability: Float
         let height: Int, width: Int, min: Float, max: Float
+        let faithfulness: Faithfulness?
     }
 
     func run() throws {
@@ -74,6 +84,7 @@ struct Saliency: ParsableCommand {
         case .cam: map = try classifier.cam(x, target: targetIndex)
         case .gradcam: map = try classifier.gradCAM(x, target: targetIndex, layer: layer ?? classifier.spec.camLayer)
         }
+        let faithfulness = noFaithfulness ? nil : classifier.faithfulness(of: map, input: x, baseline: baseline)
         let label = classifier.labels.short(targetIndex)
         let probability = prediction.probabilities[targetIndex]
         // Everything is computed; only now write files.
@@ -84,15 +95,20 @@ struct Saliency: ParsableCommand {
         }
         let report = Report(file: image, method: method.rawValue, layer: map.layer, target: targetIndex,
                             label: label, probability: probability, height: map.height, width: map.width,
-                            min: map.values.min() ?? 0, max: map.values.max() ?? 0)
+                            min: map.values.min() ?? 0, max: map.values.max() ?? 0, faithfulness: faithfulness)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print("\(method.rawValue)\(map.layer.map { " at \($0)" } ?? "") for \(targetIndex) \(label) (p = \(String(format: "%.3f", probability))): \(map.height)x\(map.width) map, range \(report.min) ... \(report.max)")
+            if let f = faithfulness {
+                print(String(format: "faithfulness (%@ baseline): deletion AUC %.3f (lower is better), insertion AUC %.3f (higher is better)",
+                             f.baseline.rawValue, f.deletionAUC, f.insertionAUC))
+            }
         }
     }
 }
 
 extension AttributionMethod: ExpressibleByArgument {}
+extension Faithfulness.Baseline: ExpressibleByArgument {}

@@ -52,6 +52,33 @@ import _FoveaTestSupport
         #expect(signed.values.contains { $0 < 0 })
     }
 
+    @Test func faithfulnessMatchesPyTorch() throws {
+        let x = try input("chelsea")
+        let map = try classifier.gradCAM(x, target: 282, layer: "_blocks.15")
+        let f = classifier.faithfulness(of: map, input: x, baseline: .blur)
+        let photos = try #require(try Golden.json["photos"] as? [String: Any])
+        let chelsea = try #require(photos["chelsea"] as? [String: Any])
+        let deletion = try #require(chelsea["gradcam_blocks15_blur_deletion_auc"] as? Double)
+        let insertion = try #require(chelsea["gradcam_blocks15_blur_insertion_auc"] as? Double)
+        #expect(abs(Double(f.deletionAUC) - deletion) < 2e-3, "deletion AUC \(f.deletionAUC) vs \(deletion)")
+        #expect(abs(Double(f.insertionAUC) - insertion) < 2e-3, "insertion AUC \(f.insertionAUC) vs \(insertion)")
+        #expect(f.deletionCurve.count == 33 && f.insertionCurve.count == 33)
+        // f = 0 of deletion and f = 1 of insertion are the unmodified image.
+        let p = classifier.predict(x).probabilities[282]
+        #expect(abs(f.deletionCurve[0] - p) < 1e-5 && abs(f.insertionCurve[32] - p) < 1e-5)
+    }
+
+    @Test func aMapBeatsItsOwnReverse() throws {
+        // Deleting the pixels Grad-CAM ranks first must hurt more than deleting those it ranks last.
+        let x = try input("chelsea")
+        let map = try classifier.gradCAM(x, target: 282, layer: "_blocks.15")
+        let reversed = SaliencyMap(values: map.values.map { -$0 }, height: map.height, width: map.width,
+                                   method: "reversed", layer: map.layer, target: map.target)
+        let f = classifier.faithfulness(of: map, input: x), r = classifier.faithfulness(of: reversed, input: x)
+        #expect(f.deletionAUC < r.deletionAUC)
+        #expect(f.insertionAUC > r.insertionAUC)
+    }
+
     @Test func mapsDependOnTheTarget() throws {
         let x = try input("chelsea")
         let tiger = try classifier.gradCAM(x, target: 282, layer: "_blocks.15")

@@ -107,6 +107,36 @@ def cam(model, x, target):
     return torch.einsum("k,khw->hw", w, f).detach()
 
 
+def faithfulness(model, x, saliency, target, steps=32):
+    """Deletion / insertion AUC (Petsiuk et al.): rank pixels by the map upsampled bilinearly
+    (align_corners=False) to the input size, most salient first (ties by index); replace the top
+    fraction f = i/steps by a Gaussian blur of the input (sigma 5, 31 taps, reflect padding,
+    separable), or insert them into it; AUC of the target probability by the trapezoid rule."""
+    c, h, w = x.shape[1:]
+    taps = torch.exp(-torch.arange(-15, 16, dtype=torch.float32) ** 2 / (2 * 25.0))
+    taps = taps / taps.sum()
+    row = taps.view(1, 1, 1, 31).repeat(c, 1, 1, 1)
+    blurred = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (15, 15, 0, 0), mode="reflect"), row, groups=c)
+    blurred = torch.nn.functional.conv2d(torch.nn.functional.pad(blurred, (0, 0, 15, 15), mode="reflect"),
+                                         row.view(c, 1, 31, 1), groups=c)
+    ranked = torch.nn.functional.interpolate(saliency[None, None], size=(h, w), mode="bilinear",
+                                             align_corners=False).flatten()
+    order = sorted(range(h * w), key=lambda i: (-float(ranked[i]), i))
+    order = torch.tensor(order)
+    def curve(first, rest):
+        probs = []
+        for i in range(steps + 1):
+            k = int(round(i / steps * h * w))
+            img = rest.clone().view(c, h * w)
+            img[:, order[:k]] = first.view(c, h * w)[:, order[:k]]
+            with torch.no_grad():
+                probs.append(float(torch.softmax(model(img.view(1, c, h, w)), 1)[0, target]))
+        return probs
+    def auc(y):
+        return sum((a + b) / 2 for a, b in zip(y, y[1:])) / (len(y) - 1)
+    return auc(curve(blurred, x)), auc(curve(x, blurred))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cache", default=effnet.default_cache(), help="fetch-data.sh cache dir (default %(default)s)")
@@ -194,6 +224,9 @@ def main() -> int:
             for layer in ("_blocks.15", "_conv_head"):
                 save_npy(f"chelsea_gradcam_{layer.replace('.', '_')}.npy", grad_cam(model, x, top1, layer).numpy())
             save_npy("chelsea_cam.npy", cam(model, x.detach(), top1).numpy())
+            deletion, insertion = faithfulness(model, x.detach(), grad_cam(model, x, top1, "_blocks.15"), top1)
+            entry["gradcam_blocks15_blur_deletion_auc"] = deletion
+            entry["gradcam_blocks15_blur_insertion_auc"] = insertion
             entry["blocks10_shape"] = list(blocks10.shape)
         golden["photos"][name] = entry
 
