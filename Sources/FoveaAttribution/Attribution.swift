@@ -25,14 +25,30 @@ public struct SaliencyMap: Sendable {
 
 /// The attribution methods Fovea computes, by their command-line names.
 public enum AttributionMethod: String, CaseIterable, Sendable {
-    case gradient, cam, gradcam
+    case occlusion, gradient, cam, gradcam
+    case guidedBackprop = "guided-backprop", guidedGradcam = "guided-gradcam"
+    case gradcamPlusPlus = "gradcam++", scorecam, smoothgrad
+    case integratedGradients = "integrated-gradients"
+
+    /// Methods whose map lives at a layer's resolution (and that take --layer).
+    public var isLayerMethod: Bool { [.gradcam, .gradcamPlusPlus, .scorecam, .guidedGradcam].contains(self) }
+}
+
+extension SaliencyMap {
+    /// Larger = more important, for ranking pixels: occlusion maps hold the probability left
+    /// after occluding, so they are negated; other maps are used as they are.
+    public var importance: SaliencyMap {
+        method == "occlusion"
+            ? SaliencyMap(values: values.map { -$0 }, height: height, width: width, method: method, layer: layer, target: target)
+            : self
+    }
 }
 
 extension ImageClassifier {
     /// Runs `input` through the model with `layers` captured, and back-propagates the logit of
     /// `target` (pre-softmax, as in Simonyan et al. and Selvaraju et al.). Returns the logits,
     /// the capture (outputs and the gradients flowing into them) and dS/d(input).
-    func backpropagate(_ input: Tensor, target: Int, capturing layers: [String] = [])
+    public func backpropagate(_ input: Tensor, target: Int, capturing layers: [String] = [])
         throws -> (logits: Tensor, capture: LayerCapture, inputGradient: Tensor) {
         let capture = try LayerCapture(module, layers: layers)
         defer { capture.remove() }

@@ -31,8 +31,9 @@ extension ImageClassifier {
                              steps: Int = 32, batch: Int = 8) -> Faithfulness {
         let (c, h, w) = (input.shape[1], input.shape[2], input.shape[3])
         let reference = baselineImage(input, baseline)
+        let importance = map.importance
         let ranked = withNoGrad {
-            map.tensor.reshaped([1, 1, map.height, map.width]).resized(height: h, width: w, mode: .bilinear)
+            importance.tensor.reshaped([1, 1, map.height, map.width]).resized(height: h, width: w, mode: .bilinear)
         }.scalars
         // Pixel indices, most salient first (ties broken by position, so runs are reproducible).
         let order = ranked.indices.sorted { ranked[$0] != ranked[$1] ? ranked[$0] > ranked[$1] : $0 < $1 }
@@ -67,7 +68,7 @@ extension ImageClassifier {
 
     /// The image that removed pixels take: a Gaussian blur (sigma 5, 31 taps, reflected
     /// borders, separable) or zeros.
-    func baselineImage(_ x: Tensor, _ baseline: Faithfulness.Baseline) -> Tensor {
+    public func baselineImage(_ x: Tensor, _ baseline: Faithfulness.Baseline) -> Tensor {
         switch baseline {
         case .zero:
             return Tensor(zeros: x.shape)

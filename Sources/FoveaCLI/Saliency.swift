@@ -6,13 +6,23 @@ import Foundation
 
 struct Saliency: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Which pixels drove a prediction: gradient saliency, CAM or Grad-CAM.",
+        abstract: "Which pixels drove a prediction: occlusion, gradients, CAM, Grad-CAM and more.",
         discussion: """
-        gradient  Simonyan et al. 2014: |d logit / d pixel|, max over colour channels.
-        cam       Zhou et al. 2016: the classifier's weights over the last features
-                  (networks ending in global average pooling + one linear layer).
-        gradcam   Selvaraju et al. 2017, at any layer with a spatial output (--layer):
-                  ReLU(sum_k mean(dS/dA_k) A_k).
+        occlusion             Zeiler & Fergus 2014: target probability with a --window patch
+                              of --value slid by --stride (batched with --batch).
+        gradient              Simonyan et al. 2014: |d logit / d pixel|, max over channels.
+        guided-backprop       Springenberg et al. 2015: ReLUs pass back positive gradients only.
+        smoothgrad            Smilkov et al. 2017: gradient averaged over --samples noisy
+                              copies (--noise, fraction of the input range).
+        integrated-gradients  Sundararajan et al. 2017: (x - x') * mean gradient on the path
+                              from --ig-baseline in --steps; reports the completeness error.
+        cam                   Zhou et al. 2016: the classifier's weights over the last features
+                              (networks ending in global average pooling + one linear layer).
+        gradcam               Selvaraju et al. 2017, at any spatial layer (--layer):
+                              ReLU(sum_k mean(dS/dA_k) A_k).
+        guided-gradcam        guided backprop x upsampled Grad-CAM.
+        gradcam++             Chattopadhyay et al. 2018: second-order channel weights.
+        scorecam              Wang et al. 2020: channel weights from masked-input scores.
         The target class is the top-1 prediction unless --target names an index or a label.
         Every map is scored for faithfulness (Petsiuk et al. 2018): deletion AUC (probability
         as the most salient pixels are replaced by a blurred or zero baseline; lower is better)
@@ -22,24 +32,52 @@ struct Saliency: ParsableCommand {
 
           fovea saliency chelsea.png --method gradcam --layer _blocks.15 -o cam.png
           fovea saliency chelsea.png --method gradient --target "Egyptian cat" --npy grad.npy
+          fovea saliency chelsea.png --method occlusion --window 32 --stride 16 -o occ.png
         """
     )
 
     @Argument(help: "Image file (PNG or JPEG).")
     var image: String
 
-    @Option(name: .long, help: "gradient, cam or gradcam.")
+    @Option(name: .long, help: "\(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
     var method: AttributionMethod
 
     @OptionGroup var model: ModelOptions
 
-    @Option(name: .long, help: "Layer for gradcam (a PyTorch module path; default: the model's last block, e.g. _blocks.15).")
+    @Option(name: .long, help: "Layer for the CAM family (a PyTorch module path; default: the model's last block, e.g. _blocks.15).")
     var layer: String?
+
+    @Option(name: .long, help: "occlusion: patch size in pixels.")
+    var window = 32
+
+    @Option(name: .long, help: "occlusion: step between patches in pixels.")
+    var stride = 16
+
+    @Option(name: .long, help: "occlusion: patch value in the model's input space (0 = the mean colour).")
+    var value: Float = 0
+
+    @Option(name: .long, help: "occlusion, scorecam, integrated-gradients: images per forward pass.")
+    var batch = 16
+
+    @Option(name: .long, help: "smoothgrad: noisy samples.")
+    var samples = 25
+
+    @Option(name: .long, help: "smoothgrad: noise standard deviation as a fraction of the input range.")
+    var noise: Float = 0.15
+
+    @Option(name: .long, help: "integrated-gradients: steps on the path.")
+    var steps = 50
+
+    @Option(name: .long, help: "integrated-gradients: the starting point, zero or blur.")
+    var igBaseline: Faithfulness.Baseline = .zero
+
+    @Option(name: .long, help: "integrated-gradients: gauss-legendre (Captum's default) or trapezoid.")
+    var quadrature: Quadrature = .gaussLegendre
 
     @Option(name: .long, help: "Class index or label (default: the top-1 class).")
     var target: String?
 
-    @Flag(name: .long, help: "gradient: keep the sign of the strongest channel's gradient.")
+    @Flag(name: .long, help: "gradient, guided-backprop, guided-gradcam, smoothgrad: keep the sign of the strongest channel.")
     var signed = false
 
     @Option(name: .long, help: "center: the model's own crop; none: resize the whole image.")
@@ -61,8 +99,17 @@ struct Saliency: ParsableCommand {
     var noFaithfulness = false
 
     func validate() throws {
-        if layer != nil && method != .gradcam { throw ValidationError("--layer applies to --method gradcam only") }
-        if signed && method != .gradient { throw ValidationError("--signed applies to --method gradient only") }
+        if layer != nil && !method.isLayerMethod {
+            throw ValidationError("--layer applies to gradcam, gradcam++, scorecam and guided-gradcam only")
+        }
+        if signed && ![.gradient, .guidedBackprop, .guidedGradcam, .smoothgrad].contains(method) {
+            throw ValidationError("--signed applies to gradient, guided-backprop, guided-gradcam and smoothgrad only")
+        }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard samples >= 1 else { throw ValidationError("--samples must be at least 1") }
+        guard noise >= 0 else { throw ValidationError("--noise must not be negative") }
+        guard window >= 1 && stride >= 1 else { throw ValidationError("--window and --stride must be at least 1") }
     }
 
     struct Report: Codable {
@@ -70,6 +117,8 @@ struct Saliency: ParsableCommand {
         let target: Int, label: String, probability: Float
         let height: Int, width: Int, min: Float, max: Float
         let faithfulness: Faithfulness?
+        /// Integrated Gradients: sum(attr) - (S(x) - S(baseline)), and S(x) - S(baseline).
+        let completenessError: Float?, scoreDifference: Float?
     }
 
     func run() throws {
@@ -78,11 +127,32 @@ struct Saliency: ParsableCommand {
         let prediction = classifier.predict(x)
         let targetIndex = try target.map { try classifier.labels.resolve($0) }
             ?? prediction.top(1)[0].index
+        let layerName = layer ?? classifier.spec.camLayer
+        var integrated: IntegratedGradientsResult?
         let map: SaliencyMap
         switch method {
+        case .occlusion:
+            map = try classifier.occlusion(x, target: targetIndex, window: window, stride: stride, value: value,
+                                           batch: batch, progress: ProgressBar(label: "occlusion").update)
         case .gradient: map = try classifier.gradientSaliency(x, target: targetIndex, signed: signed)
+        case .guidedBackprop: map = try classifier.guidedBackprop(x, target: targetIndex, signed: signed)
+        case .smoothgrad:
+            map = try classifier.smoothGrad(x, target: targetIndex, samples: samples, noise: noise, signed: signed) {
+                try classifier.backpropagate($0, target: targetIndex).inputGradient
+            }
+        case .integratedGradients:
+            let start = igBaseline == .zero ? nil : classifier.baselineImage(x, igBaseline)
+            let result = try classifier.integratedGradients(x, target: targetIndex, baseline: start, steps: steps,
+                                                           quadrature: quadrature, batch: batch)
+            integrated = result
+            map = result.map
         case .cam: map = try classifier.cam(x, target: targetIndex)
-        case .gradcam: map = try classifier.gradCAM(x, target: targetIndex, layer: layer ?? classifier.spec.camLayer)
+        case .gradcam: map = try classifier.gradCAM(x, target: targetIndex, layer: layerName)
+        case .guidedGradcam: map = try classifier.guidedGradCAM(x, target: targetIndex, layer: layerName, signed: signed)
+        case .gradcamPlusPlus: map = try classifier.gradCAMPlusPlus(x, target: targetIndex, layer: layerName)
+        case .scorecam:
+            map = try classifier.scoreCAM(x, target: targetIndex, layer: layerName, batch: batch,
+                                          progress: ProgressBar(label: "score-cam").update)
         }
         let faithfulness = noFaithfulness ? nil : classifier.faithfulness(of: map, input: x, baseline: baseline)
         let label = classifier.labels.short(targetIndex)
@@ -91,17 +161,22 @@ struct Saliency: ParsableCommand {
         if let npy { try NPY.write(map.tensor, to: URL(fileURLWithPath: npy)) }
         if let output {
             let caption = "\(method.rawValue): \(label) \(String(format: "%.3f", probability))"
-            try SaliencyFigure.render(crop: cropImage, map: map, caption: caption).save(path: output)
+            try SaliencyFigure.render(crop: cropImage, map: map.importance, caption: caption).save(path: output)
         }
         let report = Report(file: image, method: method.rawValue, layer: map.layer, target: targetIndex,
                             label: label, probability: probability, height: map.height, width: map.width,
-                            min: map.values.min() ?? 0, max: map.values.max() ?? 0, faithfulness: faithfulness)
+                            min: map.values.min() ?? 0, max: map.values.max() ?? 0, faithfulness: faithfulness,
+                            completenessError: integrated?.completenessError, scoreDifference: integrated?.scoreDifference)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print("\(method.rawValue)\(map.layer.map { " at \($0)" } ?? "") for \(targetIndex) \(label) (p = \(String(format: "%.3f", probability))): \(map.height)x\(map.width) map, range \(report.min) ... \(report.max)")
+            if let ig = integrated {
+                print(String(format: "completeness: sum of attributions - (S(x) - S(baseline)) = %.4g (S(x) - S(baseline) = %.4g)",
+                             ig.completenessError, ig.scoreDifference))
+            }
             if let f = faithfulness {
                 print(String(format: "faithfulness (%@ baseline): deletion AUC %.3f (lower is better), insertion AUC %.3f (higher is better)",
                              f.baseline.rawValue, f.deletionAUC, f.insertionAUC))
@@ -112,3 +187,4 @@ struct Saliency: ParsableCommand {
 
 extension AttributionMethod: ExpressibleByArgument {}
 extension Faithfulness.Baseline: ExpressibleByArgument {}
+extension Quadrature: ExpressibleByArgument {}

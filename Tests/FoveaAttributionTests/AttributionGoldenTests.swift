@@ -79,6 +79,84 @@ import _FoveaTestSupport
         #expect(f.insertionAUC > r.insertionAUC)
     }
 
+    @Test func guidedBackpropMatchesPyTorch() throws {
+        let x = try input("astronaut")
+        let guided = try classifier.guidedGradient(x, target: 560)
+        let expected = try Golden.npy("astronaut_guided_backprop.npy")
+        let error = relativeL2(guided.scalars, expected.scalars)
+        #expect(error <= 1e-3, "guided backprop: relative L2 error \(error)")
+        #expect(guided.scalars.contains { $0 != 0 })
+    }
+
+    @Test func integratedGradientsMatchCaptum() throws {
+        let x = try input("astronaut")
+        let ig = try classifier.integratedGradients(x, target: 560, steps: 50)
+        let expected = try Golden.npy("astronaut_integrated_gradients.npy")
+        let error = relativeL2(ig.attribution.scalars, expected.scalars)
+        #expect(error <= 1e-3, "Integrated Gradients: relative L2 error \(error)")
+        let photos = try #require(try Golden.json["photos"] as? [String: Any])
+        let astronaut = try #require(photos["astronaut"] as? [String: Any])
+        let captumDelta = try #require(astronaut["integrated_gradients_captum_delta"] as? Double)
+        #expect(abs(Double(ig.completenessError) - captumDelta) < 5e-3, "completeness \(ig.completenessError) vs Captum \(captumDelta)")
+    }
+
+    @Test func gaussLegendreNodesAndWeights() {
+        // numpy.polynomial.legendre.leggauss(5) mapped to [0, 1].
+        let rule = Quadrature.gaussLegendre.rule(5)
+        let alphas: [Float] = [0.04691008, 0.23076534, 0.5, 0.76923466, 0.95308992]
+        let weights: [Float] = [0.11846344, 0.23931434, 0.28444444, 0.23931434, 0.11846344]
+        for (r, (a, w)) in zip(rule, zip(alphas, weights)) {
+            #expect(abs(r.alpha - a) < 1e-6 && abs(r.weight - w) < 1e-6)
+        }
+        #expect(abs(Quadrature.gaussLegendre.rule(50).map(\.weight).reduce(0, +) - 1) < 1e-5)
+        #expect(Quadrature.trapezoid.rule(4).map(\.weight) == [0.125, 0.25, 0.25, 0.25, 0.125])
+    }
+
+    @Test func occlusionMatchesPyTorch() throws {
+        let map = try classifier.occlusion(try input("chelsea"), target: 282, window: 32, stride: 16, batch: 13)
+        let expected = try Golden.npy("chelsea_occlusion_w32_s16.npy")
+        #expect(map.height == 13 && map.width == 13)
+        let error = relativeL2(map.values, expected.scalars)
+        #expect(error <= 1e-3, "occlusion: relative L2 error \(error)")
+    }
+
+    @Test func gradCAMPlusPlusAndScoreCAMMatchPyTorch() throws {
+        let x = try input("chelsea")
+        let plus = try classifier.gradCAMPlusPlus(x, target: 282, layer: "_blocks.15")
+        let plusError = relativeL2(plus.values, try Golden.npy("chelsea_gradcampp__blocks_15.npy").scalars)
+        #expect(plusError <= 1e-3, "Grad-CAM++: relative L2 error \(plusError)")
+        let score = try classifier.scoreCAM(x, target: 282, layer: "_blocks.15", batch: 32)
+        let scoreError = relativeL2(score.values, try Golden.npy("chelsea_scorecam__blocks_15.npy").scalars)
+        #expect(scoreError <= 1e-3, "Score-CAM: relative L2 error \(scoreError)")
+    }
+
+    @Test func smoothGradWithoutNoiseIsTheGradient() throws {
+        let x = try input("astronaut")
+        let plain = try classifier.gradientSaliency(x, target: 560)
+        let smooth = try classifier.smoothGrad(x, target: 560, samples: 2, noise: 0) {
+            try classifier.backpropagate($0, target: 560).inputGradient
+        }
+        #expect(relativeL2(smooth.values, plain.values) < 1e-6)
+        let noisy = try classifier.smoothGrad(x, target: 560, samples: 4, noise: 0.2) {
+            try classifier.backpropagate($0, target: 560).inputGradient
+        }
+        #expect(relativeL2(noisy.values, plain.values) > 0.05)
+    }
+
+    @Test func guidedGradCAMIsGuidedBackpropTimesUpsampledGradCAM() throws {
+        let x = try input("astronaut")
+        let guided = try classifier.guidedGradient(x, target: 560)
+        let cam = try classifier.gradCAM(x, target: 560, layer: "_blocks.15")
+        let combined = try classifier.guidedGradCAM(x, target: 560, layer: "_blocks.15", signed: true)
+        let up = cam.tensor.reshaped([1, 1, 7, 7]).resized(height: 224, width: 224).scalars
+        // At a pixel, the map is the channel of largest |guided * cam|, i.e. of largest |guided|.
+        let g = guided.scalars, plane = 224 * 224
+        for i in stride(from: 0, to: plane, by: 997) {
+            let best = (0..<3).map { g[$0 * plane + i] }.max { abs($0) < abs($1) }!
+            #expect(abs(combined.values[i] - best * up[i]) <= 1e-6 * max(1, abs(best * up[i])))
+        }
+    }
+
     @Test func mapsDependOnTheTarget() throws {
         let x = try input("chelsea")
         let tiger = try classifier.gradCAM(x, target: 282, layer: "_blocks.15")

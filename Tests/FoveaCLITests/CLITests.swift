@@ -190,7 +190,9 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     @Test func badSaliencyInputFailsCleanly() throws {
         let png = temporaryPath("png")
         for args in [["--method", "gradcam", "--layer", "_blocks.99"], ["--method", "cam", "--model", "vgg16"],
-                     ["--method", "gradcam", "--target", "not a class"], ["--method", "occlusion"]] {
+                     ["--method", "gradcam", "--target", "not a class"], ["--method", "lime"],
+                     ["--method", "occlusion", "--window", "500"], ["--method", "gradient", "--layer", "_blocks.15"],
+                     ["--method", "integrated-gradients", "--steps", "0"]] {
             let r = try fovea(["saliency", chelsea, "-o", png] + args)
             #expect(r.status != 0, "\(args)")
             #expect(r.out.isEmpty)

@@ -137,6 +137,86 @@ def faithfulness(model, x, saliency, target, steps=32):
     return auc(curve(blurred, x)), auc(curve(x, blurred))
 
 
+class GuidedReLU6(torch.autograd.Function):
+    """ReLU6 whose backward passes only positive gradients where 0 < x < 6 (guided backprop)."""
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(0, 6)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g.clamp(min=0) * ((x > 0) & (x < 6)).to(g.dtype)
+
+
+def guided_backprop(model, x, target):
+    """Guided backprop (Springenberg et al.): the network's F.relu6 swapped for GuidedReLU6.
+    (Captum's GuidedBackprop only hooks nn.ReLU modules, and this network calls F.relu6.)"""
+    original = effnet.F.relu6
+    effnet.F.relu6 = GuidedReLU6.apply
+    try:
+        x = x.detach().clone().requires_grad_(True)
+        model(x)[0, target].backward()
+        return x.grad.detach()
+    finally:
+        effnet.F.relu6 = original
+
+
+def occlusion_grid(model, x, target, window=32, stride=16, value=0.0):
+    """Target probability with a window x window patch of `value` at each stride position."""
+    _, c, h, w = x.shape
+    rows, cols = (h - window) // stride + 1, (w - window) // stride + 1
+    out = torch.zeros(rows, cols)
+    with torch.no_grad():
+        for i in range(rows):
+            for j in range(cols):
+                img = x.clone()
+                img[:, :, i * stride:i * stride + window, j * stride:j * stride + window] = value
+                out[i, j] = torch.softmax(model(img), 1)[0, target]
+    return out
+
+
+def grad_cam_plus_plus(model, x, target, layer):
+    """Grad-CAM++ as pytorch-grad-cam computes it: a = g^2 / (2 g^2 + sum(A) g^3), 0 where g = 0;
+    w_k = sum a * relu(g); map = ReLU(sum_k w_k A_k)."""
+    kept = {}
+    def hook(_m, _i, out):
+        kept["a"] = out
+        out.register_hook(lambda g: kept.__setitem__("g", g))
+    h = model.get_submodule(layer).register_forward_hook(hook)
+    x = x.detach().clone().requires_grad_(True)
+    model(x)[0, target].backward()
+    h.remove()
+    a, g = kept["a"].detach()[0], kept["g"][0]
+    g2, g3 = g ** 2, g ** 3
+    alpha = g2 / (2 * g2 + a.sum(dim=(1, 2), keepdim=True) * g3 + 1e-7)
+    alpha = torch.where(g != 0, alpha, torch.zeros_like(alpha))
+    weights = (alpha * torch.relu(g)).sum(dim=(1, 2))
+    return torch.relu((weights[:, None, None] * a).sum(0))
+
+
+def score_cam(model, x, target, layer):
+    """Score-CAM: each channel upsampled (bilinear) and min-max scaled masks the input; scores =
+    target probabilities; w = softmax(scores); map = ReLU(sum_k w_k A_k)."""
+    kept = {}
+    h = model.get_submodule(layer).register_forward_hook(lambda _m, _i, o: kept.__setitem__("a", o.detach()))
+    with torch.no_grad():
+        model(x)
+    h.remove()
+    a = kept["a"][0]
+    masks = torch.nn.functional.interpolate(a[:, None], size=x.shape[2:], mode="bilinear", align_corners=False)
+    lo = masks.amin(dim=(2, 3), keepdim=True)
+    hi = masks.amax(dim=(2, 3), keepdim=True)
+    masks = torch.where(hi > lo, (masks - lo) / (hi - lo), torch.zeros_like(masks))
+    scores = []
+    with torch.no_grad():
+        for k in range(0, a.shape[0], 32):
+            scores.append(torch.softmax(model(x * masks[k:k + 32]), 1)[:, target])
+    weights = torch.softmax(torch.cat(scores), 0)
+    return torch.relu((weights[:, None, None] * a).sum(0))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cache", default=effnet.default_cache(), help="fetch-data.sh cache dir (default %(default)s)")
@@ -177,6 +257,11 @@ def main() -> int:
             "chelsea_blocks14_grad.npy": "float32, gradient of the top-1 logit w.r.t. the output of model._blocks[14]",
             "chelsea_gradcam_<layer>.npy": "float32 [h, w], Grad-CAM of the top-1 logit at _blocks.15 and _conv_head",
             "chelsea_cam.npy": "float32 [7, 7], CAM of the top-1 class over the features entering _avg_pooling",
+            "chelsea_occlusion_w32_s16.npy": "float32 [13, 13], top-1 probability with a 32x32 zero patch every 16 px",
+            "chelsea_gradcampp__blocks_15.npy": "float32 [7, 7], Grad-CAM++ (pytorch-grad-cam's formula) at _blocks.15",
+            "chelsea_scorecam__blocks_15.npy": "float32 [7, 7], Score-CAM at _blocks.15",
+            "astronaut_guided_backprop.npy": "float32 [1,3,224,224], guided-backprop input gradient of the top-1 logit",
+            "astronaut_integrated_gradients.npy": "float32 [1,3,224,224], Captum IntegratedGradients, zero baseline, 50 Gauss-Legendre steps",
         },
         "photos": {},
     }
@@ -217,6 +302,15 @@ def main() -> int:
         save_npy(f"{name}_grad_top.npy", grad.numpy())
         entry["grad_top_abs_max"] = float(grad.abs().max())
         entry.update(float64_reference(model, x.detach(), top1, grad))
+        if name == "astronaut":
+            save_npy("astronaut_guided_backprop.npy", guided_backprop(model, x, top1).numpy())
+            from captum.attr import IntegratedGradients
+            ig = IntegratedGradients(model)
+            attr, delta = ig.attribute(x.detach(), baselines=torch.zeros_like(x), target=top1, n_steps=50,
+                                       method="gausslegendre", internal_batch_size=10,
+                                       return_convergence_delta=True)
+            save_npy("astronaut_integrated_gradients.npy", attr.detach().numpy())
+            entry["integrated_gradients_captum_delta"] = float(delta)
         if name == "chelsea":
             blocks10 = captured["blocks10"]
             save_npy("chelsea_blocks10.npy", blocks10.numpy())
@@ -224,6 +318,9 @@ def main() -> int:
             for layer in ("_blocks.15", "_conv_head"):
                 save_npy(f"chelsea_gradcam_{layer.replace('.', '_')}.npy", grad_cam(model, x, top1, layer).numpy())
             save_npy("chelsea_cam.npy", cam(model, x.detach(), top1).numpy())
+            save_npy("chelsea_occlusion_w32_s16.npy", occlusion_grid(model, x.detach(), top1).numpy())
+            save_npy("chelsea_gradcampp__blocks_15.npy", grad_cam_plus_plus(model, x, top1, "_blocks.15").numpy())
+            save_npy("chelsea_scorecam__blocks_15.npy", score_cam(model, x.detach(), top1, "_blocks.15").numpy())
             deletion, insertion = faithfulness(model, x.detach(), grad_cam(model, x, top1, "_blocks.15"), top1)
             entry["gradcam_blocks15_blur_deletion_auc"] = deletion
             entry["gradcam_blocks15_blur_insertion_auc"] = insertion

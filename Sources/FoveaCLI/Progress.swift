@@ -1,0 +1,15 @@
+import Foundation
+
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+struct ProgressBar {
+    let label: String
+    let enabled = isatty(2) != 0
+
+    func update(_ done: Int, _ total: Int) {
+        guard enabled, total > 0 else { return }
+        let width = 30, filled = width * done / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total)".utf8))
+        if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
