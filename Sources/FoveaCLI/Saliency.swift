@@ -127,33 +127,15 @@ struct Saliency: ParsableCommand {
         let prediction = classifier.predict(x)
         let targetIndex = try target.map { try classifier.labels.resolve($0) }
             ?? prediction.top(1)[0].index
-        let layerName = layer ?? classifier.spec.camLayer
-        var integrated: IntegratedGradientsResult?
-        let map: SaliencyMap
-        switch method {
-        case .occlusion:
-            map = try classifier.occlusion(x, target: targetIndex, window: window, stride: stride, value: value,
-                                           batch: batch, progress: ProgressBar(label: "occlusion").update)
-        case .gradient: map = try classifier.gradientSaliency(x, target: targetIndex, signed: signed)
-        case .guidedBackprop: map = try classifier.guidedBackprop(x, target: targetIndex, signed: signed)
-        case .smoothgrad:
-            map = try classifier.smoothGrad(x, target: targetIndex, samples: samples, noise: noise, signed: signed) {
-                try classifier.backpropagate($0, target: targetIndex).inputGradient
-            }
-        case .integratedGradients:
-            let start = igBaseline == .zero ? nil : classifier.baselineImage(x, igBaseline)
-            let result = try classifier.integratedGradients(x, target: targetIndex, baseline: start, steps: steps,
-                                                           quadrature: quadrature, batch: batch)
-            integrated = result
-            map = result.map
-        case .cam: map = try classifier.cam(x, target: targetIndex)
-        case .gradcam: map = try classifier.gradCAM(x, target: targetIndex, layer: layerName)
-        case .guidedGradcam: map = try classifier.guidedGradCAM(x, target: targetIndex, layer: layerName, signed: signed)
-        case .gradcamPlusPlus: map = try classifier.gradCAMPlusPlus(x, target: targetIndex, layer: layerName)
-        case .scorecam:
-            map = try classifier.scoreCAM(x, target: targetIndex, layer: layerName, batch: batch,
-                                          progress: ProgressBar(label: "score-cam").update)
-        }
+        var options = AttributionOptions()
+        options.layer = layer
+        options.signed = signed
+        (options.window, options.stride, options.value, options.batch) = (window, stride, value, batch)
+        (options.samples, options.noise) = (samples, noise)
+        (options.steps, options.integrationBaseline, options.quadrature) = (steps, igBaseline, quadrature)
+        let result = try classifier.attribute(method, input: x, target: targetIndex, options: options,
+                                              progress: ProgressBar(label: method.rawValue).update)
+        let (map, integrated) = (result.map, result.integrated)
         let faithfulness = noFaithfulness ? nil : classifier.faithfulness(of: map, input: x, baseline: baseline)
         let label = classifier.labels.short(targetIndex)
         let probability = prediction.probabilities[targetIndex]
@@ -161,7 +143,7 @@ struct Saliency: ParsableCommand {
         if let npy { try NPY.write(map.tensor, to: URL(fileURLWithPath: npy)) }
         if let output {
             let caption = "\(method.rawValue): \(label) \(String(format: "%.3f", probability))"
-            try SaliencyFigure.render(crop: cropImage, map: map.importance, caption: caption).save(path: output)
+            try SaliencyFigure.render(crop: cropImage, map: map, caption: caption).save(path: output)
         }
         let report = Report(file: image, method: method.rawValue, layer: map.layer, target: targetIndex,
                             label: label, probability: probability, height: map.height, width: map.width,

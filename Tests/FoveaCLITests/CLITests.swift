@@ -201,3 +201,51 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(!FileManager.default.fileExists(atPath: png))
     }
 }
+
+@Suite struct ExplainCommandTests {
+    @Test func explainsAFolderWithGridAndSelfContainedHTML() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-explain-\(UUID().uuidString)")
+        let photos = dir.appendingPathComponent("in"), out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+        // Two small images keep this quick: the golden 224x224 crops.
+        let golden = fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Golden/efficientnet_lite0")
+        for name in ["chelsea_input.png", "coffee_input.png"] {
+            try FileManager.default.copyItem(at: golden.appendingPathComponent(name), to: photos.appendingPathComponent(name))
+        }
+        let r = try fovea(["explain", photos.path, "--crop", "none", "-o", out.path,
+                           "--methods", "gradient", "cam", "gradcam", "gradcam++"])
+        #expect(r.status == 0, "\(r.err)")
+        for stem in ["chelsea_input", "coffee_input"] {
+            let html = try String(contentsOf: out.appendingPathComponent("\(stem).html"), encoding: .utf8)
+            #expect(html.contains("data:image/png;base64,"))
+            #expect(!html.contains("src=\"http"))
+            for method in ["gradient", "cam", "gradcam", "gradcam++"] {
+                #expect(html.contains(">\(method)"), "\(stem).html lacks \(method)")
+            }
+            #expect(html.contains("deletion AUC") && html.contains("insertion AUC"))
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("\(stem).png").path))
+        }
+        #expect(r.out.contains("282 tiger cat") && r.out.contains("967 espresso"))
+    }
+
+    @Test func explainSkipsCAMWhereItDoesNotApply() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-explain-\(UUID().uuidString)")
+        let golden = fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Golden/efficientnet_lite0")
+        let r = try fovea(["explain", golden.appendingPathComponent("coffee_input.png").path, "--model", "vgg11",
+                           "-o", out.path, "--methods", "cam", "gradient"])
+        #expect(r.status == 0, "\(r.err)")
+        let html = try String(contentsOf: out.appendingPathComponent("coffee_input.html"), encoding: .utf8)
+        #expect(html.contains("Not applicable") && html.contains("cam: vgg11 does not end in global average pooling"))
+    }
+
+    @Test func emptyOrMissingInputFailsCleanly() throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-empty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        for path in [empty.path, "/nonexistent/photos"] {
+            let r = try fovea(["explain", path, "-o", empty.appendingPathComponent("out").path])
+            #expect(r.status != 0)
+            #expect(r.err.contains(path))
+        }
+        #expect(!FileManager.default.fileExists(atPath: empty.appendingPathComponent("out").path))
+    }
+}

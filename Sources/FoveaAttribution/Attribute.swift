@@ -1,0 +1,74 @@
+import Fovea
+import FoveaTensor
+
+/// Settings of the attribution methods (each method reads the ones it uses).
+public struct AttributionOptions: Sendable {
+    /// CAM-family layer; nil = the model's default (`ModelSpec.camLayer`).
+    public var layer: String?
+    public var signed = false
+    /// Occlusion.
+    public var window = 32, stride = 16
+    public var value: Float = 0
+    /// Images per forward pass (occlusion, Score-CAM, Integrated Gradients).
+    public var batch = 16
+    /// SmoothGrad.
+    public var samples = 25
+    public var noise: Float = 0.15
+    /// Integrated Gradients.
+    public var steps = 50
+    public var integrationBaseline: Faithfulness.Baseline = .zero
+    public var quadrature: Quadrature = .gaussLegendre
+
+    public init() {}
+}
+
+/// A map with the extras some methods produce.
+public struct Attribution: Sendable {
+    public let method: AttributionMethod
+    public let map: SaliencyMap
+    /// Integrated Gradients only.
+    public let integrated: IntegratedGradientsResult?
+}
+
+extension ImageClassifier {
+    /// Computes `method`'s map of `input` for `target`. Maps with a NaN or infinite value are
+    /// an error, never a result.
+    public func attribute(_ method: AttributionMethod, input x: Tensor, target: Int,
+                          options o: AttributionOptions = AttributionOptions(),
+                          progress: ((Int, Int) -> Void)? = nil) throws -> Attribution {
+        let layer = o.layer ?? spec.camLayer
+        var integrated: IntegratedGradientsResult?
+        let map: SaliencyMap
+        switch method {
+        case .occlusion:
+            map = try occlusion(x, target: target, window: o.window, stride: o.stride, value: o.value,
+                                batch: o.batch, progress: progress)
+        case .gradient: map = try gradientSaliency(x, target: target, signed: o.signed)
+        case .guidedBackprop: map = try guidedBackprop(x, target: target, signed: o.signed)
+        case .smoothgrad:
+            map = try smoothGrad(x, target: target, samples: o.samples, noise: o.noise, signed: o.signed) {
+                try self.backpropagate($0, target: target).inputGradient
+            }
+        case .integratedGradients:
+            let start = o.integrationBaseline == .zero ? nil : baselineImage(x, o.integrationBaseline)
+            let result = try integratedGradients(x, target: target, baseline: start, steps: o.steps,
+                                                 quadrature: o.quadrature, batch: o.batch)
+            integrated = result
+            map = result.map
+        case .cam: map = try cam(x, target: target)
+        case .gradcam: map = try gradCAM(x, target: target, layer: layer)
+        case .guidedGradcam: map = try guidedGradCAM(x, target: target, layer: layer, signed: o.signed)
+        case .gradcamPlusPlus: map = try gradCAMPlusPlus(x, target: target, layer: layer)
+        case .scorecam: map = try scoreCAM(x, target: target, layer: layer, batch: o.batch, progress: progress)
+        }
+        guard map.values.allSatisfy(\.isFinite) else {
+            throw FoveaError("--method \(method.rawValue): the map has NaN or infinite values; nothing written")
+        }
+        return Attribution(method: method, map: map, integrated: integrated)
+    }
+
+    /// Whether `method` applies to this model (CAM needs a global-pooling + linear head).
+    public func supports(_ method: AttributionMethod) -> Bool {
+        method != .cam || (try? globalPoolingHead()) != nil
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Fovea
+import FoveaAttribution
+import FoveaIO
+import Foundation
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run every applicable attribution method on an image (or a folder) and compare them.",
+        discussion: """
+        For each image writes, into --output (default ./explain):
+          NAME.png   one overlay per method with its deletion and insertion AUC
+          NAME.html  a self-contained page: the crop, the top-5, every map with its scores
+        Methods that do not apply (CAM without a global-pooling head) are listed as skipped.
+
+          fovea explain chelsea.png
+          fovea explain ~/.cache/fovea/photos --output explained
+        """
+    )
+
+    @Argument(help: "An image file, or a folder: every PNG/JPEG in it.")
+    var path: String
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: [.customShort("o"), .long], help: "Folder for the PNG and HTML files.")
+    var output = "explain"
+
+    @Option(name: .long, help: "Class index or label (default: each image's top-1 class).")
+    var target: String?
+
+    @Option(name: .long, help: "CAM-family layer (default: the model's last block).")
+    var layer: String?
+
+    @Option(name: .long, help: "Faithfulness baseline: blur or zero.")
+    var baseline: Faithfulness.Baseline = .blur
+
+    @Option(name: .long, help: "center: the model's own crop; none: resize the whole image.")
+    var crop: CropMode = .center
+
+    @Option(name: .long, parsing: .upToNextOption,
+            help: "Only these methods (default: all of them: \(AttributionMethod.allCases.map(\.rawValue).joined(separator: " "))).")
+    var methods: [AttributionMethod] = AttributionMethod.allCases
+
+    func run() throws {
+        let files = try imageFiles(path)
+        let classifier = try model.load()
+        let targetIndex = try target.map { try classifier.labels.resolve($0) }
+        var options = AttributionOptions()
+        options.layer = layer
+        // Read every image first: a bad file fails before anything is written.
+        let inputs = try files.map { try classifier.input(from: $0, crop: crop) }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let bar = ProgressBar(label: "explain")
+        for (n, (file, input)) in zip(files, inputs).enumerated() {
+            let explanation = try classifier.explain(file: file, crop: input.crop, input: input.tensor, target: targetIndex,
+                                                     options: options, baseline: baseline, methods: methods) { _, i, total in
+                bar.update(n * total + i, files.count * total)
+            }
+            let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+            let base = URL(fileURLWithPath: output).appendingPathComponent(stem)
+            try explanation.grid().save(path: base.appendingPathExtension("png").path)
+            try explanation.html().write(to: base.appendingPathExtension("html"), atomically: true, encoding: .utf8)
+            print("\(file): \(explanation.target) \(explanation.label) (p = \(String(format: "%.3f", explanation.probability)))")
+            for e in explanation.entries {
+                print("  \(e.attribution.method.rawValue.rightPad(22)) deletion \(String(format: "%.3f", e.faithfulness.deletionAUC))  insertion \(String(format: "%.3f", e.faithfulness.insertionAUC))  \(String(format: "%5.2f s", e.seconds))")
+            }
+            print("  wrote \(base.path).png and .html")
+        }
+    }
+
+    /// The image itself, or every .png/.jpg/.jpeg in a folder (sorted).
+    func imageFiles(_ path: String) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw FoveaError("\(path): no such file or folder")
+        }
+        guard isDirectory.boolValue else { return [path] }
+        let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+            .filter { ["png", "jpg", "jpeg"].contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
+        guard !names.isEmpty else { throw FoveaError("\(path): no PNG or JPEG files in this folder") }
+        return names.map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
+    }
+}
