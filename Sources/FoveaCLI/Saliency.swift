@@ -98,6 +98,9 @@ struct Saliency: ParsableCommand {
     @Flag(name: .long, help: "Skip the deletion/insertion scores (2 x 33 extra forward passes).")
     var noFaithfulness = false
 
+    @Flag(name: .long, help: "Model-parameter randomisation test (Adebayo et al. 2018): randomise layers from the top down and report the rank correlation of each step's map with the original.")
+    var sanity = false
+
     func validate() throws {
         if layer != nil && !method.isLayerMethod {
             throw ValidationError("--layer applies to gradcam, gradcam++, scorecam and guided-gradcam only")
@@ -119,6 +122,7 @@ struct Saliency: ParsableCommand {
         let faithfulness: Faithfulness?
         /// Integrated Gradients: sum(attr) - (S(x) - S(baseline)), and S(x) - S(baseline).
         let completenessError: Float?, scoreDifference: Float?
+        let sanity: [SanityStep]?
     }
 
     func run() throws {
@@ -137,6 +141,8 @@ struct Saliency: ParsableCommand {
                                               progress: ProgressBar(label: method.rawValue).update)
         let (map, integrated) = (result.map, result.integrated)
         let faithfulness = noFaithfulness ? nil : classifier.faithfulness(of: map, input: x, baseline: baseline)
+        let sanitySteps = sanity ? try classifier.sanityCheck(method, input: x, target: targetIndex, options: options,
+                                                              progress: ProgressBar(label: "sanity").update) : nil
         let label = classifier.labels.short(targetIndex)
         let probability = prediction.probabilities[targetIndex]
         // Everything is computed; only now write files.
@@ -148,7 +154,8 @@ struct Saliency: ParsableCommand {
         let report = Report(file: image, method: method.rawValue, layer: map.layer, target: targetIndex,
                             label: label, probability: probability, height: map.height, width: map.width,
                             min: map.values.min() ?? 0, max: map.values.max() ?? 0, faithfulness: faithfulness,
-                            completenessError: integrated?.completenessError, scoreDifference: integrated?.scoreDifference)
+                            completenessError: integrated?.completenessError, scoreDifference: integrated?.scoreDifference,
+                            sanity: sanitySteps)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -158,6 +165,10 @@ struct Saliency: ParsableCommand {
             if let ig = integrated {
                 print(String(format: "completeness: sum of attributions - (S(x) - S(baseline)) = %.4g (S(x) - S(baseline) = %.4g)",
                              ig.completenessError, ig.scoreDifference))
+            }
+            if let sanitySteps {
+                print("sanity check (cascading randomisation, top down): Spearman rank correlation with the original map")
+                for step in sanitySteps { print("  up to \(step.layer.rightPad(24)) \(String(format: "%+.3f", step.spearman))") }
             }
             if let f = faithfulness {
                 print(String(format: "faithfulness (%@ baseline): deletion AUC %.3f (lower is better), insertion AUC %.3f (higher is better)",

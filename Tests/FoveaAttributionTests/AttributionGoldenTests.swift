@@ -180,3 +180,25 @@ import _FoveaTestSupport
         #expect(error?.description.contains("_fc") == true)
     }
 }
+
+@Suite struct SanityCheckTests {
+    @Test func spearmanRankCorrelation() {
+        #expect(spearman([1, 2, 3, 4], [10, 20, 30, 40]) == 1)
+        #expect(spearman([1, 2, 3, 4], [4, 3, 2, 1]) == -1)
+        // Ties take their mean rank: ranks [1.5, 1.5, 3] vs [1, 2, 3] -> r = sqrt(3)/2.
+        #expect(abs(spearman([5, 5, 7], [1, 2, 3]) - Float(3).squareRoot() / 2) < 1e-6)
+        #expect(spearman([1, 1, 1], [1, 2, 3]) == 0)
+    }
+
+    @Test func randomisationCascadesFromTheTopAndRestoresTheModel() throws {
+        let classifier = try Pretrained.efficientNet.get()
+        let x = classifier.preprocessing.normalize(try Golden.image("chelsea_input.png"))
+        let before = classifier.logits(x).scalars
+        let steps = try classifier.sanityCheck(.gradcam, input: x, target: 282)
+        #expect(steps.map(\.layer).prefix(4) == ["_fc", "_bn1", "_conv_head", "_blocks.15"])
+        #expect(steps.count == 21 && steps.last?.layer == "_conv_stem")
+        // Randomising everything leaves a map unrelated to the trained one.
+        #expect(steps.allSatisfy { abs($0.spearman) < 0.9 })
+        #expect(classifier.logits(x).scalars == before)
+    }
+}
