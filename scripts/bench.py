@@ -40,7 +40,7 @@ def fail(msg: str) -> None:
     sys.exit(1)
 
 
-def parse_peer_json(text: str, who: str) -> dict:
+def parse_peer_json(text: str, who: str, key: str = "results") -> dict:
     text = text.strip()
     candidates = [text] + [line for line in reversed(text.splitlines()) if line.lstrip().startswith("{")]
     for c in candidates:
@@ -48,13 +48,13 @@ def parse_peer_json(text: str, who: str) -> dict:
             data = json.loads(c)
         except ValueError:
             continue
-        if isinstance(data, dict) and isinstance(data.get("results"), dict):
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
             return data
     fail(f"{who} did not print the expected JSON object; its output was:\n{text[-2000:]}")
     raise AssertionError
 
 
-def run_peer(cmd: list[str], who: str, env: dict) -> dict:
+def run_peer(cmd: list[str], who: str, env: dict, key: str = "results") -> dict:
     print(f"running {who}: {shlex.join(cmd)}", file=sys.stderr)
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -62,7 +62,7 @@ def run_peer(cmd: list[str], who: str, env: dict) -> dict:
         fail(f"cannot run {cmd[0]}: {e}")
     if proc.returncode != 0:
         fail(f"{who} exited with status {proc.returncode}:\n{proc.stderr[-2000:]}")
-    return parse_peer_json(proc.stdout, who)
+    return parse_peer_json(proc.stdout, who, key)
 
 
 def fmt_ms(values) -> str:
@@ -91,6 +91,34 @@ def bench_table(fovea: dict, torch_: dict) -> list[str]:
             med = fmt_ratio(statistics.median(f) if f else None, statistics.median(t) if t else None)
             mn = fmt_ratio(min(f) if f else None, min(t) if t else None)
             lines.append(f"| {m} | {label} | {fmt_ms(f)} | {fmt_ms(t)} | {med} | {mn} |")
+    return lines
+
+
+ATTRIBUTION_TARGETS = {"gradient": 0.6, "gradcam": 0.6, "occlusion": 0.5, "integrated-gradients": 0.5, "scorecam": 0.5}
+ATTRIBUTION_PEERS = {"gradient": "Captum Saliency", "gradcam": "pytorch-grad-cam GradCAM",
+                     "occlusion": "Captum Occlusion", "integrated-gradients": "Captum IntegratedGradients",
+                     "scorecam": "pytorch-grad-cam ScoreCAM"}
+
+
+def attribution_table(fovea: dict, peer: dict) -> list[str]:
+    """Per-image attribution times on EfficientNet-Lite0, Fovea against its peer, with targets."""
+    ours, theirs = fovea.get("attribution") or {}, peer.get("attribution") or {}
+    lines = [
+        "Attribution on EfficientNet-Lite0, one 224x224 photo (chelsea), per image, min / median of 3 runs "
+        "(occlusion window 32 stride 16; Integrated Gradients 50 steps; CAMs at `_blocks.15`):",
+        "",
+        "| method | peer | Fovea min / median ms | peer min / median ms | ratio (median) | target |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name, target in ATTRIBUTION_TARGETS.items():
+        f, t = ours.get(name) or [], theirs.get(name) or []
+        if not f or not t:
+            continue
+        ratio = statistics.median(f) / statistics.median(t)
+        lines.append(f"| {name} | {ATTRIBUTION_PEERS[name]} | {min(f):.1f} / {statistics.median(f):.1f} | "
+                     f"{min(t):.1f} / {statistics.median(t):.1f} | {ratio:.2f} | <= {target} |")
+    lines += ["", f"Peak RSS of each whole timing process: Fovea {fovea.get('peakRSSMiB', 0):.0f} MiB, "
+              f"peer {peer.get('peakRSSMiB', 0):.0f} MiB."]
     return lines
 
 
@@ -162,6 +190,9 @@ def main() -> int:
         fovea = run_peer(fovea_cmd, "fovea bench", env)
         torch_ = run_peer(torch_cmd, "PyTorch peer", env)
 
+    attribution_cmd = [sys.executable, os.path.join(HERE, "bench_attribution_torch.py"), "--runs", "3", "--cache", cache]
+    attribution_peer = run_peer(attribution_cmd, "Captum / pytorch-grad-cam peer", env, key="attribution")
+
     classify_cmd = [fovea_bin, "classify", photo] + shlex.split(args.classify_args)
     walls, rss = measure_classify(classify_cmd, args.classify_runs, env)
 
@@ -191,7 +222,8 @@ def main() -> int:
         header.append(f"**Note:** thread counts differ (Fovea {fovea.get('threads')}, "
                       f"PyTorch {torch_.get('threads')}).")
         header.append("")
-    text = "\n".join(header + table1 + [""] + table2) + "\n"
+    table3 = attribution_table(fovea, attribution_peer)
+    text = "\n".join(header + table1 + [""] + table2 + [""] + table3) + "\n"
     print(text, end="")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

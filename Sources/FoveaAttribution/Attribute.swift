@@ -9,8 +9,9 @@ public struct AttributionOptions: Sendable {
     /// Occlusion.
     public var window = 32, stride = 16
     public var value: Float = 0
-    /// Images per forward pass (occlusion, Score-CAM, Integrated Gradients).
-    public var batch = 16
+    /// Images per forward pass (occlusion, Score-CAM, Integrated Gradients). Measured here:
+    /// larger batches only cost memory (the kernels work image by image), so keep it small.
+    public var batch = 4
     /// SmoothGrad.
     public var samples = 25
     public var noise: Float = 0.15

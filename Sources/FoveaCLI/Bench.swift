@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Fovea
+import FoveaAttribution
 import FoveaModels
 import FoveaNN
 import FoveaTensor
@@ -25,11 +26,28 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Print JSON (the format scripts/bench.py reads).")
     var json = false
 
+    @Option(name: .long, help: "Timed runs of each attribution method on EfficientNet-Lite0 (0 to skip).")
+    var attributionRuns = 3
+
+    @Option(name: .long, help: "Photo for the attribution timings (default: the cache's chelsea.png).")
+    var image: String?
+
     struct Report: Codable {
         let peer: String
         let threads: Int
         var results: [String: [String: [Double]]]
+        /// Per attribution method, per-image milliseconds.
+        var attribution: [String: [Double]]?
+        var peakRSSMiB: Double?
     }
+
+    /// The attribution methods timed against Captum and pytorch-grad-cam, with their settings
+    /// (occlusion: window 32, stride 16; Integrated Gradients: 50 steps; Grad-CAM and Score-CAM
+    /// at _blocks.15; Score-CAM, occlusion and IG batched).
+    static let attributionMethods: [(name: String, method: AttributionMethod)] = [
+        ("gradient", .gradient), ("gradcam", .gradcam), ("occlusion", .occlusion),
+        ("integrated-gradients", .integratedGradients), ("scorecam", .scorecam),
+    ]
 
     func run() throws {
         var report = Report(peer: "fovea", threads: ProcessInfo.processInfo.activeProcessorCount, results: [:])
@@ -55,6 +73,33 @@ struct Bench: ParsableCommand {
                       "forward+backward min \(fmt(backward.min()!)) median \(fmt(median(backward))) ms")
             }
         }
+        if attributionRuns > 0 {
+            let classifier = try ImageClassifier.load("efficientnet-lite0")
+            let photo = image ?? Workspace().photos.appendingPathComponent("chelsea.png").path
+            let x = try classifier.input(from: photo).tensor
+            let target = classifier.topClass(x)
+            var options = AttributionOptions()
+            options.layer = "_blocks.15"
+            var timings: [String: [Double]] = [:]
+            for (name, method) in Self.attributionMethods {
+                _ = try classifier.attribute(method, input: x, target: target, options: options)    // warm-up
+                timings[name] = try (0..<attributionRuns).map { _ in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    _ = try classifier.attribute(method, input: x, target: target, options: options)
+                    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                }
+                if !json { print("\(name): min \(fmt(timings[name]!.min()!)) median \(fmt(median(timings[name]!))) ms") }
+            }
+            report.attribution = timings
+        }
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        report.peakRSSMiB = Double(usage.ru_maxrss) / 1024            // kilobytes on Linux
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        report.peakRSSMiB = Double(usage.ru_maxrss) / (1024 * 1024)   // bytes on macOS
+        #endif
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

@@ -56,8 +56,8 @@ struct Saliency: ParsableCommand {
     @Option(name: .long, help: "occlusion: patch value in the model's input space (0 = the mean colour).")
     var value: Float = 0
 
-    @Option(name: .long, help: "occlusion, scorecam, integrated-gradients: images per forward pass.")
-    var batch = 16
+    @Option(name: .long, help: "occlusion, scorecam, integrated-gradients: images per forward pass (memory grows with it).")
+    var batch = 4
 
     @Option(name: .long, help: "smoothgrad: noisy samples.")
     var samples = 25

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""PyTorch peers of `fovea bench`'s attribution timings, on EfficientNet-Lite0 at 224x224.
+
+    python3 scripts/bench_attribution_torch.py [--runs 3] [--cache ~/.cache/fovea]
+
+Per image, same settings as Fovea: Captum Saliency (gradient), pytorch-grad-cam GradCAM at
+_blocks.15, Captum Occlusion (window 32, stride 16, zero baseline, 16 perturbations per pass),
+Captum IntegratedGradients (50 steps, zero baseline, internal batch 10), pytorch-grad-cam
+ScoreCAM at _blocks.15 (batch 16). Prints JSON {"peer", "threads", "attribution": {name: [ms]},
+"peakRSSMiB"}; torch runs with 2 threads and the model's parameters frozen.
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import efficientnet_lite0 as effnet  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--cache", default=effnet.default_cache())
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    from captum.attr import IntegratedGradients, Occlusion, Saliency
+    from pytorch_grad_cam import GradCAM, ScoreCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    model = effnet.load_pretrained(os.path.expanduser(args.cache)).eval()
+    for param in model.parameters():
+        param.requires_grad_(False)
+    _, x = effnet.preprocess(os.path.join(os.path.expanduser(args.cache), "photos", "chelsea.png"))
+    with torch.no_grad():
+        target = int(model(x).argmax())
+    layer = [model._blocks[15]]
+    targets = [ClassifierOutputTarget(target)]
+    gradcam = GradCAM(model=model, target_layers=layer)
+    scorecam = ScoreCAM(model=model, target_layers=layer)
+    scorecam.batch_size = 16
+    methods = {
+        "gradient": lambda: Saliency(model).attribute(x.clone().requires_grad_(True), target=target, abs=True),
+        # Parameters are frozen, so the input carries the graph (as it does in Fovea).
+        "gradcam": lambda: gradcam(input_tensor=x.clone().requires_grad_(True), targets=targets),
+        "occlusion": lambda: Occlusion(model).attribute(x, target=target, sliding_window_shapes=(3, 32, 32),
+                                                        strides=(3, 16, 16), baselines=0, perturbations_per_eval=16),
+        "integrated-gradients": lambda: IntegratedGradients(model).attribute(
+            x, baselines=torch.zeros_like(x), target=target, n_steps=50, internal_batch_size=10),
+        "scorecam": lambda: scorecam(input_tensor=x, targets=targets),
+    }
+    timings = {}
+    for name, run in methods.items():
+        run()  # warm-up
+        times = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            run()
+            times.append((time.perf_counter() - start) * 1000)
+        timings[name] = times
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"peer": f"captum + pytorch-grad-cam on torch {torch.__version__}", "threads": torch.get_num_threads(),
+                      "attribution": timings, "peakRSSMiB": peak}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
