@@ -12,9 +12,11 @@ public struct AttributionOptions: Sendable {
     /// Images per forward pass (occlusion, Score-CAM, Integrated Gradients). Measured here:
     /// larger batches only cost memory (the kernels work image by image), so keep it small.
     public var batch = 4
-    /// SmoothGrad.
+    /// SmoothGrad: samples and noise level of `smoothgrad`, and of any pixel-gradient method
+    /// (gradient, guided-backprop, integrated-gradients) when `smooth` is set.
     public var samples = 25
     public var noise: Float = 0.15
+    public var smooth = false
     /// Integrated Gradients.
     public var steps = 50
     public var integrationBaseline: Faithfulness.Baseline = .zero
@@ -38,6 +40,25 @@ extension ImageClassifier {
                           options o: AttributionOptions = AttributionOptions(),
                           progress: ((Int, Int) -> Void)? = nil) throws -> Attribution {
         let layer = o.layer ?? spec.camLayer
+        if o.smooth {
+            // SmoothGrad around any pixel-gradient method: average its raw attribution over noisy inputs.
+            let raw: (Tensor) throws -> Tensor
+            switch method {
+            case .gradient, .smoothgrad: raw = { try self.backpropagate($0, target: target).inputGradient }
+            case .guidedBackprop: raw = { try self.guidedGradient($0, target: target) }
+            case .integratedGradients:
+                raw = { x in
+                    let start = o.integrationBaseline == .zero ? nil : self.baselineImage(x, o.integrationBaseline)
+                    return try self.integratedGradients(x, target: target, baseline: start, steps: o.steps,
+                                                        quadrature: o.quadrature, batch: o.batch).attribution
+                }
+            default:
+                throw FoveaError("--smooth applies to gradient, guided-backprop and integrated-gradients, not \(method.rawValue)")
+            }
+            let map = try smoothGrad(x, target: target, samples: o.samples, noise: o.noise, signed: o.signed,
+                                     method: "smooth \(method.rawValue)", gradient: raw)
+            return Attribution(method: method, map: map, integrated: nil)
+        }
         var integrated: IntegratedGradientsResult?
         let map: SaliencyMap
         switch method {

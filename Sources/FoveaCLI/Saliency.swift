@@ -59,7 +59,10 @@ struct Saliency: ParsableCommand {
     @Option(name: .long, help: "occlusion, scorecam, integrated-gradients: images per forward pass (memory grows with it).")
     var batch = 4
 
-    @Option(name: .long, help: "smoothgrad: noisy samples.")
+    @Flag(name: .long, help: "SmoothGrad around gradient, guided-backprop or integrated-gradients: average over --samples noisy copies.")
+    var smooth = false
+
+    @Option(name: .long, help: "smoothgrad / --smooth: noisy samples.")
     var samples = 25
 
     @Option(name: .long, help: "smoothgrad: noise standard deviation as a fraction of the input range.")
@@ -108,6 +111,9 @@ struct Saliency: ParsableCommand {
         if signed && ![.gradient, .guidedBackprop, .guidedGradcam, .smoothgrad].contains(method) {
             throw ValidationError("--signed applies to gradient, guided-backprop, guided-gradcam and smoothgrad only")
         }
+        if smooth && ![.gradient, .guidedBackprop, .integratedGradients].contains(method) {
+            throw ValidationError("--smooth applies to gradient, guided-backprop and integrated-gradients only")
+        }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard samples >= 1 else { throw ValidationError("--samples must be at least 1") }
@@ -135,7 +141,7 @@ struct Saliency: ParsableCommand {
         options.layer = layer
         options.signed = signed
         (options.window, options.stride, options.value, options.batch) = (window, stride, value, batch)
-        (options.samples, options.noise) = (samples, noise)
+        (options.samples, options.noise, options.smooth) = (samples, noise, smooth)
         (options.steps, options.integrationBaseline, options.quadrature) = (steps, igBaseline, quadrature)
         let result = try classifier.attribute(method, input: x, target: targetIndex, options: options,
                                               progress: ProgressBar(label: method.rawValue).update)

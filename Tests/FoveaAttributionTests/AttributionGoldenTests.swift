@@ -141,6 +141,13 @@ import _FoveaTestSupport
             try classifier.backpropagate($0, target: 560).inputGradient
         }
         #expect(relativeL2(noisy.values, plain.values) > 0.05)
+        // --smooth wraps other pixel methods the same way.
+        var options = AttributionOptions()
+        (options.smooth, options.samples, options.noise) = (true, 2, 0)
+        let guided = try classifier.guidedBackprop(x, target: 560)
+        let smoothGuided = try classifier.attribute(.guidedBackprop, input: x, target: 560, options: options).map
+        #expect(relativeL2(smoothGuided.values, guided.values) < 1e-6)
+        #expect(throws: FoveaError.self) { try classifier.attribute(.gradcam, input: x, target: 560, options: options) }
     }
 
     @Test func guidedGradCAMIsGuidedBackpropTimesUpsampledGradCAM() throws {
