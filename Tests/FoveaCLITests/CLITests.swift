@@ -249,3 +249,28 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(!FileManager.default.fileExists(atPath: empty.appendingPathComponent("out").path))
     }
 }
+
+@Suite struct FeatureCommandTests {
+    @Test func filtersAndActivationsWritePictures() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-features-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let filters = try fovea(["filters", "-o", dir.appendingPathComponent("f.png").path])
+        #expect(filters.status == 0, "\(filters.err)")
+        #expect(filters.out.contains("_conv_stem: weights 32x3x3x3"))
+        let act = try fovea(["activations", chelsea, "--layer", "_blocks.2", "--top", "4", "-o", dir.appendingPathComponent("a.png").path])
+        #expect(act.status == 0, "\(act.err)")
+        #expect(act.out.contains("_blocks.2: 24x56x56"))
+        for name in ["f.png", "a.png"] { #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path)) }
+    }
+
+    @Test func badLayersFailCleanly() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-features-\(UUID().uuidString).png").path
+        for args in [["filters", "--layer", "_bn0", "-o", out], ["filters", "--layer", "_blocks.77", "-o", out],
+                     ["activations", chelsea, "--layer", "_fc", "-o", out], ["activations", chelsea, "--layer", "nope", "-o", out]] {
+            let r = try fovea(args)
+            #expect(r.status != 0, "\(args)")
+            #expect(r.err.split(separator: "\n").count == 1, "\(r.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
