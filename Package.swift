@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, bottom up: C shims -> FoveaTensor (tensor + autodiff) -> FoveaNN (modules) ->
 // FoveaModels (architectures) -> FoveaIO (weights, arrays, images) -> Fovea (models with their
-// weights, labels and preprocessing) -> techniques (FoveaAttribution, FoveaFeatures) -> fovea (CLI).
+// weights, labels and preprocessing) -> techniques (FoveaAttribution, FoveaFeatures, FoveaAdversarial) -> fovea (CLI).
 let linuxOnly = TargetDependencyCondition.when(platforms: [.linux])
 
 let package = Package(
@@ -11,7 +11,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fovea", targets: ["FoveaCLI"]),
-        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO"]),
+        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,8 +35,9 @@ let package = Package(
         .target(name: "Fovea", dependencies: ["FoveaModels", "FoveaIO"]),
         .target(name: "FoveaAttribution", dependencies: ["Fovea"]),
         .target(name: "FoveaFeatures", dependencies: ["Fovea"]),
+        .target(name: "FoveaAdversarial", dependencies: ["Fovea", "FoveaAttribution"]),
         .executableTarget(name: "FoveaCLI",
-                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures",
+                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaTensor",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "FoveaModelTests", dependencies: ["Fovea", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaAttributionTests", dependencies: ["FoveaAttribution", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaFeaturesTests", dependencies: ["FoveaFeatures", "_FoveaTestSupport"]),
+        .testTarget(name: "FoveaAdversarialTests", dependencies: ["FoveaAdversarial", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI"]),
     ],
     swiftLanguageModes: [.v5]

@@ -14,7 +14,7 @@ struct FoveaCommand: ParsableCommand {
           fovea classify ~/.cache/fovea/photos/chelsea.png --top 3
           fovea layers --model resnet18
         """,
-        subcommands: [Classify.self, Saliency.self, Explain.self, Filters.self, Activations.self, Layers.self, Models.self, Bench.self]
+        subcommands: [Classify.self, Saliency.self, Explain.self, Filters.self, Activations.self, Attack.self, Layers.self, Models.self, Bench.self]
     )
 
     /// Runs the command; any failure is one line on stderr ("fovea: error: ...") and a non-zero

@@ -274,3 +274,35 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 }
+
+@Suite struct AttackCommandTests {
+    @Test func fgsmWritesTheImageFigureAndReport() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-attack-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (adv, fig) = (dir.appendingPathComponent("adv.png").path, dir.appendingPathComponent("fig.png").path)
+        let r = try fovea(["attack", chelsea, "--method", "fgsm", "--epsilon", "2/255", "-o", adv, "--figure", fig, "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        #expect(report["succeeded"] as? Bool == true)
+        #expect(report["succeededAfter8Bit"] as? Bool == true)
+        #expect(abs((report["linf255"] as! Double) - 2) < 1e-3)
+        #expect((report["before"] as! [[String: Any]])[0]["index"] as? Int == 282)
+        #expect((report["after"] as! [[String: Any]])[0]["index"] as? Int != 282)
+        // The saved PNG, reloaded, is what the report says.
+        let again = try fovea(["classify", adv, "--crop", "none", "--top", "1", "--json"])
+        #expect(!again.out.contains("\"index\" : 282"))
+        #expect(FileManager.default.fileExists(atPath: fig))
+    }
+
+    @Test func badAttackInputFailsCleanly() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-attack-\(UUID().uuidString).png").path
+        for args in [["--method", "fgsm", "--epsilon", "-3"], ["--method", "fgsm", "--epsilon", "999"],
+                     ["--method", "pgd", "--epsilon", "2", "--target", "tiger cat"],
+                     ["--method", "pgd", "--epsilon", "2", "--steps", "0"]] {
+            let r = try fovea(["attack", chelsea, "-o", out] + args)
+            #expect(r.status != 0, "\(args)")
+            #expect(r.err.split(separator: "\n").count == 1, "\(r.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}

@@ -217,6 +217,20 @@ def score_cam(model, x, target, layer):
     return torch.relu((weights[:, None, None] * a).sum(0))
 
 
+def fgsm_sign(model, crop):
+    """Sign of d CE(logits, top-1) / d pixels for pixels p in [0, 1] with x = (255 p - 127) / 128,
+    as uint8: 0 negative, 2 positive, 1 where |g| < 1e-3 max|g| (float noise can flip those)."""
+    p = torch.tensor(crop, dtype=torch.float32).permute(2, 0, 1)[None] / 255
+    p.requires_grad_(True)
+    logits = model((p * 255 - 127) / 128)
+    loss = torch.nn.functional.cross_entropy(logits, logits.argmax(1))
+    loss.backward()
+    g = p.grad.detach()
+    sign = torch.where(g > 0, 2, 0).to(torch.uint8)
+    sign[g.abs() < 1e-3 * g.abs().max()] = 1
+    return sign.numpy()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cache", default=effnet.default_cache(), help="fetch-data.sh cache dir (default %(default)s)")
@@ -260,6 +274,7 @@ def main() -> int:
             "chelsea_occlusion_w32_s16.npy": "float32 [13, 13], top-1 probability with a 32x32 zero patch every 16 px",
             "chelsea_gradcampp__blocks_15.npy": "float32 [7, 7], Grad-CAM++ (pytorch-grad-cam's formula) at _blocks.15",
             "chelsea_scorecam__blocks_15.npy": "float32 [7, 7], Score-CAM at _blocks.15",
+            "astronaut_fgsm_sign.npy": "uint8 [1,3,224,224], sign of d CE(logits, top-1)/d pixels (0..1): 0 -, 2 +, 1 below 1e-3 of the max",
             "astronaut_guided_backprop.npy": "float32 [1,3,224,224], guided-backprop input gradient of the top-1 logit",
             "astronaut_integrated_gradients.npy": "float32 [1,3,224,224], Captum IntegratedGradients, zero baseline, 50 Gauss-Legendre steps",
         },
@@ -303,6 +318,7 @@ def main() -> int:
         entry["grad_top_abs_max"] = float(grad.abs().max())
         entry.update(float64_reference(model, x.detach(), top1, grad))
         if name == "astronaut":
+            np.save(os.path.join(OUT_DIR, "astronaut_fgsm_sign.npy"), fgsm_sign(model, pixels), allow_pickle=False)
             save_npy("astronaut_guided_backprop.npy", guided_backprop(model, x, top1).numpy())
             from captum.attr import IntegratedGradients
             ig = IntegratedGradients(model)

@@ -1,0 +1,152 @@
+import ArgumentParser
+import Fovea
+import FoveaAdversarial
+import FoveaAttribution
+import FoveaIO
+import FoveaTensor
+import Foundation
+
+struct Attack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fool the model with a small perturbation: FGSM or PGD, untargeted or targeted.",
+        discussion: """
+        Epsilon and step size are pixel units of the original image, before normalisation:
+        8/255, 8 (any value >= 1 is on the 0..255 scale) or 0.03 (below 1: the 0..1 scale).
+        Untargeted attacks push away from the model's own top-1 class (or --label); targeted
+        ones (--target) towards a class. The loss is cross-entropy on the logits.
+        The adversarial crop is written losslessly (-o, PNG), then reloaded and classified again:
+        if rounding to 8 bits undid the attack, PGD is rerun on the 8-bit grid.
+
+          fovea attack chelsea.png --method fgsm --epsilon 2/255 -o adv.png
+          fovea attack chelsea.png --method pgd --epsilon 4 --steps 10 --target "golden retriever" -o adv.png
+        """
+    )
+
+    @Argument(help: "Image file (PNG or JPEG).")
+    var image: String
+
+    @Option(name: .long, help: "fgsm or pgd.")
+    var method: AttackSettings.Method
+
+    @Option(name: .long, help: "L-infinity budget: 8/255, 8 (0..255 scale) or 0.03 (0..1 scale).")
+    var epsilon: String
+
+    @Option(name: .long, help: "pgd: iterations.")
+    var steps = 10
+
+    @Option(name: .long, help: "pgd: step size (same units as --epsilon; default 2.5 * epsilon / steps).")
+    var stepSize: String?
+
+    @Option(name: .long, help: "Targeted attack: class index or label to reach.")
+    var target: String?
+
+    @Option(name: .long, help: "Untargeted attack: the true class (default: the model's top-1).")
+    var label: String?
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "center: the model's own crop; none: resize the whole image.")
+    var crop: CropMode = .center
+
+    @Option(name: [.customShort("o"), .long], help: "The adversarial image (PNG, lossless).")
+    var output: String
+
+    @Option(name: .long, help: "The lecture's figure: original + epsilon x perturbation = adversarial (PNG).")
+    var figure: String?
+
+    @Flag(name: .long, help: "Also write clean vs adversarial Grad-CAM and gradient saliency to --figure's folder (NAME-explain.png).")
+    var explain = false
+
+    @Flag(name: .long, help: "Print JSON: before/after top-5, perturbation norms, success, 8-bit check.")
+    var json = false
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        if target != nil && label != nil { throw ValidationError("--target (targeted) and --label (untargeted) exclude each other") }
+        guard output.lowercased().hasSuffix(".png") else { throw ValidationError("-o \(output): the adversarial image must be a .png (lossless)") }
+    }
+
+    struct Report: Codable {
+        let file: String, method: String, epsilon: Float, steps: Int?
+        let targeted: Bool, source: Int, target: Int?
+        let before: [Prediction.Entry], after: [Prediction.Entry]
+        let linf: Float, l2: Float, linf255: Float
+        let succeeded: Bool
+        /// After saving as 8-bit PNG and reloading.
+        let succeededAfter8Bit: Bool, rerunOn8BitGrid: Bool
+    }
+
+    func run() throws {
+        let classifier = try model.load()
+        var settings = AttackSettings(method: method, epsilon: try AttackSettings.parseEpsilon(epsilon))
+        settings.steps = steps
+        settings.stepSize = try stepSize.map { try AttackSettings.parseEpsilon($0, option: "--step-size") }
+        settings.target = try target.map { try classifier.labels.resolve($0) }
+        settings.label = try label.map { try classifier.labels.resolve($0) }
+        let crop = try classifier.input(from: image, crop: crop).crop
+        let clean = classifier.pixels(crop)
+        var result = try classifier.attack(clean, settings)
+        // What a user gets from the saved 8-bit file.
+        func survives(_ r: AttackResult) -> Bool {
+            let reloaded = classifier.pixels(classifier.image(ofPixels: r.adversarial))
+            let top = classifier.predict(classifier.normalizedInput(reloaded)).top(1)[0].index
+            return settings.target.map { top == $0 } ?? (top != r.sourceClass)
+        }
+        var survived = survives(result)
+        var rerun = false
+        if result.succeeded && !survived && method == .pgd {
+            settings.quantize = true
+            result = try classifier.attack(clean, settings)
+            survived = survives(result)
+            rerun = true
+        }
+        let adversarialImage = classifier.image(ofPixels: result.adversarial)
+        try adversarialImage.save(path: output)
+        func describe(_ p: Prediction) -> String {
+            let e = p.top(1)[0]
+            return "\(classifier.labels.short(e.index)) \(String(format: "%.3f", e.probability))"
+        }
+        if let figure {
+            let delta = withNoGrad { result.adversarial - result.clean }
+            try AttackFigure.render(original: crop, adversarial: adversarialImage, perturbation: delta,
+                                    epsilon: settings.epsilon, before: describe(result.before), after: describe(result.after))
+                .save(path: figure)
+            if explain {
+                let target = result.sourceClass
+                var panels: [Image] = []
+                for (name, pixels) in [("clean", result.clean), ("adversarial", result.adversarial)] {
+                    let x = classifier.normalizedInput(pixels)
+                    let shownCrop = classifier.image(ofPixels: pixels)
+                    for m in [AttributionMethod.gradcam, .gradient] {
+                        let map = try classifier.attribute(m, input: x, target: target).map
+                        panels.append(SaliencyFigure.render(crop: shownCrop, map: map,
+                                                            caption: "\(name) \(m.rawValue)",
+                                                            footnote: "for \(classifier.labels.short(target))"))
+                    }
+                }
+                let path = URL(fileURLWithPath: figure).deletingPathExtension().path + "-explain.png"
+                try Image.grid(panels, columns: 2, padding: 6).save(path: path)
+            }
+        }
+        let report = Report(file: image, method: method.rawValue, epsilon: settings.epsilon,
+                            steps: method == .pgd ? steps : nil, targeted: settings.target != nil,
+                            source: result.sourceClass, target: settings.target,
+                            before: result.before.top(5), after: result.after.top(5),
+                            linf: result.linf, l2: result.l2, linf255: result.linf * 255,
+                            succeeded: result.succeeded, succeededAfter8Bit: survived, rerunOn8BitGrid: rerun)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        print("\(method.rawValue), epsilon \(String(format: "%.4g", settings.epsilon)) (\(String(format: "%.3g", settings.epsilon * 255))/255)\(settings.target.map { ", target \($0) \(classifier.labels.short($0))" } ?? "")")
+        print("  before: \(describe(result.before))")
+        print("  after:  \(describe(result.after))  -> \(result.succeeded ? "attack succeeded" : "attack failed")")
+        print("  perturbation: L-inf \(String(format: "%.4g", result.linf)) (\(String(format: "%.3g", result.linf * 255))/255), L2 \(String(format: "%.4g", result.l2))")
+        let rounding = survived ? "still fools the model" : (method == .fgsm && result.succeeded ? "no longer fools the model (FGSM is not rerun; use --method pgd)" : "does not fool the model")
+        print("  saved 8-bit PNG \(output): \(rounding)\(rerun ? " (PGD rerun on the 8-bit grid)" : "")")
+    }
+}
+
+extension AttackSettings.Method: ExpressibleByArgument {}
