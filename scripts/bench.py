@@ -94,18 +94,19 @@ def bench_table(fovea: dict, torch_: dict) -> list[str]:
     return lines
 
 
-ATTRIBUTION_TARGETS = {"gradient": 0.6, "gradcam": 0.6, "occlusion": 0.5, "integrated-gradients": 0.5, "scorecam": 0.5}
+ATTRIBUTION_TARGETS = {"gradient": 0.6, "gradcam": 0.6, "occlusion": 0.5, "integrated-gradients": 0.5, "scorecam": 0.5,
+                       "pgd-10": 0.7}
 ATTRIBUTION_PEERS = {"gradient": "Captum Saliency", "gradcam": "pytorch-grad-cam GradCAM",
                      "occlusion": "Captum Occlusion", "integrated-gradients": "Captum IntegratedGradients",
-                     "scorecam": "pytorch-grad-cam ScoreCAM"}
+                     "scorecam": "pytorch-grad-cam ScoreCAM", "pgd-10": "PGD in plain PyTorch"}
 
 
 def attribution_table(fovea: dict, peer: dict) -> list[str]:
     """Per-image attribution times on EfficientNet-Lite0, Fovea against its peer, with targets."""
     ours, theirs = fovea.get("attribution") or {}, peer.get("attribution") or {}
     lines = [
-        "Attribution on EfficientNet-Lite0, one 224x224 photo (chelsea), per image, min / median of 3 runs "
-        "(occlusion window 32 stride 16; Integrated Gradients 50 steps; CAMs at `_blocks.15`):",
+        "Attribution and attack on EfficientNet-Lite0, one 224x224 photo (chelsea), per image, min / median of 3 runs "
+        "(occlusion window 32 stride 16; Integrated Gradients 50 steps; CAMs at `_blocks.15`; PGD 10 steps, eps 2/255):",
         "",
         "| method | peer | Fovea min / median ms | peer min / median ms | ratio (median) | target |",
         "|---|---|---:|---:|---:|---:|",

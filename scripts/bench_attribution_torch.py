@@ -7,7 +7,7 @@ Per image, same settings as Fovea: Captum Saliency (gradient), pytorch-grad-cam 
 _blocks.15, Captum Occlusion (window 32, stride 16, zero baseline, 16 perturbations per pass),
 Captum IntegratedGradients (50 steps, zero baseline, internal batch 10), pytorch-grad-cam
 ScoreCAM at _blocks.15 (batch 16). Prints JSON {"peer", "threads", "attribution": {name: [ms]},
-"peakRSSMiB"}; torch runs with 2 threads and the model's parameters frozen.
+"peakRSSMiB"}, and PGD (10 steps, eps 2/255) in plain PyTorch; torch runs with 2 threads and the model's parameters frozen.
 """
 import argparse
 import json
@@ -54,6 +54,24 @@ def main() -> int:
             x, baselines=torch.zeros_like(x), target=target, n_steps=50, internal_batch_size=10),
         "scorecam": lambda: scorecam(input_tensor=x, targets=targets),
     }
+    pixels = ((x * 128 + 127) / 255).detach()
+
+    def pgd(steps=10, eps=2 / 255):
+        """PGD as Fovea runs it: random start, 2.5 eps / steps sign steps on the cross-entropy of
+        the clean top-1 class, projection onto the eps ball and [0, 1]."""
+        label = torch.tensor([target])
+        step = 2.5 * eps / steps
+        p = (pixels + torch.empty_like(pixels).uniform_(-eps, eps)).clamp(0, 1)
+        p = torch.min(torch.max(p, pixels - eps), pixels + eps)
+        for _ in range(steps):
+            p = p.detach().requires_grad_(True)
+            loss = torch.nn.functional.cross_entropy(model((p * 255 - 127) / 128), label)
+            (g,) = torch.autograd.grad(loss, p)
+            p = (p + step * g.sign()).clamp(0, 1)
+            p = torch.min(torch.max(p, pixels - eps), pixels + eps)
+        return p
+
+    methods["pgd-10"] = pgd
     timings = {}
     for name, run in methods.items():
         run()  # warm-up

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Fovea
+import FoveaAdversarial
 import FoveaAttribution
 import FoveaModels
 import FoveaNN
@@ -90,6 +91,17 @@ struct Bench: ParsableCommand {
                 }
                 if !json { print("\(name): min \(fmt(timings[name]!.min()!)) median \(fmt(median(timings[name]!))) ms") }
             }
+            // PGD, 10 steps, epsilon 2/255, from the model's own top-1 class.
+            let pixels = classifier.pixels(try classifier.input(from: photo).crop)
+            var pgd = AttackSettings(method: .pgd, epsilon: 2 / 255)
+            pgd.steps = 10
+            _ = try classifier.attack(pixels, pgd)
+            timings["pgd-10"] = try (0..<attributionRuns).map { _ in
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = try classifier.attack(pixels, pgd)
+                return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            }
+            if !json { print("pgd-10: min \(fmt(timings["pgd-10"]!.min()!)) median \(fmt(median(timings["pgd-10"]!))) ms") }
             report.attribution = timings
         }
         var usage = rusage()
