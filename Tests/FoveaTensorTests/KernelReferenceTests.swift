@@ -65,6 +65,24 @@ import Testing
         #expect(maxRelativeError(viaWinograd.scalars, viaGEMM.scalars) < 1e-5)
     }
 
+    /// A batch of small maps through a 1x1 convolution takes one GEMM over the batch; it must
+    /// equal the per-image reference, forward and for the input gradient.
+    @Test func batchedPointwiseMatchesReference() {
+        let x = randomTensor([3, 5, 4, 6], seed: 8), w = randomTensor([7, 5, 1, 1], seed: 9), b = randomTensor([7], seed: 10)
+        let g = Conv2dGeometry(kernel: (1, 1))
+        #expect(Convolution.batchesPointwise(Convolution.dims(x.shape, w.shape, g, groups: 1), g))
+        let fast = x.conv2d(weight: w, bias: b)
+        let ref = Self.referenceConv(x, w, b, stride: 1, pad: (0, 0, 0, 0), dilation: 1, groups: 1)
+        #expect(maxRelativeError(fast.scalars, ref.map(Float.init)) < 1e-5)
+        // dx[n, c] = sum_o w[o, c] dy[n, o]: compare with the same product done image by image.
+        let dy = randomTensor(fast.shape, seed: 11)
+        let dx = Convolution.backwardInputByGEMM(dy, w, inputShape: x.shape, g, groups: 1)
+        let one = (0..<3).map { n in
+            Convolution.backwardInputByGEMM(dy.slice(axis: 0, n..<(n + 1)), w, inputShape: [1, 5, 4, 6], g, groups: 1).scalars
+        }.flatMap { $0 }
+        #expect(maxRelativeError(dx.scalars, one) < 1e-5)
+    }
+
     @Test func poolingValues() {
         let x = Tensor(shape: [1, 1, 3, 4], values: (0..<12).map(Float.init))
         #expect(x.maxPool2d(kernel: (2, 2)).scalars == [5, 7])

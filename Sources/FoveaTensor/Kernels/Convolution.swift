@@ -110,12 +110,49 @@ enum Convolution {
         }
     }
 
+    // MARK: batched pointwise
+
+    /// A batch of small maps through a 1x1 convolution: one GEMM over all images beats one
+    /// narrow GEMM (Ho*Wo columns) per image.
+    static func batchesPointwise(_ d: Dims, _ g: Conv2dGeometry) -> Bool {
+        isPointwise(d, g) && d.groups == 1 && d.n > 1 && d.hwo <= 1024
+    }
+
+    /// out[n, r, :] = op(W) [rows, k] x in[n, :, :] for every image, as one product on the
+    /// channel-major matrices [k, N*HW] -> [rows, N*HW] (gathered and scattered here).
+    static func pointwiseOverBatch(_ input: UnsafePointer<Float>, _ w: UnsafePointer<Float>, transposeW: Bool,
+                                   rows: Int, k: Int, shape: [Int], _ d: Dims) -> Tensor {
+        let (n, hw) = (d.n, d.hwo)
+        let columns = n * hw
+        let out = Tensor(overwriting: shape) { _ in }
+        BufferPool.withScratch(k * columns) { gathered in
+            BufferPool.withScratch(rows * columns) { product in
+                for c in 0..<k { for b in 0..<n {
+                    (gathered + c * columns + b * hw).update(from: input + (b * k + c) * hw, count: hw)
+                } }
+                sgemm(transA: transposeW, m: rows, n: columns, k: k, a: w, lda: transposeW ? rows : k,
+                      b: gathered, ldb: columns, c: product, ldc: columns)
+                let po = out.storage.pointer
+                for r in 0..<rows { for b in 0..<n {
+                    (po + (b * rows + r) * hw).update(from: product + r * columns + b * hw, count: hw)
+                } }
+            }
+        }
+        return out
+    }
+
     // MARK: forward
 
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int) -> Tensor {
         let d = dims(x.shape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d) }
         if Winograd.applies(d, g) { return Winograd.conv(x, w, bias: bias, pad: g.padding) }
+        if batchesPointwise(d, g) {
+            let y = pointwiseOverBatch(x.storage.pointer, w.storage.pointer, transposeW: false,
+                                       rows: d.cout, k: d.cin, shape: [d.n, d.cout, d.ho, d.wo], d)
+            if let bias { addBias(y, bias) }
+            return y
+        }
         let y = Tensor(overwriting: [d.n, d.cout, d.ho, d.wo]) { _ in }     // sgemm (beta 0) writes all
         let pw = w.storage.pointer, py = y.storage.pointer
         forEachColumnMatrix(x, d, g) { n, grp, col in
@@ -154,6 +191,10 @@ enum Convolution {
     /// dx by GEMM and col2im, for any geometry.
     static func backwardInputByGEMM(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int) -> Tensor {
         let d = dims(inputShape, w.shape, g, groups: groups)
+        if batchesPointwise(d, g) {
+            return pointwiseOverBatch(dy.storage.pointer, w.storage.pointer, transposeW: true,
+                                      rows: d.cin, k: d.cout, shape: inputShape, d)
+        }
         let pointwise = isPointwise(d, g)
         // Pointwise: sgemm writes dx directly; otherwise col2im accumulates into zeros.
         let dx = pointwise ? Tensor(overwriting: inputShape) { _ in } : Tensor(zeros: inputShape)
