@@ -62,6 +62,16 @@ extension ImageClassifier {
         return (logits.detached(), capture, x.grad ?? Tensor(zeros: x.shape))
     }
 
+    /// The CAM family's shared first step: the output A [1, K, h, w] of `layer` and the gradient
+    /// of the target's logit flowing into it (zeros when the target does not depend on it).
+    func activationAndGradient(_ input: Tensor, target: Int, layer: String, method: String) throws -> (a: Tensor, g: Tensor) {
+        let run = try backpropagate(input, target: target, capturing: [layer])
+        guard let a = run.capture.outputs[layer], a.rank == 4 else {
+            throw FoveaError("--layer \(layer): \(method) needs a layer with a [N, C, H, W] output")
+        }
+        return (a, run.capture.gradients[layer] ?? Tensor(zeros: a.shape))
+    }
+
     /// The top-1 class of `input`.
     public func topClass(_ input: Tensor) -> Int { logits(input).argmax()[0] }
 }

@@ -6,11 +6,7 @@ extension ImageClassifier {
     /// g = dS/dA: a_kij = g^2 / (2 g^2 + sum_ab(A_kab) g^3) (0 where g = 0),
     /// w_k = sum_ij a_kij max(g_kij, 0), map = ReLU(sum_k w_k A_k). Map: h x w.
     public func gradCAMPlusPlus(_ input: Tensor, target: Int, layer: String) throws -> SaliencyMap {
-        let run = try backpropagate(input, target: target, capturing: [layer])
-        guard let a = run.capture.outputs[layer], a.rank == 4 else {
-            throw FoveaError("--layer \(layer): Grad-CAM++ needs a layer with a [N, C, H, W] output")
-        }
-        let g = run.capture.gradients[layer] ?? Tensor(zeros: a.shape)
+        let (a, g) = try activationAndGradient(input, target: target, layer: layer, method: "Grad-CAM++")
         let (k, h, w) = (a.shape[1], a.shape[2], a.shape[3])
         let pa = a.storage.pointer, pg = g.storage.pointer
         var weights = [Float](repeating: 0, count: k)

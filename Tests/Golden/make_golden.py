@@ -80,9 +80,8 @@ def float64_reference(model, x, top1, grad32):
     return {"grad_top_float32_vs_float64_rel_l2": rel, "relu6_inputs_within_1e-6_of_a_kink": near[0]}
 
 
-def grad_cam(model, x, target, layer):
-    """Grad-CAM (Selvaraju et al.): alpha_k = spatial mean of dS/dA_k, map = ReLU(sum_k alpha_k A_k),
-    A the forward-hook output of `layer`, S the target's logit."""
+def activation_and_gradient(model, x, target, layer):
+    """The forward-hook output A of `layer` and dS/dA for S the target's logit."""
     kept = {}
     def hook(_m, _i, out):
         kept["a"] = out
@@ -91,8 +90,14 @@ def grad_cam(model, x, target, layer):
     x = x.detach().clone().requires_grad_(True)
     model(x)[0, target].backward()
     h.remove()
-    alpha = kept["g"].mean(dim=(2, 3), keepdim=True)
-    return torch.relu((alpha * kept["a"]).sum(dim=1))[0].detach()
+    return kept["a"].detach(), kept["g"]
+
+
+def grad_cam(model, x, target, layer):
+    """Grad-CAM (Selvaraju et al.): alpha_k = spatial mean of dS/dA_k, map = ReLU(sum_k alpha_k A_k)."""
+    a, g = activation_and_gradient(model, x, target, layer)
+    alpha = g.mean(dim=(2, 3), keepdim=True)
+    return torch.relu((alpha * a).sum(dim=1))[0].detach()
 
 
 def cam(model, x, target):
@@ -180,15 +185,8 @@ def occlusion_grid(model, x, target, window=32, stride=16, value=0.0):
 def grad_cam_plus_plus(model, x, target, layer):
     """Grad-CAM++ as pytorch-grad-cam computes it: a = g^2 / (2 g^2 + sum(A) g^3), 0 where g = 0;
     w_k = sum a * relu(g); map = ReLU(sum_k w_k A_k)."""
-    kept = {}
-    def hook(_m, _i, out):
-        kept["a"] = out
-        out.register_hook(lambda g: kept.__setitem__("g", g))
-    h = model.get_submodule(layer).register_forward_hook(hook)
-    x = x.detach().clone().requires_grad_(True)
-    model(x)[0, target].backward()
-    h.remove()
-    a, g = kept["a"].detach()[0], kept["g"][0]
+    a, g = activation_and_gradient(model, x, target, layer)
+    a, g = a[0], g[0]
     g2, g3 = g ** 2, g ** 3
     alpha = g2 / (2 * g2 + a.sum(dim=(1, 2), keepdim=True) * g3 + 1e-7)
     alpha = torch.where(g != 0, alpha, torch.zeros_like(alpha))
