@@ -7,11 +7,15 @@ struct FoveaCommand: ParsableCommand {
         commandName: "fovea",
         abstract: "See what a convolutional network sees.",
         discussion: """
-        Models and sample photos live in the cache folder ($FOVEA_CACHE, default ~/.cache/fovea),
-        filled by `make demo`. Layer names are PyTorch module paths (`_blocks.15`, `layer4.1`).
+        Models and sample photos live in the cache folder ($FOVEA_CACHE, default
+        ~/.cache/fovea), filled by `make demo`. Layer names are PyTorch module paths
+        (`_blocks.15`, `layer4.1`), as in a PyTorch hook; `fovea layers` lists them.
 
         Examples:
           fovea classify ~/.cache/fovea/photos/chelsea.png --top 3
+          fovea saliency ~/.cache/fovea/photos/chelsea.png --method gradcam -o cam.png
+          fovea explain ~/.cache/fovea/photos/chelsea.png
+          fovea attack ~/.cache/fovea/photos/chelsea.png --method pgd --epsilon 2/255 -o adv.png
           fovea layers --model resnet18
         """,
         subcommands: [Classify.self, Saliency.self, Explain.self, Filters.self, Activations.self, Attack.self, Layers.self, Models.self, Bench.self]
