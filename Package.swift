@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, bottom up: C shims -> FoveaTensor (tensor + autodiff) -> FoveaNN (modules) ->
 // FoveaModels (architectures) -> FoveaIO (weights, arrays, images) -> Fovea (models with their
-// weights, labels and preprocessing) -> techniques (FoveaAttribution, FoveaFeatures, FoveaAdversarial) -> fovea (CLI).
+// weights, labels and preprocessing) -> techniques (FoveaAttribution, FoveaFeatures, FoveaAdversarial, FoveaEmbedding) -> fovea (CLI).
 let linuxOnly = TargetDependencyCondition.when(platforms: [.linux])
 
 let package = Package(
@@ -11,7 +11,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fovea", targets: ["FoveaCLI"]),
-        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO"]),
+        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,8 +36,9 @@ let package = Package(
         .target(name: "FoveaAttribution", dependencies: ["Fovea"]),
         .target(name: "FoveaFeatures", dependencies: ["Fovea"]),
         .target(name: "FoveaAdversarial", dependencies: ["Fovea", "FoveaAttribution"]),
+        .target(name: "FoveaEmbedding", dependencies: ["Fovea"]),
         .executableTarget(name: "FoveaCLI",
-                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaTensor",
+                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTensor",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
@@ -46,6 +47,7 @@ let package = Package(
         .testTarget(name: "FoveaAttributionTests", dependencies: ["FoveaAttribution", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaFeaturesTests", dependencies: ["FoveaFeatures", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaAdversarialTests", dependencies: ["FoveaAdversarial", "_FoveaTestSupport"]),
+        .testTarget(name: "FoveaEmbeddingTests", dependencies: ["FoveaEmbedding", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI"]),
     ],
     swiftLanguageModes: [.v5]

@@ -306,3 +306,28 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 }
+
+@Suite struct EmbeddingCommandTests {
+    @Test func embedNeighborsAndPCAEndToEnd() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-embed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let photos = cache.appendingPathComponent("photos").path
+        let (emb, paths, nn, coords) = (dir.appendingPathComponent("emb.npy").path, dir.appendingPathComponent("paths.txt").path,
+                                        dir.appendingPathComponent("nn.png").path, dir.appendingPathComponent("c.csv").path)
+        let e = try fovea(["embed", photos, "-o", emb, "--paths", paths])
+        #expect(e.status == 0, "\(e.err)")
+        #expect(e.out.contains("8 images x 1280 features"))
+        let n = try fovea(["neighbors", chelsea, "--index", emb, "--paths", paths, "--k", "2", "-o", nn])
+        #expect(n.status == 0, "\(n.err)")
+        #expect(n.out.hasPrefix("1. row 2  distance 0.0000") && n.out.contains("chelsea.png"))   // itself first
+        #expect(FileManager.default.fileExists(atPath: nn))
+        let p = try fovea(["pca", emb, "-o", coords])
+        #expect(p.status == 0, "\(p.err)")
+        #expect(try String(contentsOfFile: coords, encoding: .utf8).split(separator: "\n").count == 8)
+        // A query embedded at another layer does not match the index.
+        let bad = try fovea(["neighbors", chelsea, "--index", emb, "--layer", "_blocks.10"])
+        #expect(bad.status != 0 && bad.err.contains("1280-d rows"))
+        let missing = try fovea(["embed", "/nonexistent/photos", "-o", emb])
+        #expect(missing.status != 0 && missing.err.contains("/nonexistent/photos"))
+    }
+}

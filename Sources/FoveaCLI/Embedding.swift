@@ -1,0 +1,175 @@
+import ArgumentParser
+import Fovea
+import FoveaEmbedding
+import FoveaIO
+import FoveaTensor
+import Foundation
+
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Embed a folder of images: one feature row per image.",
+        discussion: """
+        DATASET is a folder of images, or of class subfolders (their names become labels).
+        The default layer is the input of the final linear classifier (the lecture's
+        last-layer features); a named conv layer is averaged over space.
+
+          fovea embed ~/.cache/fovea/photos -o emb.npy --paths paths.txt
+          fovea embed animals/ --layer _blocks.15 -o emb.npy --labels labels.npy --paths paths.txt
+        """
+    )
+
+    @Argument(help: "Folder of images (optionally one subfolder per class).")
+    var dataset: String
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "Layer (PyTorch module path); default: the input of the final linear layer.")
+    var layer: String?
+
+    @Option(name: .long, help: "Images per forward pass.")
+    var batch = 16
+
+    @Option(name: [.customShort("o"), .long], help: "Embeddings, float32 .npy [N, D].")
+    var output: String
+
+    @Option(name: .long, help: "Class index per image, int64 .npy (needs class subfolders).")
+    var labels: String?
+
+    @Option(name: .long, help: "Image paths, one per line, in row order.")
+    var paths: String?
+
+    func run() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        let classifier = try model.load()
+        let folder = try ImageFolder(dataset)
+        if labels != nil && folder.labels == nil {
+            throw FoveaError("--labels: \(dataset) has no class subfolders")
+        }
+        let embedding = try classifier.embed(folder.paths, layer: layer, batch: batch,
+                                             progress: ProgressBar(label: "embed").update)
+        try NPY.write(embedding, to: URL(fileURLWithPath: output))
+        if let labels, let l = folder.labels { try NPY.write(l, to: URL(fileURLWithPath: labels)) }
+        if let paths { try (folder.paths.joined(separator: "\n") + "\n").write(toFile: paths, atomically: true, encoding: .utf8) }
+        print("\(folder.paths.count) images x \(embedding.shape[1]) features (\(layer ?? "input of \(classifier.embeddingLayer)")) -> \(output)")
+    }
+}
+
+struct Neighbors: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Nearest neighbours of an image in an embedding index.",
+        discussion: """
+        Exact search: one matrix product against the index. The query is embedded with the
+        same model and layer as the index (--layer if the index used one).
+
+          fovea neighbors chelsea.png --index emb.npy --paths paths.txt --k 5 -o nn.png
+          fovea neighbors --evaluate --index emb.npy --labels labels.npy --k 10
+        """
+    )
+
+    @Argument(help: "Query image (not needed with --evaluate).")
+    var query: String?
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "Embeddings .npy [N, D] (from `fovea embed`).")
+    var index: String
+
+    @Option(name: .long, help: "Image paths of the index rows (from `fovea embed --paths`).")
+    var paths: String?
+
+    @Option(name: .long, help: "Labels of the index rows (for --evaluate).")
+    var labels: String?
+
+    @Option(name: .long, help: "Layer the index was embedded at (default: the input of the final linear layer).")
+    var layer: String?
+
+    @Option(name: .long, help: "Neighbours per query.")
+    var k = 10
+
+    @Option(name: .long, help: "cosine or l2.")
+    var metric: NearestNeighbors.Metric = .cosine
+
+    @Flag(name: .long, help: "Report precision@k of every index row against the others (needs --labels).")
+    var evaluate = false
+
+    @Option(name: [.customShort("o"), .long], help: "Picture: the query on the left, neighbours with distances.")
+    var output: String?
+
+    func run() throws {
+        guard k >= 1 else { throw ValidationError("--k must be at least 1") }
+        let embeddings = try NPY.read(URL(fileURLWithPath: index))
+        guard embeddings.rank == 2, embeddings.shape[0] >= 1 else { throw FoveaError("\(index): not an [N, D] embedding matrix") }
+        let search = NearestNeighbors(index: embeddings, metric: metric)
+        if evaluate {
+            guard let labels else { throw FoveaError("--evaluate needs --labels") }
+            let l = try NPY.readIntegers(URL(fileURLWithPath: labels)).values
+            guard l.count == embeddings.shape[0] else { throw FoveaError("\(labels): \(l.count) labels for \(embeddings.shape[0]) rows") }
+            print(String(format: "precision@%d (%@, leave-one-out over %d rows): %.4f", k, metric.rawValue,
+                         l.count, search.precisionAtK(labels: l, k: k)))
+            return
+        }
+        guard let query else { throw ValidationError("give a query image, or --evaluate") }
+        let rowPaths = try paths.map { try String(contentsOfFile: $0, encoding: .utf8).split(separator: "\n").map(String.init) }
+        if let rowPaths, rowPaths.count != embeddings.shape[0] {
+            throw FoveaError("\(paths!): \(rowPaths.count) paths for \(embeddings.shape[0]) rows")
+        }
+        let classifier = try model.load()
+        let q = try classifier.embed([query], layer: layer)
+        guard q.shape[1] == embeddings.shape[1] else {
+            throw FoveaError("\(index): \(embeddings.shape[1])-d rows, but \(classifier.spec.name) gives \(q.shape[1])-d features here; use the model and --layer of the index")
+        }
+        let found = search.search(q, k: min(k, embeddings.shape[0]))[0]
+        for (rank, hit) in found.enumerated() {
+            print("\(rank + 1). row \(hit.row)  distance \(String(format: "%.4f", hit.distance))  \(rowPaths?[hit.row] ?? "")")
+        }
+        if let output {
+            guard let rowPaths else { throw FoveaError("-o needs --paths to draw the neighbours") }
+            func thumb(_ path: String, _ caption: String) throws -> Image {
+                let c = classifier.preprocessing.crop(try Image.load(path: path), mode: .center).resized(width: 128, height: 128)
+                var tile = Image(width: 128, height: 146, channels: 3, color: [255, 255, 255])
+                tile.paste(c, x: 0, y: 0)
+                tile.drawText(caption, x: 2, y: 134, color: [0, 0, 0])
+                return tile
+            }
+            let tiles = try [thumb(query, "query")] + found.map { try thumb(rowPaths[$0.row], String(format: "%.3f", $0.distance)) }
+            try Image.grid(tiles, columns: tiles.count, padding: 4).save(path: output)
+        }
+    }
+}
+
+struct PCACommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pca",
+        abstract: "Project embeddings onto their principal components.",
+        discussion: """
+          fovea pca emb.npy -o coords.npy             (N x 2, same row order)
+          fovea pca emb.npy --components 3 -o coords.csv
+        """
+    )
+
+    @Argument(help: "Embeddings .npy [N, D].")
+    var embeddings: String
+
+    @Option(name: .long, help: "Number of components.")
+    var components = 2
+
+    @Option(name: [.customShort("o"), .long], help: "Coordinates: .npy or .csv.")
+    var output: String
+
+    func run() throws {
+        let x = try NPY.read(URL(fileURLWithPath: embeddings))
+        let pca = try PCA(x, components: components)
+        let coords = pca.transform(x)
+        if output.lowercased().hasSuffix(".csv") {
+            let k = coords.shape[1], v = coords.scalars
+            let lines = (0..<coords.shape[0]).map { i in (0..<k).map { String(v[i * k + $0]) }.joined(separator: ",") }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+        } else {
+            try NPY.write(coords, to: URL(fileURLWithPath: output))
+        }
+        let total = pca.variances.reduce(0, +)
+        print("\(x.shape[0]) rows x \(x.shape[1]) -> \(components) components, variances \(pca.variances.map { String(format: "%.4g", $0) }.joined(separator: ", ")) (sum \(String(format: "%.4g", total))) -> \(output)")
+    }
+}
+
+extension NearestNeighbors.Metric: ExpressibleByArgument {}

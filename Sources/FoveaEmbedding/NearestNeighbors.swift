@@ -1,0 +1,78 @@
+import Foundation
+import Fovea
+import FoveaTensor
+
+/// Exact k-nearest-neighbour search over the rows of an embedding matrix, through one matrix
+/// product per query batch.
+public struct NearestNeighbors: Sendable {
+    public enum Metric: String, CaseIterable, Sendable { case cosine, l2 }
+
+    public let index: Tensor          // [N, D]
+    public let metric: Metric
+    let squaredNorms: [Float]         // ||x_i||^2
+    let prepared: Tensor              // rows normalised for cosine, as is for l2
+
+    public init(index: Tensor, metric: Metric) {
+        precondition(index.rank == 2, "index must be [N, D]")
+        self.index = index
+        self.metric = metric
+        let norms = Self.rowSquaredNorms(index)
+        squaredNorms = norms
+        prepared = metric == .cosine ? Self.normalised(index, norms) : index
+    }
+
+    static func rowSquaredNorms(_ x: Tensor) -> [Float] {
+        let (n, d) = (x.shape[0], x.shape[1]), p = x.storage.pointer
+        return (0..<n).map { i in (0..<d).reduce(0) { $0 + p[i * d + $1] * p[i * d + $1] } }
+    }
+
+    static func normalised(_ x: Tensor, _ norms: [Float]) -> Tensor {
+        let d = x.shape[1], p = x.storage.pointer
+        return Tensor(shape: x.shape) { out in
+            for i in 0..<norms.count {
+                let s = norms[i] > 0 ? 1 / norms[i].squareRoot() : 0
+                for j in 0..<d { out[i * d + j] = p[i * d + j] * s }
+            }
+        }
+    }
+
+    /// Distances [Q, N] from each query row: cosine distance 1 - cos, or Euclidean
+    /// sqrt(||q||^2 + ||x||^2 - 2 q.x).
+    public func distances(_ queries: Tensor) -> Tensor {
+        precondition(queries.rank == 2 && queries.shape[1] == index.shape[1],
+                     "queries \(queries.shape) do not match the index's \(index.shape[1]) dimensions")
+        let qNorms = Self.rowSquaredNorms(queries)
+        let q = metric == .cosine ? Self.normalised(queries, qNorms) : queries
+        let dots = withNoGrad { q.matmul(prepared, transposeB: true) }        // [Q, N]
+        let n = index.shape[0]
+        let p = dots.storage.pointer
+        return Tensor(shape: dots.shape) { out in
+            for i in 0..<queries.shape[0] {
+                for j in 0..<n {
+                    let v = p[i * n + j]
+                    out[i * n + j] = metric == .cosine ? 1 - v : Swift.max(qNorms[i] + squaredNorms[j] - 2 * v, 0).squareRoot()
+                }
+            }
+        }
+    }
+
+    /// The k nearest rows of the index for each query (nearest first), skipping row `exclude[i]`
+    /// for query i (leave-one-out evaluation).
+    public func search(_ queries: Tensor, k: Int, exclude: [Int]? = nil) -> [[(row: Int, distance: Float)]] {
+        let d = distances(queries).scalars
+        let n = index.shape[0]
+        return (0..<queries.shape[0]).map { i in
+            let row = d[(i * n)..<((i + 1) * n)]
+            return Array(row.indices.filter { exclude?[i] != $0 - i * n }
+                .sorted { row[$0] != row[$1] ? row[$0] < row[$1] : $0 < $1 }
+                .prefix(k).map { (row: $0 - i * n, distance: row[$0]) })
+        }
+    }
+
+    /// Mean precision@k: the fraction of each row's k nearest other rows with its label.
+    public func precisionAtK(labels: [Int], k: Int) -> Float {
+        let results = search(index, k: k, exclude: Array(0..<index.shape[0]))
+        let hits = results.enumerated().map { i, nn in Float(nn.filter { labels[$0.row] == labels[i] }.count) / Float(max(nn.count, 1)) }
+        return hits.reduce(0, +) / Float(max(hits.count, 1))
+    }
+}
