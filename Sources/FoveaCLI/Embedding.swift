@@ -227,4 +227,74 @@ struct TSNECommand: ParsableCommand {
     }
 }
 
+struct MapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "map",
+        abstract: "Draw 2-D coordinates: a scatter coloured by class, or an image map of thumbnails.",
+        discussion: """
+        Every point is drawn in the scatter; the image map snaps points to a grid and shows the
+        one nearest each cell's centre, so it stays readable for any N.
+
+          fovea map coords.npy --labels labels.npy -o scatter.png
+          fovea map coords.npy --images paths.txt -o images.png --grid 40
+          fovea map coords.npy --digits digits.csv -o digits-map.png
+        """
+    )
+
+    @Argument(help: "Coordinates [N, 2]: .npy or .csv.")
+    var coords: String
+
+    @Option(name: .long, help: "Class per row (int .npy) for the scatter colours.")
+    var labels: String?
+
+    @Option(name: .long, help: "Image paths, one per row (from `fovea embed --paths`): draw an image map.")
+    var images: String?
+
+    @Option(name: .long, help: "scikit-learn's digits CSV: draw an image map of the digits.")
+    var digits: String?
+
+    @Option(name: .long, help: "Image map: cells per side.")
+    var grid = 30
+
+    @Option(name: [.customShort("o"), .long], help: "Output PNG.")
+    var output: String
+
+    func run() throws {
+        guard grid >= 2 else { throw ValidationError("--grid must be at least 2") }
+        let c = try readCoordinates(coords)
+        let n = c.shape[0]
+        if let images {
+            let paths = try String(contentsOfFile: images, encoding: .utf8).split(separator: "\n").map(String.init)
+            guard paths.count == n else { throw FoveaError("\(images): \(paths.count) paths for \(n) points") }
+            try MapFigure.imageMap(c, thumbnail: { try Image.load(path: paths[$0]) }, grid: grid).save(path: output)
+        } else if let digits {
+            let (pixels, _) = try Digits.load(URL(fileURLWithPath: digits))
+            guard pixels.shape[0] == n else { throw FoveaError("\(digits): \(pixels.shape[0]) digits for \(n) points") }
+            let v = pixels.scalars
+            try MapFigure.imageMap(c, thumbnail: { i in
+                Image(width: 8, height: 8, channels: 1, pixels: (0..<64).map { UInt8(255 - min(v[i * 64 + $0], 16) * 255 / 16) })
+            }, grid: grid).save(path: output)
+        } else {
+            let l = try labels.map { try NPY.readIntegers(URL(fileURLWithPath: $0)).values }
+            if let l, l.count != n { throw FoveaError("\(labels!): \(l.count) labels for \(n) points") }
+            try MapFigure.scatter(c, labels: l).save(path: output)
+        }
+        print("\(n) points -> \(output)")
+    }
+
+    func readCoordinates(_ path: String) throws -> Tensor {
+        let t: Tensor
+        if path.lowercased().hasSuffix(".csv") {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FoveaError("\(path): cannot read") }
+            let rows = text.split(separator: "\n").map { $0.split(separator: ",").compactMap { Float($0) } }
+            guard rows.allSatisfy({ $0.count == 2 }), !rows.isEmpty else { throw FoveaError("\(path): expected rows of two numbers") }
+            t = Tensor(shape: [rows.count, 2], values: rows.flatMap { $0 })
+        } else {
+            t = try NPY.read(URL(fileURLWithPath: path))
+        }
+        guard t.rank == 2, t.shape[1] == 2 else { throw FoveaError("\(path): coordinates must be [N, 2], got \(t.shape)") }
+        return t
+    }
+}
+
 extension NearestNeighbors.Metric: ExpressibleByArgument {}

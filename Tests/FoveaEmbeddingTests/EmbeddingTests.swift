@@ -106,3 +106,27 @@ import _FoveaTestSupport
         #expect(throws: FoveaError.self) { try ImageFolder(root.appendingPathComponent("nothing").path) }
     }
 }
+
+@Suite struct MapFigureTests {
+    @Test func imageMapShowsThePointNearestEachCellCentre() throws {
+        // Points at the four corners and one near the centre of a 2x2 grid's top-left cell.
+        let coords = Tensor(shape: [5, 2], values: [0, 1, 1, 1, 0, 0, 1, 0, 0.2, 0.8])
+        var drawn: [Int] = []
+        let image = MapFigure.imageMap(coords, thumbnail: { i in
+            drawn.append(i)
+            return Image(width: 4, height: 4, channels: 3, color: [UInt8(40 * i), 0, 0])
+        }, grid: 2, cell: 10)
+        #expect(image.width == 20 && image.height == 20)
+        // Top-left cell: point 4 (nearer its centre than the corner point 0) wins.
+        #expect(Set(drawn) == [1, 2, 3, 4])
+        #expect(image[x: 5, y: 5, c: 0] == 160)
+    }
+
+    @Test func scatterDrawsEveryPointInItsClassColour() {
+        let coords = Tensor(shape: [3, 2], values: [0, 0, 1, 1, 0.5, 0.5])
+        let image = MapFigure.scatter(coords, labels: [0, 1, 2], size: 100)
+        #expect(image.width == 260 && image.height == 100)
+        // Point 1 (1, 1) is drawn at the top right: tab10 orange.
+        #expect((0..<3).map { image[x: 87, y: 12, c: $0] } == [255, 127, 14])
+    }
+}
