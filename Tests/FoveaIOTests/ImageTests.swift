@@ -148,7 +148,7 @@ private func expectError(_ body: () throws -> Void, matches: (ImageError) -> Boo
     defer { try? FileManager.default.removeItem(atPath: dir) }
     func write(_ bytes: [UInt8], _ name: String) -> String {
         let path = "\(dir)/\(name)"
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        precondition(FileManager.default.createFile(atPath: path, contents: Data(bytes)), "cannot write \(path)")
         return path
     }
     let png = [UInt8](try PNG.encode(pattern(width: 40, height: 30, channels: 3)))
