@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fovea
+import FoveaEmbedding
 import FoveaFeatures
 import FoveaIO
 import FoveaNN
@@ -92,5 +93,64 @@ struct Activations: ParsableCommand {
         try grid.save(path: output)
         let strongest = activations.ranking.prefix(5).map { "\($0.channel) (\(String(format: "%.3g", $0.mean)))" }
         print("\(layer): \(activations.maps.shape.map(String.init).joined(separator: "x")); strongest channels: \(strongest.joined(separator: ", ")) -> \(output)")
+    }
+}
+
+struct TopPatchesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "top-patches",
+        abstract: "The dataset patches that excite a layer's channels most, cropped to their receptive field.",
+        discussion: """
+        One streaming pass over the images: per channel, the k images whose strongest unit is
+        highest, each cut to that unit's receptive field (computed exactly from the layer graph:
+        kernel sizes, strides, paddings, dilations; gray where it extends past the image).
+
+          fovea top-patches ~/.cache/fovea/photos --layer _blocks.10 --top-channels 6 --k 4 -o patches.png
+          fovea top-patches images/ --layer layer4 --channels 3,17,42 --k 9 -o patches.png
+        """
+    )
+
+    @Argument(help: "Folder of images (class subfolders are fine).")
+    var dataset: String
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "Layer (PyTorch module path with a spatial output).")
+    var layer: String
+
+    @Option(name: .long, help: "Comma-separated channel indices.")
+    var channels: String?
+
+    @Option(name: .long, help: "Without --channels: this many channels with the highest maxima.")
+    var topChannels = 8
+
+    @Option(name: .long, help: "Patches per channel.")
+    var k = 9
+
+    @Option(name: [.customShort("o"), .long], help: "Output PNG.")
+    var output: String
+
+    func run() throws {
+        guard k >= 1, topChannels >= 1 else { throw ValidationError("--k and --top-channels must be at least 1") }
+        let list = try channels.map { text in
+            try text.split(separator: ",").map { part -> Int in
+                guard let c = Int(part.trimmingCharacters(in: .whitespaces)) else { throw FoveaError("--channels \(text): not a list of integers") }
+                return c
+            }
+        }
+        let classifier = try model.load()
+        let folder = try ImageFolder(dataset)
+        let result = try TopPatches.find(classifier, paths: folder.paths, layer: layer, channels: list,
+                                         topChannels: topChannels, k: k, progress: ProgressBar(label: "top-patches").update)
+        var crops: [Int: Image] = [:]
+        let grid = try result.grid { i in
+            if let c = crops[i] { return c }
+            let c = try classifier.input(from: folder.paths[i]).crop
+            crops[i] = c
+            return c
+        }
+        try grid.save(path: output)
+        let f = result.field
+        print("\(layer): receptive field \(f.size.h)x\(f.size.w) px, stride \(f.jump.h); \(result.hits.count) channels x \(k) patches from \(folder.paths.count) images -> \(output)")
     }
 }

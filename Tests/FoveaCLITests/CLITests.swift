@@ -263,6 +263,17 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         for name in ["f.png", "a.png"] { #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path)) }
     }
 
+    @Test func topPatchesReportTheReceptiveField() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-patches-\(UUID().uuidString).png").path
+        let r = try fovea(["top-patches", cache.appendingPathComponent("photos").path, "--layer", "_blocks.4",
+                           "--top-channels", "3", "--k", "2", "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("_blocks.4: receptive field 67x67 px, stride 8; 3 channels x 2 patches from 8 images"))
+        #expect(FileManager.default.fileExists(atPath: out))
+        let bad = try fovea(["top-patches", cache.appendingPathComponent("photos").path, "--layer", "_blocks.4", "--channels", "1,x", "-o", out + "2"])
+        #expect(bad.status != 0 && bad.err.contains("--channels"))
+    }
+
     @Test func badLayersFailCleanly() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-features-\(UUID().uuidString).png").path
         for args in [["filters", "--layer", "_bn0", "-o", out], ["filters", "--layer", "_blocks.77", "-o", out],

@@ -61,3 +61,39 @@ import _FoveaTestSupport
         #expect(error?.description.contains("--layer _fc") == true)
     }
 }
+
+@Suite struct ReceptiveFieldTests {
+    /// Published receptive fields: VGG-16 conv5_3 196 px and pool5 212 px; ResNet-18's last
+    /// stage 435 px; EfficientNet's stem 3x3 stride 2 with TF "SAME" padding (0 before at 224).
+    @Test func knownReceptiveFields() throws {
+        let vgg = try ImageClassifier.load("vgg16")
+        let conv53 = try vgg.receptiveField(of: "features.28")
+        #expect(conv53.size == (196, 196) && conv53.jump == (16, 16))
+        let pool5 = try vgg.receptiveField(of: "features.30")
+        #expect(pool5.size == (212, 212) && pool5.jump == (32, 32))
+        let resnet = try ImageClassifier.load("resnet18")
+        let layer4 = try resnet.receptiveField(of: "layer4")
+        #expect(layer4.size == (435, 435) && layer4.jump == (32, 32))
+        let effnet = try Pretrained.efficientNet.get()
+        let stem = try effnet.receptiveField(of: "_conv_stem")
+        #expect(stem == ReceptiveField(size: (3, 3), jump: (2, 2), start: (0, 0)))
+        #expect(throws: FoveaError.self) { try effnet.receptiveField(of: "_fc") }
+    }
+
+    @Test func topPatchesKeepTheStrongestImagePerChannel() throws {
+        let classifier = try Pretrained.efficientNet.get()
+        let paths = ["chelsea_input.png", "coffee_input.png", "astronaut_input.png"].map { Golden.folder.appendingPathComponent($0).path }
+        let result = try TopPatches.find(classifier, paths: paths, layer: "_blocks.4", channels: [3, 7], k: 2, crop: .none)
+        #expect(result.hits.map(\.channel) == [3, 7])
+        for (channel, hits) in result.hits {
+            #expect(hits.count == 2 && hits[0].value >= hits[1].value)
+            // The best hit is the maximum of that channel over the images that won.
+            let x = classifier.preprocessing.normalize(try Image.load(path: paths[hits[0].image]))
+            let maps = try classifier.activations(x, layer: "_blocks.4").maps
+            let plane = Array(maps.scalars[(channel * 28 * 28)..<((channel + 1) * 28 * 28)])
+            #expect(plane.max() == hits[0].value)
+            #expect(hits[0].window.height == result.field.size.h)
+        }
+        #expect(throws: FoveaError.self) { try TopPatches.find(classifier, paths: paths, layer: "_blocks.4", channels: [99], crop: .none) }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Fovea
+import FoveaIO
+import FoveaNN
+import FoveaTensor
+
+/// The dataset patches that excite chosen channels of a layer most (the lecture's "strongest
+/// activations"): per channel, the k images whose maximum activation is highest, each with the
+/// receptive field of that maximum's unit.
+public struct TopPatches: Sendable {
+    public struct Hit: Sendable {
+        public let image: Int
+        public let value: Float
+        /// The unit's window in the model input (may extend past the image).
+        public let window: (y: Int, x: Int, height: Int, width: Int)
+    }
+
+    public let layer: String
+    public let field: ReceptiveField
+    /// Channel -> hits, strongest first.
+    public let hits: [(channel: Int, hits: [Hit])]
+
+    /// One streaming pass over `paths`: each image's maximum per channel updates a top-k list
+    /// per channel, so memory stays O(channels x k) whatever the dataset size. Channels are
+    /// `channels`, or the `topChannels` with the highest maxima over the dataset.
+    public static func find(_ classifier: ImageClassifier, paths: [String], layer: String, channels: [Int]?,
+                            topChannels: Int = 8, k: Int = 9, crop: CropMode = .center,
+                            progress: ((Int, Int) -> Void)? = nil) throws -> TopPatches {
+        let field = try classifier.receptiveField(of: layer)
+        var best: [Int: [Hit]] = [:]
+        var maxima: [Float] = []
+        for (n, path) in paths.enumerated() {
+            let x = try classifier.input(from: path, crop: crop).tensor
+            let maps = try classifier.activations(x, layer: layer).maps        // [C, h, w]
+            let (c, h, w) = (maps.shape[0], maps.shape[1], maps.shape[2])
+            if let channels, let bad = channels.first(where: { $0 < 0 || $0 >= c }) {
+                throw FoveaError("--channels \(bad): \(layer) has channels 0..<\(c)")
+            }
+            if maxima.isEmpty { maxima = [Float](repeating: -.infinity, count: c) }
+            let v = maps.storage.pointer
+            for ch in channels ?? Array(0..<c) {
+                var (bestValue, bestIndex) = (-Float.infinity, 0)
+                for i in 0..<(h * w) where v[ch * h * w + i] > bestValue { (bestValue, bestIndex) = (v[ch * h * w + i], i) }
+                maxima[ch] = max(maxima[ch], bestValue)
+                var list = best[ch, default: []]
+                if list.count < k || bestValue > list.last!.value {
+                    list.append(Hit(image: n, value: bestValue, window: field.window(row: bestIndex / w, column: bestIndex % w)))
+                    list.sort { $0.value > $1.value }
+                    if list.count > k { list.removeLast() }
+                    best[ch] = list
+                }
+            }
+            progress?(n + 1, paths.count)
+        }
+        let chosen = channels ?? Array(maxima.indices.sorted { maxima[$0] > maxima[$1] }.prefix(topChannels))
+        return TopPatches(layer: layer, field: field, hits: chosen.map { ($0, best[$0] ?? []) })
+    }
+
+    /// Rows = channels, columns = the k patches (the receptive field cut from the crop the
+    /// network saw, gray outside the image, scaled to `tile` px), labelled with the activation.
+    public func grid(_ crops: (Int) throws -> Image, tile: Int = 64) rethrows -> Image {
+        let k = hits.map(\.hits.count).max() ?? 0
+        var cells: [Image] = []
+        for (channel, list) in hits {
+            var label = Image(width: tile, height: tile, channels: 3, color: [255, 255, 255])
+            label.drawText("ch \(channel)", x: 4, y: tile / 2 - 4, color: [0, 0, 0], scale: 1)
+            cells.append(label)
+            for i in 0..<k {
+                guard i < list.count else { cells.append(Image(width: tile, height: tile, channels: 3, color: [255, 255, 255])); continue }
+                let hit = list[i]
+                let source = try crops(hit.image).rgb()
+                var patch = Image(width: hit.window.width, height: hit.window.height, channels: 3, color: [128, 128, 128])
+                patch.paste(source, x: -hit.window.x, y: -hit.window.y)
+                var cell = patch.resized(width: tile, height: tile, filter: .bilinear)
+                let text = String(format: "%.3g", hit.value)
+                cell.fillRect(x: 0, y: tile - 10, width: Image.textSize(text).width + 4, height: 10, color: [0, 0, 0])
+                cell.drawText(text, x: 2, y: tile - 9, color: [255, 255, 255])
+                cells.append(cell)
+            }
+        }
+        return Image.grid(cells, columns: k + 1, padding: 2)
+    }
+}
