@@ -2,6 +2,7 @@ import ArgumentParser
 import Fovea
 import FoveaAdversarial
 import FoveaAttribution
+import FoveaEmbedding
 import FoveaIO
 import FoveaTensor
 import Foundation
@@ -57,6 +58,12 @@ struct Attack: ParsableCommand {
     @Flag(name: .long, help: "Also write clean vs adversarial Grad-CAM and gradient saliency to --figure's folder (NAME-explain.png).")
     var explain = false
 
+    @Option(name: .long, help: "With --explain: an embedding index (from `fovea embed`) to show the clean and adversarial images' nearest neighbours in.")
+    var index: String?
+
+    @Option(name: .long, help: "Image paths of the --index rows (from `fovea embed --paths`).")
+    var paths: String?
+
     @Flag(name: .long, help: "Print JSON: before/after top-5, perturbation norms, success, 8-bit check.")
     var json = false
 
@@ -64,6 +71,9 @@ struct Attack: ParsableCommand {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         if target != nil && label != nil { throw ValidationError("--target (targeted) and --label (untargeted) exclude each other") }
         guard output.lowercased().hasSuffix(".png") else { throw ValidationError("-o \(output): the adversarial image must be a .png (lossless)") }
+        if (index != nil || paths != nil) && !(explain && figure != nil && index != nil && paths != nil) {
+            throw ValidationError("--index and --paths go together, with --explain and --figure")
+        }
     }
 
     struct Report: Codable {
@@ -126,6 +136,10 @@ struct Attack: ParsableCommand {
                 }
                 let path = URL(fileURLWithPath: figure).deletingPathExtension().path + "-explain.png"
                 try Image.grid(panels, columns: 2, padding: 6).save(path: path)
+                if let index, let paths {
+                    try neighbours(classifier, clean: result.clean, adversarial: result.adversarial, index: index, paths: paths,
+                                   to: URL(fileURLWithPath: figure).deletingPathExtension().path + "-neighbors.png")
+                }
             }
         }
         let report = Report(file: image, method: method.rawValue, epsilon: settings.epsilon,
@@ -146,6 +160,39 @@ struct Attack: ParsableCommand {
         print("  perturbation: L-inf \(String(format: "%.4g", result.linf)) (\(String(format: "%.3g", result.linf * 255))/255), L2 \(String(format: "%.4g", result.l2))")
         let rounding = survived ? "still fools the model" : (method == .fgsm && result.succeeded ? "no longer fools the model (FGSM is not rerun; use --method pgd)" : "does not fool the model")
         print("  saved 8-bit PNG \(output): \(rounding)\(rerun ? " (PGD rerun on the 8-bit grid)" : "")")
+    }
+}
+
+extension Attack {
+    /// Two rows: the clean image and its 5 nearest index images, then the adversarial one and
+    /// its neighbours (cosine distance of the embeddings).
+    func neighbours(_ classifier: ImageClassifier, clean: Tensor, adversarial: Tensor, index: String, paths: String, to output: String) throws {
+        let embeddings = try NPY.read(URL(fileURLWithPath: index))
+        let rowPaths = try String(contentsOfFile: paths, encoding: .utf8).split(separator: "\n").map(String.init)
+        guard embeddings.rank == 2, rowPaths.count == embeddings.shape[0] else {
+            throw FoveaError("\(paths): \(rowPaths.count) paths for the \(embeddings.shape) index \(index)")
+        }
+        let search = NearestNeighbors(index: embeddings, metric: .cosine)
+        let fc = classifier.module.module(at: classifier.embeddingLayer)!
+        var tiles: [Image] = []
+        for (name, pixels) in [("clean", clean), ("adversarial", adversarial)] {
+            var feature: Tensor?
+            let handle = fc.addForwardPreHook { _, x in feature = x; return nil }
+            _ = classifier.logits(classifier.normalizedInput(pixels))
+            handle.remove()
+            guard let f = feature, f.shape[1] == embeddings.shape[1] else {
+                throw FoveaError("\(index): rows are not \(classifier.spec.name)'s last-layer features")
+            }
+            var query = classifier.image(ofPixels: pixels).resized(width: 112, height: 112)
+            query.drawText(name, x: 2, y: 2, color: [255, 255, 255])
+            tiles.append(query)
+            for hit in search.search(f.reshaped([1, -1]), k: 5)[0] {
+                var t = classifier.preprocessing.crop(try Image.load(path: rowPaths[hit.row]), mode: .center).resized(width: 112, height: 112)
+                t.drawText(String(format: "%.3f", hit.distance), x: 2, y: 2, color: [255, 255, 255])
+                tiles.append(t)
+            }
+        }
+        try Image.grid(tiles, columns: 6, padding: 3).save(path: output)
     }
 }
 

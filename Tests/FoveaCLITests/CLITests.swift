@@ -305,6 +305,22 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(FileManager.default.fileExists(atPath: fig))
     }
 
+    @Test func explainShowsMapsAndNeighboursOfBothImages() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-attack-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (emb, paths) = (dir.appendingPathComponent("emb.npy").path, dir.appendingPathComponent("paths.txt").path)
+        #expect(try fovea(["embed", cache.appendingPathComponent("photos").path, "-o", emb, "--paths", paths]).status == 0)
+        let fig = dir.appendingPathComponent("fig.png").path
+        let r = try fovea(["attack", chelsea, "--method", "fgsm", "--epsilon", "2", "-o", dir.appendingPathComponent("adv.png").path,
+                           "--figure", fig, "--explain", "--index", emb, "--paths", paths])
+        #expect(r.status == 0, "\(r.err)")
+        for suffix in ["-explain.png", "-neighbors.png"] {
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("fig\(suffix)").path))
+        }
+        let lonely = try fovea(["attack", chelsea, "--method", "fgsm", "--epsilon", "2", "-o", dir.appendingPathComponent("b.png").path, "--index", emb])
+        #expect(lonely.status != 0 && lonely.err.contains("--index and --paths go together"))
+    }
+
     @Test func badAttackInputFailsCleanly() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-attack-\(UUID().uuidString).png").path
         for args in [["--method", "fgsm", "--epsilon", "-3"], ["--method", "fgsm", "--epsilon", "999"],
