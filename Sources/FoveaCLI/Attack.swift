@@ -168,10 +168,8 @@ extension Attack {
     /// its neighbours (cosine distance of the embeddings).
     func neighbours(_ classifier: ImageClassifier, clean: Tensor, adversarial: Tensor, index: String, paths: String, to output: String) throws {
         let embeddings = try NPY.read(URL(fileURLWithPath: index))
-        let rowPaths = try String(contentsOfFile: paths, encoding: .utf8).split(separator: "\n").map(String.init)
-        guard embeddings.rank == 2, rowPaths.count == embeddings.shape[0] else {
-            throw FoveaError("\(paths): \(rowPaths.count) paths for the \(embeddings.shape) index \(index)")
-        }
+        guard embeddings.rank == 2 else { throw FoveaError("\(index): not an [N, D] embedding matrix") }
+        let rowPaths = try CoordinateFile.paths(paths, rows: embeddings.shape[0])
         let search = NearestNeighbors(index: embeddings, metric: .cosine)
         let fc = classifier.module.module(at: classifier.embeddingLayer)!
         var tiles: [Image] = []

@@ -118,10 +118,7 @@ struct Neighbors: ParsableCommand {
             return
         }
         guard let query else { throw ValidationError("give a query image, or --evaluate") }
-        let rowPaths = try paths.map { try String(contentsOfFile: $0, encoding: .utf8).split(separator: "\n").map(String.init) }
-        if let rowPaths, rowPaths.count != embeddings.shape[0] {
-            throw FoveaError("\(paths!): \(rowPaths.count) paths for \(embeddings.shape[0]) rows")
-        }
+        let rowPaths = try paths.map { try CoordinateFile.paths($0, rows: embeddings.shape[0]) }
         let classifier = try model.load()
         let q = try classifier.embed([query], layer: layer)
         guard q.shape[1] == embeddings.shape[1] else {
@@ -169,13 +166,7 @@ struct PCACommand: ParsableCommand {
         let x = try NPY.read(URL(fileURLWithPath: embeddings))
         let pca = try PCA(x, components: components)
         let coords = pca.transform(x)
-        if output.lowercased().hasSuffix(".csv") {
-            let k = coords.shape[1], v = coords.scalars
-            let lines = (0..<coords.shape[0]).map { i in (0..<k).map { String(v[i * k + $0]) }.joined(separator: ",") }
-            try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
-        } else {
-            try NPY.write(coords, to: URL(fileURLWithPath: output))
-        }
+        try CoordinateFile.write(coords, to: output)
         let total = pca.variances.reduce(0, +)
         print("\(x.shape[0]) rows x \(x.shape[1]) -> \(components) components, variances \(pca.variances.map { String(format: "%.4g", $0) }.joined(separator: ", ")) (sum \(String(format: "%.4g", total))) -> \(output)")
     }
@@ -216,13 +207,7 @@ struct TSNECommand: ParsableCommand {
         var tsne = TSNE()
         (tsne.perplexity, tsne.iterations, tsne.learningRate) = (perplexity, iterations, learningRate)
         let result = try tsne.fit(x, progress: ProgressBar(label: "t-SNE").update)
-        if output.lowercased().hasSuffix(".csv") {
-            let v = result.coordinates.scalars
-            let lines = (0..<result.coordinates.shape[0]).map { "\(v[2 * $0]),\(v[2 * $0 + 1])" }
-            try (lines.joined(separator: "\n") + "\n").write(toFile: output, atomically: true, encoding: .utf8)
-        } else {
-            try NPY.write(result.coordinates, to: URL(fileURLWithPath: output))
-        }
+        try CoordinateFile.write(result.coordinates, to: output)
         print("\(x.shape[0]) points -> 2-D, perplexity \(perplexity), KL divergence \(String(format: "%.4f", result.kl)) -> \(output)")
     }
 }
@@ -261,11 +246,11 @@ struct MapCommand: ParsableCommand {
 
     func run() throws {
         guard grid >= 2 else { throw ValidationError("--grid must be at least 2") }
-        let c = try readCoordinates(coords)
+        let c = try CoordinateFile.read(coords)
+        guard c.shape[1] == 2 else { throw FoveaError("\(coords): coordinates must be [N, 2], got \(c.shape)") }
         let n = c.shape[0]
         if let images {
-            let paths = try String(contentsOfFile: images, encoding: .utf8).split(separator: "\n").map(String.init)
-            guard paths.count == n else { throw FoveaError("\(images): \(paths.count) paths for \(n) points") }
+            let paths = try CoordinateFile.paths(images, rows: n)
             try MapFigure.imageMap(c, thumbnail: { try Image.load(path: paths[$0]) }, grid: grid).save(path: output)
         } else if let digits {
             let (pixels, _) = try Digits.load(URL(fileURLWithPath: digits))
@@ -282,18 +267,41 @@ struct MapCommand: ParsableCommand {
         print("\(n) points -> \(output)")
     }
 
-    func readCoordinates(_ path: String) throws -> Tensor {
-        let t: Tensor
-        if path.lowercased().hasSuffix(".csv") {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FoveaError("\(path): cannot read") }
-            let rows = text.split(separator: "\n").map { $0.split(separator: ",").compactMap { Float($0) } }
-            guard rows.allSatisfy({ $0.count == 2 }), !rows.isEmpty else { throw FoveaError("\(path): expected rows of two numbers") }
-            t = Tensor(shape: [rows.count, 2], values: rows.flatMap { $0 })
-        } else {
-            t = try NPY.read(URL(fileURLWithPath: path))
+}
+
+/// Row-aligned files next to an embedding: coordinates (.npy or .csv) and image paths.
+enum CoordinateFile {
+    /// Writes [N, k] as .csv (one row per line) or .npy, by the extension.
+    static func write(_ t: Tensor, to path: String) throws {
+        guard path.lowercased().hasSuffix(".csv") else { return try NPY.write(t, to: URL(fileURLWithPath: path)) }
+        let k = t.shape[1], v = t.scalars
+        let lines = (0..<t.shape[0]).map { i in (0..<k).map { String(v[i * k + $0]) }.joined(separator: ",") }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// Reads [N, k] from .csv or .npy.
+    static func read(_ path: String) throws -> Tensor {
+        guard path.lowercased().hasSuffix(".csv") else {
+            let t = try NPY.read(URL(fileURLWithPath: path))
+            guard t.rank == 2 else { throw FoveaError("\(path): expected an [N, k] array, got \(t.shape)") }
+            return t
         }
-        guard t.rank == 2, t.shape[1] == 2 else { throw FoveaError("\(path): coordinates must be [N, 2], got \(t.shape)") }
-        return t
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FoveaError("\(path): cannot read") }
+        let rows = text.split(separator: "\n").map { $0.split(separator: ",").compactMap { Float($0) } }
+        guard let k = rows.first?.count, k > 0, rows.allSatisfy({ $0.count == k }) else {
+            throw FoveaError("\(path): expected rows with the same number of comma-separated numbers")
+        }
+        return Tensor(shape: [rows.count, k], values: rows.flatMap { $0 })
+    }
+
+    /// The lines of a paths file, which must match `rows`.
+    static func paths(_ path: String, rows: Int) throws -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw FoveaError("\(path): cannot read as a text file of image paths (one per line)")
+        }
+        let lines = text.split(separator: "\n").map(String.init)
+        guard lines.count == rows else { throw FoveaError("\(path): \(lines.count) paths for \(rows) rows") }
+        return lines
     }
 }
 
