@@ -27,6 +27,7 @@ struct FoveaCommand: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            Notes.flush()
         } catch {
             let code = exitCode(for: error)
             if code == .success {                      // --help and friends
@@ -43,6 +44,17 @@ struct FoveaCommand: ParsableCommand {
     }
 }
 
+/// Notes for the user, printed to stderr after a command succeeds (a failure prints only its
+/// one error line).
+enum Notes {
+    nonisolated(unsafe) static var pending: [String] = []
+    static func add(_ note: String) { pending.append(note) }
+    static func flush() {
+        for note in pending { FileHandle.standardError.write(Data("fovea: note: \(note)\n".utf8)) }
+        pending = []
+    }
+}
+
 /// Options shared by commands that run a model.
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Model name (see `fovea models`).")
@@ -52,7 +64,11 @@ struct ModelOptions: ParsableArguments {
     var weights: String?
 
     func load() throws -> ImageClassifier {
-        try ImageClassifier.load(model, weights: weights.map { URL(fileURLWithPath: $0) })
+        let classifier = try ImageClassifier.load(model, weights: weights.map { URL(fileURLWithPath: $0) })
+        if weights == nil && classifier.spec.defaultWeights == nil {
+            Notes.add("\(classifier.spec.name) has no fetched weights and runs with a random initialisation; pass --weights FILE (its torchvision checkpoint)")
+        }
+        return classifier
     }
 }
 

@@ -130,6 +130,13 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         try expectCleanFailure(["classify", chelsea, "--weights", path], mentions: [path, "missing keys"])
     }
 
+    @Test func randomWeightsAreNotedOnlyOnSuccess() throws {
+        let r = try fovea(["classify", chelsea, "--model", "resnet18", "--top", "1"])
+        #expect(r.status == 0)
+        #expect(r.err.contains("fovea: note: resnet18 has no fetched weights and runs with a random initialisation"))
+        try expectCleanFailure(["classify", "/nonexistent/x.png", "--model", "resnet18"], mentions: ["/nonexistent/x.png"])
+    }
+
     @Test func unknownModelAndLayer() throws {
         try expectCleanFailure(["classify", chelsea, "--model", "resnet9000"], mentions: ["resnet9000", "efficientnet-lite0"])
         try expectCleanFailure(["layers", "--model", "efficientnet-lite0", "--layer", "_blocks.42"], mentions: ["_blocks.42", "_blocks.15"])
