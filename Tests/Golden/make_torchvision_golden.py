@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Golden files for Fovea's torchvision-layout models (Tests/Golden/torchvision/).
+
+    python3 Tests/Golden/make_torchvision_golden.py --cache ~/.cache/fovea
+
+Needs torch and torchvision (`pip install --no-deps torchvision` keeps the installed torch).
+Writes:
+  layouts.json               state-dict keys and shapes of torchvision's alexnet, squeezenet1_0/1_1
+  squeezenet1_1.safetensors  a seeded random squeezenet1_1 state dict, stored as float16 (2.5 MB)
+  chelsea_torchvision.png    chelsea after Resize(256) + CenterCrop(224) (torchvision on PIL)
+  squeezenet1_1_chelsea_logits.npy
+                             logits of that model, weights = the float16 values in float32,
+                             on the crop normalised with ImageNet mean/std, in eval mode
+"""
+import argparse
+import json
+import os
+import struct
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+from torchvision import transforms
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torchvision")
+
+
+def write_safetensors(path, tensors):
+    """A minimal safetensors writer: 8-byte header length, JSON header, raw little-endian data."""
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        data = t.contiguous().numpy().astype("<f2").tobytes()
+        header[name] = {"dtype": "F16", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * ((8 - len(raw) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)) + raw)
+        for b in blobs:
+            f.write(b)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cache", default=os.path.expanduser("~/.cache/fovea"))
+    args = p.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(0)
+    layouts = {}
+    for name in ["alexnet", "squeezenet1_0", "squeezenet1_1"]:
+        sd = getattr(torchvision.models, name)(weights=None).state_dict()
+        layouts[name] = {k: list(v.shape) for k, v in sd.items()}
+    with open(os.path.join(OUT, "layouts.json"), "w") as f:
+        json.dump({"torchvision": torchvision.__version__, "models": layouts}, f, indent=1)
+
+    model = torchvision.models.squeezenet1_1(weights=None).eval()
+    state = {k: v.half() for k, v in model.state_dict().items()}
+    write_safetensors(os.path.join(OUT, "squeezenet1_1.safetensors"), state)
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+
+    image = Image.open(os.path.join(os.path.expanduser(args.cache), "photos", "chelsea.png")).convert("RGB")
+    crop = transforms.CenterCrop(224)(transforms.Resize(256)(image))
+    crop.save(os.path.join(OUT, "chelsea_torchvision.png"))
+    x = transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])(transforms.ToTensor()(crop))[None]
+    with torch.no_grad():
+        logits = model(x)[0]
+    np.save(os.path.join(OUT, "squeezenet1_1_chelsea_logits.npy"), logits.numpy().astype("<f4"), allow_pickle=False)
+    print("wrote", OUT)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
