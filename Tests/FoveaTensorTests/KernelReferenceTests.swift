@@ -83,6 +83,27 @@ import Testing
         #expect(maxRelativeError(dx.scalars, one) < 1e-5)
     }
 
+    /// Large products are split across the cores by columns; every column must be computed,
+    /// including when ceil(n / 2) is not a multiple of 16 (n = 12321 is SqueezeNet's 111 x 111).
+    @Test(arguments: [12321, 12320, 3025, 193])
+    func splitProductsCoverEveryColumn(_ n: Int) {
+        let k = n > 1000 ? 27 : 128
+        let a = randomTensor([64, k], seed: 12), b = randomTensor([k, n], seed: 13)
+        // Leave a NaN-filled buffer of the output's size in the pool, as a busy process would.
+        do { let junk = Tensor(repeating: .nan, shape: [64, n]); _ = junk.count }
+        let x = b.reshaped([1, k, 1, n]), w = a.reshaped([64, k, 1, 1])
+        let viaConv = x.conv2d(weight: w).scalars                // pointwise: output from the pool
+        let viaMatmul = a.matmul(b).scalars
+        let (pa, pb) = (a.scalars, b.scalars)
+        for col in [0, n / 2 - 1, n / 2, n - 17, n - 1] {
+            for row in [0, 63] {
+                let ref = (0..<k).reduce(0.0) { $0 + Double(pa[row * k + $1]) * Double(pb[$1 * n + col]) }
+                #expect(abs(Double(viaConv[row * n + col]) - ref) < 1e-4, "conv column \(col) of \(n)")
+                #expect(abs(Double(viaMatmul[row * n + col]) - ref) < 1e-4, "matmul column \(col) of \(n)")
+            }
+        }
+    }
+
     @Test func poolingValues() {
         let x = Tensor(shape: [1, 1, 3, 4], values: (0..<12).map(Float.init))
         #expect(x.maxPool2d(kernel: (2, 2)).scalars == [5, 7])

@@ -25,8 +25,8 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         return blasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
     if n >= 64 {
-        // Split the columns of C (and of op(B)) at a multiple of 16.
-        let half = (n / parallel + 15) / 16 * 16
+        // Split the columns of C (and of op(B)): ceil(n / 2) rounded up to a multiple of 16.
+        let half = ((n + parallel - 1) / parallel + 15) / 16 * 16
         DispatchQueue.concurrentPerform(iterations: parallel) { part in
             let j0 = part * half, cols = min(n - j0, half)
             guard cols > 0 else { return }
