@@ -10,7 +10,10 @@ extension ImageClassifier {
         let (poolPath, fc) = try globalPoolingHead()
         guard let pool = module.module(at: poolPath) else { throw FoveaError("CAM: \(poolPath) not found") }
         var features: Tensor?
-        let handle = pool.addForwardPreHook { _, x in features = x; return nil }
+        // The pooling module's input, or the output of the layer a functional pooling reads.
+        let handle = spec.pooledFeatures == nil
+            ? pool.addForwardPreHook { _, x in features = x; return nil }
+            : pool.addForwardHook { _, y in features = y; return nil }
         defer { handle.remove() }
         _ = logits(input)
         guard let f = features, f.rank == 4, f.shape[1] == fc.weight.shape[1] else {
@@ -29,6 +32,9 @@ extension ImageClassifier {
     /// The global-average-pooling module and the linear classifier after it, or an error that
     /// says why CAM does not apply and what to use instead.
     func globalPoolingHead() throws -> (pool: String, classifier: Linear) {
+        if let pooled = spec.pooledFeatures, let fc = module.module(at: spec.classifier) as? Linear {
+            return (pooled, fc)
+        }
         let modules = module.namedModules()
         guard let fc = module.module(at: spec.classifier) as? Linear,
               let fcIndex = modules.firstIndex(where: { $0.path == spec.classifier }),

@@ -36,6 +36,9 @@ public struct ModelSpec: Sendable {
     /// The file the set-up fetches for this model (in the cache's `models/` folder), if any.
     public let defaultWeights: String?
     public let build: @Sendable () -> Module
+    /// For networks that average-pool in their forward function rather than in a module
+    /// (torchvision's MobileNetV2): the layer whose output is pooled and fed to `classifier`.
+    public var pooledFeatures: String? = nil
 
     /// Every model, by its PyTorch constructor name.
     public static let all: [ModelSpec] = [
@@ -44,6 +47,9 @@ public struct ModelSpec: Sendable {
                   defaultWeights: "efficientnet-lite0-57934424.pth", build: { EfficientNetLite0() }),
         ModelSpec(name: "alexnet", summary: "torchvision alexnet layout", preprocessing: .torchvision,
                   classifier: "classifier.6", camLayer: "features.11", defaultWeights: nil, build: { AlexNet() }),
+        ModelSpec(name: "mobilenet_v2", summary: "torchvision mobilenet_v2 layout", preprocessing: .torchvision,
+                  classifier: "classifier.1", camLayer: "features.18", defaultWeights: nil, build: { MobileNetV2() },
+                  pooledFeatures: "features"),
     ] + SqueezeNet.versions.map { name in
         ModelSpec(name: name, summary: "torchvision \(name) layout", preprocessing: .torchvision,
                   classifier: "classifier.1", camLayer: "features.12", defaultWeights: nil, build: { SqueezeNet(name)! })

@@ -182,6 +182,20 @@ import _FoveaTestSupport
         #expect(map.height == 14 && map.width == 14)
     }
 
+    /// MobileNetV2 pools in its forward function: CAM reads the output of `features`, and equals
+    /// Grad-CAM's linear combination (alpha_k = w_k^c / (h w)) times h w before the ReLU.
+    @Test func camWorksWithFunctionalPooling() throws {
+        let net = try ImageClassifier.load("mobilenet_v2")
+        var g = SeededGenerator(seed: 3)
+        let x = Tensor.uniform([1, 3, 224, 224], in: -1...1, using: &g)
+        let cam = try net.cam(x, target: 5)
+        #expect(cam.layer == "features" && cam.height == 7 && cam.width == 7)
+        let grad = try net.gradCAM(x, target: 5, layer: "features")
+        for (c, r) in zip(cam.values, grad.values) where c > 0 {
+            #expect(abs(c / 49 - r) <= 1e-4 * max(1, abs(r)))
+        }
+    }
+
     @Test func gradCAMNeedsASpatialLayer() throws {
         let error = #expect(throws: FoveaError.self) { try classifier.gradCAM(try input("chelsea"), target: 282, layer: "_fc") }
         #expect(error?.description.contains("_fc") == true)

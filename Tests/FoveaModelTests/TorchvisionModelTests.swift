@@ -11,7 +11,7 @@ import _FoveaTestSupport
 @Suite struct TorchvisionModelTests {
     static let folder = Golden.folder.deletingLastPathComponent().appendingPathComponent("torchvision")
 
-    @Test(arguments: ["alexnet", "squeezenet1_0", "squeezenet1_1"])
+    @Test(arguments: ["alexnet", "squeezenet1_0", "squeezenet1_1", "mobilenet_v2"])
     func stateDictKeysAndShapesMatchTorchvision(_ name: String) throws {
         let data = try Data(contentsOf: Self.folder.appendingPathComponent("layouts.json"))
         let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]

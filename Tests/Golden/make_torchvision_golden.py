@@ -5,7 +5,7 @@
 
 Needs torch and torchvision (`pip install --no-deps torchvision` keeps the installed torch).
 Writes:
-  layouts.json               state-dict keys and shapes of torchvision's alexnet, squeezenet1_0/1_1
+  layouts.json               state-dict keys and shapes of torchvision's alexnet, squeezenet1_0/1_1, mobilenet_v2
   squeezenet1_1.safetensors  a seeded random squeezenet1_1 state dict, stored as float16 (2.5 MB)
   chelsea_torchvision.png    chelsea after Resize(256) + CenterCrop(224) (torchvision on PIL)
   squeezenet1_1_chelsea_logits.npy
@@ -49,13 +49,18 @@ def main() -> int:
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
     layouts = {}
-    for name in ["alexnet", "squeezenet1_0", "squeezenet1_1"]:
+    def layout(name):
         sd = getattr(torchvision.models, name)(weights=None).state_dict()
         layouts[name] = {k: list(v.shape) for k, v in sd.items()}
+
+    # The seeded checkpoint is drawn after these three layouts (the order fixes its values).
+    for name in ["alexnet", "squeezenet1_0", "squeezenet1_1"]:
+        layout(name)
+    model = torchvision.models.squeezenet1_1(weights=None).eval()
+    layout("mobilenet_v2")
     with open(os.path.join(OUT, "layouts.json"), "w") as f:
         json.dump({"torchvision": torchvision.__version__, "models": layouts}, f, indent=1)
 
-    model = torchvision.models.squeezenet1_1(weights=None).eval()
     state = {k: v.half() for k, v in model.state_dict().items()}
     write_safetensors(os.path.join(OUT, "squeezenet1_1.safetensors"), state)
     model.load_state_dict({k: v.float() for k, v in state.items()})
