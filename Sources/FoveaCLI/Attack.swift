@@ -195,3 +195,74 @@ extension Attack {
 }
 
 extension AttackSettings.Method: ExpressibleByArgument {}
+
+struct Robustness: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Accuracy against epsilon under FGSM or PGD, as a table and a plot.",
+        discussion: """
+        DATASET is a folder of images. With class subfolders named like the model's labels
+        (e.g. "tiger cat"), accuracy is against those labels; otherwise against the model's own
+        clean predictions (so epsilon 0 gives 100%). Epsilons use --epsilon's units.
+
+          fovea robustness ~/.cache/fovea/photos --method fgsm --epsilons 0,1,2,4,8 -o curve.png
+        """
+    )
+
+    @Argument(help: "Folder of images (optionally one subfolder per class label).")
+    var dataset: String
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "fgsm or pgd.")
+    var method: AttackSettings.Method = .fgsm
+
+    @Option(name: .long, help: "Comma-separated epsilons: 0,2/255,4/255 or 0,1,2 (0..255 scale) or 0,0.05,0.1.")
+    var epsilons: String
+
+    @Option(name: .long, help: "pgd: iterations.")
+    var steps = 10
+
+    @Option(name: [.customShort("o"), .long], help: "The plot (PNG).")
+    var output: String?
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        let values = try epsilons.split(separator: ",").map { try AttackSettings.parseEpsilon(String($0), option: "--epsilons") }.sorted()
+        guard !values.isEmpty else { throw FoveaError("--epsilons: give at least one value") }
+        let classifier = try model.load()
+        let folder = try ImageFolder(dataset)
+        let pixels = try folder.paths.map { classifier.pixels(try classifier.input(from: $0).crop) }
+        let labels: [Int]
+        let reference: String
+        if let classes = folder.labels {
+            let indices = try folder.classNames.map { name -> Int in
+                do { return try classifier.labels.resolve(name) } catch {
+                    throw FoveaError("\(dataset)/\(name): the folder name is not one of \(classifier.spec.name)'s labels")
+                }
+            }
+            labels = classes.map { indices[$0] }
+            reference = "labels"
+        } else {
+            labels = pixels.map { classifier.predict(classifier.normalizedInput($0)).top(1)[0].index }
+            reference = "clean predictions"
+        }
+        let curve = try classifier.robustness(pixels: pixels, labels: labels, epsilons: values, method: method,
+                                              steps: steps, reference: reference,
+                                              progress: ProgressBar(label: "robustness").update)
+        if let output { try RobustnessPlot.render(curve).save(path: output) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(curve), as: UTF8.self))
+            return
+        }
+        print("\(method.rawValue) on \(curve.images) images, accuracy vs \(reference):")
+        print("  epsilon      (0..255)   accuracy")
+        for (e, a) in zip(curve.epsilons, curve.accuracies) {
+            print("  \(String(format: "%-11.4g", e))  \(String(format: "%-9.3g", e * 255))  \(String(format: "%5.1f%%", a * 100))")
+        }
+    }
+}

@@ -328,6 +328,25 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(lonely.status != 0 && lonely.err.contains("--index and --paths go together"))
     }
 
+    @Test func robustnessCurveAgainstFolderLabels() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-robust-\(UUID().uuidString)")
+        let tiger = dir.appendingPathComponent("tiger cat")
+        try FileManager.default.createDirectory(at: tiger, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: chelsea, toPath: tiger.appendingPathComponent("chelsea.png").path)
+        let plot = dir.appendingPathComponent("curve.png").path
+        let r = try fovea(["robustness", dir.path, "--epsilons", "4,0", "-o", plot, "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let curve = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        #expect(curve["reference"] as? String == "labels")
+        #expect((curve["epsilons"] as! [Double]).count == 2)
+        #expect(curve["accuracies"] as? [Double] == [1, 0])            // chelsea is a tiger cat until FGSM 4/255
+        #expect(FileManager.default.fileExists(atPath: plot))
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("not a class"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: chelsea, toPath: dir.appendingPathComponent("not a class/c.png").path)
+        let bad = try fovea(["robustness", dir.path, "--epsilons", "0"])
+        #expect(bad.status != 0 && bad.err.contains("not a class"))
+    }
+
     @Test func badAttackInputFailsCleanly() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-attack-\(UUID().uuidString).png").path
         for args in [["--method", "fgsm", "--epsilon", "-3"], ["--method", "fgsm", "--epsilon", "999"],
