@@ -42,7 +42,7 @@ struct Filters: ParsableCommand {
         let path = try layer ?? FilterGrid.firstConvolution(of: classifier.module, input: [1, 3, size, size])
             ?? { throw FoveaError("--model \(classifier.spec.name): no convolution layer") }()
         guard let module = classifier.module.module(at: path) else {
-            throw UnknownLayerError(name: path, available: classifier.module.namedModules().map(\.path).filter { !$0.isEmpty })
+            throw UnknownLayerError(name: path, in: classifier.module)
         }
         guard let conv = module as? Conv2d else {
             throw FoveaError("--layer \(path): a \(type(of: module)), not a convolution (see `fovea layers`)")

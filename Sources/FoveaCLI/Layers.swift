@@ -33,7 +33,7 @@ struct Layers: ParsableCommand {
         let size = spec.preprocessing.inputSize
         let shapes = module.layerShapes(input: [1, 3, size, size])
         if let layer, module.module(at: layer) == nil {
-            throw UnknownLayerError(name: layer, available: module.namedModules().map(\.path).filter { !$0.isEmpty })
+            throw UnknownLayerError(name: layer, in: module)
         }
         let rows = shapes.filter { row in
             (depth == nil || row.path.split(separator: ".").count <= depth!)

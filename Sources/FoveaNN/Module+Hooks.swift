@@ -9,6 +9,11 @@ public struct UnknownLayerError: Error, CustomStringConvertible {
         self.name = name
         self.available = available
     }
+
+    /// `name` is not a layer of `root`: the error lists the layers it has.
+    public init(name: String, in root: Module) {
+        self.init(name: name, available: root.namedModules().map(\.path).filter { !$0.isEmpty })
+    }
     public var description: String {
         // Suggest the layers beside the one asked for (same parent), else the top-level ones.
         let parts = name.split(separator: ".")
@@ -39,7 +44,7 @@ public final class LayerCapture {
         let all = root.namedModules()
         for name in layers {
             guard let m = all.first(where: { $0.path == name })?.module else {
-                throw UnknownLayerError(name: name, available: all.map(\.path).filter { !$0.isEmpty })
+                throw UnknownLayerError(name: name, in: root)
             }
             // Weak: a capture released before backward must not be called back.
             handles.append(m.addForwardHook { [weak self] _, y in
