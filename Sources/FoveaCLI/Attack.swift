@@ -149,9 +149,7 @@ struct Attack: ParsableCommand {
                             linf: result.linf, l2: result.l2, linf255: result.linf * 255,
                             succeeded: result.succeeded, succeededAfter8Bit: survived, rerunOn8BitGrid: rerun)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
             return
         }
         print("\(method.rawValue), epsilon \(String(format: "%.4g", settings.epsilon)) (\(String(format: "%.3g", settings.epsilon * 255))/255)\(settings.target.map { ", target \($0) \(classifier.labels.short($0))" } ?? "")")
@@ -171,20 +169,16 @@ extension Attack {
         guard embeddings.rank == 2 else { throw FoveaError("\(index): not an [N, D] embedding matrix") }
         let rowPaths = try CoordinateFile.paths(paths, rows: embeddings.shape[0])
         let search = NearestNeighbors(index: embeddings, metric: .cosine)
-        let fc = classifier.module.module(at: classifier.embeddingLayer)!
         var tiles: [Image] = []
         for (name, pixels) in [("clean", clean), ("adversarial", adversarial)] {
-            var feature: Tensor?
-            let handle = fc.addForwardPreHook { _, x in feature = x; return nil }
-            _ = classifier.logits(classifier.normalizedInput(pixels))
-            handle.remove()
-            guard let f = feature, f.shape[1] == embeddings.shape[1] else {
+            let f = try classifier.features(classifier.normalizedInput(pixels))
+            guard f.shape[1] == embeddings.shape[1] else {
                 throw FoveaError("\(index): rows are not \(classifier.spec.name)'s last-layer features")
             }
             var query = classifier.image(ofPixels: pixels).resized(width: 112, height: 112)
             query.drawText(name, x: 2, y: 2, color: [255, 255, 255])
             tiles.append(query)
-            for hit in search.search(f.reshaped([1, -1]), k: 5)[0] {
+            for hit in search.search(f, k: 5)[0] {
                 var t = classifier.preprocessing.crop(try Image.load(path: rowPaths[hit.row]), mode: .center).resized(width: 112, height: 112)
                 t.drawText(String(format: "%.3f", hit.distance), x: 2, y: 2, color: [255, 255, 255])
                 tiles.append(t)
@@ -254,9 +248,7 @@ struct Robustness: ParsableCommand {
                                               progress: ProgressBar(label: "robustness").update)
         if let output { try RobustnessPlot.render(curve).save(path: output) }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(curve), as: UTF8.self))
+            try printJSON(curve)
             return
         }
         print("\(method.rawValue) on \(curve.images) images, accuracy vs \(reference):")

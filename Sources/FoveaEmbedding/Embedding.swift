@@ -8,14 +8,12 @@ extension ImageClassifier {
     /// "last-layer features": 1280-d for EfficientNet-Lite0, 512-d for ResNet-18).
     public var embeddingLayer: String { spec.classifier }
 
-    /// Features of `paths` at `layer` (nil: the input of the final linear layer; a named layer:
-    /// its output, averaged over space for conv layers), one row per image, [N, D]. Images are
-    /// read and run `batch` at a time, so memory stays bounded.
-    public func embed(_ paths: [String], layer: String? = nil, crop: CropMode = .center, batch: Int = 16,
-                      progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
+    /// Features of model inputs x [N, 3, H, W] at `layer` (nil: the input of the final linear
+    /// layer; a named layer: its output, averaged over space for conv layers), [N, D].
+    public func features(_ x: Tensor, layer: String? = nil) throws -> Tensor {
         let name = layer ?? embeddingLayer
         guard let target = module.module(at: name) else {
-            throw UnknownLayerError(name: name, available: module.namedModules().map(\.path).filter { !$0.isEmpty })
+            throw UnknownLayerError(name: name, in: module)
         }
         var captured: Tensor?
         // Default: the classifier's input (pre-hook); a named layer: its output.
@@ -23,15 +21,22 @@ extension ImageClassifier {
             ? target.addForwardPreHook { _, x in captured = x; return nil }
             : target.addForwardHook { _, y in captured = y; return nil }
         defer { handle.remove() }
+        _ = logits(x)
+        guard var f = captured else { throw FoveaError("--layer \(name): did not run for this input") }
+        if f.rank == 4 { f = withNoGrad { f.mean(axes: [2, 3]) } }              // spatial average
+        return f.reshaped([x.shape[0], -1])
+    }
+
+    /// ``features(_:layer:)`` of the images at `paths`, one row per image, [N, D]. Images are
+    /// read and run `batch` at a time, so memory stays bounded.
+    public func embed(_ paths: [String], layer: String? = nil, crop: CropMode = .center, batch: Int = 16,
+                      progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
         var rows: [Float] = []
         var width = 0
         for start in stride(from: 0, to: paths.count, by: batch) {
             let chunk = Array(paths[start..<min(start + batch, paths.count)])
             let inputs = try chunk.map { try input(from: $0, crop: crop).tensor }
-            _ = logits(Tensor.concat(inputs, axis: 0))
-            guard var f = captured else { throw FoveaError("--layer \(name): did not run for this input") }
-            if f.rank == 4 { f = withNoGrad { f.mean(axes: [2, 3]) } }          // spatial average
-            f = f.reshaped([chunk.count, -1])
+            let f = try features(Tensor.concat(inputs, axis: 0), layer: layer)
             width = f.shape[1]
             rows += f.scalars
             progress?(start + chunk.count, paths.count)
