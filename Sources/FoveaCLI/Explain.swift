@@ -1,6 +1,7 @@
 import ArgumentParser
 import Fovea
 import FoveaAttribution
+import FoveaEmbedding
 import FoveaIO
 import Foundation
 
@@ -18,7 +19,7 @@ struct Explain: ParsableCommand {
         """
     )
 
-    @Argument(help: "An image file, or a folder: every PNG/JPEG in it.")
+    @Argument(help: "An image file, or a folder: every PNG/JPEG in it (and in its class subfolders).")
     var path: String
 
     @OptionGroup var model: ModelOptions
@@ -69,16 +70,12 @@ struct Explain: ParsableCommand {
         }
     }
 
-    /// The image itself, or every .png/.jpg/.jpeg in a folder (sorted).
+    /// The image itself, or every image of a folder (and of its class subfolders).
     func imageFiles(_ path: String) throws -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw FoveaError("\(path): no such file or folder")
         }
-        guard isDirectory.boolValue else { return [path] }
-        let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
-            .filter { ["png", "jpg", "jpeg"].contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
-        guard !names.isEmpty else { throw FoveaError("\(path): no PNG or JPEG files in this folder") }
-        return names.map { URL(fileURLWithPath: path).appendingPathComponent($0).path }
+        return isDirectory.boolValue ? try ImageFolder(path).paths : [path]
     }
 }
