@@ -113,9 +113,7 @@ struct Bench: ParsableCommand {
         report.peakRSSMiB = Double(usage.ru_maxrss) / (1024 * 1024)   // bytes on macOS
         #endif
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report, pretty: false)         // one line: scripts/bench.py reads it
         }
     }
 

@@ -57,9 +57,7 @@ struct Classify: ParsableCommand {
             try Image.grid(panels, columns: 1, padding: 0).save(path: figure)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            try printJSON(results)
             return
         }
         for r in results {

@@ -44,6 +44,13 @@ struct FoveaCommand: ParsableCommand {
     }
 }
 
+/// Prints `value` as JSON with sorted keys (pretty-printed unless `pretty` is false).
+func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
 /// Notes for the user, printed to stderr after a command succeeds (a failure prints only its
 /// one error line).
 enum Notes {

@@ -163,9 +163,7 @@ struct Saliency: ParsableCommand {
                             completenessError: integrated?.completenessError, scoreDifference: integrated?.scoreDifference,
                             sanity: sanitySteps)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try printJSON(report)
         } else {
             print("\(method.rawValue)\(map.layer.map { " at \($0)" } ?? "") for \(targetIndex) \(label) (p = \(String(format: "%.3f", probability))): \(map.height)x\(map.width) map, range \(report.min) ... \(report.max)")
             if let ig = integrated {
