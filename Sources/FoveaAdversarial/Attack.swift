@@ -109,8 +109,9 @@ extension ImageClassifier {
         let label = s.target ?? source
         let lower = withNoGrad { (clean - s.epsilon).clamped(min: 0) }
         let upper = withNoGrad { 1 - (1 - clean - s.epsilon).clamped(min: 0) }     // min(clean + eps, 1)
+        let (lo, hi) = (lower.scalars, upper.scalars)                             // read once, used every step
         func project(_ p: Tensor) -> Tensor {
-            let values = p.scalars, lo = lower.scalars, hi = upper.scalars
+            let values = p.scalars
             return Tensor(shape: p.shape, values: (0..<values.count).map { i in
                 var v = Swift.min(Swift.max(values[i], lo[i]), hi[i])
                 if s.quantize {
