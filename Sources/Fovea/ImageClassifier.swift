@@ -45,7 +45,8 @@ public final class ImageClassifier {
         }
         module.eval()
         module.setRequiresGrad(false)
-        let labels = (try? Labels(imageNetFile: workspace.imageNetLabels))
+        let labels = spec.classNames.map { Labels(names: $0) }
+            ?? (try? Labels(imageNetFile: workspace.imageNetLabels))
             ?? Labels(names: (0..<1000).map { "class \($0)" })
         return ImageClassifier(spec: spec, module: module, labels: labels)
     }
@@ -65,6 +66,11 @@ public final class ImageClassifier {
         let image = try Image.load(path: path)
         let crop = preprocessing.crop(image, mode: mode)
         return (crop, preprocessing.normalize(crop))
+    }
+
+    /// Normalised model inputs of dataset images `indices`, [B, C, H, W].
+    public func inputs(_ dataset: any ImageDataset, _ indices: some Collection<Int>, crop mode: CropMode = .center) throws -> Tensor {
+        Tensor.concat(try indices.map { preprocessing.normalize(preprocessing.crop(try dataset.image(at: $0), mode: mode)) }, axis: 0)
     }
 
     /// Logits [N, classes] (no gradient recording).

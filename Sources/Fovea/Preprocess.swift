@@ -11,15 +11,18 @@ public enum CropMode: String, Sendable, CaseIterable {
 }
 
 extension Preprocessing {
-    /// The RGB crop the network sees, at input size x input size, before normalisation.
+    /// The crop the network sees (RGB, or grayscale for 1-channel models), at input size x
+    /// input size, before normalisation.
     public func crop(_ image: Image, mode: CropMode) -> Image {
-        let rgb = image.rgb()
+        let rgb = channels == 1 ? image.grayscale() : image.rgb()
         let s = inputSize
         switch mode {
         case .none:
             return rgb.width == s && rgb.height == s ? rgb : rgb.resized(width: s, height: s, filter: .bicubic)
         case .center:
             switch crop {
+            case .resize:
+                return rgb.width == s && rgb.height == s ? rgb : rgb.resized(width: s, height: s, filter: .bilinear)
             case .centerFraction(let f):
                 // side = round-half-even(short * f); box centred with floor division (as the reference).
                 let side = max(1, Int((Double(min(rgb.width, rgb.height)) * f).rounded(.toNearestOrEven)))
@@ -39,8 +42,8 @@ extension Preprocessing {
         }
     }
 
-    /// The normalised 1x3xHxW tensor of a crop: (pixel - mean) / std per channel.
+    /// The normalised 1 x channels x H x W tensor of a crop: (pixel - mean) / std per channel.
     public func normalize(_ crop: Image) -> Tensor {
-        crop.toTensor(mean: mean, std: std, scale: 1)
+        crop.toTensor(mean: mean, std: std, scale: 1, channels: channels)
     }
 }

@@ -18,12 +18,24 @@ public struct Workspace: Sendable {
     public var photos: URL { cache.appendingPathComponent("photos") }
     public var imageNetLabels: URL { cache.appendingPathComponent("imagenet1k_label_to_names.json") }
 
-    /// The fetched file for a model's default weights, or an error saying how to fetch it.
+    /// The file for a model's default weights: fetched into the cache's `models/`, or shipped
+    /// with Fovea (fashion-cnn); else an error saying how to fetch it.
     public func defaultWeights(for file: String) throws -> URL {
         let url = models.appendingPathComponent(file)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw FoveaError("\(url.path): model weights not found; run `make demo` (or scripts/fetch-data.sh \(cache.path)) or pass --weights")
-        }
-        return url
+        if FileManager.default.fileExists(atPath: url.path) { return url }
+        if let shipped = Workspace.shippedResource(file) { return shipped }
+        throw FoveaError("\(url.path): model weights not found; run `make demo` (or scripts/fetch-data.sh \(cache.path)) or pass --weights")
+    }
+
+    /// A file of `Sources/Fovea/Resources`: from the resource bundle SwiftPM puts beside the
+    /// executable, else from the source tree this binary was built from.
+    public static func shippedResource(_ file: String) -> URL? {
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("Fovea_Fovea.resources"),
+            Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("Fovea_Fovea.resources"),
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources"),
+        ]
+        return candidates.compactMap { $0?.appendingPathComponent(file) }
+            .first { FileManager.default.fileExists(atPath: $0.path) }
     }
 }

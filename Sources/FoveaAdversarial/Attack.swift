@@ -65,48 +65,42 @@ public struct AttackResult: Sendable {
 }
 
 extension ImageClassifier {
-    /// Pixels (0...1, [1, 3, H, W]) of an 8-bit crop.
-    public func pixels(_ crop: Image) -> Tensor { crop.rgb().toTensor(scale: 1 / 255) }
+    /// Pixels (0...1, [1, C, H, W]) of an 8-bit crop.
+    public func pixels(_ crop: Image) -> Tensor { crop.toTensor(scale: 1 / 255, channels: preprocessing.channels) }
 
     /// The model input of pixels p in 0...1: (255 p - mean) / std per channel, differentiable.
     public func normalizedInput(_ p: Tensor) -> Tensor {
         let m = preprocessing
-        let scale = Tensor(shape: [1, 3, 1, 1], values: (0..<3).map { 255 / m.std[$0] })
-        let shift = Tensor(shape: [1, 3, 1, 1], values: (0..<3).map { m.mean[$0] / m.std[$0] })
+        let c = m.channels
+        let scale = Tensor(shape: [1, c, 1, 1], values: (0..<c).map { 255 / m.std[$0] })
+        let shift = Tensor(shape: [1, c, 1, 1], values: (0..<c).map { m.mean[$0] / m.std[$0] })
         return p * scale - shift
     }
 
     /// The 8-bit image of pixels in 0...1.
     public func image(ofPixels p: Tensor) -> Image { Image(tensor: p, scale: 1 / 255) }
 
-    /// d loss / d pixels, loss = cross-entropy of the logits with `label`. Must run with
-    /// recording on (not inside `withNoGrad`).
-    func lossGradient(_ p: Tensor, label: Int) -> Tensor {
+    /// d loss / d pixels of a batch [B, C, H, W], loss = sum over b of the cross-entropy of
+    /// logits_b with `labels[b]` (in eval mode each image's gradient is its own loss's). Must run
+    /// with recording on (not inside `withNoGrad`).
+    func lossGradient(_ p: Tensor, labels: [Int]) -> Tensor {
         let x = p.detached()
         x.requiresGrad = true
         let logProbabilities = module(normalizedInput(x)).logSoftmax(axis: 1)
-        (-logProbabilities.slice(axis: 1, label..<(label + 1)).sum()).backward()
+        let classes = logProbabilities.shape[1]
+        let oneHot = Tensor(shape: logProbabilities.shape) { out in
+            for (b, label) in labels.enumerated() { out[b * classes + label] = 1 }
+        }
+        (-(logProbabilities * oneHot).sum()).backward()
         return x.grad ?? Tensor(zeros: p.shape)
     }
 
-    /// FGSM (Goodfellow et al. 2015) or PGD (Madry et al. 2018) on pixels `clean` (0...1).
-    /// Untargeted: ascend the cross-entropy of `label` (default: the model's top-1);
-    /// targeted: descend the cross-entropy of `target`. Iterates stay in the epsilon ball
-    /// (L-infinity) and in 0...1.
-    public func attack(_ clean: Tensor, _ s: AttackSettings) throws -> AttackResult {
-        let before = predict(normalizedInput(clean))
-        let source = s.label ?? before.top(1)[0].index
-        let classes = before.probabilities.count
-        if let t = s.target {
-            guard t >= 0 && t < classes else { throw FoveaError("--target \(t): class index out of range 0..<\(classes)") }
-            guard t != source else {
-                throw FoveaError("--target \(t): the image is already classified as \(labels.short(t)); a targeted attack needs another class")
-            }
-        }
-        guard source >= 0 && source < classes else { throw FoveaError("--label \(source): class index out of range 0..<\(classes)") }
-        guard s.steps >= 1 else { throw FoveaError("--steps \(s.steps): at least one step") }
-        let direction: Float = s.target == nil ? 1 : -1
-        let label = s.target ?? source
+    /// The adversarial pixels of a batch `clean` [B, C, H, W] (0...1): FGSM or PGD ascending the
+    /// cross-entropy of `labels` (untargeted) or descending it (`targeted`: labels are the
+    /// targets). Iterates stay in the L-infinity epsilon ball around `clean` and in 0...1.
+    public func perturb(_ clean: Tensor, labels: [Int], targeted: Bool, _ s: AttackSettings) -> Tensor {
+        precondition(clean.shape[0] == labels.count, "one label per image")
+        let direction: Float = targeted ? -1 : 1
         let lower = withNoGrad { (clean - s.epsilon).clamped(min: 0) }
         let upper = withNoGrad { 1 - (1 - clean - s.epsilon).clamped(min: 0) }     // min(clean + eps, 1)
         let (lo, hi) = (lower.scalars, upper.scalars)                             // read once, used every step
@@ -123,22 +117,40 @@ extension ImageClassifier {
                 return v
             })
         }
-        var p: Tensor
         switch s.method {
         case .fgsm:
-            let g = lossGradient(clean, label: label)              // outside withNoGrad: it records
-            p = project(withNoGrad { clean + g.sign() * (direction * s.epsilon) })
+            let g = lossGradient(clean, labels: labels)            // outside withNoGrad: it records
+            return project(withNoGrad { clean + g.sign() * (direction * s.epsilon) })
         case .pgd:
             var generator = SeededGenerator(seed: s.seed)
-            p = s.randomStart
+            var p = s.randomStart
                 ? project(withNoGrad { clean + Tensor.uniform(clean.shape, in: -s.epsilon...s.epsilon, using: &generator) })
                 : clean
             let step = s.stepSize ?? 2.5 * s.epsilon / Float(s.steps)
             for _ in 0..<s.steps {
-                let g = lossGradient(p, label: label)
+                let g = lossGradient(p, labels: labels)
                 p = project(withNoGrad { p + g.sign() * (direction * step) })
             }
+            return p
         }
+    }
+
+    /// FGSM (Goodfellow et al. 2015) or PGD (Madry et al. 2018) on the pixels `clean` (0...1) of
+    /// one image. Untargeted: ascend the cross-entropy of `label` (default: the model's top-1);
+    /// targeted: descend the cross-entropy of `target`.
+    public func attack(_ clean: Tensor, _ s: AttackSettings) throws -> AttackResult {
+        let before = predict(normalizedInput(clean))
+        let source = s.label ?? before.top(1)[0].index
+        let classes = before.probabilities.count
+        if let t = s.target {
+            guard t >= 0 && t < classes else { throw FoveaError("--target \(t): class index out of range 0..<\(classes)") }
+            guard t != source else {
+                throw FoveaError("--target \(t): the image is already classified as \(labels.short(t)); a targeted attack needs another class")
+            }
+        }
+        guard source >= 0 && source < classes else { throw FoveaError("--label \(source): class index out of range 0..<\(classes)") }
+        guard s.steps >= 1 else { throw FoveaError("--steps \(s.steps): at least one step") }
+        let p = perturb(clean, labels: [s.target ?? source], targeted: s.target != nil, s)
         let after = predict(normalizedInput(p))
         let top = after.top(1)[0].index
         let succeeded = s.target.map { top == $0 } ?? (top != source)

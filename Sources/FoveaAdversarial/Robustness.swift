@@ -10,33 +10,46 @@ public struct RobustnessCurve: Sendable, Codable {
     /// Fraction of images still classified as their label at each epsilon.
     public let accuracies: [Float]
     public let images: Int
-    /// "labels" (from class folders) or "clean predictions" (the model's own top-1).
+    /// "labels" (the dataset's classes) or "clean predictions" (the model's own top-1).
     public let reference: String
+    /// Wall time of the whole curve, and attacked images per second (images x epsilons / seconds).
+    public let seconds: Double
+    public var imagesPerSecond: Double { Double(images * epsilons.count) / max(seconds, 1e-9) }
 }
 
 extension ImageClassifier {
     /// Attacks every image at every epsilon (untargeted, against `labels[i]`) and measures how
-    /// often the top-1 class stays `labels[i]`.
-    public func robustness(pixels: [Tensor], labels: [Int], epsilons: [Float], method: AttackSettings.Method,
-                           steps: Int = 10, reference: String, progress: ((Int, Int) -> Void)? = nil) throws -> RobustnessCurve {
-        precondition(pixels.count == labels.count, "one label per image")
-        var accuracies: [Float] = []
-        let total = epsilons.count * pixels.count
-        for (e, epsilon) in epsilons.enumerated() {
-            var correct = 0
-            for (i, (p, label)) in zip(pixels, labels).enumerated() {
+    /// often the top-1 class stays `labels[i]`. `pixels(range)` gives the 0...1 pixels
+    /// [B, C, H, W] of images `range`; they are attacked `batch` at a time, so memory stays bounded.
+    public func robustness(count: Int, labels: [Int], pixels: (Range<Int>) throws -> Tensor, epsilons: [Float],
+                           method: AttackSettings.Method, steps: Int = 10, batch: Int = 100, reference: String,
+                           progress: ((Int, Int) -> Void)? = nil) throws -> RobustnessCurve {
+        precondition(labels.count == count, "one label per image")
+        precondition(batch >= 1, "batch must be at least 1")
+        let start = Date()
+        var correct = [Int](repeating: 0, count: epsilons.count)
+        for first in stride(from: 0, to: count, by: batch) {
+            let range = first..<min(first + batch, count)
+            let clean = try pixels(range)
+            let y = Array(labels[range])
+            for (e, epsilon) in epsilons.enumerated() {
                 var settings = AttackSettings(method: method, epsilon: epsilon)
-                (settings.steps, settings.label) = (steps, label)
-                let top = epsilon == 0
-                    ? predict(normalizedInput(p)).top(1)[0].index
-                    : try attack(p, settings).after.top(1)[0].index
-                if top == label { correct += 1 }
-                progress?(e * pixels.count + i + 1, total)
+                settings.steps = steps
+                settings.seed = UInt64(first)
+                let attacked = epsilon == 0 ? clean : perturb(clean, labels: y, targeted: false, settings)
+                let logits = self.logits(normalizedInput(attacked))
+                let classes = logits.shape[1]
+                let v = logits.scalars
+                for (b, label) in y.enumerated() {
+                    let row = v[(b * classes)..<((b + 1) * classes)]
+                    if row.indices.max(by: { row[$0] < row[$1] })! - b * classes == label { correct[e] += 1 }
+                }
             }
-            accuracies.append(Float(correct) / Float(max(pixels.count, 1)))
+            progress?(range.upperBound, count)
         }
-        return RobustnessCurve(method: method.rawValue, epsilons: epsilons, accuracies: accuracies,
-                               images: pixels.count, reference: reference)
+        return RobustnessCurve(method: method.rawValue, epsilons: epsilons,
+                               accuracies: correct.map { Float($0) / Float(max(count, 1)) },
+                               images: count, reference: reference, seconds: Date().timeIntervalSince(start))
     }
 }
 

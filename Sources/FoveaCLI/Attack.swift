@@ -194,15 +194,19 @@ struct Robustness: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Accuracy against epsilon under FGSM or PGD, as a table and a plot.",
         discussion: """
-        DATASET is a folder of images. With class subfolders named like the model's labels
-        (e.g. "tiger cat"), accuracy is against those labels; otherwise against the model's own
-        clean predictions (so epsilon 0 gives 100%). Epsilons use --epsilon's units.
+        DATASET is fashion-mnist[:test|:train|:all] (default split: test), an IDX images file
+        (labels file beside it), or a folder of images. Accuracy is against the dataset's labels
+        (class subfolders must be named like the model's labels, e.g. "tiger cat"); an
+        unlabelled folder is scored against the model's own clean predictions (so epsilon 0
+        gives 100%). Epsilons use --epsilon's units. Images are attacked --batch at a time.
 
+          fovea robustness fashion-mnist --model fashion-cnn --method fgsm \\
+              --epsilons 0,0.05,0.1,0.15,0.2,0.25,0.3 -o curve.png
           fovea robustness ~/.cache/fovea/photos --method fgsm --epsilons 0,1,2,4,8 -o curve.png
         """
     )
 
-    @Argument(help: "Folder of images (optionally one subfolder per class label).")
+    @Argument(help: "fashion-mnist[:split], an IDX images file, or a folder of images (optionally one subfolder per class label).")
     var dataset: String
 
     @OptionGroup var model: ModelOptions
@@ -216,6 +220,12 @@ struct Robustness: ParsableCommand {
     @Option(name: .long, help: "pgd: iterations.")
     var steps = 10
 
+    @Option(name: .long, help: "Images attacked together.")
+    var batch = 100
+
+    @Option(name: .long, help: "Use only the first N images of the dataset.")
+    var limit: Int?
+
     @Option(name: [.customShort("o"), .long], help: "The plot (PNG).")
     var output: String?
 
@@ -224,27 +234,45 @@ struct Robustness: ParsableCommand {
 
     func run() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        if let limit { guard limit >= 1 else { throw ValidationError("--limit must be at least 1") } }
         let values = try epsilons.split(separator: ",").map { try AttackSettings.parseEpsilon(String($0), option: "--epsilons") }.sorted()
         guard !values.isEmpty else { throw FoveaError("--epsilons: give at least one value") }
         let classifier = try model.load()
-        let folder = try ImageFolder(dataset)
-        let pixels = try folder.paths.map { classifier.pixels(try classifier.input(from: $0).crop) }
+        let data = try openDataset(dataset)
+        let count = min(limit ?? data.count, data.count)
+        func pixels(_ range: Range<Int>) throws -> Tensor {
+            Tensor.concat(try range.map { classifier.pixels(classifier.preprocessing.crop(try data.image(at: $0), mode: .center)) }, axis: 0)
+        }
         let labels: [Int]
         let reference: String
-        if let classes = folder.labels {
-            let indices = try folder.classNames.map { name -> Int in
-                do { return try classifier.labels.resolve(name) } catch {
-                    throw FoveaError("\(dataset)/\(name): the folder name is not one of \(classifier.spec.name)'s labels")
+        if let classes = data.labels {
+            // Dataset classes by index when they are the model's classes, else by name.
+            let indices = data.classNames == classifier.labels.names || data.classNames.isEmpty
+                ? nil
+                : try data.classNames.map { name -> Int in
+                    do { return try classifier.labels.resolve(name) } catch {
+                        throw FoveaError("\(dataset): class \(name) is not one of \(classifier.spec.name)'s labels")
+                    }
                 }
+            labels = classes.prefix(count).map { indices?[$0] ?? $0 }
+            if let bad = labels.first(where: { $0 >= classifier.labels.names.count }) {
+                throw FoveaError("\(dataset): label \(bad) out of range for \(classifier.spec.name)'s \(classifier.labels.names.count) classes")
             }
-            labels = classes.map { indices[$0] }
             reference = "labels"
         } else {
-            labels = pixels.map { classifier.predict(classifier.normalizedInput($0)).top(1)[0].index }
+            labels = try stride(from: 0, to: count, by: batch).flatMap { first -> [Int] in
+                let p = try pixels(first..<min(first + batch, count))
+                let logits = classifier.logits(classifier.normalizedInput(p))
+                return (0..<p.shape[0]).map { b in
+                    let row = logits.slice(axis: 0, b..<(b + 1)).scalars
+                    return row.indices.max { row[$0] < row[$1] }!
+                }
+            }
             reference = "clean predictions"
         }
-        let curve = try classifier.robustness(pixels: pixels, labels: labels, epsilons: values, method: method,
-                                              steps: steps, reference: reference,
+        let curve = try classifier.robustness(count: count, labels: labels, pixels: pixels, epsilons: values, method: method,
+                                              steps: steps, batch: batch, reference: reference,
                                               progress: ProgressBar(label: "robustness").update)
         if let output { try RobustnessPlot.render(curve).save(path: output) }
         if json {
@@ -256,5 +284,6 @@ struct Robustness: ParsableCommand {
         for (e, a) in zip(curve.epsilons, curve.accuracies) {
             print("  \(String(format: "%-11.4g", e))  \(String(format: "%-9.3g", e * 255))  \(String(format: "%5.1f%%", a * 100))")
         }
+        print(String(format: "%.1f s, %.0f attacked images/s", curve.seconds, curve.imagesPerSecond))
     }
 }

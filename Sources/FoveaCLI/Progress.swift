@@ -5,11 +5,14 @@ struct ProgressBar {
     let label: String
     let enabled = isatty(2) != 0
 
-    func update(_ done: Int, _ total: Int) {
+    func update(_ done: Int, _ total: Int) { update(done, total, status: "") }
+
+    /// `status` follows the count (for example the running loss and accuracy).
+    func update(_ done: Int, _ total: Int, status: String) {
         guard enabled, total > 0 else { return }
         let width = 30, filled = width * done / total
         let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total)".utf8))
+        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total) \(status)".utf8))
         if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

