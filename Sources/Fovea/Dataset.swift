@@ -11,7 +11,8 @@ public protocol ImageDataset: Sendable {
     /// Names of the classes the labels index (may be empty).
     var classNames: [String] { get }
     func image(at index: Int) throws -> Image
-    /// How to refer to image `index` in output (its path, or "dataset #index").
+    /// How to refer to image `index` in output: its path, or `DATASET#INDEX`, which
+    /// ``loadImage(_:)`` reads back.
     func name(at index: Int) -> String
 }
 
@@ -46,7 +47,7 @@ public struct IDXDataset: ImageDataset {
             labels = nil
         }
         self.classNames = classNames
-        self.title = title ?? url.lastPathComponent
+        self.title = title ?? url.path
     }
 
     public var count: Int { images.shape[0] }
@@ -58,7 +59,7 @@ public struct IDXDataset: ImageDataset {
         return Image(width: w, height: h, channels: c, pixels: Array(images.bytes[(index * size)..<((index + 1) * size)]))
     }
 
-    public func name(at index: Int) -> String { "\(title) #\(index)" }
+    public func name(at index: Int) -> String { "\(title)#\(index)" }
 }
 
 /// Two datasets one after the other (Fashion-MNIST's 60k training and 10k test images as 70k).
@@ -132,4 +133,33 @@ public func openDataset(_ spec: String) throws -> any ImageDataset {
         return try IDXDataset(images: url, labels: hasLabels ? labels : nil)
     }
     throw FoveaError("\(spec): not a dataset (a folder of images, an IDX images file or fashion-mnist[:train|:test|:all])")
+}
+
+/// An image file, or image INDEX of a dataset given as `DATASET#INDEX` (the row names that
+/// `fovea embed --paths` writes for IDX datasets, e.g. `fashion-mnist:test#42`). Any command that
+/// reads an image takes either.
+public func loadImage(_ reference: String) throws -> Image {
+    if FileManager.default.fileExists(atPath: reference) { return try Image.load(path: reference) }
+    if let hash = reference.lastIndex(of: "#"), let index = Int(reference[reference.index(after: hash)...]) {
+        let dataset = try DatasetCache.shared.open(String(reference[..<hash]))
+        guard index >= 0, index < dataset.count else {
+            throw FoveaError("\(reference): index out of range 0..<\(dataset.count)")
+        }
+        return try dataset.image(at: index)
+    }
+    return try Image.load(path: reference)
+}
+
+/// Datasets opened by ``loadImage(_:)``, kept so that drawing many thumbnails reads each once.
+final class DatasetCache: @unchecked Sendable {
+    static let shared = DatasetCache()
+    private var open: [String: any ImageDataset] = [:]
+    private let lock = NSLock()
+
+    func open(_ spec: String) throws -> any ImageDataset {
+        if let d = lock.withLock({ open[spec] }) { return d }
+        let d = try openDataset(spec)
+        lock.withLock { open[spec] = d }
+        return d
+    }
 }

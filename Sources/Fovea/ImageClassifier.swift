@@ -61,9 +61,10 @@ public final class ImageClassifier {
 
     public var preprocessing: Preprocessing { spec.preprocessing }
 
-    /// The crop the network sees and its normalised 1x3xHxW tensor.
+    /// The crop the network sees and its normalised 1 x C x H x W tensor, of an image file or a
+    /// dataset image (`fashion-mnist:test#42`, see ``loadImage(_:)``).
     public func input(from path: String, crop mode: CropMode = .center) throws -> (crop: Image, tensor: Tensor) {
-        let image = try Image.load(path: path)
+        let image = try loadImage(path)
         let crop = preprocessing.crop(image, mode: mode)
         return (crop, preprocessing.normalize(crop))
     }

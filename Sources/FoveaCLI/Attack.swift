@@ -179,7 +179,7 @@ extension Attack {
             query.drawText(name, x: 2, y: 2, color: [255, 255, 255])
             tiles.append(query)
             for hit in search.search(f, k: 5)[0] {
-                var t = classifier.preprocessing.crop(try Image.load(path: rowPaths[hit.row]), mode: .center).resized(width: 112, height: 112)
+                var t = classifier.preprocessing.crop(try loadImage(rowPaths[hit.row]), mode: .center).resized(width: 112, height: 112)
                 t.drawText(String(format: "%.3f", hit.distance), x: 2, y: 2, color: [255, 255, 255])
                 tiles.append(t)
             }

@@ -7,20 +7,24 @@ import Foundation
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Embed a folder of images: one feature row per image.",
+        abstract: "Embed a dataset: one feature row per image.",
         discussion: """
-        DATASET is a folder of images, or of class subfolders (their names become labels), or
+        DATASET is a folder of images, or of class subfolders (their names become labels);
+        fashion-mnist[:test|:train|:all] (10k, 60k or 70k images with labels; use
+        --model fashion-cnn); an IDX images file (its labels file beside it); or
         scikit-learn's digits CSV (raw 64-d pixels and their labels; no model is run).
+        --paths names IDX rows DATASET#INDEX, which every command that reads an image accepts.
         The default layer is the input of the final linear classifier (the lecture's
         last-layer features); a named conv layer is averaged over space.
 
           fovea embed ~/.cache/fovea/photos -o emb.npy --paths paths.txt
           fovea embed animals/ --layer _blocks.15 -o emb.npy --labels labels.npy --paths paths.txt
+          fovea embed fashion-mnist --model fashion-cnn -o fm.npy --labels fm-labels.npy --paths fm.txt
           fovea embed ~/.cache/fovea/datasets/digits.csv -o digits.npy --labels digits-labels.npy
         """
     )
 
-    @Argument(help: "Folder of images (optionally one subfolder per class).")
+    @Argument(help: "Folder of images (optionally one subfolder per class), fashion-mnist[:split], an IDX images file, or digits.csv.")
     var dataset: String
 
     @OptionGroup var model: ModelOptions
@@ -34,7 +38,7 @@ struct Embed: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "Embeddings, float32 .npy [N, D].")
     var output: String
 
-    @Option(name: .long, help: "Class index per image, int64 .npy (needs class subfolders).")
+    @Option(name: .long, help: "Class index per image, int64 .npy (needs a labelled dataset).")
     var labels: String?
 
     @Option(name: .long, help: "Image paths, one per line, in row order.")
@@ -50,16 +54,18 @@ struct Embed: ParsableCommand {
             return
         }
         let classifier = try model.load()
-        let folder = try ImageFolder(dataset)
-        if labels != nil && folder.labels == nil {
-            throw FoveaError("--labels: \(dataset) has no class subfolders")
+        let data = try openDataset(dataset)
+        if labels != nil && data.labels == nil {
+            throw FoveaError("--labels: \(dataset) has no labels (give a folder with class subfolders, or an IDX file with its labels file)")
         }
-        let embedding = try classifier.embed(folder.paths, layer: layer, batch: batch,
-                                             progress: ProgressBar(label: "embed").update)
+        let embedding = try classifier.embed(data, layer: layer, batch: batch, progress: ProgressBar(label: "embed").update)
         try NPY.write(embedding, to: URL(fileURLWithPath: output))
-        if let labels, let l = folder.labels { try NPY.write(l, to: URL(fileURLWithPath: labels)) }
-        if let paths { try (folder.paths.joined(separator: "\n") + "\n").write(toFile: paths, atomically: true, encoding: .utf8) }
-        print("\(folder.paths.count) images x \(embedding.shape[1]) features (\(layer ?? "input of \(classifier.embeddingLayer)")) -> \(output)")
+        if let labels, let l = data.labels { try NPY.write(l, to: URL(fileURLWithPath: labels)) }
+        if let paths {
+            let names = (0..<data.count).map { data.name(at: $0) }
+            try (names.joined(separator: "\n") + "\n").write(toFile: paths, atomically: true, encoding: .utf8)
+        }
+        print("\(data.count) images x \(embedding.shape[1]) features (\(layer ?? "input of \(classifier.embeddingLayer)")) -> \(output)")
     }
 }
 
@@ -131,7 +137,9 @@ struct Neighbors: ParsableCommand {
         if let output {
             guard let rowPaths else { throw FoveaError("-o needs --paths to draw the neighbours") }
             func thumb(_ path: String, _ caption: String) throws -> Image {
-                let c = classifier.preprocessing.crop(try Image.load(path: path), mode: .center).resized(width: 128, height: 128)
+                let crop = classifier.preprocessing.crop(try loadImage(path), mode: .center)
+                // Small inputs (28x28) are enlarged with nearest neighbour, so pixels stay sharp.
+                let c = crop.resized(width: 128, height: 128, filter: crop.width < 64 ? .nearest : .bicubic)
                 var tile = Image(width: 128, height: 146, channels: 3, color: [255, 255, 255])
                 tile.paste(c, x: 0, y: 0)
                 tile.drawText(caption, x: 2, y: 134, color: [0, 0, 0])
@@ -251,7 +259,7 @@ struct MapCommand: ParsableCommand {
         let n = c.shape[0]
         if let images {
             let paths = try CoordinateFile.paths(images, rows: n)
-            try MapFigure.imageMap(c, thumbnail: { try Image.load(path: paths[$0]) }, grid: grid).save(path: output)
+            try MapFigure.imageMap(c, thumbnail: { try loadImage(paths[$0]) }, grid: grid).save(path: output)
         } else if let digits {
             let (pixels, _) = try Digits.load(URL(fileURLWithPath: digits))
             guard pixels.shape[0] == n else { throw FoveaError("\(digits): \(pixels.shape[0]) digits for \(n) points") }

@@ -27,20 +27,35 @@ extension ImageClassifier {
         return f.reshaped([x.shape[0], -1])
     }
 
-    /// ``features(_:layer:)`` of the images at `paths`, one row per image, [N, D]. Images are
-    /// read and run `batch` at a time, so memory stays bounded.
+    /// ``features(_:layer:)`` of the images at `paths` (files or `DATASET#INDEX` references),
+    /// one row per image, [N, D].
     public func embed(_ paths: [String], layer: String? = nil, crop: CropMode = .center, batch: Int = 16,
                       progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
+        try embed(count: paths.count, layer: layer, batch: batch, progress: progress) { range in
+            Tensor.concat(try range.map { try input(from: paths[$0], crop: crop).tensor }, axis: 0)
+        }
+    }
+
+    /// ``features(_:layer:)`` of every image of `dataset`, one row per image, [N, D].
+    public func embed(_ dataset: any ImageDataset, layer: String? = nil, crop: CropMode = .center, batch: Int = 16,
+                      progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
+        try embed(count: dataset.count, layer: layer, batch: batch, progress: progress) { range in
+            try inputs(dataset, range, crop: crop)
+        }
+    }
+
+    /// Runs `inputs(range)` through the network `batch` images at a time, so memory stays bounded.
+    func embed(count: Int, layer: String?, batch: Int, progress: ((Int, Int) -> Void)?,
+               inputs: (Range<Int>) throws -> Tensor) throws -> Tensor {
         var rows: [Float] = []
         var width = 0
-        for start in stride(from: 0, to: paths.count, by: batch) {
-            let chunk = Array(paths[start..<min(start + batch, paths.count)])
-            let inputs = try chunk.map { try input(from: $0, crop: crop).tensor }
-            let f = try features(Tensor.concat(inputs, axis: 0), layer: layer)
+        for start in stride(from: 0, to: count, by: batch) {
+            let range = start..<min(start + batch, count)
+            let f = try features(try inputs(range), layer: layer)
             width = f.shape[1]
             rows += f.scalars
-            progress?(start + chunk.count, paths.count)
+            progress?(range.upperBound, count)
         }
-        return Tensor(shape: [paths.count, width], values: rows)
+        return Tensor(shape: [count, width], values: rows)
     }
 }

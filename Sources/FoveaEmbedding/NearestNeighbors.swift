@@ -36,7 +36,7 @@ public struct NearestNeighbors: Sendable {
         }
     }
 
-    /// Distances [Q, N] from each query row: cosine distance 1 - cos, or Euclidean
+    /// Distances [Q, N] from each query row: cosine distance max(1 - cos, 0), or Euclidean
     /// sqrt(||q||^2 + ||x||^2 - 2 q.x).
     public func distances(_ queries: Tensor) -> Tensor {
         precondition(queries.rank == 2 && queries.shape[1] == index.shape[1],
@@ -50,7 +50,7 @@ public struct NearestNeighbors: Sendable {
             for i in 0..<queries.shape[0] {
                 for j in 0..<n {
                     let v = p[i * n + j]
-                    out[i * n + j] = metric == .cosine ? 1 - v : Swift.max(qNorms[i] + squaredNorms[j] - 2 * v, 0).squareRoot()
+                    out[i * n + j] = metric == .cosine ? Swift.max(1 - v, 0) : Swift.max(qNorms[i] + squaredNorms[j] - 2 * v, 0).squareRoot()
                 }
             }
         }
