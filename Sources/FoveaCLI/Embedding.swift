@@ -183,14 +183,21 @@ struct PCACommand: ParsableCommand {
 struct TSNECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tsne",
-        abstract: "Map embeddings to 2-D with t-SNE (exact gradients).",
+        abstract: "Map embeddings to 2-D with t-SNE (exact or Barnes-Hut).",
         discussion: """
         Perplexity-calibrated Gaussian affinities, Student-t map, PCA initialisation, early
         exaggeration 12 for 250 iterations, learning rate N/12, momentum and gains; prints the
-        exact KL divergence of the result. Exact gradients cost O(N^2) per iteration: a few
-        thousand points take seconds to a minute.
+        KL divergence of the result. Up to 2500 points the gradients are exact (O(N^2) per
+        iteration); above, P is kept on each point's 3 x perplexity nearest neighbours and the
+        repulsion summed by Barnes-Hut over a quadtree (O(N log N)): 70k points take minutes.
+
+        --transform places new points into an existing map without moving the old ones: each
+        new point starts at the affinity-weighted mean of its nearest reference points and is
+        optimised against the fixed map.
 
           fovea tsne digits.npy --perplexity 30 -o coords.csv
+          fovea tsne fm.npy -o fm-coords.npy                            (10k points: Barnes-Hut)
+          fovea tsne new.npy --transform --reference fm.npy --reference-coords fm-coords.npy -o new-coords.npy
         """
     )
 
@@ -198,27 +205,67 @@ struct TSNECommand: ParsableCommand {
     var embeddings: String
 
     @Option(name: .long, help: "Perplexity (effective number of neighbours).")
-    var perplexity: Float = 30
+    var perplexity: Float?
 
     @Option(name: .long, help: "Gradient-descent iterations.")
-    var iterations = 1000
+    var iterations: Int?
 
     @Option(name: .long, help: "Learning rate (default N / 12, at least 50).")
     var learningRate: Float?
+
+    @Option(name: .long, help: "exact or barnes-hut (default: exact up to 2500 points).")
+    var method: TSNE.Method?
+
+    @Option(name: .long, help: "Barnes-Hut accuracy: cells with side / distance below theta are summarised.")
+    var theta: Float = 0.5
+
+    @Flag(name: .long, help: "Place the rows of EMBEDDINGS into an existing map (--reference, --reference-coords).")
+    var transform = false
+
+    @Option(name: .long, help: "--transform: the embeddings the map was made from, .npy [M, D].")
+    var reference: String?
+
+    @Option(name: .long, help: "--transform: the map's coordinates [M, 2], .npy or .csv.")
+    var referenceCoords: String?
 
     @Option(name: [.customShort("o"), .long], help: "Coordinates [N, 2]: .npy or .csv (same row order).")
     var output: String
 
     func run() throws {
-        guard perplexity > 0, iterations >= 1 else { throw ValidationError("--perplexity must be positive and --iterations at least 1") }
+        if let perplexity { guard perplexity > 0 else { throw ValidationError("--perplexity must be positive") } }
+        if let iterations { guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") } }
+        guard theta >= 0, theta < 2 else { throw ValidationError("--theta must be in 0..<2") }
         let x = try NPY.read(URL(fileURLWithPath: embeddings))
+        guard x.rank == 2, x.shape[0] >= 1 else { throw FoveaError("\(embeddings): not an [N, D] embedding matrix") }
+        if transform {
+            guard let reference, let referenceCoords else { throw ValidationError("--transform needs --reference and --reference-coords") }
+            let r = try NPY.read(URL(fileURLWithPath: reference))
+            let map = try CoordinateFile.read(referenceCoords)
+            guard r.rank == 2, r.shape[1] == x.shape[1] else {
+                throw FoveaError("\(reference): \(r.shape) does not match \(embeddings)'s \(x.shape[1])-d rows")
+            }
+            guard map.shape == [r.shape[0], 2] else {
+                throw FoveaError("\(referenceCoords): \(map.shape) coordinates for \(r.shape[0]) reference rows")
+            }
+            var placement = TSNE.Placement()
+            if let perplexity { placement.perplexity = perplexity }
+            if let iterations { placement.iterations = iterations }
+            let coords = try placement.place(x, reference: r, map: map, progress: ProgressBar(label: "t-SNE transform").update)
+            try CoordinateFile.write(coords, to: output)
+            print("\(x.shape[0]) new points placed into a \(r.shape[0])-point map -> \(output)")
+            return
+        }
         var tsne = TSNE()
-        (tsne.perplexity, tsne.iterations, tsne.learningRate) = (perplexity, iterations, learningRate)
+        if let perplexity { tsne.perplexity = perplexity }
+        if let iterations { tsne.iterations = iterations }
+        (tsne.learningRate, tsne.method, tsne.theta) = (learningRate, method, theta)
         let result = try tsne.fit(x, progress: ProgressBar(label: "t-SNE").update)
         try CoordinateFile.write(result.coordinates, to: output)
-        print("\(x.shape[0]) points -> 2-D, perplexity \(perplexity), KL divergence \(String(format: "%.4f", result.kl)) -> \(output)")
+        print("\(x.shape[0]) points -> 2-D (\(result.method.rawValue)), perplexity \(tsne.perplexity), KL divergence \(String(format: "%.4f", result.kl)) -> \(output)")
     }
 }
+
+extension TSNE.Method: ExpressibleByArgument {}
 
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -229,6 +276,7 @@ struct MapCommand: ParsableCommand {
         one nearest each cell's centre, so it stays readable for any N.
 
           fovea map coords.npy --labels labels.npy -o scatter.png
+          fovea map fm-coords.npy --labels fm-labels.npy --classes fashion-mnist -o fm-scatter.png
           fovea map coords.npy --images paths.txt -o images.png --grid 40
           fovea map coords.npy --digits digits.csv -o digits-map.png
         """
@@ -239,6 +287,9 @@ struct MapCommand: ParsableCommand {
 
     @Option(name: .long, help: "Class per row (int .npy) for the scatter colours.")
     var labels: String?
+
+    @Option(name: .long, help: "Class names for the legend: comma-separated, a text file with one per line, or fashion-mnist.")
+    var classes: String?
 
     @Option(name: .long, help: "Image paths, one per row (from `fovea embed --paths`): draw an image map.")
     var images: String?
@@ -270,9 +321,19 @@ struct MapCommand: ParsableCommand {
         } else {
             let l = try labels.map { try NPY.readIntegers(URL(fileURLWithPath: $0)).values }
             if let l, l.count != n { throw FoveaError("\(labels!): \(l.count) labels for \(n) points") }
-            try MapFigure.scatter(c, labels: l).save(path: output)
+            try MapFigure.scatter(c, labels: l, classNames: try classNames()).save(path: output)
         }
         print("\(n) points -> \(output)")
+    }
+
+    func classNames() throws -> [String] {
+        guard let classes else { return [] }
+        if classes.lowercased() == "fashion-mnist" { return FashionMNIST.classNames }
+        if FileManager.default.fileExists(atPath: classes) {
+            guard let text = try? String(contentsOfFile: classes, encoding: .utf8) else { throw FoveaError("\(classes): cannot read") }
+            return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        return classes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Fovea
 import FoveaTensor
@@ -56,17 +57,42 @@ public struct NearestNeighbors: Sendable {
         }
     }
 
-    /// The k nearest rows of the index for each query (nearest first), skipping row `exclude[i]`
-    /// for query i (leave-one-out evaluation).
-    public func search(_ queries: Tensor, k: Int, exclude: [Int]? = nil) -> [[(row: Int, distance: Float)]] {
-        let d = distances(queries).scalars
-        let n = index.shape[0]
-        return (0..<queries.shape[0]).map { i in
-            let row = d[(i * n)..<((i + 1) * n)]
-            return Array(row.indices.filter { exclude?[i] != $0 - i * n }
-                .sorted { row[$0] != row[$1] ? row[$0] < row[$1] : $0 < $1 }
-                .prefix(k).map { (row: $0 - i * n, distance: row[$0]) })
+    /// The k nearest rows of the index for each query (nearest first, ties by row), skipping
+    /// row `exclude[i]` for query i (leave-one-out evaluation). Queries go `block` at a time, so
+    /// memory is O(block x N) whatever the number of queries.
+    public func search(_ queries: Tensor, k: Int, exclude: [Int]? = nil, block: Int = 256) -> [[(row: Int, distance: Float)]] {
+        let n = index.shape[0], q = queries.shape[0]
+        var results = [[(row: Int, distance: Float)]](repeating: [], count: q)
+        for start in stride(from: 0, to: q, by: block) {
+            let rows = start..<min(start + block, q)
+            let d = distances(queries.slice(axis: 0, rows))
+            let p = d.storage.pointer
+            results.withUnsafeMutableBufferPointer { out in
+                let out = out
+                DispatchQueue.concurrentPerform(iterations: 2) { part in
+                    for i in stride(from: rows.lowerBound + part, to: rows.upperBound, by: 2) {
+                        out[i] = Self.smallest(k, of: p + (i - start) * n, count: n, skipping: exclude?[i])
+                    }
+                }
+            }
         }
+        return results
+    }
+
+    /// The k smallest of values[0..<count] (ascending, ties by index), skipping index `skip`:
+    /// one pass keeping a sorted list of the best k.
+    static func smallest(_ k: Int, of values: UnsafePointer<Float>, count: Int, skipping skip: Int?) -> [(row: Int, distance: Float)] {
+        var best: [(row: Int, distance: Float)] = []
+        best.reserveCapacity(k + 1)
+        for j in 0..<count where j != skip {
+            let v = values[j]
+            if best.count == k, let worst = best.last, !(v < worst.distance) { continue }
+            var at = best.count
+            while at > 0 && v < best[at - 1].distance { at -= 1 }
+            best.insert((j, v), at: at)
+            if best.count > k { best.removeLast() }
+        }
+        return best
     }
 
     /// Mean precision@k: the fraction of each row's k nearest other rows with its label.

@@ -3,33 +3,46 @@ import Foundation
 import Fovea
 import FoveaTensor
 
-/// t-SNE (van der Maaten & Hinton 2008) with exact gradients.
+/// t-SNE (van der Maaten & Hinton 2008), with exact gradients or Barnes-Hut (van der Maaten 2014).
 ///
 /// P: Gaussian conditional probabilities with per-point bandwidths found by bisection so each
-/// row's perplexity is `perplexity`, symmetrised p_ij = (p_j|i + p_i|j) / 2N. Q: Student-t,
-/// q_ij = w_ij / sum w, w_ij = 1 / (1 + |y_i - y_j|^2). Gradient
+/// row's perplexity is `perplexity`, symmetrised p_ij = (p_j|i + p_i|j) / 2N; over all points
+/// (exact) or over each point's 3 x perplexity nearest neighbours (Barnes-Hut). Q: Student-t,
+/// q_ij = w_ij / Z, w_ij = 1 / (1 + |y_i - y_j|^2), Z = sum_{k != l} w_kl. Gradient
 /// dC/dy_i = 4 sum_j (a p_ij - q_ij) w_ij (y_i - y_j), a = `exaggeration` for the first
-/// `exaggerationIterations` steps, then 1. Gradient descent with momentum (0.5, then 0.8) and
+/// `exaggerationIterations` steps, then 1; Barnes-Hut sums the repulsion over quadtree cells
+/// with side / distance < `theta`. Gradient descent with momentum (0.5, then 0.8) and
 /// per-coordinate gains (+0.2 when the gradient changes sign, x0.8 otherwise, at least 0.01).
 /// Initialisation: PCA, scaled to a standard deviation of 1e-4 on the first axis.
-/// Cost O(N^2) per iteration: for N up to a few thousand.
+/// Exact costs O(N^2) per iteration; Barnes-Hut O(N log N).
 public struct TSNE: Sendable {
+    public enum Method: String, Sendable, CaseIterable { case exact, barnesHut = "barnes-hut" }
+
     public var perplexity: Float = 30
     public var iterations = 1000
     public var exaggeration: Float = 12
     public var exaggerationIterations = 250
     /// nil: N / exaggeration (at least 50).
     public var learningRate: Float?
+    /// nil: exact up to `exactLimit` points, Barnes-Hut above.
+    public var method: Method?
+    public var theta: Float = 0.5
     public var seed: UInt64 = 0
+    public static let exactLimit = 2500
 
     public init() {}
 
     public struct Result: Sendable {
         /// [N, 2]
         public let coordinates: Tensor
-        /// KL(P || Q) of the final embedding, exact.
+        /// KL(P || Q) of the final embedding, with the P the method optimised (full or sparse)
+        /// and Z summed exactly (Barnes-Hut's estimate of Z above 20000 points).
         public let kl: Float
+        public let method: Method
     }
+
+    /// The method `fit` uses for n points.
+    public func method(for n: Int) -> Method { method ?? (n <= Self.exactLimit ? .exact : .barnesHut) }
 
     /// Embeds the rows of x [N, D] in 2-D.
     public func fit(_ x: Tensor, progress: ((Int, Int) -> Void)? = nil) throws -> Result {
@@ -38,23 +51,42 @@ public struct TSNE: Sendable {
         guard Float(n - 1) > 3 * perplexity else {
             throw FoveaError("--perplexity \(perplexity): needs more than 3 x perplexity + 1 points (have \(n))")
         }
-        let p = try Self.affinities(x, perplexity: perplexity)
+        let method = method(for: n)
         var y = try Self.pcaStart(x)
+        switch method {
+        case .exact:
+            let p = try Self.affinities(x, perplexity: perplexity)
+            descend(&y, n: n, progress: progress) { y, a in Self.gradient(y, p, n: n, exaggeration: a) }
+            return Result(coordinates: Tensor(shape: [n, 2], values: y), kl: Self.kl(y, p, n: n), method: method)
+        case .barnesHut:
+            let p = Self.sparseAffinities(x, perplexity: perplexity)
+            var z = 0.0
+            descend(&y, n: n, progress: progress) { y, a in
+                let (g, estimate) = Self.barnesHutGradient(y, p, exaggeration: a, theta: theta)
+                z = estimate
+                return g
+            }
+            if n <= 20000 { z = Self.exactNormalizer(y) }
+            return Result(coordinates: Tensor(shape: [n, 2], values: y), kl: Self.kl(y, p, z: z), method: method)
+        }
+    }
+
+    /// Gradient descent with momentum and gains; `gradient(y, a)` is dC/dy at exaggeration a.
+    func descend(_ y: inout [Float], n: Int, progress: ((Int, Int) -> Void)?, gradient: ([Float], Float) -> [Float]) {
         let lr = learningRate ?? max(Float(n) / exaggeration, 50)
         var update = [Float](repeating: 0, count: 2 * n), gains = [Float](repeating: 1, count: 2 * n)
         for it in 0..<iterations {
             let a = it < exaggerationIterations ? exaggeration : 1
             let momentum: Float = it < exaggerationIterations ? 0.5 : 0.8
-            let grad = Self.gradient(y, p, n: n, exaggeration: a)
+            let grad = gradient(y, a)
             for k in 0..<(2 * n) {
                 gains[k] = (grad[k] > 0) != (update[k] > 0) ? gains[k] + 0.2 : max(gains[k] * 0.8, 0.01)
                 update[k] = momentum * update[k] - lr * gains[k] * grad[k]
                 y[k] += update[k]
             }
-            if it % 50 == 0 { progress?(it, iterations) }
+            if it % 10 == 0 { progress?(it, iterations) }
         }
         progress?(iterations, iterations)
-        return Result(coordinates: Tensor(shape: [n, 2], values: y), kl: Self.kl(y, p, n: n))
     }
 
     /// Symmetric P [N * N] (row-major, zero diagonal) at the given perplexity.
@@ -62,31 +94,15 @@ public struct TSNE: Sendable {
         let n = x.shape[0]
         let norms = NearestNeighbors.rowSquaredNorms(x)
         let dots = withNoGrad { x.matmul(x, transposeB: true) }.scalars      // [N, N]
-        let target = log(Double(perplexity))
         var conditional = [Float](repeating: 0, count: n * n)
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
-            var row = [Double](repeating: 0, count: n)
-            for i in stride(from: part, to: n, by: 2) {
-                var d2 = [Double](repeating: 0, count: n)
-                for j in 0..<n where j != i { d2[j] = max(Double(norms[i] + norms[j] - 2 * dots[i * n + j]), 0) }
-                // Bisection on beta = 1 / (2 sigma^2) so that H(P_i) = log(perplexity).
-                // Distances are shifted by their minimum so exp() cannot underflow to all zeros.
-                let minD = d2.enumerated().filter { $0.offset != i }.map(\.element).min() ?? 0
-                var (beta, lo, hi) = (1.0, 0.0, Double.infinity)
-                for _ in 0..<100 {
-                    var sum = 0.0, weighted = 0.0
-                    for j in 0..<n where j != i {
-                        row[j] = exp(-beta * (d2[j] - minD))
-                        sum += row[j]
-                        weighted += row[j] * (d2[j] - minD)
-                    }
-                    let entropy = log(sum) + beta * weighted / sum
-                    if abs(entropy - target) < 1e-5 { break }
-                    if entropy > target { lo = beta; beta = hi.isInfinite ? beta * 2 : (beta + hi) / 2 }
-                    else { hi = beta; beta = (beta + lo) / 2 }
+        conditional.withUnsafeMutableBufferPointer { out in
+            let out = out
+            DispatchQueue.concurrentPerform(iterations: 2) { part in
+                for i in stride(from: part, to: n, by: 2) {
+                    let others = (0..<n).filter { $0 != i }
+                    let d2 = others.map { j in max(Double(norms[i] + norms[j] - 2 * dots[i * n + j]), 0) }
+                    for (j, v) in zip(others, conditionalRow(d2, perplexity: perplexity)) { out[i * n + j] = Float(v) }
                 }
-                let sum = (0..<n).filter { $0 != i }.reduce(0.0) { $0 + row[$1] }
-                for j in 0..<n { conditional[i * n + j] = j == i ? 0 : Float(row[j] / sum) }
             }
         }
         var p = [Float](repeating: 0, count: n * n)

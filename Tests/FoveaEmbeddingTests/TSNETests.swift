@@ -29,6 +29,80 @@ import _FoveaTestSupport
         #expect(throws: FoveaError.self) { try TSNE().fit(Tensor.normal([50, 3], using: &g)) }   // 49 < 3 x 30
     }
 
+    /// Barnes-Hut on the same data, judged by the exact KL (full P): no worse than
+    /// scikit-learn's Barnes-Hut (0.711), with the same 10-NN bar.
+    @Test func barnesHutOnDigits() throws {
+        let url = Pretrained.workspace.cache.appendingPathComponent("datasets/digits.csv")
+        let (pixels, labels) = try Digits.load(url)
+        var tsne = TSNE()
+        tsne.method = .barnesHut
+        let result = try tsne.fit(pixels)
+        #expect(result.method == .barnesHut)
+        let exactP = try TSNE.affinities(pixels, perplexity: 30)
+        let kl = TSNE.kl(result.coordinates.scalars, exactP, n: 1797)
+        #expect(kl <= 0.711, "exact KL of the Barnes-Hut map \(kl)")
+        #expect(knnCrossValidation(result.coordinates.scalars, labels, k: 10, folds: 5) >= 0.97)
+    }
+
+    @Test func sparseAffinitiesAreSymmetricAndSumToOne() throws {
+        var g = SeededGenerator(seed: 3)
+        let x = Tensor.normal([200, 6], using: &g)
+        let p = TSNE.sparseAffinities(x, perplexity: 5)
+        #expect(abs(p.values.reduce(0, +) - 1) < 1e-4)
+        var dense = [Float](repeating: 0, count: 200 * 200)
+        for i in 0..<200 {
+            let columns = p.columns[p.rowStart[i]..<p.rowStart[i + 1]].map { Int($0) }
+            #expect(columns == columns.sorted() && Set(columns).count == columns.count && !columns.contains(i))
+            for e in p.rowStart[i]..<p.rowStart[i + 1] { dense[i * 200 + Int(p.columns[e])] = p.values[e] }
+        }
+        for i in 0..<200 { for j in 0..<i { #expect(dense[i * 200 + j] == dense[j * 200 + i]) } }
+    }
+
+    /// theta = 0 opens every cell: the Barnes-Hut sums equal brute force; theta = 0.5 stays close.
+    @Test func quadTreeSumsMatchBruteForce() {
+        var g = SeededGenerator(seed: 11)
+        let points = Tensor.normal([500], using: &g).scalars.map { $0 * 5 }      // 250 points
+        let tree = QuadTree(points)
+        for i in stride(from: 0, to: 250, by: 17) {
+            let (x, y) = (points[2 * i], points[2 * i + 1])
+            var (z, fx, fy) = (0.0, 0.0, 0.0)
+            for j in 0..<250 {
+                let (dx, dy) = (Double(x - points[2 * j]), Double(y - points[2 * j + 1]))
+                let w = 1 / (1 + dx * dx + dy * dy)
+                (z, fx, fy) = (z + w, fx + w * w * dx, fy + w * w * dy)
+            }
+            let exact = tree.repulsion(x: x, y: y, theta: 0)
+            #expect(abs(Double(exact.z) - z) < 1e-4 * z)
+            #expect(abs(Double(exact.fx) - fx) < 1e-4 * max(abs(fx), 1) && abs(Double(exact.fy) - fy) < 1e-4 * max(abs(fy), 1))
+            let approximate = tree.repulsion(x: x, y: y, theta: 0.5)
+            #expect(abs(Double(approximate.z) - z) < 0.02 * z)
+        }
+    }
+
+    /// New points land among their own class in a fixed map, and the map does not move.
+    @Test func transformPlacesNewDigitsAmongTheirClass() throws {
+        let url = Pretrained.workspace.cache.appendingPathComponent("datasets/digits.csv")
+        let (pixels, labels) = try Digits.load(url)
+        let reference = pixels.slice(axis: 0, 0..<1500), fresh = pixels.slice(axis: 0, 1500..<1797)
+        let map = try TSNE().fit(reference).coordinates
+        let before = map.scalars
+        let placed = try TSNE.Placement().place(fresh, reference: reference, map: map)
+        #expect(map.scalars == before)
+        #expect(placed.shape == [297, 2])
+        let (m, y) = (map.scalars, placed.scalars)
+        var correct = 0
+        for i in 0..<297 {
+            let nearest = (0..<1500).sorted { a, b in
+                func d(_ j: Int) -> Float { let (dx, dy) = (y[2 * i] - m[2 * j], y[2 * i + 1] - m[2 * j + 1]); return dx * dx + dy * dy }
+                return d(a) < d(b)
+            }.prefix(10)
+            var votes = [Int: Int]()
+            for j in nearest { votes[labels[j], default: 0] += 1 }
+            if votes.max(by: { $0.value < $1.value })!.key == labels[1500 + i] { correct += 1 }
+        }
+        #expect(Float(correct) / 297 >= 0.9, "\(correct) of 297 placed among their class")
+    }
+
     /// Stratified k-fold: each class's rows, in order, split into `folds` consecutive chunks.
     func knnCrossValidation(_ y: [Float], _ labels: [Int], k: Int, folds: Int) -> Float {
         let n = labels.count

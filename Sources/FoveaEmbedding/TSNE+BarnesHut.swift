@@ -1,0 +1,145 @@
+import Dispatch
+import Foundation
+import Fovea
+import FoveaTensor
+
+/// Sparse symmetric affinities in compressed rows: row i's neighbours are
+/// `columns[rowStart[i]..<rowStart[i + 1]]` with values p_ij (the whole matrix sums to 1).
+struct SparseAffinities: Sendable {
+    let n: Int
+    let rowStart: [Int]
+    let columns: [Int32]
+    let values: [Float]
+}
+
+extension TSNE {
+    /// Gaussian conditionals p_j|i over the given squared distances, with the bandwidth found by
+    /// bisection on beta = 1 / (2 sigma^2) so that the row's entropy is log(perplexity).
+    /// Distances are shifted by their minimum so exp() cannot underflow to all zeros.
+    static func conditionalRow(_ d2: [Double], perplexity: Float) -> [Double] {
+        let target = log(Double(perplexity))
+        let minD = d2.min() ?? 0
+        var row = [Double](repeating: 0, count: d2.count)
+        var (beta, lo, hi) = (1.0, 0.0, Double.infinity)
+        for _ in 0..<100 {
+            var sum = 0.0, weighted = 0.0
+            for j in d2.indices {
+                row[j] = exp(-beta * (d2[j] - minD))
+                sum += row[j]
+                weighted += row[j] * (d2[j] - minD)
+            }
+            let entropy = log(sum) + beta * weighted / sum
+            if abs(entropy - target) < 1e-5 { break }
+            if entropy > target { lo = beta; beta = hi.isInfinite ? beta * 2 : (beta + hi) / 2 }
+            else { hi = beta; beta = (beta + lo) / 2 }
+        }
+        let sum = row.reduce(0, +)
+        return row.map { $0 / sum }
+    }
+
+    /// P from each point's k = min(N - 1, 3 x perplexity) exact nearest neighbours (Euclidean):
+    /// p_j|i over those neighbours, then p_ij = (p_j|i + p_i|j) / 2N.
+    static func sparseAffinities(_ x: Tensor, perplexity: Float, progress: ((Int, Int) -> Void)? = nil) -> SparseAffinities {
+        let n = x.shape[0]
+        let k = min(n - 1, Int((3 * perplexity).rounded(.up)))
+        let search = NearestNeighbors(index: x, metric: .l2)
+        var entries = [[(Int32, Float)]](repeating: [], count: n)       // row i: (j, p_j|i / 2N)
+        let block = 1024
+        for start in stride(from: 0, to: n, by: block) {
+            let rows = start..<min(start + block, n)
+            let found = search.search(x.slice(axis: 0, rows), k: k, exclude: Array(rows))
+            for (offset, neighbours) in found.enumerated() {
+                let row = conditionalRow(neighbours.map { Double($0.distance) * Double($0.distance) }, perplexity: perplexity)
+                entries[start + offset] = zip(neighbours, row).map { (Int32($0.row), Float($1 / Double(2 * n))) }
+            }
+            progress?(rows.upperBound, n)
+        }
+        // Symmetrise: add every entry's transpose, then merge equal columns per row.
+        var all = entries
+        for i in 0..<n { for (j, v) in entries[i] { all[Int(j)].append((Int32(i), v)) } }
+        var rowStart = [0], columns: [Int32] = [], values: [Float] = []
+        columns.reserveCapacity(2 * n * k); values.reserveCapacity(2 * n * k)
+        for i in 0..<n {
+            for (j, v) in all[i].sorted(by: { $0.0 < $1.0 }) {
+                if columns.count > rowStart[i], columns.last == j { values[values.count - 1] += v } else { columns.append(j); values.append(v) }
+            }
+            rowStart.append(columns.count)
+        }
+        return SparseAffinities(n: n, rowStart: rowStart, columns: columns, values: values)
+    }
+
+    /// dC/dy [2N] with the attraction over the sparse P exactly and the repulsion by
+    /// Barnes-Hut: 4 (a sum_j p_ij w_ij (y_i - y_j) - (1 / Z) sum_j w_ij^2 (y_i - y_j)).
+    /// Also returns Z = sum_{i != j} w_ij (Barnes-Hut estimate).
+    static func barnesHutGradient(_ y: [Float], _ p: SparseAffinities, exaggeration: Float, theta: Float) -> (gradient: [Float], z: Double) {
+        let n = p.n
+        let tree = QuadTree(y)
+        var repulsion = [Float](repeating: 0, count: 2 * n)
+        var zParts = [Double](repeating: 0, count: 2)
+        var attraction = [Float](repeating: 0, count: 2 * n)
+        repulsion.withUnsafeMutableBufferPointer { rep in
+            attraction.withUnsafeMutableBufferPointer { att in
+                let (rep, att) = (rep, att)
+                DispatchQueue.concurrentPerform(iterations: 2) { part in
+                    var z = 0.0
+                    for i in stride(from: part, to: n, by: 2) {
+                        let (xi, yi) = (y[2 * i], y[2 * i + 1])
+                        let r = tree.repulsion(x: xi, y: yi, theta: theta)
+                        z += Double(r.z) - 1                              // minus the point itself
+                        rep[2 * i] = r.fx
+                        rep[2 * i + 1] = r.fy
+                        var (ax, ay): (Float, Float) = (0, 0)
+                        for e in p.rowStart[i]..<p.rowStart[i + 1] {
+                            let j = Int(p.columns[e])
+                            let (dx, dy) = (xi - y[2 * j], yi - y[2 * j + 1])
+                            let m = p.values[e] / (1 + dx * dx + dy * dy)
+                            ax += m * dx
+                            ay += m * dy
+                        }
+                        att[2 * i] = ax
+                        att[2 * i + 1] = ay
+                    }
+                    zParts[part] = z
+                }
+            }
+        }
+        let z = zParts[0] + zParts[1]
+        let invZ = Float(1 / z)
+        let gradient = (0..<(2 * n)).map { 4 * (exaggeration * attraction[$0] - invZ * repulsion[$0]) }
+        return (gradient, z)
+    }
+
+    /// Z = sum_{i != j} 1 / (1 + |y_i - y_j|^2), exactly (O(N^2), both cores).
+    static func exactNormalizer(_ y: [Float]) -> Double {
+        let n = y.count / 2
+        var parts = [Double](repeating: 0, count: 2)
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            var z = 0.0
+            for i in stride(from: part, to: n, by: 2) {
+                let (xi, yi) = (y[2 * i], y[2 * i + 1])
+                var s: Float = 0
+                for j in 0..<n where j != i {
+                    let (dx, dy) = (xi - y[2 * j], yi - y[2 * j + 1])
+                    s += 1 / (1 + dx * dx + dy * dy)
+                }
+                z += Double(s)
+            }
+            parts[part] = z
+        }
+        return parts[0] + parts[1]
+    }
+
+    /// KL(P || Q) = sum_{p_ij > 0} p_ij log(p_ij Z (1 + |y_i - y_j|^2)) for the sparse P.
+    static func kl(_ y: [Float], _ p: SparseAffinities, z: Double) -> Float {
+        var kl = 0.0
+        for i in 0..<p.n {
+            for e in p.rowStart[i]..<p.rowStart[i + 1] where p.values[e] > 0 {
+                let j = Int(p.columns[e])
+                let (dx, dy) = (Double(y[2 * i] - y[2 * j]), Double(y[2 * i + 1] - y[2 * j + 1]))
+                let pij = Double(p.values[e])
+                kl += pij * log(pij * z * (1 + dx * dx + dy * dy))
+            }
+        }
+        return Float(kl)
+    }
+}
