@@ -29,10 +29,11 @@ test: data
 	swift test -c release --skip-build
 
 # Fovea against PyTorch CPU (2 threads) in one run; writes bench/results.md.
-# The peers: PyTorch, Captum and pytorch-grad-cam. grad-cam and torchvision are installed
+# The peers: PyTorch, Captum, pytorch-grad-cam, openTSNE and scikit-learn. grad-cam and torchvision are installed
 # without their dependencies so that pip keeps the torch already there.
 bench: data build
 	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch numpy pillow
+	@python3 -c "import openTSNE, sklearn" 2>/dev/null || python3 -m pip install --quiet opentsne scikit-learn
 	@python3 -c "import captum, pytorch_grad_cam" 2>/dev/null || { \
 	    python3 -m pip install --quiet tqdm matplotlib scikit-learn opencv-python-headless ttach && \
 	    python3 -m pip install --quiet --no-deps captum grad-cam torchvision; }

@@ -14,6 +14,10 @@
    os.wait4's rusage. The first run is the coldest one (the page cache is not
    dropped, so later runs find the binary and weights in memory).
 
+3. Throughputs of exact kNN and embedding extraction (both peers print "workloads").
+4. The Fashion-MNIST and t-SNE workloads of scripts/bench_fashion.py (training epoch,
+   robustness curve, t-SNE on 10k and 70k points against openTSNE and scikit-learn).
+
 Prints the tables and writes them to bench/results.md (--out to change).
 """
 
@@ -123,6 +127,21 @@ def attribution_table(fovea: dict, peer: dict) -> list[str]:
     return lines
 
 
+def workloads_table(fovea: dict, peer: dict) -> list[str]:
+    """Throughputs (higher is better): exact kNN and embedding extraction."""
+    ours, theirs = fovea.get("workloads") or {}, peer.get("workloads") or {}
+    rows = [("knn_qps", "exact 10-NN, 10k queries vs 60k x 1280 (cosine), queries/s"),
+            ("embed_images_per_s", "EfficientNet-Lite0 embeddings, batches of 16 at 224x224, images/s")]
+    lines = ["Throughput (best / median of 3 runs; ratio = PyTorch median / Fovea median, < 1: Fovea faster):", "",
+             "| workload | Fovea | PyTorch | ratio |", "|---|---:|---:|---:|"]
+    for key, label in rows:
+        f, t = ours.get(key) or [], theirs.get(key) or []
+        if f and t:
+            lines.append(f"| {label} | {max(f):.0f} / {statistics.median(f):.0f} | {max(t):.0f} / {statistics.median(t):.0f} | "
+                         f"{statistics.median(t) / statistics.median(f):.2f} |")
+    return lines
+
+
 def measure_classify(cmd: list[str], runs: int, env: dict) -> tuple[list[float], list[float]]:
     print(f"timing: {shlex.join(cmd)} x{runs}", file=sys.stderr)
     walls, rss = [], []
@@ -166,6 +185,7 @@ def main() -> int:
     p.add_argument("--classify-args", default="",
                    help="extra arguments for `fovea classify`, shell-quoted (e.g. \"--top 5\")")
     p.add_argument("--torch-first", action="store_true", help="run the PyTorch peer before Fovea")
+    p.add_argument("--skip-fashion", action="store_true", help="skip the Fashion-MNIST training, robustness and t-SNE workloads")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results.md"))
     args = p.parse_args()
     if args.runs < 1 or args.classify_runs < 1:
@@ -224,7 +244,11 @@ def main() -> int:
                       f"PyTorch {torch_.get('threads')}).")
         header.append("")
     table3 = attribution_table(fovea, attribution_peer)
-    text = "\n".join(header + table1 + [""] + table2 + [""] + table3) + "\n"
+    table4 = workloads_table(fovea, torch_)
+    sys.path.insert(0, HERE)
+    import bench_fashion
+    table5 = [] if args.skip_fashion else bench_fashion.run(fovea_bin, env)
+    text = "\n".join(header + table1 + [""] + table2 + [""] + table3 + [""] + table4 + [""] + table5) + "\n"
     print(text, end="")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

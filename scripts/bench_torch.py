@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import efficientnet_lite0 as effnet  # noqa: E402
 import torch_reference_models as refmodels  # noqa: E402
 
-MODELS = ["efficientnet-lite0", "vgg16", "resnet18"]
+MODELS = ["efficientnet-lite0", "alexnet", "vgg16", "resnet18", "resnet50", "squeezenet1_1", "mobilenet_v2"]
 
 
 def build(name: str, cache: str) -> torch.nn.Module:
@@ -53,6 +53,10 @@ def build(name: str, cache: str) -> torch.nn.Module:
         model = refmodels.vgg16()
     elif name == "resnet18":
         model = refmodels.resnet18()
+    elif name in MODELS:
+        import torchvision  # installed by `make bench` (--no-deps, keeping this torch)
+        torch.manual_seed(0)
+        model = getattr(torchvision.models, name)(weights=None)
     else:
         raise ValueError(name)
     model.eval()
@@ -85,6 +89,37 @@ def time_pass(fn, model, x, warmup: int, runs: int) -> list[float]:
     return times
 
 
+def workloads(cache: str, runs: int) -> dict:
+    """Exact 10-NN (cosine) of 10k queries against 60k x 1280 in blocks of 256 (matmul + topk),
+    queries/s; EfficientNet-Lite0 pooled features of batches of 16 at 224x224, images/s."""
+    g = torch.Generator().manual_seed(11)
+    index = torch.nn.functional.normalize(torch.randn(60000, 1280, generator=g), dim=1)
+    queries = torch.randn(10000, 1280, generator=g)
+
+    def search():
+        q = torch.nn.functional.normalize(queries, dim=1)
+        for s in range(0, len(q), 256):
+            (1 - q[s:s + 256] @ index.T).topk(10, dim=1, largest=False)
+
+    def rate(fn, items):
+        fn()
+        out = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            fn()
+            out.append(items / (time.perf_counter() - t0))
+        return out
+
+    knn = rate(search, 10000)
+    model = build("efficientnet-lite0", cache)
+    batch = torch.rand(16, 3, 224, 224) * 2 - 1
+
+    def embed():
+        with torch.no_grad():
+            model.extract_features(batch) if hasattr(model, "extract_features") else model(batch)
+    return {"knn_qps": knn, "embed_images_per_s": rate(embed, 16)}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=7)
@@ -92,6 +127,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of " + ",".join(MODELS))
     p.add_argument("--cache", default=effnet.default_cache())
+    p.add_argument("--workload-runs", type=int, default=3, help="timed runs of kNN and embedding throughput (0 to skip)")
     args = p.parse_args()
     if args.runs < 1 or args.warmup < 0:
         p.error("--runs must be >= 1 and --warmup >= 0")
@@ -117,6 +153,7 @@ def main() -> int:
         "peer": f"pytorch {torch.__version__}",
         "threads": torch.get_num_threads(),
         "results": results,
+        "workloads": workloads(os.path.expanduser(args.cache), args.workload_runs) if args.workload_runs > 0 else {},
     }))
     return 0
 

@@ -3,6 +3,7 @@ import Dispatch
 import Fovea
 import FoveaAdversarial
 import FoveaAttribution
+import FoveaEmbedding
 import FoveaModels
 import FoveaNN
 import FoveaTensor
@@ -22,13 +23,16 @@ struct Bench: ParsableCommand {
     var runs = 7
 
     @Option(name: .long, help: "Comma-separated models.")
-    var models = "efficientnet-lite0,vgg16,resnet18"
+    var models = "efficientnet-lite0,alexnet,vgg16,resnet18,resnet50,squeezenet1_1,mobilenet_v2"
 
     @Flag(name: .long, help: "Print JSON (the format scripts/bench.py reads).")
     var json = false
 
     @Option(name: .long, help: "Timed runs of each attribution method on EfficientNet-Lite0 (0 to skip).")
     var attributionRuns = 3
+
+    @Option(name: .long, help: "Timed runs of exact kNN search and of embedding extraction (0 to skip).")
+    var workloadRuns = 3
 
     @Option(name: .long, help: "Photo for the attribution timings (default: the cache's chelsea.png).")
     var image: String?
@@ -39,6 +43,9 @@ struct Bench: ParsableCommand {
         var results: [String: [String: [Double]]]
         /// Per attribution method, per-image milliseconds.
         var attribution: [String: [Double]]?
+        /// "knn_qps": exact 10-NN queries per second, 10k queries against 60k x 1280 (cosine);
+        /// "embed_images_per_s": EfficientNet-Lite0 features, batches of 16 at 224x224.
+        var workloads: [String: [Double]]?
         var peakRSSMiB: Double?
     }
 
@@ -104,6 +111,7 @@ struct Bench: ParsableCommand {
             if !json { print("pgd-10: min \(fmt(timings["pgd-10"]!.min()!)) median \(fmt(median(timings["pgd-10"]!))) ms") }
             report.attribution = timings
         }
+        if workloadRuns > 0 { report.workloads = try workloads() }
         var usage = rusage()
         #if os(Linux)
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -115,6 +123,30 @@ struct Bench: ParsableCommand {
         if json {
             try printJSON(report, pretty: false)         // one line: scripts/bench.py reads it
         }
+    }
+
+    /// Exact kNN throughput and embedding-extraction throughput (see ``Report/workloads``).
+    func workloads() throws -> [String: [Double]] {
+        var g = SeededGenerator(seed: 11)
+        let index = NearestNeighbors(index: Tensor.normal([60000, 1280], using: &g), metric: .cosine)
+        let queries = Tensor.normal([10000, 1280], using: &g)
+        _ = index.search(queries.slice(axis: 0, 0..<256), k: 10)                 // warm-up
+        let knn = (0..<workloadRuns).map { _ in
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = index.search(queries, k: 10)
+            return 10000 / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        if !json { print("knn: \(fmt(knn.max()!)) / \(fmt(median(knn))) queries/s (best / median)") }
+        let classifier = try ImageClassifier.load("efficientnet-lite0")
+        let batch = Tensor.uniform([16, 3, 224, 224], in: -1...1, using: &g)
+        _ = try classifier.features(batch)
+        let embed = try (0..<workloadRuns).map { _ in
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try classifier.features(batch)
+            return 16 / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        if !json { print("embed: \(fmt(embed.max()!)) / \(fmt(median(embed))) images/s (best / median)") }
+        return ["knn_qps": knn, "embed_images_per_s": embed]
     }
 
     func time(_ body: () -> Void) -> [Double] {

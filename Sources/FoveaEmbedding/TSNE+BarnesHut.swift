@@ -74,38 +74,44 @@ extension TSNE {
     static func barnesHutGradient(_ y: [Float], _ p: SparseAffinities, exaggeration: Float, theta: Float) -> (gradient: [Float], z: Double) {
         let n = p.n
         let tree = QuadTree(y)
-        var repulsion = [Float](repeating: 0, count: 2 * n)
         var zParts = [Double](repeating: 0, count: 2)
-        var attraction = [Float](repeating: 0, count: 2 * n)
+        // gradient[2i...] holds the attraction, repulsion[2i...] the Barnes-Hut force, until combined.
+        var gradient = [Float](repeating: 0, count: 2 * n)
+        var repulsion = [Float](repeating: 0, count: 2 * n)
+        y.withUnsafeBufferPointer { y in
+        p.rowStart.withUnsafeBufferPointer { rowStart in
+        p.columns.withUnsafeBufferPointer { columns in
+        p.values.withUnsafeBufferPointer { values in
         repulsion.withUnsafeMutableBufferPointer { rep in
-            attraction.withUnsafeMutableBufferPointer { att in
-                let (rep, att) = (rep, att)
-                DispatchQueue.concurrentPerform(iterations: 2) { part in
-                    var z = 0.0
-                    for i in stride(from: part, to: n, by: 2) {
-                        let (xi, yi) = (y[2 * i], y[2 * i + 1])
-                        let r = tree.repulsion(x: xi, y: yi, theta: theta)
-                        z += Double(r.z) - 1                              // minus the point itself
-                        rep[2 * i] = r.fx
-                        rep[2 * i + 1] = r.fy
-                        var (ax, ay): (Float, Float) = (0, 0)
-                        for e in p.rowStart[i]..<p.rowStart[i + 1] {
-                            let j = Int(p.columns[e])
-                            let (dx, dy) = (xi - y[2 * j], yi - y[2 * j + 1])
-                            let m = p.values[e] / (1 + dx * dx + dy * dy)
-                            ax += m * dx
-                            ay += m * dy
-                        }
-                        att[2 * i] = ax
-                        att[2 * i + 1] = ay
+        gradient.withUnsafeMutableBufferPointer { att in
+            let (rep, att) = (rep, att)
+            DispatchQueue.concurrentPerform(iterations: 2) { part in
+                var z = 0.0
+                let stack = UnsafeMutablePointer<Int32>.allocate(capacity: QuadTree.stackCapacity)
+                defer { stack.deallocate() }
+                for i in stride(from: part, to: n, by: 2) {
+                    let (xi, yi) = (y[2 * i], y[2 * i + 1])
+                    let r = tree.repulsion(x: xi, y: yi, theta: theta, stack: stack)
+                    z += Double(r.z) - 1                                  // minus the point itself
+                    rep[2 * i] = r.fx
+                    rep[2 * i + 1] = r.fy
+                    var (ax, ay): (Float, Float) = (0, 0)
+                    for e in rowStart[i]..<rowStart[i + 1] {
+                        let j = Int(columns[e])
+                        let (dx, dy) = (xi - y[2 * j], yi - y[2 * j + 1])
+                        let m = values[e] / (1 + dx * dx + dy * dy)
+                        ax += m * dx
+                        ay += m * dy
                     }
-                    zParts[part] = z
+                    att[2 * i] = ax
+                    att[2 * i + 1] = ay
                 }
+                zParts[part] = z
             }
-        }
+        } } } } } }
         let z = zParts[0] + zParts[1]
         let invZ = Float(1 / z)
-        let gradient = (0..<(2 * n)).map { 4 * (exaggeration * attraction[$0] - invZ * repulsion[$0]) }
+        for k in 0..<(2 * n) { gradient[k] = 4 * (exaggeration * gradient[k] - invZ * repulsion[k]) }
         return (gradient, z)
     }
 
