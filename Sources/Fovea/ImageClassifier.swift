@@ -36,7 +36,7 @@ public final class ImageClassifier {
             guard FileManager.default.fileExists(atPath: file.path) else {
                 throw FoveaError("\(file.path): weights file not found")
             }
-            let state = try loadWeights(file)
+            let state = try loadWeights(file).filter { key, _ in !spec.ignoredKeyPrefixes.contains { key.hasPrefix($0) } }
             do {
                 try module.loadStateDict(state)
             } catch let error as StateDictError {

@@ -16,12 +16,13 @@ extension ImageClassifier {
             : pool.addForwardHook { _, y in features = y; return nil }
         defer { handle.remove() }
         _ = logits(input)
-        guard let f = features, f.rank == 4, f.shape[1] == fc.weight.shape[1] else {
+        guard var f = features, f.rank == 4, f.shape[1] == fc.weight.shape[1] else {
             throw FoveaError("--method cam: the features entering \(poolPath) do not match \(spec.classifier)")
         }
         guard target >= 0 && target < fc.weight.shape[0] else {
             throw FoveaError("--target \(target): class index out of range 0..<\(fc.weight.shape[0])")
         }
+        if spec.reluBeforePooling { f = withNoGrad { f.relu() } }
         let (k, h, w) = (f.shape[1], f.shape[2], f.shape[3])
         // [1, K] x [K, h*w] -> [1, h*w]
         let weights = withNoGrad { fc.weight.slice(axis: 0, target..<(target + 1)) }

@@ -47,7 +47,7 @@ extension ImageClassifier {
     func randomisableLayers() -> [String] {
         var out: [String] = []
         for (name, child) in module.children {
-            let expandable = child is ModuleList || child is Sequential
+            let expandable = child is ModuleList || child is Sequential || child is NamedSequential
             let parts = expandable ? child.children.map { ("\(name).\($0.name)", $0.module) } : [(name, child)]
             for (path, m) in parts where !m.namedParameters().isEmpty { out.append(path) }
         }

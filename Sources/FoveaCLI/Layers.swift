@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Fovea
 import FoveaModels
@@ -49,12 +50,38 @@ struct Layers: ParsableCommand {
 }
 
 struct Models: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the models Fovea can build.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the models Fovea can build: input, preprocessing, layers, parameters, weights.",
+        discussion: """
+        Names are torchvision's constructor names. Models without shipped or fetched weights
+        take --weights FILE: the official torchvision checkpoint (e.g. vgg16-397923af.pth from
+        ~/.cache/torch/hub/checkpoints), loaded with strict key and shape checks.
+        "layers" counts the convolution and linear layers; "modules" every named module.
+        """
+    )
 
     func run() {
+        print("model".rightPad(20) + "input       preprocessing                          layers  modules  params    weights")
         for spec in ModelSpec.all {
-            let weights = spec.defaultWeights.map { "weights: \($0)" } ?? "weights: --weights FILE (random init otherwise)"
-            print("\(spec.name.rightPad(20))  \(spec.summary); \(weights)")
+            let module = spec.build()
+            let modules = module.namedModules().dropFirst()
+            let layers = modules.filter { $0.module is Conv2d || $0.module is Linear }.count
+            let params = module.namedParameters().reduce(0) { $0 + $1.tensor.count }
+            let p = spec.preprocessing
+            let input = "\(p.channels)x\(p.inputSize)x\(p.inputSize)"
+            let crop: String
+            switch p.crop {
+            case .centerFraction(let f): crop = "centre \(Int(f * 1000) / 10)% crop, bicubic"
+            case .resizeThenCenter(let r): crop = "resize \(r), centre \(p.inputSize)"
+            case .resize: crop = "resize to \(p.inputSize)"
+            }
+            let norm = p.mean == Preprocessing.torchvision.mean ? "ImageNet mean/std" : (p.channels == 1 ? "mean \(fmt(p.mean[0] / 255)) std \(fmt(p.std[0] / 255))" : "(x-127)/128")
+            let weights = spec.defaultWeights.map { $0 == "fashion-cnn.safetensors" ? "shipped" : "fetched" } ?? "--weights FILE"
+            print(spec.name.rightPad(20) + input.rightPad(12) + "\(crop), \(norm)".rightPad(39)
+                  + String(layers).rightPad(8) + String(modules.count).rightPad(9) + String(format: "%-9@", millions(params) as NSString) + " " + weights)
         }
     }
+
+    func millions(_ n: Int) -> String { n >= 1_000_000 ? String(format: "%.1fM", Double(n) / 1e6) : String(format: "%.0fk", Double(n) / 1e3) }
+    func fmt(_ v: Float) -> String { String(format: "%.4g", v) }
 }

@@ -47,6 +47,10 @@ public struct ModelSpec: Sendable {
     /// For networks that average-pool in their forward function rather than in a module
     /// (torchvision's MobileNetV2): the layer whose output is pooled and fed to `classifier`.
     public var pooledFeatures: String? = nil
+    /// `pooledFeatures` goes through a ReLU before the pooling (torchvision's DenseNet).
+    public var reluBeforePooling = false
+    /// Checkpoint keys the eval graph has no place for (GoogLeNet's auxiliary heads), dropped on load.
+    public var ignoredKeyPrefixes: [String] = []
     /// Class names of a model not trained on ImageNet (ImageNet models read the fetched label file).
     public var classNames: [String]? = nil
 
@@ -72,7 +76,14 @@ public struct ModelSpec: Sendable {
         ModelSpec(name: name, summary: "torchvision \(name) layout", preprocessing: .torchvision,
                   classifier: "classifier.6", camLayer: "features.\(VGG.lastActivationIndex(name))",
                   defaultWeights: nil, build: { VGG(name)! })
-    } + ResNet.configs.map { name, _ in
+    } + [
+        ModelSpec(name: "densenet121", summary: "torchvision densenet121 layout", preprocessing: .torchvision,
+                  classifier: "classifier", camLayer: "features.norm5", defaultWeights: nil, build: { DenseNet() },
+                  pooledFeatures: "features", reluBeforePooling: true),
+        ModelSpec(name: "googlenet", summary: "torchvision googlenet layout (eval graph, input transform on)",
+                  preprocessing: .torchvision, classifier: "fc", camLayer: "inception5b", defaultWeights: nil,
+                  build: { GoogLeNet() }, ignoredKeyPrefixes: GoogLeNet.auxiliaryPrefixes),
+    ] + ResNet.configs.map { name, _ in
         ModelSpec(name: name, summary: "torchvision \(name) layout", preprocessing: .torchvision,
                   classifier: "fc", camLayer: "layer4", defaultWeights: nil, build: { ResNet(name)! })
     }

@@ -14,6 +14,16 @@ public final class Sequential: Module {
 }
 
 /// An activation function as a module (so it has a path a hook can name, as in torchvision).
+/// `torch.nn.Sequential(OrderedDict(...))`: layers run in order under the given names.
+public final class NamedSequential: Module {
+    public init(_ layers: [(String, Module)]) {
+        super.init()
+        for (name, layer) in layers { registerChild(name, layer) }
+    }
+
+    public override func forward(_ x: Tensor) -> Tensor { children.reduce(x) { $1.module($0) } }
+}
+
 public final class Activation: Module {
     public enum Kind: Sendable { case relu, relu6, leakyRelu(Float), sigmoid, tanh }
     public let kind: Kind
