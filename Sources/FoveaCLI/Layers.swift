@@ -61,7 +61,7 @@ struct Models: ParsableCommand {
     )
 
     func run() {
-        print("model".rightPad(20) + "input       preprocessing                          layers  modules  params    weights")
+        print("model".rightPad(20) + "input".rightPad(12) + "preprocessing".rightPad(45) + "layers  modules  params    weights")
         for spec in ModelSpec.all {
             let module = spec.build()
             let modules = module.namedModules().dropFirst()
@@ -71,13 +71,13 @@ struct Models: ParsableCommand {
             let input = "\(p.channels)x\(p.inputSize)x\(p.inputSize)"
             let crop: String
             switch p.crop {
-            case .centerFraction(let f): crop = "centre \(Int(f * 1000) / 10)% crop, bicubic"
+            case .centerFraction(let f): crop = String(format: "centre %g%% crop, bicubic", f * 100)
             case .resizeThenCenter(let r): crop = "resize \(r), centre \(p.inputSize)"
             case .resize: crop = "resize to \(p.inputSize)"
             }
             let norm = p.mean == Preprocessing.torchvision.mean ? "ImageNet mean/std" : (p.channels == 1 ? "mean \(fmt(p.mean[0] / 255)) std \(fmt(p.std[0] / 255))" : "(x-127)/128")
             let weights = spec.defaultWeights.map { $0 == "fashion-cnn.safetensors" ? "shipped" : "fetched" } ?? "--weights FILE"
-            print(spec.name.rightPad(20) + input.rightPad(12) + "\(crop), \(norm)".rightPad(39)
+            print(spec.name.rightPad(20) + input.rightPad(12) + "\(crop), \(norm)".rightPad(45)
                   + String(layers).rightPad(8) + String(modules.count).rightPad(9) + String(format: "%-9@", millions(params) as NSString) + " " + weights)
         }
     }

@@ -19,6 +19,18 @@ enum Pooling {
         let rows = (0..<oh).map { window($0, stride: g.stride.h, pad: g.padding.top, dilation: g.dilation.h, k: g.kernel.h, size: h) }
         let cols = (0..<ow).map { window($0, stride: g.stride.w, pad: g.padding.left, dilation: g.dilation.w, k: g.kernel.w, size: w) }
         let planes = n * c, parts = min(planes, 2)
+        // 2x2 windows at stride 2 that all lie inside the input (the common CNN pooling).
+        let pairs = g.kernel == (2, 2) && g.stride == (2, 2) && g.dilation == (1, 1)
+            && g.padding.top == 0 && g.padding.left == 0 && 2 * oh <= h && 2 * ow <= w
+        if pairs {
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                for plane in stride(from: part, to: planes, by: parts) {
+                    Self.maxPool2x2(px + plane * h * w, w: w, oh: oh, ow: ow,
+                                    out: po + plane * oh * ow, argmax: pi + plane * oh * ow)
+                }
+            }
+            return (out, index)
+        }
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             for plane in stride(from: part, to: planes, by: parts) {
                 let src = px + plane * h * w
@@ -54,6 +66,31 @@ enum Pooling {
             }
         }
         return (out, index)
+    }
+
+    /// One plane of 2x2 / stride 2 max pooling; same rules as the general loop (NaN wins, ties
+    /// keep the first in row-major window order).
+    @inline(__always)
+    static func maxPool2x2(_ src: UnsafeMutablePointer<Float>, w: Int, oh: Int, ow: Int,
+                           out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
+        for oy in 0..<oh {
+            let top = 2 * oy * w, bottom = top + w
+            for ox in 0..<ow {
+                var bestIndex = top + 2 * ox
+                var best = src[bestIndex]
+                @inline(__always) func consider(_ i: Int) {
+                    let v = src[i]
+                    let better = v > best || (v.isNaN && !best.isNaN)
+                    best = better ? v : best
+                    bestIndex = better ? i : bestIndex
+                }
+                consider(top + 2 * ox + 1)
+                consider(bottom + 2 * ox)
+                consider(bottom + 2 * ox + 1)
+                out[oy * ow + ox] = best
+                argmax[oy * ow + ox] = Float(bestIndex)
+            }
+        }
     }
 
     static func maxPoolBackward(_ grad: Tensor, index: Tensor, inputShape: [Int]) -> Tensor {

@@ -12,10 +12,13 @@ enum Winograd {
     /// VGG-16 / ResNet-18 layer against im2col + GEMM here: Winograd wins from 3136 tiles
     /// (112x112) at 64 channels and from 784 tiles (56x56) at 128 and more; it loses at 56x56
     /// with 64 channels (ResNet's first stage) and ties on smaller maps. Hence tiles * Cin >= 1e5.
+    /// Batches of small maps reach that count too, but there the tile transforms cost more than
+    /// they save (fashion-cnn's 14x14 layer at batch 128: a training epoch 11% slower), so maps
+    /// must also be at least 28x28.
     static func applies(_ d: Convolution.Dims, _ g: Conv2dGeometry) -> Bool {
         let tiles = d.n * ((d.ho + 1) / 2) * ((d.wo + 1) / 2)
         return d.kh == 3 && d.kw == 3 && d.groups == 1 && g.stride == (1, 1) && g.dilation == (1, 1)
-            && d.cin >= 16 && d.cout >= 16 && tiles * d.cin >= 100_000
+            && d.cin >= 16 && d.cout >= 16 && tiles * d.cin >= 100_000 && d.ho >= 28 && d.wo >= 28
             && g.padding.top <= 2 && g.padding.bottom <= 2 && g.padding.left <= 2 && g.padding.right <= 2
     }
 
