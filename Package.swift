@@ -22,8 +22,9 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
+        .target(name: "CFoveaParallel"),
         .target(name: "FoveaTensor",
-                dependencies: [.target(name: "CBLAS", condition: linuxOnly)],
+                dependencies: [.target(name: "CBLAS", condition: linuxOnly), "CFoveaParallel"],
                 // Kernels are compiled for AVX2 + FMA (x86-64 from 2013 on) on Linux, so loops
                 // vectorise 8-wide and fused multiply-adds are single instructions.
                 swiftSettings: [.unsafeFlags(["-Ounchecked"]),

@@ -69,7 +69,7 @@ public struct NearestNeighbors: Sendable {
             let p = d.storage.pointer
             results.withUnsafeMutableBufferPointer { out in
                 let out = out
-                DispatchQueue.concurrentPerform(iterations: 2) { part in
+                Parallel.run(2) { part in
                     for i in stride(from: rows.lowerBound + part, to: rows.upperBound, by: 2) {
                         out[i] = Self.smallest(k, of: p + (i - start) * n, count: n, skipping: exclude?[i])
                     }

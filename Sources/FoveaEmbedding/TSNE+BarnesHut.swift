@@ -85,7 +85,7 @@ extension TSNE {
         repulsion.withUnsafeMutableBufferPointer { rep in
         gradient.withUnsafeMutableBufferPointer { att in
             let (rep, att) = (rep, att)
-            DispatchQueue.concurrentPerform(iterations: 2) { part in
+            Parallel.run(2) { part in
                 var z = 0.0
                 let stack = UnsafeMutablePointer<Int32>.allocate(capacity: QuadTree.stackCapacity)
                 defer { stack.deallocate() }
@@ -119,7 +119,7 @@ extension TSNE {
     static func exactNormalizer(_ y: [Float]) -> Double {
         let n = y.count / 2
         var parts = [Double](repeating: 0, count: 2)
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
+        Parallel.run(2) { part in
             var z = 0.0
             for i in stride(from: part, to: n, by: 2) {
                 let (xi, yi) = (y[2 * i], y[2 * i + 1])

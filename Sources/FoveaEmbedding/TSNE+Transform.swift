@@ -50,7 +50,7 @@ extension TSNE {
                 y.withUnsafeMutableBufferPointer { yb in
                     velocity.withUnsafeMutableBufferPointer { vb in
                         let (yb, vb) = (yb, vb)
-                        DispatchQueue.concurrentPerform(iterations: 2) { part in
+                        Parallel.run(2) { part in
                             for i in stride(from: part, to: n, by: 2) {
                                 let (xi, yi) = (yb[2 * i], yb[2 * i + 1])
                                 let r = tree.repulsion(x: xi, y: yi, theta: theta)

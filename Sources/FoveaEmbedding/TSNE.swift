@@ -97,7 +97,7 @@ public struct TSNE: Sendable {
         var conditional = [Float](repeating: 0, count: n * n)
         conditional.withUnsafeMutableBufferPointer { out in
             let out = out
-            DispatchQueue.concurrentPerform(iterations: 2) { part in
+            Parallel.run(2) { part in
                 for i in stride(from: part, to: n, by: 2) {
                     let others = (0..<n).filter { $0 != i }
                     let d2 = others.map { j in max(Double(norms[i] + norms[j] - 2 * dots[i * n + j]), 0) }
@@ -124,7 +124,7 @@ public struct TSNE: Sendable {
     static func gradient(_ y: [Float], _ p: [Float], n: Int, exaggeration: Float) -> [Float] {
         // Pass 1: the normaliser Z = sum_{i != j} w_ij.
         var partial = [Double](repeating: 0, count: 2)
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
+        Parallel.run(2) { part in
             var z = 0.0
             for i in stride(from: part, to: n, by: 2) {
                 let (xi, yi) = (y[2 * i], y[2 * i + 1])
@@ -142,7 +142,7 @@ public struct TSNE: Sendable {
         var grad = [Float](repeating: 0, count: 2 * n)
         grad.withUnsafeMutableBufferPointer { g in
             let out = g.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: 2) { part in
+            Parallel.run(2) { part in
                 for i in stride(from: part, to: n, by: 2) {
                     let (xi, yi) = (y[2 * i], y[2 * i + 1])
                     var (gx, gy): (Float, Float) = (0, 0)

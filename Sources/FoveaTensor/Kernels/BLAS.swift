@@ -27,7 +27,7 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     if n >= 64 {
         // Split the columns of C (and of op(B)): ceil(n / 2) rounded up to a multiple of 16.
         let half = ((n + parallel - 1) / parallel + 15) / 16 * 16
-        DispatchQueue.concurrentPerform(iterations: parallel) { part in
+        Parallel.run(parallel) { part in
             let j0 = part * half, cols = min(n - j0, half)
             guard cols > 0 else { return }
             blasCall(transA, transB, m, cols, k, alpha, a, lda, transB ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc)
@@ -35,7 +35,7 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     } else {
         // Split the rows of C (and of op(A)).
         let half = (m + parallel - 1) / parallel
-        DispatchQueue.concurrentPerform(iterations: parallel) { part in
+        Parallel.run(parallel) { part in
             let i0 = part * half, rows = min(m - i0, half)
             guard rows > 0 else { return }
             blasCall(transA, transB, rows, n, k, alpha, transA ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc)

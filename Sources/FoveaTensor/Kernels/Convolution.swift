@@ -32,7 +32,7 @@ enum Convolution {
     static func im2col(_ x: UnsafePointer<Float>, channels: Int, _ d: Dims, _ g: Conv2dGeometry,
                        _ col: UnsafeMutablePointer<Float>) {
         let rows = channels * d.kh * d.kw
-        DispatchQueue.concurrentPerform(iterations: min(rows, 2)) { part in
+        Parallel.run(min(rows, 2)) { part in
             for row in stride(from: part, to: rows, by: 2) {
                 let c = row / (d.kh * d.kw), ky = (row / d.kw) % d.kh, kx = row % d.kw
                 let plane = x + c * d.h * d.w
@@ -58,7 +58,7 @@ enum Convolution {
     /// Adjoint of im2col: dx[c, iy, ix] += col[row, oy*Wo + ox].
     static func col2im(_ col: UnsafePointer<Float>, channels: Int, _ d: Dims, _ g: Conv2dGeometry,
                        _ dx: UnsafeMutablePointer<Float>) {
-        DispatchQueue.concurrentPerform(iterations: min(channels, 2)) { part in
+        Parallel.run(min(channels, 2)) { part in
             for c in stride(from: part, to: channels, by: 2) {
                 let plane = dx + c * d.h * d.w
                 for ky in 0..<d.kh {

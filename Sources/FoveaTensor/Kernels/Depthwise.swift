@@ -83,7 +83,7 @@ enum Depthwise {
     static func forEachPlane(_ d: Dims, scratchCount: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
         let planes = d.n * d.cout
         let parts = min(planes, 2)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        Parallel.run(parts) { part in
             BufferPool.withScratch(scratchCount) { scratch in
                 let chunk = (planes + parts - 1) / parts
                 for p in (part * chunk)..<min(planes, (part + 1) * chunk) { body(p, scratch) }

@@ -23,7 +23,7 @@ enum Pooling {
         let pairs = g.kernel == (2, 2) && g.stride == (2, 2) && g.dilation == (1, 1)
             && g.padding.top == 0 && g.padding.left == 0 && 2 * oh <= h && 2 * ow <= w
         if pairs {
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
+            Parallel.run(parts) { part in
                 for plane in stride(from: part, to: planes, by: parts) {
                     Self.maxPool2x2(px + plane * h * w, w: w, oh: oh, ow: ow,
                                     out: po + plane * oh * ow, argmax: pi + plane * oh * ow)
@@ -31,7 +31,7 @@ enum Pooling {
             }
             return (out, index)
         }
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        Parallel.run(parts) { part in
             for plane in stride(from: part, to: planes, by: parts) {
                 let src = px + plane * h * w
                 let dst = po + plane * oh * ow, arg = pi + plane * oh * ow

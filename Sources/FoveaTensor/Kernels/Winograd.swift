@@ -86,7 +86,7 @@ enum Winograd {
     static func transformInput(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, top: Int, left: Int,
                                th: Int, tw: Int, into v: UnsafeMutablePointer<Float>) {
         let tiles = n * th * tw, step = c * tiles
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
+        Parallel.run(2) { part in
             for nc in stride(from: part, to: n * c, by: 2) {
                 let (b, ch) = (nc / c, nc % c)
                 let plane = x + nc * h * w
@@ -154,7 +154,7 @@ enum Winograd {
     static func transformOutput(_ m: UnsafePointer<Float>, n: Int, c: Int, ho: Int, wo: Int, th: Int, tw: Int,
                                 bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         let tiles = n * th * tw, step = c * tiles
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
+        Parallel.run(2) { part in
             for nc in stride(from: part, to: n * c, by: 2) {
                 let (b, ch) = (nc / c, nc % c)
                 let out = y + nc * ho * wo

@@ -1,0 +1,21 @@
+// Two-way fork-join for Fovea's kernels: the calling thread runs part 0 while one persistent
+// worker runs part 1. The worker spins briefly before sleeping, so the back-to-back small
+// kernels of a training step do not pay a thread wake-up each (as GCD's concurrentPerform does).
+#ifndef FOVEA_PARALLEL_H
+#define FOVEA_PARALLEL_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void (*fovea_parallel_task)(void *context, int part);
+
+/// Runs task(context, 0) and task(context, 1), in parallel when the worker is free; serially
+/// when called from inside a task or while another thread holds the worker.
+void fovea_parallel2(fovea_parallel_task task, void *context);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
