@@ -29,7 +29,14 @@ public struct IDXArray: Sendable {
             let at = data.startIndex + 4 + 4 * d
             shape.append(data[at..<at + 4].reduce(0) { $0 << 8 | Int($1) })
         }
-        let count = shape.reduce(1, *)
+        var count = 1
+        for d in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= data.count else {
+                throw CheckpointError.truncated(file: name, detail: "shape \(shape) is too large for the file's \(data.count) bytes")
+            }
+            count = product
+        }
         let start = 4 + 4 * rank
         guard data.count - start >= count else {
             throw CheckpointError.truncated(file: name, detail: "shape \(shape) needs \(count) bytes, file has \(data.count - start)")

@@ -384,3 +384,50 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(missing.status != 0 && missing.err.contains("/nonexistent/photos"))
     }
 }
+
+/// Fashion-MNIST through the command line: datasets by name, DATASET#INDEX images, and the
+/// new commands' bad input.
+@Suite struct FashionCommandTests {
+    @Test func classifyAndEmbedFashionMNIST() throws {
+        let c = try fovea(["classify", "fashion-mnist:test#0", "--model", "fashion-cnn", "--top", "1", "--json"])
+        #expect(c.status == 0, "\(c.err)")
+        #expect(c.out.contains("Ankle boot"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let emb = dir.appendingPathComponent("e.npy").path, labels = dir.appendingPathComponent("l.npy").path
+        let e = try fovea(["embed", "fashion-mnist", "--model", "fashion-cnn", "-o", emb, "--labels", labels, "--batch", "500"])
+        #expect(e.status == 0, "\(e.err)")
+        #expect(e.out.contains("10000 images x 128 features"))
+        let n = try fovea(["neighbors", "--evaluate", "--index", emb, "--labels", labels, "--k", "10"])
+        #expect(n.status == 0, "\(n.err)")
+        // precision@10 of the shipped model's 128-d features (measured 0.8867).
+        let value = Double(n.out.split(separator: " ").last!.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(value > 0.85, "\(n.out)")
+    }
+
+    @Test func badInputFailsWithOneLine() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-bad-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out").path
+        let junk = dir.appendingPathComponent("train-images-idx3-ubyte").path
+        try Data([1, 2, 3, 4, 5]).write(to: URL(fileURLWithPath: junk))
+        let cases: [[String]] = [
+            ["train", "--dataset", "fashion-mnist:val", "-o", out],
+            ["train", "--dataset", junk, "-o", out],
+            ["train", "--dataset", "fashion-mnist", "--arch", "nonet", "-o", out],
+            ["train", "--dataset", "fashion-mnist", "--epochs", "0", "-o", out],
+            ["robustness", "fashion-mnist", "--model", "fashion-cnn", "--epsilons", "0,-1", "-o", out],
+            ["classify", "fashion-mnist:test#10000", "--model", "fashion-cnn"],
+            ["tsne", junk, "-o", out],
+            ["map", junk, "-o", out],
+        ]
+        for args in cases {
+            let r = try fovea(args)
+            #expect(r.status != 0, "\(args)")
+            #expect(r.err.split(separator: "\n").count == 1 && r.err.hasPrefix("fovea: error:"), "\(args): \(r.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
