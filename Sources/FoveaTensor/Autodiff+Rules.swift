@@ -150,30 +150,37 @@ extension Normalization {
         let pdw = dw.storage.pointer, pdb = db.storage.pointer
         // The sums are needed for the parameter gradients and, in training, for dx.
         let needSums = training || needs[1] || needs[2]
-        for ch in 0..<c where needSums {
-            var sg: Float = 0, sgx: Float = 0
-            for b in 0..<n {
-                let gp = g.storage.pointer + (b * c + ch) * hw, xp = px + (b * c + ch) * hw
-                for j in 0..<hw { sg += gp[j]; sgx += gp[j] * (xp[j] - pm[ch]) }
+        if needSums {
+            Parallel.run(min(c, 2)) { part in
+                for ch in stride(from: part, to: c, by: 2) {
+                    var sg: Float = 0, sgx: Float = 0
+                    for b in 0..<n {
+                        let (a, ax) = Normalization.gradientSums(pg + (b * c + ch) * hw, px + (b * c + ch) * hw, mean: pm[ch], hw)
+                        sg += a; sgx += ax
+                    }
+                    pdb[ch] = sg
+                    pdw[ch] = sgx * pi[ch]
+                }
             }
-            pdb[ch] = sg
-            pdw[ch] = sgx * pi[ch]
         }
         var dx: Tensor? = nil
         if needs[0] {
-            dx = Tensor(shape: x.shape) { out in
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        let off = (b * c + ch) * hw
+            dx = Tensor(overwriting: x.shape) { out in
+                let o = out.baseAddress!
+                Parallel.run(min(c, 2)) { part in
+                    for ch in stride(from: part, to: c, by: 2) {
                         let scale = pw[ch] * pi[ch]
-                        if training {
-                            let meanG = pdb[ch] / m, meanGX = pdw[ch] / m   // sum(g)/M, sum(g xhat)/M
-                            for j in 0..<hw {
-                                let xhat = (px[off + j] - pm[ch]) * pi[ch]
-                                out[off + j] = scale * (pg[off + j] - meanG - xhat * meanGX)
+                        let meanG = pdb[ch] / m, meanGX = pdw[ch] / m              // sum(g)/M, sum(g xhat)/M
+                        for b in 0..<n {
+                            let off = (b * c + ch) * hw
+                            if training {
+                                for j in 0..<hw {
+                                    let xhat = (px[off + j] - pm[ch]) * pi[ch]
+                                    o[off + j] = scale * (pg[off + j] - meanG - xhat * meanGX)
+                                }
+                            } else {
+                                for j in 0..<hw { o[off + j] = pg[off + j] * scale }
                             }
-                        } else {
-                            for j in 0..<hw { out[off + j] = pg[off + j] * scale }
                         }
                     }
                 }

@@ -100,6 +100,40 @@ extension Tensor {
 
 /// Batch-norm kernel, shared by forward and the rule.
 enum Normalization {
+    /// (sum of p[0..<count], sum of squares), in 8 Float lanes.
+    @inline(__always)
+    static func sums(_ p: UnsafePointer<Float>, _ count: Int) -> (Float, Float) {
+        var s = SIMD8<Float>(), s2 = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= count {
+            let v = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self)
+            s += v
+            s2 = s2.addingProduct(v, v)
+            j += 8
+        }
+        var (a, a2) = (s.sum(), s2.sum())
+        while j < count { a += p[j]; a2 += p[j] * p[j]; j += 1 }
+        return (a, a2)
+    }
+
+    /// (sum of g, sum of g (x - mean)) over count elements, in 8 Float lanes.
+    @inline(__always)
+    static func gradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: Float, _ count: Int) -> (Float, Float) {
+        var s = SIMD8<Float>(), sx = SIMD8<Float>()
+        let m = SIMD8<Float>(repeating: mean)
+        var j = 0
+        while j + 8 <= count {
+            let gv = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
+            let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+            s += gv
+            sx = sx.addingProduct(gv, xv - m)
+            j += 8
+        }
+        var (a, b) = (s.sum(), sx.sum())
+        while j < count { a += g[j]; b += g[j] * (x[j] - mean); j += 1 }
+        return (a, b)
+    }
+
     /// Returns (y, mean [C], invstd [C]).
     static func batchNorm(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
                           training: Bool, momentum: Float, eps: Float) -> (Tensor, Tensor, Tensor) {
@@ -109,20 +143,23 @@ enum Normalization {
         let pm = mean.storage.pointer, pi = invstd.storage.pointer
         if training {
             let m = Float(n * hw)
-            for ch in 0..<c {
-                var s: Double = 0, s2: Double = 0
-                for b in 0..<n {
-                    let p = px + (b * c + ch) * hw
-                    for j in 0..<hw { let v = Double(p[j]); s += v; s2 += v * v }
+            let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
+            Parallel.run(min(c, 2)) { part in
+                for ch in stride(from: part, to: c, by: 2) {
+                    // Per plane in Float (8 lanes), across planes in Double.
+                    var s: Double = 0, s2: Double = 0
+                    for b in 0..<n {
+                        let (a, a2) = Normalization.sums(px + (b * c + ch) * hw, hw)
+                        s += Double(a); s2 += Double(a2)
+                    }
+                    let mu = s / Double(m)
+                    let variance = max(s2 / Double(m) - mu * mu, 0)
+                    pm[ch] = Float(mu)
+                    pi[ch] = Float(1 / (variance + Double(eps)).squareRoot())
+                    rm[ch] = (1 - momentum) * rm[ch] + momentum * Float(mu)
+                    let unbiased = m > 1 ? variance * Double(m) / Double(m - 1) : variance
+                    rv[ch] = (1 - momentum) * rv[ch] + momentum * Float(unbiased)
                 }
-                let mu = s / Double(m)
-                let variance = max(s2 / Double(m) - mu * mu, 0)
-                pm[ch] = Float(mu)
-                pi[ch] = Float(1 / (variance + Double(eps)).squareRoot())
-                let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
-                rm[ch] = (1 - momentum) * rm[ch] + momentum * Float(mu)
-                let unbiased = m > 1 ? variance * Double(m) / Double(m - 1) : variance
-                rv[ch] = (1 - momentum) * rv[ch] + momentum * Float(unbiased)
             }
         } else {
             let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
@@ -133,11 +170,14 @@ enum Normalization {
         }
         let pw = weight.storage.pointer, pb = bias.storage.pointer
         let y = Tensor(overwriting: x.shape) { out in
-            for b in 0..<n {
-                for ch in 0..<c {
+            let o = out.baseAddress!
+            Parallel.run(min(c, 2)) { part in
+                for ch in stride(from: part, to: c, by: 2) {
                     let scale = pw[ch] * pi[ch], shift = pb[ch] - pm[ch] * scale
-                    let p = px + (b * c + ch) * hw, o = out.baseAddress! + (b * c + ch) * hw
-                    for j in 0..<hw { o[j] = shift.addingProduct(p[j], scale) }     // fma(x, scale, shift)
+                    for b in 0..<n {
+                        let p = px + (b * c + ch) * hw, q = o + (b * c + ch) * hw
+                        for j in 0..<hw { q[j] = shift.addingProduct(p[j], scale) }     // fma(x, scale, shift)
+                    }
                 }
             }
         }
