@@ -22,6 +22,17 @@ extension ImageFolder: ImageDataset {
     public func name(at index: Int) -> String { paths[index] }
 }
 
+/// Unlabelled images given by path (files or `DATASET#INDEX` references).
+public struct ImageFiles: ImageDataset {
+    public let paths: [String]
+    public init(_ paths: [String]) { self.paths = paths }
+    public var count: Int { paths.count }
+    public var labels: [Int]? { nil }
+    public var classNames: [String] { [] }
+    public func image(at index: Int) throws -> Image { try loadImage(paths[index]) }
+    public func name(at index: Int) -> String { paths[index] }
+}
+
 /// An IDX image file ([N, H, W] unsigned bytes) with its IDX label file ([N], 0...classes-1).
 public struct IDXDataset: ImageDataset {
     public let images: IDXArray

@@ -107,16 +107,20 @@ struct TopPatchesCommand: ParsableCommand {
 
           fovea top-patches ~/.cache/fovea/photos --layer _blocks.10 --top-channels 6 --k 4 -o patches.png
           fovea top-patches images/ --layer layer4 --channels 3,17,42 --k 9 -o patches.png
+          fovea top-patches fashion-mnist --model fashion-cnn --layer features.6 --top-channels 8 -o fm-patches.png
         """
     )
 
-    @Argument(help: "Folder of images (class subfolders are fine).")
+    @Argument(help: "Folder of images (class subfolders are fine), fashion-mnist[:split], or an IDX images file.")
     var dataset: String
 
     @OptionGroup var model: ModelOptions
 
     @Option(name: .long, help: "Layer (PyTorch module path with a spatial output).")
     var layer: String
+
+    @Option(name: .long, help: "Images per forward pass.")
+    var batch = 16
 
     @Option(name: .long, help: "Comma-separated channel indices.")
     var channels: String?
@@ -131,7 +135,7 @@ struct TopPatchesCommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        guard k >= 1, topChannels >= 1 else { throw ValidationError("--k and --top-channels must be at least 1") }
+        guard k >= 1, topChannels >= 1, batch >= 1 else { throw ValidationError("--k, --top-channels and --batch must be at least 1") }
         let list = try channels.map { text in
             try text.split(separator: ",").map { part -> Int in
                 guard let c = Int(part.trimmingCharacters(in: .whitespaces)) else { throw FoveaError("--channels \(text): not a list of integers") }
@@ -139,18 +143,18 @@ struct TopPatchesCommand: ParsableCommand {
             }
         }
         let classifier = try model.load()
-        let folder = try ImageFolder(dataset)
-        let result = try TopPatches.find(classifier, paths: folder.paths, layer: layer, channels: list,
-                                         topChannels: topChannels, k: k, progress: ProgressBar(label: "top-patches").update)
+        let data = try openDataset(dataset)
+        let result = try TopPatches.find(classifier, dataset: data, layer: layer, channels: list,
+                                         topChannels: topChannels, k: k, batch: batch, progress: ProgressBar(label: "top-patches").update)
         var crops: [Int: Image] = [:]
         let grid = try result.grid { i in
             if let c = crops[i] { return c }
-            let c = try classifier.input(from: folder.paths[i]).crop
+            let c = classifier.preprocessing.crop(try data.image(at: i), mode: .center)
             crops[i] = c
             return c
         }
         try grid.save(path: output)
         let f = result.field
-        print("\(layer): receptive field \(f.size.h)x\(f.size.w) px, stride \(f.jump.h); \(result.hits.count) channels x \(k) patches from \(folder.paths.count) images -> \(output)")
+        print("\(layer): receptive field \(f.size.h)x\(f.size.w) px, stride \(f.jump.h); \(result.hits.count) channels x \(k) patches from \(data.count) images -> \(output)")
     }
 }

@@ -31,9 +31,7 @@ extension ImageClassifier {
     /// one row per image, [N, D].
     public func embed(_ paths: [String], layer: String? = nil, crop: CropMode = .center, batch: Int = 16,
                       progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
-        try embed(count: paths.count, layer: layer, batch: batch, progress: progress) { range in
-            Tensor.concat(try range.map { try input(from: paths[$0], crop: crop).tensor }, axis: 0)
-        }
+        try embed(ImageFiles(paths), layer: layer, crop: crop, batch: batch, progress: progress)
     }
 
     /// ``features(_:layer:)`` of every image of `dataset`, one row per image, [N, D].

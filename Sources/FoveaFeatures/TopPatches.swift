@@ -20,37 +20,45 @@ public struct TopPatches: Sendable {
     /// Channel -> hits, strongest first.
     public let hits: [(channel: Int, hits: [Hit])]
 
-    /// One streaming pass over `paths`: each image's maximum per channel updates a top-k list
-    /// per channel, so memory stays O(channels x k) whatever the dataset size. Channels are
-    /// `channels`, or the `topChannels` with the highest maxima over the dataset.
-    public static func find(_ classifier: ImageClassifier, paths: [String], layer: String, channels: [Int]?,
-                            topChannels: Int = 8, k: Int = 9, crop: CropMode = .center,
+    /// One streaming pass over `dataset`, `batch` images per forward pass: each image's maximum
+    /// per channel updates a top-k list per channel, so memory stays O(channels x k) whatever the
+    /// dataset size. Channels are `channels`, or the `topChannels` with the highest maxima over
+    /// the dataset.
+    public static func find(_ classifier: ImageClassifier, dataset: any ImageDataset, layer: String, channels: [Int]?,
+                            topChannels: Int = 8, k: Int = 9, crop: CropMode = .center, batch: Int = 16,
                             progress: ((Int, Int) -> Void)? = nil) throws -> TopPatches {
         let field = try classifier.receptiveField(of: layer)
+        let capture = try LayerCapture(classifier.module, layers: [layer], gradients: false)
+        defer { capture.remove() }
         var best: [Int: [Hit]] = [:]
         var maxima: [Float] = []
-        for (n, path) in paths.enumerated() {
-            let x = try classifier.input(from: path, crop: crop).tensor
-            let maps = try classifier.activations(x, layer: layer).maps        // [C, h, w]
-            let (c, h, w) = (maps.shape[0], maps.shape[1], maps.shape[2])
+        for start in stride(from: 0, to: dataset.count, by: batch) {
+            let range = start..<min(start + batch, dataset.count)
+            _ = classifier.logits(try classifier.inputs(dataset, range, crop: crop))
+            guard let a = capture.outputs[layer], a.rank == 4 else {
+                throw FoveaError("--layer \(layer): needs a layer with an [N, C, H, W] output (see `fovea layers`)")
+            }
+            let (c, h, w) = (a.shape[1], a.shape[2], a.shape[3])
             if let channels, let bad = channels.first(where: { $0 < 0 || $0 >= c }) {
                 throw FoveaError("--channels \(bad): \(layer) has channels 0..<\(c)")
             }
             if maxima.isEmpty { maxima = [Float](repeating: -.infinity, count: c) }
-            let v = maps.storage.pointer
-            for ch in channels ?? Array(0..<c) {
-                var (bestValue, bestIndex) = (-Float.infinity, 0)
-                for i in 0..<(h * w) where v[ch * h * w + i] > bestValue { (bestValue, bestIndex) = (v[ch * h * w + i], i) }
-                maxima[ch] = max(maxima[ch], bestValue)
-                var list = best[ch, default: []]
-                if list.count < k || bestValue > list.last!.value {
-                    list.append(Hit(image: n, value: bestValue, window: field.window(row: bestIndex / w, column: bestIndex % w)))
-                    list.sort { $0.value > $1.value }
-                    if list.count > k { list.removeLast() }
-                    best[ch] = list
+            for (b, n) in range.enumerated() {
+                let v = a.storage.pointer + b * c * h * w
+                for ch in channels ?? Array(0..<c) {
+                    var (bestValue, bestIndex) = (-Float.infinity, 0)
+                    for i in 0..<(h * w) where v[ch * h * w + i] > bestValue { (bestValue, bestIndex) = (v[ch * h * w + i], i) }
+                    maxima[ch] = max(maxima[ch], bestValue)
+                    var list = best[ch, default: []]
+                    if list.count < k || bestValue > list.last!.value {
+                        list.append(Hit(image: n, value: bestValue, window: field.window(row: bestIndex / w, column: bestIndex % w)))
+                        list.sort { $0.value > $1.value }
+                        if list.count > k { list.removeLast() }
+                        best[ch] = list
+                    }
                 }
             }
-            progress?(n + 1, paths.count)
+            progress?(range.upperBound, dataset.count)
         }
         let chosen = channels ?? Array(maxima.indices.sorted { maxima[$0] > maxima[$1] }.prefix(topChannels))
         return TopPatches(layer: layer, field: field, hits: chosen.map { ($0, best[$0] ?? []) })
@@ -71,7 +79,7 @@ public struct TopPatches: Sendable {
                 let source = try crops(hit.image).rgb()
                 var patch = Image(width: hit.window.width, height: hit.window.height, channels: 3, color: [128, 128, 128])
                 patch.paste(source, x: -hit.window.x, y: -hit.window.y)
-                var cell = patch.resized(width: tile, height: tile, filter: .bilinear)
+                var cell = patch.resized(width: tile, height: tile, filter: patch.width < tile / 2 ? .nearest : .bilinear)
                 let text = String(format: "%.3g", hit.value)
                 cell.fillRect(x: 0, y: tile - 10, width: Image.textSize(text).width + 4, height: 10, color: [0, 0, 0])
                 cell.drawText(text, x: 2, y: tile - 9, color: [255, 255, 255])
