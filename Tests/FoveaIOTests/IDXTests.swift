@@ -66,7 +66,7 @@ import Testing
         }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("idx-fuzz-\(UUID().uuidString).gz")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        for _ in 0..<300 {
+        for _ in 0..<(Int(ProcessInfo.processInfo.environment["FOVEA_FUZZ_ROUNDS"] ?? "") ?? 300) {
             var bytes = seed
             for _ in 0..<(1 + next(4)) { bytes[next(bytes.count)] = UInt8(next(256)) }
             if next(2) == 0 { bytes = Array(bytes.prefix(next(bytes.count + 1))) }
