@@ -3,10 +3,17 @@ import FoveaTensor
 
 /// Settings of the attribution methods (each method reads the ones it uses).
 public struct AttributionOptions: Sendable {
+    /// Options with the occlusion patch scaled to the input: window = round(size / 7) (32 at
+    /// 224, 4 at 28), stride = window / 2.
+    public init(inputSize: Int) {
+        let window = max(2, Int((Double(inputSize) / 7).rounded()))
+        (self.window, self.stride) = (window, max(1, window / 2))
+    }
+
     /// CAM-family layer; nil = the model's default (`ModelSpec.camLayer`).
     public var layer: String?
     public var signed = false
-    /// Occlusion.
+    /// Occlusion (defaults for 224x224 inputs; see ``occlusionGeometry(inputSize:)``).
     public var window = 32, stride = 16
     public var value: Float = 0
     /// Images per forward pass (occlusion, Score-CAM, Integrated Gradients). Measured here:

@@ -47,7 +47,7 @@ struct Explain: ParsableCommand {
         let files = try imageFiles(path)
         let classifier = try model.load()
         let targetIndex = try target.map { try classifier.labels.resolve($0) }
-        var options = AttributionOptions()
+        var options = AttributionOptions(inputSize: classifier.preprocessing.inputSize)
         options.layer = layer
         // Read every image first: a bad file fails before anything is written.
         let inputs = try files.map { try classifier.input(from: $0, crop: crop) }
@@ -58,7 +58,10 @@ struct Explain: ParsableCommand {
                                                      options: options, baseline: baseline, methods: methods) { _, i, total in
                 bar.update(n * total + i, files.count * total)
             }
-            let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+            // "photo.jpg" -> "photo"; a dataset reference "fashion-mnist:test#3" -> "fashion-mnist-test-3".
+            let stem = FileManager.default.fileExists(atPath: file)
+                ? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+                : String(file.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
             let base = URL(fileURLWithPath: output).appendingPathComponent(stem)
             try explanation.grid().save(path: base.appendingPathExtension("png").path)
             try explanation.html().write(to: base.appendingPathExtension("html"), atomically: true, encoding: .utf8)
@@ -70,12 +73,14 @@ struct Explain: ParsableCommand {
         }
     }
 
-    /// The image itself, or every image of a folder (and of its class subfolders).
+    /// The image itself (a file or `DATASET#INDEX`), or every image of a folder (and of its
+    /// class subfolders).
     func imageFiles(_ path: String) throws -> [String] {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw FoveaError("\(path): no such file or folder")
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            return isDirectory.boolValue ? try ImageFolder(path).paths : [path]
         }
-        return isDirectory.boolValue ? try ImageFolder(path).paths : [path]
+        _ = try loadImage(path)                 // a dataset reference, or a clear error
+        return [path]
     }
 }

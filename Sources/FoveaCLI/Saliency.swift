@@ -47,11 +47,11 @@ struct Saliency: ParsableCommand {
     @Option(name: .long, help: "Layer for the CAM family (a PyTorch module path; default: the model's last block, e.g. _blocks.15).")
     var layer: String?
 
-    @Option(name: .long, help: "occlusion: patch size in pixels.")
-    var window = 32
+    @Option(name: .long, help: "occlusion: patch size in pixels (default: input size / 7, 32 at 224).")
+    var window: Int?
 
-    @Option(name: .long, help: "occlusion: step between patches in pixels.")
-    var stride = 16
+    @Option(name: .long, help: "occlusion: step between patches in pixels (default: window / 2).")
+    var stride: Int?
 
     @Option(name: .long, help: "occlusion: patch value in the model's input space (0 = the mean colour).")
     var value: Float = 0
@@ -118,7 +118,7 @@ struct Saliency: ParsableCommand {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard samples >= 1 else { throw ValidationError("--samples must be at least 1") }
         guard noise >= 0 else { throw ValidationError("--noise must not be negative") }
-        guard window >= 1 && stride >= 1 else { throw ValidationError("--window and --stride must be at least 1") }
+        guard (window ?? 1) >= 1 && (stride ?? 1) >= 1 else { throw ValidationError("--window and --stride must be at least 1") }
     }
 
     struct Report: Codable {
@@ -137,10 +137,12 @@ struct Saliency: ParsableCommand {
         let prediction = classifier.predict(x)
         let targetIndex = try target.map { try classifier.labels.resolve($0) }
             ?? prediction.top(1)[0].index
-        var options = AttributionOptions()
+        var options = AttributionOptions(inputSize: classifier.preprocessing.inputSize)
         options.layer = layer
         options.signed = signed
-        (options.window, options.stride, options.value, options.batch) = (window, stride, value, batch)
+        if let window { (options.window, options.stride) = (window, max(1, window / 2)) }
+        if let stride { options.stride = stride }
+        (options.value, options.batch) = (value, batch)
         (options.samples, options.noise, options.smooth) = (samples, noise, smooth)
         (options.steps, options.integrationBaseline, options.quadrature) = (steps, igBaseline, quadrature)
         let result = try classifier.attribute(method, input: x, target: targetIndex, options: options,

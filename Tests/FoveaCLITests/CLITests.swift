@@ -406,6 +406,19 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(value > 0.85, "\(n.out)")
     }
 
+    /// Every method on a 28x28 grayscale input: occlusion's patch scales with the input (4 px, stride 2).
+    @Test func explainAFashionImage() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-explain-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try fovea(["explain", "fashion-mnist:test#0", "--model", "fashion-cnn", "-o", dir.path])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("9 Ankle boot") && r.out.contains("occlusion") && r.out.contains("integrated-gradients"))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("fashion-mnist-test-0.html").path))
+        let s = try fovea(["saliency", "fashion-mnist:test#0", "--model", "fashion-cnn", "--method", "occlusion", "--json"])
+        #expect(s.status == 0, "\(s.err)")
+        #expect(s.out.contains("\"height\" : 13") || s.out.contains("\"height\":13"), "\(s.out.prefix(400))")   // (28 - 4) / 2 + 1 rows
+    }
+
     @Test func badInputFailsWithOneLine() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-bad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
