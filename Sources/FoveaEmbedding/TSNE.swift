@@ -123,21 +123,7 @@ public struct TSNE: Sendable {
     /// dC/dy [2N], exact.
     static func gradient(_ y: [Float], _ p: [Float], n: Int, exaggeration: Float) -> [Float] {
         // Pass 1: the normaliser Z = sum_{i != j} w_ij.
-        var partial = [Double](repeating: 0, count: 2)
-        Parallel.run(2) { part in
-            var z = 0.0
-            for i in stride(from: part, to: n, by: 2) {
-                let (xi, yi) = (y[2 * i], y[2 * i + 1])
-                var s: Float = 0
-                for j in 0..<n where j != i {
-                    let (dx, dy) = (xi - y[2 * j], yi - y[2 * j + 1])
-                    s += 1 / (1 + dx * dx + dy * dy)
-                }
-                z += Double(s)
-            }
-            partial[part] = z
-        }
-        let invZ = Float(1 / (partial[0] + partial[1]))
+        let invZ = Float(1 / exactNormalizer(y))
         // Pass 2: 4 sum_j (a p_ij - w_ij / Z) w_ij (y_i - y_j).
         var grad = [Float](repeating: 0, count: 2 * n)
         grad.withUnsafeMutableBufferPointer { g in

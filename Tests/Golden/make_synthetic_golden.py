@@ -19,11 +19,14 @@ Writes Tests/Golden/torchvision/synthetic/:
 """
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
 import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_io import write_safetensors  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torchvision", "synthetic")
 MODELS = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
@@ -67,21 +70,6 @@ def synthetic(key, shape):
         fan_in = int(np.prod(shape[1:]))
         v = u * np.float32(np.sqrt(24.0 / fan_in))
     return torch.tensor(v.reshape(shape))
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * ((8 - len(raw) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw)
-        for b in blobs:
-            f.write(b)
 
 
 def build(name):

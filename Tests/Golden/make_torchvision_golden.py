@@ -15,7 +15,7 @@ Writes:
 import argparse
 import json
 import os
-import struct
+import sys
 
 import numpy as np
 import torch
@@ -23,23 +23,10 @@ import torchvision
 from PIL import Image
 from torchvision import transforms
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_io import write_safetensors  # noqa: E402
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torchvision")
-
-
-def write_safetensors(path, tensors):
-    """A minimal safetensors writer: 8-byte header length, JSON header, raw little-endian data."""
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.contiguous().numpy().astype("<f2").tobytes()
-        header[name] = {"dtype": "F16", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * ((8 - len(raw) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw)
-        for b in blobs:
-            f.write(b)
 
 
 def main() -> int:
@@ -62,7 +49,7 @@ def main() -> int:
         json.dump({"torchvision": torchvision.__version__, "models": layouts}, f, indent=1)
 
     state = {k: v.half() for k, v in model.state_dict().items()}
-    write_safetensors(os.path.join(OUT, "squeezenet1_1.safetensors"), state)
+    write_safetensors(os.path.join(OUT, "squeezenet1_1.safetensors"), state, dtype="F16")
     model.load_state_dict({k: v.float() for k, v in state.items()})
 
     image = Image.open(os.path.join(os.path.expanduser(args.cache), "photos", "chelsea.png")).convert("RGB")

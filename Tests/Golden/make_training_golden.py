@@ -21,7 +21,6 @@ Needs torch and the Debian package dataset-fashion-mnist. Writes:
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -32,22 +31,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from fashion_cnn import FashionCNN, load_safetensors, load_split  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_io import write_safetensors  # noqa: E402
+
 OUT = os.path.join(HERE, "training")
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * ((8 - len(raw) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(raw)) + raw)
-        for b in blobs:
-            f.write(b)
 
 
 def optimizer_cases():
