@@ -1,5 +1,6 @@
 import Foundation
 import FoveaIO
+import FoveaModels
 import FoveaTensor
 
 /// Images with (optional) class labels, read one at a time: a folder of images, an IDX file
@@ -42,7 +43,8 @@ public struct IDXDataset: ImageDataset {
 
     public init(images url: URL, labels labelURL: URL?, classNames: [String] = [], title: String? = nil) throws {
         images = try IDXArray(contentsOf: url)
-        guard images.shape.count == 3 || (images.shape.count == 4 && [1, 3].contains(images.shape[3])) else {
+        guard images.shape.count == 3 || (images.shape.count == 4 && [1, 3].contains(images.shape[3])),
+              images.shape[1] >= 1, images.shape[2] >= 1 else {
             throw FoveaError("\(url.path): IDX shape \(images.shape) is not [N, H, W] images")
         }
         if let labelURL {
@@ -91,8 +93,7 @@ public struct ConcatenatedDataset: ImageDataset {
 
 /// Fashion-MNIST (Zalando), as the Debian package `dataset-fashion-mnist` installs it.
 public enum FashionMNIST {
-    public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    public static let classNames = FashionCNN.fashionMNISTClasses
     /// `$FOVEA_FASHION_MNIST`, else `/usr/share/datasets/fashion-mnist`.
     public static var root: URL {
         let env = ProcessInfo.processInfo.environment["FOVEA_FASHION_MNIST"] ?? ""

@@ -9,6 +9,10 @@ import FoveaTensor
 public final class FashionCNN: Module {
     let features: Sequential, classifier: Sequential
 
+    /// Fashion-MNIST's classes, in label order.
+    public static let fashionMNISTClasses = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
     public init(classes: Int = 10) {
         features = Sequential([
             Conv2d(1, 32, kernel: 3, padding: .symmetric(1), bias: false), BatchNorm2d(32), Activation(.relu), MaxPool2d(kernel: 2),
