@@ -216,6 +216,12 @@ struct TSNECommand: ParsableCommand {
     @Option(name: .long, help: "exact or barnes-hut (default: exact up to 2500 points).")
     var method: TSNE.Method?
 
+    @Option(name: .long, help: "Initial map: pca (deterministic) or random (Gaussian, from --seed).")
+    var initialization: TSNE.Initialization = .pca
+
+    @Option(name: .long, help: "Seed of the random initial map (with --initialization random).")
+    var seed: UInt64 = 0
+
     @Option(name: .long, help: "Barnes-Hut accuracy: cells with side / distance below theta are summarised.")
     var theta: Float = 0.5
 
@@ -259,6 +265,7 @@ struct TSNECommand: ParsableCommand {
         if let perplexity { tsne.perplexity = perplexity }
         if let iterations { tsne.iterations = iterations }
         (tsne.learningRate, tsne.method, tsne.theta) = (learningRate, method, theta)
+        (tsne.initialization, tsne.seed) = (initialization, seed)
         let result = try tsne.fit(x, progress: ProgressBar(label: "t-SNE").update)
         try CoordinateFile.write(result.coordinates, to: output)
         print("\(x.shape[0]) points -> 2-D (\(result.method.rawValue)), perplexity \(tsne.perplexity), KL divergence \(String(format: "%.4f", result.kl)) -> \(output)")
@@ -266,6 +273,7 @@ struct TSNECommand: ParsableCommand {
 }
 
 extension TSNE.Method: ExpressibleByArgument {}
+extension TSNE.Initialization: ExpressibleByArgument {}
 
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -13,7 +13,7 @@ import FoveaTensor
 /// `exaggerationIterations` steps, then 1; Barnes-Hut sums the repulsion over quadtree cells
 /// with side / distance < `theta`. Gradient descent with momentum (0.5, then 0.8) and
 /// per-coordinate gains (+0.2 when the gradient changes sign, x0.8 otherwise, at least 0.01).
-/// Initialisation: PCA, scaled to a standard deviation of 1e-4 on the first axis.
+/// Initialisation: PCA, scaled to a standard deviation of 1e-4 on the first axis (or random).
 /// Exact costs O(N^2) per iteration; Barnes-Hut O(N log N).
 public struct TSNE: Sendable {
     public enum Method: String, Sendable, CaseIterable { case exact, barnesHut = "barnes-hut" }
@@ -27,6 +27,9 @@ public struct TSNE: Sendable {
     /// nil: exact up to `exactLimit` points, Barnes-Hut above.
     public var method: Method?
     public var theta: Float = 0.5
+    public enum Initialization: String, Sendable, CaseIterable { case pca, random }
+    /// PCA (deterministic), or Gaussian with standard deviation 1e-4 drawn from `seed`.
+    public var initialization: Initialization = .pca
     public var seed: UInt64 = 0
     public static let exactLimit = 2500
 
@@ -52,7 +55,13 @@ public struct TSNE: Sendable {
             throw FoveaError("--perplexity \(perplexity): needs more than 3 x perplexity + 1 points (have \(n))")
         }
         let method = method(for: n)
-        var y = try Self.pcaStart(x)
+        var y: [Float]
+        switch initialization {
+        case .pca: y = try Self.pcaStart(x)
+        case .random:
+            var generator = SeededGenerator(seed: seed)
+            y = Tensor.normal([2 * n], using: &generator).scalars.map { $0 * 1e-4 }
+        }
         switch method {
         case .exact:
             let p = try Self.affinities(x, perplexity: perplexity)

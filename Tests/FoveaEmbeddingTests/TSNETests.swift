@@ -44,6 +44,20 @@ import _FoveaTestSupport
         #expect(knnCrossValidation(result.coordinates.scalars, labels, k: 10, folds: 5) >= 0.97)
     }
 
+    /// A random start is reproducible by seed, differs between seeds, and still separates the digits.
+    @Test func randomInitializationFollowsTheSeed() throws {
+        let url = Pretrained.workspace.cache.appendingPathComponent("datasets/digits.csv")
+        let (pixels, labels) = try Digits.load(url)
+        var tsne = TSNE()
+        (tsne.initialization, tsne.iterations, tsne.seed) = (.random, 400, 3)
+        let a = try tsne.fit(pixels), b = try tsne.fit(pixels)
+        tsne.seed = 4
+        let c = try tsne.fit(pixels)
+        #expect(a.coordinates.scalars == b.coordinates.scalars)
+        #expect(a.coordinates.scalars != c.coordinates.scalars)
+        #expect(knnCrossValidation(a.coordinates.scalars, labels, k: 10, folds: 5) >= 0.95)
+    }
+
     @Test func sparseAffinitiesAreSymmetricAndSumToOne() throws {
         var g = SeededGenerator(seed: 3)
         let x = Tensor.normal([200, 6], using: &g)
