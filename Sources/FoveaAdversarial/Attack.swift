@@ -86,12 +86,7 @@ extension ImageClassifier {
     func lossGradient(_ p: Tensor, labels: [Int]) -> Tensor {
         let x = p.detached()
         x.requiresGrad = true
-        let logProbabilities = module(normalizedInput(x)).logSoftmax(axis: 1)
-        let classes = logProbabilities.shape[1]
-        let oneHot = Tensor(shape: logProbabilities.shape) { out in
-            for (b, label) in labels.enumerated() { out[b * classes + label] = 1 }
-        }
-        (-(logProbabilities * oneHot).sum()).backward()
+        module(normalizedInput(x)).crossEntropy(labels: labels, mean: false).backward()
         return x.grad ?? Tensor(zeros: p.shape)
     }
 

@@ -37,13 +37,7 @@ extension ImageClassifier {
                 settings.steps = steps
                 settings.seed = UInt64(first)
                 let attacked = epsilon == 0 ? clean : perturb(clean, labels: y, targeted: false, settings)
-                let logits = self.logits(normalizedInput(attacked))
-                let classes = logits.shape[1]
-                let v = logits.scalars
-                for (b, label) in y.enumerated() {
-                    let row = v[(b * classes)..<((b + 1) * classes)]
-                    if row.indices.max(by: { row[$0] < row[$1] })! - b * classes == label { correct[e] += 1 }
-                }
+                correct[e] += zip(self.logits(normalizedInput(attacked)).argmax(), y).filter { $0 == $1 }.count
             }
             progress?(range.upperBound, count)
         }

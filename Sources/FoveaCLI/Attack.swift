@@ -263,11 +263,7 @@ struct Robustness: ParsableCommand {
         } else {
             labels = try stride(from: 0, to: count, by: batch).flatMap { first -> [Int] in
                 let p = try pixels(first..<min(first + batch, count))
-                let logits = classifier.logits(classifier.normalizedInput(p))
-                return (0..<p.shape[0]).map { b in
-                    let row = logits.slice(axis: 0, b..<(b + 1)).scalars
-                    return row.indices.max { row[$0] < row[$1] }!
-                }
+                return classifier.logits(classifier.normalizedInput(p)).argmax()
             }
             reference = "clean predictions"
         }

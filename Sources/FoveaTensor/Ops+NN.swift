@@ -86,6 +86,22 @@ extension Tensor {
         return y
     }
 
+    /// Cross-entropy of logits [N, C] against class indices, differentiable:
+    /// -sum_n log softmax(self_n)[label_n], divided by N when `mean` (as
+    /// `torch.nn.functional.cross_entropy` with reduction "mean" or "sum").
+    public func crossEntropy(labels: [Int], mean: Bool = true) -> Tensor {
+        precondition(rank == 2 && shape[0] == labels.count, "crossEntropy: logits \(shape) for \(labels.count) labels")
+        let (n, c) = (shape[0], shape[1])
+        let oneHot = Tensor(shape: [n, c]) { out in
+            for (i, label) in labels.enumerated() {
+                precondition(label >= 0 && label < c, "crossEntropy: label \(label) out of range 0..<\(c)")
+                out[i * c + label] = 1
+            }
+        }
+        let total = -(logSoftmax(axis: 1) * oneHot).sum()
+        return mean ? total / Float(n) : total
+    }
+
     /// Inverted dropout: in training, zeroes elements with probability p and scales the rest by
     /// 1/(1-p); identity otherwise.
     public func dropout(_ p: Float, training: Bool, generator: inout some RandomNumberGenerator) -> Tensor {

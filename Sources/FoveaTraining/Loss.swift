@@ -5,16 +5,7 @@ public enum Loss {
     /// Mean cross-entropy of logits [N, C] against class indices (`torch.nn.functional.cross_entropy`):
     /// -1/N sum_n log softmax(logits_n)[label_n].
     public static func crossEntropy(_ logits: Tensor, labels: [Int]) -> Tensor {
-        precondition(logits.rank == 2 && logits.shape[0] == labels.count,
-                     "crossEntropy: logits \(logits.shape) for \(labels.count) labels")
-        let (n, c) = (logits.shape[0], logits.shape[1])
-        let oneHot = Tensor(shape: [n, c]) { out in
-            for (i, label) in labels.enumerated() {
-                precondition(label >= 0 && label < c, "crossEntropy: label \(label) out of range 0..<\(c)")
-                out[i * c + label] = 1
-            }
-        }
-        return -(logits.logSoftmax(axis: 1) * oneHot).sum() / Float(n)
+        logits.crossEntropy(labels: labels)
     }
 
     /// Mean squared error (`torch.nn.functional.mse_loss`): mean over all elements of (a - b)^2.

@@ -73,11 +73,6 @@ public final class Trainer {
 
     /// How many rows of logits [N, C] have their largest value at the label.
     static func correct(_ logits: Tensor, _ labels: [Int]) -> Int {
-        let c = logits.shape[1]
-        let v = logits.buffer
-        return labels.enumerated().reduce(0) { count, pair in
-            let row = v[(pair.offset * c)..<((pair.offset + 1) * c)]
-            return count + (row.indices.max { row[$0] < row[$1] }! - pair.offset * c == pair.element ? 1 : 0)
-        }
+        zip(logits.argmax(), labels).filter { $0 == $1 }.count
     }
 }
