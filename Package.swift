@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, bottom up: C shims -> FoveaTensor (tensor + autodiff) -> FoveaNN (modules) ->
-// FoveaModels (architectures) -> FoveaIO (weights, arrays, images) -> Fovea (models with their
+// FoveaModels (architectures) -> FoveaIO (weights, arrays, images), FoveaONNX (ONNX graphs) -> Fovea (models with their
 // weights, labels and preprocessing) -> techniques (FoveaAttribution, FoveaFeatures, FoveaAdversarial, FoveaEmbedding) -> fovea (CLI).
 let linuxOnly = TargetDependencyCondition.when(platforms: [.linux])
 
@@ -11,10 +11,11 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fovea", targets: ["FoveaCLI"]),
-        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO"]),
+        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO", "FoveaONNX"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
@@ -33,8 +34,10 @@ let package = Package(
         .target(name: "FoveaModels", dependencies: ["FoveaNN"]),
         .target(name: "CFoveaPNG", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "CFoveaJPEG", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
+        // ONNX import: Generated/onnx.pb.swift comes from scripts/generate-onnx-proto.sh.
+        .target(name: "FoveaONNX", dependencies: ["FoveaNN", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "FoveaIO", dependencies: ["FoveaTensor", "CPNG", "CJPEG", "CZlib", "CFoveaPNG", "CFoveaJPEG"]),
-        .target(name: "Fovea", dependencies: ["FoveaModels", "FoveaIO"],
+        .target(name: "Fovea", dependencies: ["FoveaModels", "FoveaIO", "FoveaONNX"],
                 // fashion-cnn's trained weights (fovea train; see README).
                 resources: [.copy("Resources/fashion-cnn.safetensors")]),
         .target(name: "FoveaAttribution", dependencies: ["Fovea"]),
@@ -48,6 +51,7 @@ let package = Package(
         .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
         .target(name: "_FoveaTestSupport", dependencies: ["Fovea"], path: "Tests/_FoveaTestSupport"),
+        .testTarget(name: "FoveaONNXTests", dependencies: ["FoveaONNX", "Fovea", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaModelTests", dependencies: ["Fovea", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaAttributionTests", dependencies: ["FoveaAttribution", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaFeaturesTests", dependencies: ["FoveaFeatures", "_FoveaTestSupport"]),

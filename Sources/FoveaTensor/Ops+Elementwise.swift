@@ -38,6 +38,13 @@ extension Tensor {
     public func leakyRelu(_ slope: Float = 0.01) -> Tensor {
         Elementwise.unary(self) { $0 > 0 ? $0 : $0 * slope }.recorded(.leakyRelu(slope: slope), [self])
     }
+    /// `value` (same shape) in the forward pass, with the identity as its gradient with respect to
+    /// `self` (the straight-through estimator of rounding, as in quantisation-aware training).
+    public func straightThrough(to value: Tensor) -> Tensor {
+        precondition(value.shape == shape, "straightThrough: \(value.shape) vs \(shape)")
+        return Tensor(shape: shape, storage: value.storage).recorded(.straightThrough, [self])
+    }
+
     public func sigmoid() -> Tensor { Elementwise.unary(self) { 1 / (1 + Foundation.exp(-$0)) }.recorded(.sigmoid, [self]) }
     public func tanh() -> Tensor { Elementwise.unary(self) { Foundation.tanh($0) }.recorded(.tanh, [self]) }
 

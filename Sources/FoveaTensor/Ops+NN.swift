@@ -35,6 +35,27 @@ extension Tensor {
         return y.recorded(.conv2d(g, groups: groups), bias.map { [self, weight, $0] } ?? [self, weight])
     }
 
+    /// Transposed 2-D convolution (the adjoint of ``conv2d(weight:bias:stride:padding:dilation:groups:)``,
+    /// PyTorch `conv_transpose2d`). x: [N, Cin, H, W], weight: [Cin, Cout/groups, kh, kw], bias: [Cout].
+    /// Output: (H - 1) * stride - padTop - padBottom + dilation * (kh - 1) + outputPadding.h + 1 (likewise W).
+    public func convTranspose2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
+                                padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
+                                outputPadding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1),
+                                groups: Int = 1) -> Tensor {
+        precondition(rank == 4, "convTranspose2d needs NCHW input, got \(shape)")
+        precondition(weight.rank == 4 && shape[1] == weight.shape[0] && weight.shape[0] % groups == 0,
+                     "convTranspose2d: input \(shape) does not match weight \(weight.shape) with groups \(groups)")
+        let g = Conv2dGeometry(kernel: (weight.shape[2], weight.shape[3]), stride: stride,
+                               padding: padding, dilation: dilation)
+        let ho = (shape[2] - 1) * stride.0 - padding.top - padding.bottom + dilation.0 * (weight.shape[2] - 1) + outputPadding.0 + 1
+        let wo = (shape[3] - 1) * stride.1 - padding.left - padding.right + dilation.1 * (weight.shape[3] - 1) + outputPadding.1 + 1
+        precondition(ho > 0 && wo > 0, "convTranspose2d: empty output for input \(shape)")
+        let outShape = [shape[0], weight.shape[1] * groups, ho, wo]
+        let y = Convolution.backwardInput(self, weight, inputShape: outShape, g, groups: groups)
+        if let bias { Convolution.addBias(y, bias) }
+        return y.recorded(.convTranspose2d(g, groups: groups), bias.map { [self, weight, $0] } ?? [self, weight])
+    }
+
     public func maxPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil,
                           padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
                           dilation: (Int, Int) = (1, 1), ceilMode: Bool = false) -> Tensor {

@@ -59,6 +59,7 @@ public enum Primitive {
     // Linear algebra and CNN layers.
     case matmul(transposeA: Bool, transposeB: Bool)            // 2-D
     case conv2d(Conv2dGeometry, groups: Int)                   // inputs x, w[, b]
+    case convTranspose2d(Conv2dGeometry, groups: Int)          // inputs x, w[, b]; the adjoint of conv2d
     case maxPool2d(Conv2dGeometry, ceilMode: Bool)
     case avgPool2d(Conv2dGeometry, ceilMode: Bool, countIncludePad: Bool)
     case adaptiveAvgPool2d(h: Int, w: Int)
@@ -71,6 +72,8 @@ public enum Primitive {
     case slice(axis: Int, start: Int, end: Int)
     case pad2d(top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode)
     case resize2d(h: Int, w: Int, mode: ResizeMode)
+    // Gradient plumbing.
+    case straightThrough                       // out = a stored value; d out / d input = identity
 
     /// The name used to override a rule with ``withBackwardRule(for:_:_:)``.
     public var name: String {
@@ -82,11 +85,12 @@ public enum Primitive {
         case .sigmoid: "sigmoid"; case .tanh: "tanh"
         case .sum: "sum"; case .maxReduce: "maxReduce"
         case .softmax: "softmax"; case .logSoftmax: "logSoftmax"
-        case .matmul: "matmul"; case .conv2d: "conv2d"
+        case .matmul: "matmul"; case .conv2d: "conv2d"; case .convTranspose2d: "convTranspose2d"
         case .maxPool2d: "maxPool2d"; case .avgPool2d: "avgPool2d"; case .adaptiveAvgPool2d: "adaptiveAvgPool2d"
         case .batchNorm: "batchNorm"
         case .reshape: "reshape"; case .expand: "expand"; case .permute: "permute"
         case .concat: "concat"; case .slice: "slice"; case .pad2d: "pad2d"; case .resize2d: "resize2d"
+        case .straightThrough: "straightThrough"
         }
     }
 }

@@ -79,7 +79,7 @@ public final class Tensor: @unchecked Sendable {
     /// Row-major strides in elements.
     public var strides: [Int] { Tensor.strides(of: shape) }
 
-    static func strides(of shape: [Int]) -> [Int] {
+    public static func strides(of shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)
         var s = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {

@@ -1,0 +1,204 @@
+import Foundation
+import FoveaNN
+import FoveaTensor
+import SwiftProtobuf
+
+/// The output of one ONNX node as a layer. Its forward is the identity, called on the node's
+/// output, so a hook on it sees (and may replace) that output, as a PyTorch forward hook does.
+final class ONNXNodeOutput: Module {
+    let opType: String
+    init(opType: String) { self.opType = opType }
+}
+
+/// An ONNX model imported as a ``Module``: every node is lowered to differentiable tensor ops,
+/// so hooks, gradients and every technique work on it.
+///
+/// - Layers: each computing node is a child module named by its first output (the ONNX value
+///   name, e.g. `/layer4/layer4.1/relu_1/Relu_output_0`), in graph order.
+/// - Parameters: floating-point initializers, named as in the file.
+/// - Constant subgraphs (shape arithmetic, dequantised weights) are evaluated once at load.
+///
+/// ```swift
+/// let graph = try ONNXGraph(contentsOf: URL(fileURLWithPath: "resnet18.onnx"))
+/// let logits = graph(x)                          // single-input graphs
+/// let outputs = try graph.run(["image": x, "style_weights": w])
+/// ```
+public final class ONNXGraph: Module {
+    /// A graph input: its name and declared shape (nil for a symbolic dimension).
+    public struct Input: Sendable {
+        public let name: String
+        public let shape: [Int?]
+    }
+
+    struct Step {
+        let context: String
+        let inputs: [String]
+        let outputs: [String]
+        let kernel: ONNXKernel
+        let layer: ONNXNodeOutput
+    }
+
+    /// Where the graph came from (a file path), for messages.
+    public let source: String
+    public let inputs: [Input]
+    public let outputNames: [String]
+    /// The opset of the default ONNX domain.
+    public let opset: Int
+    /// Nodes in the file, and how many of them were constant and evaluated at load.
+    public let nodeCount: Int
+    public let foldedNodeCount: Int
+    /// Feed channels-last images: ``forward(_:)`` permutes NCHW input to NHWC (TensorFlow exports).
+    public var channelsLastInput = false
+    private let constants: [String: ONNXValue]
+    private let steps: [Step]
+
+    /// The ONNX opsets whose operator semantics Fovea implements.
+    public static let supportedOpsets = 7...22
+
+    public convenience init(contentsOf url: URL) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ONNXError("\(url.path): cannot read the file (\(error.localizedDescription))")
+        }
+        try self.init(serialized: data, source: url.path, directory: url.deletingLastPathComponent())
+    }
+
+    /// Parses and checks a serialised ModelProto, lowers its nodes and folds its constants.
+    /// External tensor data is read from `directory` (the model file's folder).
+    public init(serialized data: Data, source: String, directory: URL? = nil) throws {
+        self.source = source
+        let model: Onnx_ModelProto
+        do {
+            model = try Onnx_ModelProto(serializedBytes: data)
+        } catch {
+            throw ONNXError("\(source): not an ONNX model (protobuf decoding failed: \(error))")
+        }
+        guard model.hasGraph, !model.graph.node.isEmpty else { throw ONNXError("\(source): the ONNX model has no graph nodes") }
+        let defaultDomain = model.opsetImport.filter { $0.domain == "" || $0.domain == "ai.onnx" }
+        guard let opsetVersion = defaultDomain.map(\.version).max() else {
+            throw ONNXError("\(source): the model imports no opset of the default ONNX domain")
+        }
+        guard let opset = Int(exactly: opsetVersion), ONNXGraph.supportedOpsets.contains(opset) else {
+            throw ONNXError("\(source): opset \(opsetVersion) is not supported (opsets \(ONNXGraph.supportedOpsets.lowerBound) to \(ONNXGraph.supportedOpsets.upperBound) are)")
+        }
+        self.opset = opset
+        let graph = model.graph
+
+        var constants: [String: ONNXValue] = [:]
+        var parameters: [(String, Tensor)] = []
+        let external = ExternalDataReader(directory: directory)
+        for initializer in graph.initializer {
+            let value = try initializer.value(context: "\(source): initializer '\(initializer.name)'", external: external)
+            constants[initializer.name] = value
+            if case .float(let t) = value { parameters.append((initializer.name, t)) }
+        }
+        inputs = try graph.input.filter { constants[$0.name] == nil }.map { info in
+            let type = info.type.tensorType
+            guard type.elemType == ONNXDataType.float.rawValue else {
+                throw ONNXError("\(source): input '\(info.name)' has element type \(type.elemType); only float inputs are supported")
+            }
+            return Input(name: info.name, shape: type.shape.dim.map { $0.dimValue > 0 ? Int(clamping: $0.dimValue) : nil })
+        }
+        guard !inputs.isEmpty else { throw ONNXError("\(source): the graph has no inputs") }
+
+        var known = Set(constants.keys).union(inputs.map(\.name))
+        var steps: [Step] = []
+        var folded = 0
+        var layers: [(String, ONNXNodeOutput)] = []
+        for (index, node) in graph.node.enumerated() {
+            let label = node.name.isEmpty ? (node.output.first ?? "#\(index)") : node.name
+            let context = "\(source): node '\(label)' (\(node.opType))"
+            guard node.domain.isEmpty || node.domain == "ai.onnx" else {
+                throw ONNXError("\(context): operator domain '\(node.domain)' is not supported")
+            }
+            guard let first = node.output.first, !first.isEmpty else { throw ONNXError("\(context): the node has no output") }
+            for name in node.input where !name.isEmpty && !known.contains(name) {
+                throw ONNXError("\(context): input '\(name)' is not computed before this node (the graph is not topologically sorted or refers to a missing value)")
+            }
+            let kernel = try ONNXOperators.kernel(for: node, opset: opset, context: context)
+            let live = node.output.filter { !$0.isEmpty }
+            if node.input.allSatisfy({ $0.isEmpty || constants[$0] != nil }) {
+                // Constant: evaluate now.
+                let values = try withNoGrad { try kernel(node.input.map { $0.isEmpty ? nil : constants[$0] }) }
+                guard values.count >= node.output.count else { throw ONNXError("\(context): produces \(values.count) outputs, the graph uses \(node.output.count)") }
+                for (name, value) in zip(node.output, values) where !name.isEmpty { constants[name] = value }
+                folded += 1
+            } else {
+                guard !layers.contains(where: { $0.0 == first }) else { throw ONNXError("\(context): output '\(first)' is computed twice") }
+                let layer = ONNXNodeOutput(opType: node.opType)
+                layers.append((first, layer))
+                steps.append(Step(context: context, inputs: node.input, outputs: node.output, kernel: kernel, layer: layer))
+            }
+            known.formUnion(live)
+        }
+        outputNames = graph.output.map(\.name)
+        for name in outputNames where !known.contains(name) {
+            throw ONNXError("\(source): graph output '\(name)' is not computed by any node")
+        }
+        guard !outputNames.isEmpty else { throw ONNXError("\(source): the graph has no outputs") }
+        self.constants = constants
+        self.steps = steps
+        nodeCount = graph.node.count
+        foldedNodeCount = folded
+        super.init()
+        for (name, tensor) in parameters { registerParameter(name, tensor) }
+        for (name, layer) in layers { registerChild(name, layer) }
+    }
+
+    /// Runs the graph on named inputs; returns every graph output as a float tensor.
+    public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        var values = constants
+        for input in inputs {
+            guard let t = feeds[input.name] else {
+                throw ONNXError("\(source): input '\(input.name)' was not given (inputs: \(inputs.map(\.name).joined(separator: ", ")))")
+            }
+            let fits = t.rank == input.shape.count && zip(t.shape, input.shape).allSatisfy { $1 == nil || $0 == $1 }
+            guard fits || input.shape.isEmpty else {
+                throw ONNXError("\(source): input '\(input.name)' has shape \(t.shape); the graph declares \(input.shape.map { $0.map(String.init) ?? "?" })")
+            }
+            values[input.name] = .float(t)
+        }
+        for step in steps {
+            let arguments = try step.inputs.map { name -> ONNXValue? in
+                if name.isEmpty { return nil }
+                guard let v = values[name] else { throw ONNXError("\(step.context): input '\(name)' is missing") }
+                return v
+            }
+            var results = try step.kernel(arguments)
+            guard results.count >= step.outputs.filter({ !$0.isEmpty }).count else {
+                throw ONNXError("\(step.context): produces \(results.count) outputs, the graph uses \(step.outputs.count)")
+            }
+            // Feature tensors ([N, ...]) go through their layer, where hooks see them; scalars and
+            // vectors of shape arithmetic do not.
+            if case .float(let y) = results[0], y.rank >= 2 { results[0] = .float(step.layer(y)) }
+            for (name, value) in zip(step.outputs, results) where !name.isEmpty { values[name] = value }
+        }
+        var out: [String: Tensor] = [:]
+        for name in outputNames {
+            switch values[name] {
+            case .float(let t)?: out[name] = t
+            case .integer(let a)?: out[name] = a.asTensor()
+            case nil: throw ONNXError("\(source): output '\(name)' was not computed")
+            }
+        }
+        return out
+    }
+
+    /// The first output for the first input (a classifier's logits). `x` is NCHW; with
+    /// ``channelsLastInput`` it is permuted to NHWC first.
+    ///
+    /// Module's forward cannot throw: shapes are checked when a model is loaded (a dry run at
+    /// its input size), and a graph that still fails ends the process with its one-line error.
+    public override func forward(_ x: Tensor) -> Tensor {
+        let input = channelsLastInput ? x.permuted([0, 2, 3, 1]) : x
+        do {
+            return try run([inputs[0].name: input])[outputNames[0]]!
+        } catch {
+            FileHandle.standardError.write(Data("fovea: error: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    /// The layer names: every computing node's first output, in graph order.
+    public var layerNames: [String] { children.map(\.name) }
+}
