@@ -145,8 +145,13 @@ public final class ONNXGraph: Module {
         for (name, layer) in layers { registerChild(name, layer) }
     }
 
-    /// Runs the graph on named inputs; returns every graph output as a float tensor.
-    public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+    /// Runs the graph on named inputs; returns the graph outputs (or the values `outputs` names:
+    /// any node output) as float tensors.
+    public func run(_ feeds: [String: Tensor], outputs requested: [String]? = nil) throws -> [String: Tensor] {
+        for name in requested ?? [] where !layerNames.contains(name) && !outputNames.contains(name)
+            && constants[name] == nil && !steps.contains(where: { $0.outputs.contains(name) }) {
+            throw ONNXError("\(source): no value named '\(name)' (see `fovea layers`)")
+        }
         var values = constants
         for input in inputs {
             guard let t = feeds[input.name] else {
@@ -174,7 +179,7 @@ public final class ONNXGraph: Module {
             for (name, value) in zip(step.outputs, results) where !name.isEmpty { values[name] = value }
         }
         var out: [String: Tensor] = [:]
-        for name in outputNames {
+        for name in requested ?? outputNames {
             switch values[name] {
             case .float(let t)?: out[name] = t
             case .integer(let a)?: out[name] = a.asTensor()
