@@ -50,7 +50,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
-        .target(name: "_FoveaTestSupport", dependencies: ["Fovea"], path: "Tests/_FoveaTestSupport"),
+        .target(name: "_FoveaTestSupport", dependencies: ["Fovea", "FoveaONNX"], path: "Tests/_FoveaTestSupport"),
         .testTarget(name: "FoveaONNXTests", dependencies: ["FoveaONNX", "Fovea", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaModelTests", dependencies: ["Fovea", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaAttributionTests", dependencies: ["FoveaAttribution", "_FoveaTestSupport"]),
@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "FoveaAdversarialTests", dependencies: ["FoveaAdversarial", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaEmbeddingTests", dependencies: ["FoveaEmbedding", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaTrainingTests", dependencies: ["FoveaTraining", "_FoveaTestSupport"]),
-        .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI"]),
+        .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI", "_FoveaTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

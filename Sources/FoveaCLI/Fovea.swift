@@ -70,12 +70,52 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Weights file (.pth zip or legacy format, or .safetensors) with the model's PyTorch state-dict keys. Default: the model's fetched weights.")
     var weights: String?
 
+    @Option(name: .long, help: ArgumentHelp("Your own model: an ONNX file (instead of --model). Layers are its node output names (`fovea layers --model-file F`).", valueName: "file"))
+    var modelFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("Input height and width for --model-file when the file does not fix them (default 224). N or NxN.", valueName: "size"))
+    var inputSize: String?
+
+    @Option(name: .long, help: ArgumentHelp("Per-channel mean for --model-file, on the 0..1 pixel scale: one value or comma-separated (default 0.485,0.456,0.406).", valueName: "m"))
+    var mean: String?
+
+    @Option(name: .long, help: ArgumentHelp("Per-channel std for --model-file, on the 0..1 pixel scale (default 0.229,0.224,0.225). --mean 0 --std 1 feeds 0..1 pixels; --mean 0 --std 0.00392157 feeds 0..255.", valueName: "s"))
+    var std: String?
+
     func load() throws -> ImageClassifier {
+        if let modelFile {
+            guard weights == nil else { throw FoveaError("--weights: a --model-file carries its own weights") }
+            let options = ImportOptions(inputSize: try inputSize.map(Self.parseSize), mean: try mean.map { try Self.parseList($0, "--mean") },
+                                        std: try std.map { try Self.parseList($0, "--std") })
+            return try ImageClassifier.load(modelFile: URL(fileURLWithPath: modelFile), options: options)
+        }
+        for (flag, value) in [("--input-size", inputSize), ("--mean", mean), ("--std", std)] where value != nil {
+            throw FoveaError("\(flag) applies to --model-file only (built-in models know their preprocessing)")
+        }
         let classifier = try ImageClassifier.load(model, weights: weights.map { URL(fileURLWithPath: $0) })
         if weights == nil && classifier.spec.defaultWeights == nil {
             Notes.add("\(classifier.spec.name) has no fetched weights and runs with a random initialisation; pass --weights FILE (its torchvision checkpoint)")
         }
         return classifier
+    }
+
+    /// "224" or "224x224".
+    static func parseSize(_ text: String) throws -> Int {
+        let parts = text.lowercased().split(separator: "x").map { Int($0) }
+        guard (1...2).contains(parts.count), parts.allSatisfy({ $0 != nil && $0! > 0 && $0! <= 4096 }) else {
+            throw FoveaError("--input-size \(text): expected N or HxW with positive sizes")
+        }
+        guard parts.count == 1 || parts[0] == parts[1] else { throw FoveaError("--input-size \(text): only square inputs are supported") }
+        return parts[0]!
+    }
+
+    /// "0.5" or "0.485,0.456,0.406".
+    static func parseList(_ text: String, _ flag: String) throws -> [Float] {
+        let values = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0!.isFinite }) else {
+            throw FoveaError("\(flag) \(text): expected comma-separated numbers")
+        }
+        return values.map { $0! }
     }
 }
 

@@ -13,11 +13,11 @@ struct Layers: ParsableCommand {
 
           fovea layers --model efficientnet-lite0
           fovea layers --model resnet18 --depth 1
+          fovea layers --model-file resnet18.onnx      (ONNX: node output names, with the operator)
         """
     )
 
-    @Option(name: .long, help: "Model name (see `fovea models`).")
-    var model = "efficientnet-lite0"
+    @OptionGroup var model: ModelOptions
 
     @Option(name: .long, help: "Only show paths with at most this many dot-separated parts.")
     var depth: Int?
@@ -26,13 +26,10 @@ struct Layers: ParsableCommand {
     var layer: String?
 
     func run() throws {
-        guard let spec = ModelSpec.named(model) else {
-            throw FoveaError("--model \(model): unknown model; available: \(ModelSpec.all.map(\.name).joined(separator: ", "))")
-        }
-        let module = spec.build()
-        module.eval()
-        let size = spec.preprocessing.inputSize
-        let shapes = module.layerShapes(input: [1, 3, size, size])
+        let classifier = try model.load()
+        let module = classifier.module
+        let p = classifier.preprocessing
+        let shapes = module.layerShapes(input: [1, p.channels, p.inputSize, p.inputSize])
         if let layer, module.module(at: layer) == nil {
             throw UnknownLayerError(name: layer, in: module)
         }
@@ -43,7 +40,7 @@ struct Layers: ParsableCommand {
         let width = max(rows.map(\.path.count).max() ?? 0, 5)
         print("\("layer".rightPad(width))  output shape")
         for (path, shape) in rows {
-            let kind = String(describing: type(of: module.module(at: path)!))
+            let kind = module.module(at: path)!.kindDescription
             print("\(path.rightPad(width))  \(shape.map(String.init).joined(separator: "x").rightPad(16))  \(kind)")
         }
     }

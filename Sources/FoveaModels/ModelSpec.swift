@@ -21,6 +21,14 @@ public struct Preprocessing: Sendable, Equatable {
     /// 3 (RGB) or 1 (grayscale: colour images are converted with ITU-R 601 luma, as Pillow's "L").
     public var channels = 3
 
+    public init(inputSize: Int, crop: Crop, mean: [Float], std: [Float], channels: Int = 3) {
+        self.inputSize = inputSize
+        self.crop = crop
+        self.mean = mean
+        self.std = std
+        self.channels = channels
+    }
+
     public static let efficientNet = Preprocessing(inputSize: 224, crop: .centerFraction(0.875),
                                                    mean: [127, 127, 127], std: [128, 128, 128])
     /// ImageNet statistics 0.485/0.456/0.406, 0.229/0.224/0.225, scaled to 0...255.
@@ -53,6 +61,22 @@ public struct ModelSpec: Sendable {
     public var ignoredKeyPrefixes: [String] = []
     /// Class names of a model not trained on ImageNet (ImageNet models read the fetched label file).
     public var classNames: [String]? = nil
+
+    public init(name: String, summary: String, preprocessing: Preprocessing, classifier: String, camLayer: String,
+                defaultWeights: String?, build: @escaping @Sendable () -> Module, pooledFeatures: String? = nil,
+                reluBeforePooling: Bool = false, ignoredKeyPrefixes: [String] = [], classNames: [String]? = nil) {
+        self.name = name
+        self.summary = summary
+        self.preprocessing = preprocessing
+        self.classifier = classifier
+        self.camLayer = camLayer
+        self.defaultWeights = defaultWeights
+        self.build = build
+        self.pooledFeatures = pooledFeatures
+        self.reluBeforePooling = reluBeforePooling
+        self.ignoredKeyPrefixes = ignoredKeyPrefixes
+        self.classNames = classNames
+    }
 
     /// Every model, by its PyTorch constructor name.
     public static let all: [ModelSpec] = [

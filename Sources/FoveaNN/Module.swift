@@ -37,6 +37,9 @@ open class Module {
 
     public init() {}
 
+    /// What kind of layer this is, for listings (the class name; imported graphs: the operator).
+    open var kindDescription: String { String(describing: type(of: self)) }
+
     /// The computation of this module. Call the module (`module(x)`) rather than this.
     open func forward(_ x: Tensor) -> Tensor { x }
 

@@ -8,6 +8,7 @@ import SwiftProtobuf
 final class ONNXNodeOutput: Module {
     let opType: String
     init(opType: String) { self.opType = opType }
+    override var kindDescription: String { "ONNX \(opType)" }
 }
 
 /// An ONNX model imported as a ``Module``: every node is lowered to differentiable tensor ops,
@@ -201,6 +202,32 @@ public final class ONNXGraph: Module {
         } catch {
             FileHandle.standardError.write(Data("fovea: error: \(error)\n".utf8))
             exit(1)
+        }
+    }
+
+    /// A tensor a model file keeps in an external data file.
+    public struct ExternalTensor: Sendable {
+        public let name: String
+        public let shape: [Int]
+        /// ONNX element type code (1: float32, 7: int64, ...).
+        public let dataType: Int32
+        public let location: String
+        public let offset: Int
+        public let length: Int?
+    }
+
+    /// The initializers of the model file at `url` whose data lives in external files.
+    public static func externalTensors(of url: URL) throws -> [ExternalTensor] {
+        let model: Onnx_ModelProto
+        do { model = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: url)) } catch {
+            throw ONNXError("\(url.path): not an ONNX model (\(error))")
+        }
+        return model.graph.initializer.compactMap { t in
+            var fields: [String: String] = [:]
+            for e in t.externalData { fields[e.key] = e.value }
+            guard let location = fields["location"] else { return nil }
+            return ExternalTensor(name: t.name, shape: t.dims.map { Int(clamping: $0) }, dataType: t.dataType, location: location,
+                                  offset: Int(fields["offset"] ?? "0") ?? 0, length: fields["length"].flatMap { Int($0) })
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import _FoveaTestSupport
 
 /// Runs the built `fovea` binary (next to the test bundle) and returns (status, stdout, stderr).
 func fovea(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
@@ -442,5 +443,53 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
             #expect(r.err.split(separator: "\n").count == 1 && r.err.hasPrefix("fovea: error:"), "\(args): \(r.err)")
         }
         #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
+
+/// `--model-file`: PyTorch's ONNX export of EfficientNet-Lite0 (with the fetched weights) through
+/// classify, layers and saliency, and bad ONNX input.
+@Suite struct ONNXCommandTests {
+    static func effnetONNX() throws -> URL {
+        let state = Dictionary(uniqueKeysWithValues: try Pretrained.efficientNet.get().module.stateDict().map { ($0.key, $0.tensor) })
+        return try ONNXFixtures.graphWithExternalData("efficientnet_lite0") { key, _ in state[key]! }
+    }
+
+    @Test func classifiesLayersAndSaliencyFromAnONNXFile() throws {
+        let model = try Self.effnetONNX()
+        defer { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
+        // EfficientNet's (x - 127) / 128 on the 0..1 scale.
+        let feed = ["--model-file", model.path, "--mean", "0.498039", "--std", "0.501961"]
+        let r = try fovea(["classify", chelsea, "--top", "2"] + feed)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.split(separator: "\n").dropFirst().first?.contains("282  tiger cat") == true, "\(r.out)")
+
+        let layers = try fovea(["layers"] + feed)
+        #expect(layers.status == 0, "\(layers.err)")
+        #expect(layers.out.contains("/_conv_head/Conv_output_0") && layers.out.contains("1x1280x7x7") && layers.out.contains("ONNX Conv"))
+
+        let png = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-onnx-cam-\(UUID().uuidString).png").path
+        defer { try? FileManager.default.removeItem(atPath: png) }
+        let cam = try fovea(["saliency", chelsea, "--method", "gradcam", "--layer", "/_blocks.15/_project_conv/Conv_output_0", "-o", png] + feed)
+        #expect(cam.status == 0, "\(cam.err)")
+        #expect(cam.out.contains("gradcam at /_blocks.15/_project_conv/Conv_output_0 for 282 tiger cat"), "\(cam.out)")
+        #expect(FileManager.default.fileExists(atPath: png))
+    }
+
+    @Test func badONNXInputGetsOneLine() throws {
+        let real = try Data(contentsOf: ONNXFixtures.folder.appendingPathComponent("operators.onnx"))
+        let truncated = try temporaryFile("cut.onnx", real.prefix(real.count / 2))
+        for (arguments, expected) in [
+            (["classify", chelsea, "--model-file", truncated], "cut.onnx: not an ONNX model"),
+            (["classify", chelsea, "--model-file", "/nonexistent/net.onnx"], "/nonexistent/net.onnx: model file not found"),
+            (["classify", chelsea, "--model-file", ONNXFixtures.folder.appendingPathComponent("operators.onnx").path],
+             "the input is 20x24"),
+            (["classify", chelsea, "--mean", "0.5"], "--mean applies to --model-file only"),
+            (["classify", chelsea, "--model-file", truncated, "--input-size", "12x13"], "only square inputs"),
+        ] {
+            let r = try fovea(arguments)
+            #expect(r.status != 0)
+            let lines = r.err.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("fovea: error: ") && lines[0].contains(expected), "\(arguments): \(r.err)")
+        }
     }
 }

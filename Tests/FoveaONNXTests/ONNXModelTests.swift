@@ -13,7 +13,7 @@ import _FoveaTestSupport
 /// Fovea's native models, onnxruntime and PyTorch.
 @Suite struct ONNXExportTests {
     @Test func resnet18MatchesNativeOnnxruntimeAndPyTorch() throws {
-        let url = try graphWithExternalData("resnet18") { key, shape in SyntheticWeights.tensor(key, shape: shape) }
+        let url = try ONNXFixtures.graphWithExternalData("resnet18") { key, shape in SyntheticWeights.tensor(key, shape: shape) }
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
         let graph = try ONNXGraph(contentsOf: url)
         graph.setRequiresGrad(false)
@@ -22,8 +22,8 @@ import _FoveaTestSupport
         native.eval()
         native.setRequiresGrad(false)
 
-        let ort = try Safetensors.load(onnxGoldenFolder.appendingPathComponent("resnet18_ort.safetensors"))["logits"]!
-        let torch = try Safetensors.load(onnxGoldenFolder.appendingPathComponent("../torchvision/synthetic/resnet18.safetensors"))
+        let ort = try Safetensors.load(ONNXFixtures.folder.appendingPathComponent("resnet18_ort.safetensors"))["logits"]!
+        let torch = try Safetensors.load(ONNXFixtures.folder.appendingPathComponent("../torchvision/synthetic/resnet18.safetensors"))
         let x = SyntheticWeights.input
         x.requiresGrad = true
         let layer = "/layer4/layer4.1/relu_1/Relu_output_0"
@@ -50,7 +50,7 @@ import _FoveaTestSupport
     @Test func efficientNetLite0MatchesNative() throws {
         let classifier = try Pretrained.efficientNet.get()
         let state = Dictionary(uniqueKeysWithValues: classifier.module.stateDict().map { ($0.key, $0.tensor) })
-        let url = try graphWithExternalData("efficientnet_lite0") { key, _ in
+        let url = try ONNXFixtures.graphWithExternalData("efficientnet_lite0") { key, _ in
             guard let t = state[key] else { throw ONNXError("no native weight \(key)") }
             return t
         }

@@ -20,7 +20,7 @@ import _FoveaTestSupport
 /// The tolerances are set at that level.
 @Suite struct StyleNetworkTests {
     static let models = Pretrained.workspace.models.appendingPathComponent("styletransfer")
-    static let golden = Result { try Safetensors.load(onnxGoldenFolder.appendingPathComponent("styletransfer.safetensors")) }
+    static let golden = Result { try Safetensors.load(ONNXFixtures.folder.appendingPathComponent("styletransfer.safetensors")) }
 
     static func input(_ key: String, _ shape: [Int]) -> Tensor {
         Tensor(shape: shape, values: SyntheticWeights.uniform(key, count: shape.reduce(1, *)).map { 0.5 + $0 })
