@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers, bottom up: C shims -> FoveaTensor (tensor + autodiff) -> FoveaNN (modules) ->
-// FoveaModels (architectures) -> FoveaIO (weights, arrays, images), FoveaONNX (ONNX graphs) -> Fovea (models with their
+// FoveaModels (architectures) -> FoveaIO (weights, arrays, images), FoveaONNX, FoveaKeras (imported graphs) -> Fovea (models with their
 // weights, labels and preprocessing) -> techniques (FoveaAttribution, FoveaFeatures, FoveaAdversarial, FoveaEmbedding) -> fovea (CLI).
 let linuxOnly = TargetDependencyCondition.when(platforms: [.linux])
 
@@ -11,7 +11,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fovea", targets: ["FoveaCLI"]),
-        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO", "FoveaONNX"]),
+        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO", "FoveaONNX", "FoveaKeras"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,8 +36,11 @@ let package = Package(
         .target(name: "CFoveaJPEG", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
         // ONNX import: Generated/onnx.pb.swift comes from scripts/generate-onnx-proto.sh.
         .target(name: "FoveaONNX", dependencies: ["FoveaNN", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // Keras .h5 import through libhdf5 (Debian libhdf5-dev).
+        .target(name: "CFoveaHDF5", linkerSettings: [.linkedLibrary("hdf5_serial")]),
+        .target(name: "FoveaKeras", dependencies: ["FoveaNN", "CFoveaHDF5"]),
         .target(name: "FoveaIO", dependencies: ["FoveaTensor", "CPNG", "CJPEG", "CZlib", "CFoveaPNG", "CFoveaJPEG"]),
-        .target(name: "Fovea", dependencies: ["FoveaModels", "FoveaIO", "FoveaONNX"],
+        .target(name: "Fovea", dependencies: ["FoveaModels", "FoveaIO", "FoveaONNX", "FoveaKeras"],
                 // fashion-cnn's trained weights (fovea train; see README).
                 resources: [.copy("Resources/fashion-cnn.safetensors")]),
         .target(name: "FoveaAttribution", dependencies: ["Fovea"]),
@@ -51,6 +54,7 @@ let package = Package(
         .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
         .target(name: "_FoveaTestSupport", dependencies: ["Fovea", "FoveaONNX"], path: "Tests/_FoveaTestSupport"),
+        .testTarget(name: "FoveaKerasTests", dependencies: ["FoveaKeras", "Fovea", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaONNXTests", dependencies: ["FoveaONNX", "Fovea", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaModelTests", dependencies: ["Fovea", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaAttributionTests", dependencies: ["FoveaAttribution", "_FoveaTestSupport"]),

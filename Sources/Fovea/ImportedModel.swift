@@ -1,6 +1,7 @@
 import Foundation
 import FoveaModels
 import FoveaNN
+import FoveaKeras
 import FoveaONNX
 import FoveaTensor
 
@@ -9,26 +10,86 @@ public struct ImportOptions: Sendable {
     /// Input height and width (a model with a fixed input size must agree).
     public var inputSize: Int?
     /// Per-channel mean and std on the 0...1 pixel scale (one value or one per channel);
-    /// default: ImageNet's 0.485/0.456/0.406 and 0.229/0.224/0.225.
+    /// default for ONNX: ImageNet's 0.485/0.456/0.406 and 0.229/0.224/0.225; for Keras: raw
+    /// 0...255 pixels (mean 0, std 1/255).
     public var mean: [Float]?
     public var std: [Float]?
+    /// Class names, one per output.
+    public var labels: [String]?
 
-    public init(inputSize: Int? = nil, mean: [Float]? = nil, std: [Float]? = nil) {
+    public init(inputSize: Int? = nil, mean: [Float]? = nil, std: [Float]? = nil, labels: [String]? = nil) {
         self.inputSize = inputSize
         self.mean = mean
         self.std = std
+        self.labels = labels
+    }
+
+    /// Mean and std per channel on the 0...255 scale.
+    func normalization(channels: Int, defaultMean: [Float], defaultStd: [Float]) throws -> (mean: [Float], std: [Float]) {
+        func perChannel(_ values: [Float]?, _ fallback: [Float], _ option: String) throws -> [Float] {
+            guard let values else { return channels == fallback.count ? fallback : [Float](repeating: fallback.reduce(0, +) / Float(fallback.count), count: channels) }
+            if values.count == 1 { return [Float](repeating: values[0], count: channels) }
+            guard values.count == channels else { throw FoveaError("\(option): \(values.count) values for a \(channels)-channel input") }
+            return values
+        }
+        let m = try perChannel(mean, defaultMean, "--mean").map { $0 * 255 }
+        let s = try perChannel(std, defaultStd, "--std").map { $0 * 255 }
+        guard s.allSatisfy({ $0 > 0 }) else { throw FoveaError("--std: values must be positive") }
+        return (m, s)
+    }
+
+    func labels(classes: Int, imageNet: URL) throws -> Labels {
+        if let labels {
+            guard labels.count == classes else { throw FoveaError("--labels: \(labels.count) names for a model with \(classes) outputs") }
+            return Labels(names: labels)
+        }
+        if classes == 1000, let names = try? Labels(imageNetFile: imageNet) { return names }
+        return Labels(names: (0..<classes).map { "class \($0)" })
     }
 }
 
 extension ImageClassifier {
     /// An image classifier from a model file: ONNX (`.onnx`) or Keras HDF5 (`.h5`), told apart by
-    /// content. The graph is checked by a dry run at its input size, so a model that loads runs.
-    /// Layers are named as in the file (ONNX: node output names).
+    /// content. The graph is checked at load (ONNX: a dry run at its input size; Keras: shape
+    /// inference through the layers), so a model that loads runs. Layers are named as in the
+    /// file: ONNX node output names, Keras layer names.
     public static func load(modelFile url: URL, options: ImportOptions = ImportOptions(),
                             workspace: Workspace = Workspace()) throws -> ImageClassifier {
         guard FileManager.default.fileExists(atPath: url.path) else { throw FoveaError("\(url.path): model file not found") }
+        let head = (try? FileHandle(forReadingFrom: url).readData(ofLength: 8)) ?? Data()
+        if head == Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {          // "\x89HDF\r\n\x1a\n"
+            return try classifier(keras: try KerasSequential(contentsOf: url), name: url.lastPathComponent, options: options, workspace: workspace)
+        }
         let graph = try ONNXGraph(contentsOf: url)
         return try classifier(onnx: graph, name: url.lastPathComponent, options: options, workspace: workspace)
+    }
+
+    static func classifier(keras model: KerasSequential, name: String, options: ImportOptions, workspace: Workspace) throws -> ImageClassifier {
+        let file = model.source
+        let channels = model.inputShape.channels ?? 3
+        let declared = (model.inputShape.height, model.inputShape.width)
+        if let h = declared.0, let w = declared.1, h != w {
+            throw FoveaError("\(file): the input is \(h)x\(w); Fovea's preprocessing makes square inputs only")
+        }
+        if let fixed = declared.0, let asked = options.inputSize, asked != fixed {
+            throw FoveaError("--input-size \(asked): \(file) takes \(fixed)x\(fixed) inputs")
+        }
+        let size = declared.0 ?? options.inputSize ?? 224
+        guard [1, 3].contains(channels) else { throw FoveaError("\(file): \(channels)-channel input; images have 1 or 3") }
+        let (mean, std) = try options.normalization(channels: channels, defaultMean: [0], defaultStd: [1 / 255])
+        let preprocessing = Preprocessing(inputSize: size, crop: .resize, mean: mean, std: std, channels: channels)
+        model.eval()
+        model.setRequiresGrad(false)
+        let shapes = model.layerShapes(input: [1, channels, size, size])
+        guard let out = shapes.last, out.shape.count == 2 else {
+            throw FoveaError("\(file): the model does not output a vector of class scores")
+        }
+        let camLayer = shapes.last { $0.shape.count == 4 && $0.shape[2] > 1 && $0.shape[3] > 1 }?.path ?? out.path
+        nonisolated(unsafe) let module = model
+        let spec = ModelSpec(name: name, summary: "Keras Sequential, \(model.layerNames.count) layers",
+                             preprocessing: preprocessing, classifier: out.path, camLayer: camLayer,
+                             defaultWeights: nil, build: { module })
+        return ImageClassifier(spec: spec, module: model, labels: try options.labels(classes: out.shape[1], imageNet: workspace.imageNetLabels))
     }
 
     static func classifier(onnx graph: ONNXGraph, name: String, options: ImportOptions, workspace: Workspace) throws -> ImageClassifier {
@@ -51,15 +112,7 @@ extension ImageClassifier {
             throw FoveaError("--input-size \(asked): \(file) takes \(fixed)x\(fixed) inputs")
         }
         let size = declared.0 ?? declared.1 ?? options.inputSize ?? 224
-        func perChannel(_ values: [Float]?, _ fallback: [Float], _ option: String) throws -> [Float] {
-            guard let values else { return channels == 3 ? fallback : [fallback.reduce(0, +) / 3] }
-            if values.count == 1 { return [Float](repeating: values[0], count: channels) }
-            guard values.count == channels else { throw FoveaError("\(option): \(values.count) values for a \(channels)-channel input") }
-            return values
-        }
-        let mean = try perChannel(options.mean, [0.485, 0.456, 0.406], "--mean").map { $0 * 255 }
-        let std = try perChannel(options.std, [0.229, 0.224, 0.225], "--std").map { $0 * 255 }
-        guard std.allSatisfy({ $0 > 0 }) else { throw FoveaError("--std: values must be positive") }
+        let (mean, std) = try options.normalization(channels: channels, defaultMean: [0.485, 0.456, 0.406], defaultStd: [0.229, 0.224, 0.225])
         let preprocessing = Preprocessing(inputSize: size, crop: .resizeThenCenter(resize: size * 256 / 224),
                                           mean: mean, std: std, channels: channels)
 
@@ -77,9 +130,6 @@ extension ImageClassifier {
         let spec = ModelSpec(name: name, summary: "ONNX graph, opset \(graph.opset), \(graph.nodeCount) nodes",
                              preprocessing: preprocessing, classifier: shapes.last?.path ?? "", camLayer: camLayer,
                              defaultWeights: nil, build: { module })
-        let classes = out.shape[1]
-        let labels = classes == 1000 ? ((try? Labels(imageNetFile: workspace.imageNetLabels)) ?? Labels(names: (0..<classes).map { "class \($0)" }))
-                                     : Labels(names: (0..<classes).map { "class \($0)" })
-        return ImageClassifier(spec: spec, module: graph, labels: labels)
+        return ImageClassifier(spec: spec, module: graph, labels: try options.labels(classes: out.shape[1], imageNet: workspace.imageNetLabels))
     }
 }

@@ -70,26 +70,33 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Weights file (.pth zip or legacy format, or .safetensors) with the model's PyTorch state-dict keys. Default: the model's fetched weights.")
     var weights: String?
 
-    @Option(name: .long, help: ArgumentHelp("Your own model: an ONNX file (instead of --model). Layers are its node output names (`fovea layers --model-file F`).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Your own model instead of --model: an ONNX file, or a Keras Sequential .h5 (model.save). Layers are ONNX node output names or Keras layer names (`fovea layers --model-file F`).", valueName: "file"))
     var modelFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("Class names for --model-file: a text file, one name per line, in output order.", valueName: "file"))
+    var labels: String?
 
     @Option(name: .long, help: ArgumentHelp("Input height and width for --model-file when the file does not fix them (default 224). N or NxN.", valueName: "size"))
     var inputSize: String?
 
-    @Option(name: .long, help: ArgumentHelp("Per-channel mean for --model-file, on the 0..1 pixel scale: one value or comma-separated (default 0.485,0.456,0.406).", valueName: "m"))
+    @Option(name: .long, help: ArgumentHelp("Per-channel mean for --model-file, on the 0..1 pixel scale: one value or comma-separated (default: ONNX 0.485,0.456,0.406; Keras 0, i.e. raw 0..255 pixels with its default std).", valueName: "m"))
     var mean: String?
 
-    @Option(name: .long, help: ArgumentHelp("Per-channel std for --model-file, on the 0..1 pixel scale (default 0.229,0.224,0.225). --mean 0 --std 1 feeds 0..1 pixels; --mean 0 --std 0.00392157 feeds 0..255.", valueName: "s"))
+    @Option(name: .long, help: ArgumentHelp("Per-channel std for --model-file, on the 0..1 pixel scale (default: ONNX 0.229,0.224,0.225; Keras 0.00392157 = 1/255). --mean 0 --std 1 feeds 0..1 pixels; --mean 0 --std 0.00392157 feeds 0..255.", valueName: "s"))
     var std: String?
 
     func load() throws -> ImageClassifier {
         if let modelFile {
             guard weights == nil else { throw FoveaError("--weights: a --model-file carries its own weights") }
+            let names = try labels.map { path -> [String] in
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FoveaError("--labels \(path): cannot read the file") }
+                return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
             let options = ImportOptions(inputSize: try inputSize.map(Self.parseSize), mean: try mean.map { try Self.parseList($0, "--mean") },
-                                        std: try std.map { try Self.parseList($0, "--std") })
+                                        std: try std.map { try Self.parseList($0, "--std") }, labels: names)
             return try ImageClassifier.load(modelFile: URL(fileURLWithPath: modelFile), options: options)
         }
-        for (flag, value) in [("--input-size", inputSize), ("--mean", mean), ("--std", std)] where value != nil {
+        for (flag, value) in [("--input-size", inputSize), ("--mean", mean), ("--std", std), ("--labels", labels)] where value != nil {
             throw FoveaError("\(flag) applies to --model-file only (built-in models know their preprocessing)")
         }
         let classifier = try ImageClassifier.load(model, weights: weights.map { URL(fileURLWithPath: $0) })

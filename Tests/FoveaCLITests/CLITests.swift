@@ -493,3 +493,23 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         }
     }
 }
+
+/// `--model-file` with cifar-10-model's Keras .h5 (fed raw 0..255 pixels by default).
+@Suite struct KerasCommandTests {
+    static let model = cache.appendingPathComponent("models/cifar10_cnn_model.h5").path
+
+    @Test func classifiesChelseaAsACat() throws {
+        let labels = try temporaryFile("cifar10.txt", Data("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n".utf8))
+        let r = try fovea(["classify", chelsea, "--model-file", Self.model, "--labels", labels, "--top", "1"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("3  cat"), "\(r.out)")
+        let cam = try fovea(["saliency", chelsea, "--model-file", Self.model, "--method", "gradcam", "--layer", "conv2d_3", "--json"])
+        #expect(cam.status == 0, "\(cam.err)")
+        let wrong = try temporaryFile("three.txt", Data("a\nb\nc\n".utf8))
+        let bad = try fovea(["classify", chelsea, "--model-file", Self.model, "--labels", wrong])
+        #expect(bad.status != 0 && bad.err.contains("--labels: 3 names for a model with 10 outputs"), "\(bad.err)")
+        let notKeras = try temporaryFile("weights.h5", Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 0, count: 100)))
+        let badFile = try fovea(["classify", chelsea, "--model-file", notKeras])
+        #expect(badFile.status != 0 && badFile.err.hasPrefix("fovea: error: ") && badFile.err.contains("weights.h5: not an HDF5 file"), "\(badFile.err)")
+    }
+}
