@@ -39,9 +39,13 @@ bench: data build
 	    python3 -m pip install --quiet --no-deps captum grad-cam torchvision; }
 	python3 scripts/bench.py $(FOVEA) --cache "$(CACHE)"
 
-# Regenerates the golden files from PyTorch (needs `pip install torch pillow numpy`).
+# Regenerates the golden files from PyTorch (needs `pip install torch pillow numpy`), onnxruntime
+# and h5py. The torchvision, synthetic and training goldens have their own scripts beside them.
 golden: data
 	python3 Tests/Golden/make_golden.py --cache "$(CACHE)"
+	@python3 -c "import onnx, onnxruntime, h5py" 2>/dev/null || python3 -m pip install --quiet onnx onnxruntime h5py
+	python3 Tests/Golden/make_onnx_golden.py "$(CACHE)"
+	python3 Tests/Golden/make_keras_golden.py "$(CACHE)"
 
 clean:
 	rm -rf .build

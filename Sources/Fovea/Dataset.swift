@@ -19,7 +19,11 @@ public protocol ImageDataset: Sendable {
 
 extension ImageFolder: ImageDataset {
     public var count: Int { paths.count }
-    public func image(at index: Int) throws -> Image { try Image.load(path: paths[index]) }
+    public func image(at index: Int) throws -> Image {
+        do { return try Image.load(path: paths[index]) } catch {
+            throw FoveaError("\(error) (--skip-unreadable leaves such images out)")
+        }
+    }
     public func name(at index: Int) -> String { paths[index] }
 }
 
@@ -124,7 +128,9 @@ public enum FashionMNIST {
 /// - an IDX images file (`...-images-idx3-ubyte[.gz]`; the labels file beside it, named
 ///   `...-labels-idx1-ubyte[.gz]`, is used when present),
 /// - a folder of images, or of class subfolders.
-public func openDataset(_ spec: String) throws -> any ImageDataset {
+///
+/// `skipUnreadable`: a folder's undecodable images are left out (``ImageFolder/skipped``).
+public func openDataset(_ spec: String, skipUnreadable: Bool = false) throws -> any ImageDataset {
     let lower = spec.lowercased()
     if lower == "fashion-mnist" || lower.hasPrefix("fashion-mnist:") {
         let splitName = lower == "fashion-mnist" ? "test" : String(lower.dropFirst("fashion-mnist:".count))
@@ -138,7 +144,7 @@ public func openDataset(_ spec: String) throws -> any ImageDataset {
     guard FileManager.default.fileExists(atPath: spec, isDirectory: &isDirectory) else {
         throw FoveaError("\(spec): no such file or folder (a dataset is a folder of images, an IDX file or fashion-mnist[:train|:test|:all])")
     }
-    if isDirectory.boolValue { return try ImageFolder(spec) }
+    if isDirectory.boolValue { return try ImageFolder(spec, skipUnreadable: skipUnreadable) }
     if url.lastPathComponent.contains("idx3-ubyte") {
         let labels = URL(fileURLWithPath: spec.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
         let hasLabels = labels.path != spec && FileManager.default.fileExists(atPath: labels.path)

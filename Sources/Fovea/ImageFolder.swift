@@ -1,4 +1,5 @@
 import Foundation
+import FoveaIO
 
 /// A folder of images: every PNG/JPEG in it, or, when it has subfolders, every image in each
 /// subfolder with the subfolder's name as its class.
@@ -7,10 +8,14 @@ public struct ImageFolder: Sendable {
     /// Class index per image (nil without subfolders).
     public let labels: [Int]?
     public let classNames: [String]
+    /// Images left out because they could not be decoded (with `skipUnreadable`): path and reason.
+    public let skipped: [(path: String, reason: String)]
 
     static let extensions: Set<String> = ["png", "jpg", "jpeg"]
 
-    public init(_ root: String) throws {
+    /// `skipUnreadable`: decode every image once now and leave out (and list in ``skipped``)
+    /// those that fail; otherwise an unreadable image fails when it is read.
+    public init(_ root: String, skipUnreadable: Bool = false) throws {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -26,9 +31,10 @@ public struct ImageFolder: Sendable {
             var d: ObjCBool = false
             return fm.fileExists(atPath: url.appendingPathComponent($0).path, isDirectory: &d) && d.boolValue
         }
+        var found: [String], classes: [Int]?
         if subfolders.isEmpty {
-            paths = try images(in: url)
-            labels = nil
+            found = try images(in: url)
+            classes = nil
             classNames = []
         } else {
             var p: [String] = [], l: [Int] = []
@@ -37,8 +43,24 @@ public struct ImageFolder: Sendable {
                 p += files
                 l += Array(repeating: i, count: files.count)
             }
-            (paths, labels, classNames) = (p, l, subfolders)
+            (found, classes) = (p, l)
+            classNames = subfolders
         }
-        guard !paths.isEmpty else { throw FoveaError("\(root): no PNG or JPEG images") }
+        var skipped: [(String, String)] = []
+        if skipUnreadable {
+            var keep = [Bool](repeating: true, count: found.count)
+            for (i, path) in found.enumerated() {
+                do { _ = try Image.load(path: path) } catch {
+                    keep[i] = false
+                    skipped.append((path, "\(error)"))
+                }
+            }
+            classes = classes.map { l in l.indices.filter { keep[$0] }.map { l[$0] } }
+            found = found.indices.filter { keep[$0] }.map { found[$0] }
+        }
+        (paths, labels, self.skipped) = (found, classes, skipped)
+        guard !paths.isEmpty else {
+            throw FoveaError(skipped.isEmpty ? "\(root): no PNG or JPEG images" : "\(root): none of its \(skipped.count) images could be read")
+        }
     }
 }

@@ -40,7 +40,7 @@ public struct ImportOptions: Sendable {
 
     func labels(classes: Int, imageNet: URL) throws -> Labels {
         if let labels {
-            guard labels.count == classes else { throw FoveaError("--labels: \(labels.count) names for a model with \(classes) outputs") }
+            guard labels.count == classes else { throw FoveaError("--class-names: \(labels.count) names for a model with \(classes) outputs") }
             return Labels(names: labels)
         }
         if classes == 1000, let names = try? Labels(imageNetFile: imageNet) { return names }

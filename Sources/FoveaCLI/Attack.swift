@@ -209,6 +209,9 @@ struct Robustness: ParsableCommand {
     @Argument(help: "fashion-mnist[:split], an IDX images file, or a folder of images (optionally one subfolder per class label).")
     var dataset: String
 
+    @Flag(name: .long, help: skipUnreadableHelp)
+    var skipUnreadable = false
+
     @OptionGroup var model: ModelOptions
 
     @Option(name: .long, help: "fgsm or pgd.")
@@ -239,7 +242,7 @@ struct Robustness: ParsableCommand {
         let values = try epsilons.split(separator: ",").map { try AttackSettings.parseEpsilon(String($0), option: "--epsilons") }.sorted()
         guard !values.isEmpty else { throw FoveaError("--epsilons: give at least one value") }
         let classifier = try model.load()
-        let data = try openDataset(dataset)
+        let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
         let count = min(limit ?? data.count, data.count)
         func pixels(_ range: Range<Int>) throws -> Tensor {
             Tensor.concat(try range.map { classifier.pixels(classifier.preprocessing.crop(try data.image(at: $0), mode: .center)) }, axis: 0)

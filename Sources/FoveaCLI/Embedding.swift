@@ -27,6 +27,9 @@ struct Embed: ParsableCommand {
     @Argument(help: "Folder of images (optionally one subfolder per class), fashion-mnist[:split], an IDX images file, or digits.csv.")
     var dataset: String
 
+    @Flag(name: .long, help: skipUnreadableHelp)
+    var skipUnreadable = false
+
     @OptionGroup var model: ModelOptions
 
     @Option(name: .long, help: "Layer (PyTorch module path); default: the input of the final linear layer.")
@@ -54,7 +57,7 @@ struct Embed: ParsableCommand {
             return
         }
         let classifier = try model.load()
-        let data = try openDataset(dataset)
+        let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
         if labels != nil && data.labels == nil {
             throw FoveaError("--labels: \(dataset) has no labels (give a folder with class subfolders, or an IDX file with its labels file)")
         }

@@ -114,6 +114,9 @@ struct TopPatchesCommand: ParsableCommand {
     @Argument(help: "Folder of images (class subfolders are fine), fashion-mnist[:split], or an IDX images file.")
     var dataset: String
 
+    @Flag(name: .long, help: skipUnreadableHelp)
+    var skipUnreadable = false
+
     @OptionGroup var model: ModelOptions
 
     @Option(name: .long, help: "Layer (PyTorch module path with a spatial output).")
@@ -143,7 +146,7 @@ struct TopPatchesCommand: ParsableCommand {
             }
         }
         let classifier = try model.load()
-        let data = try openDataset(dataset)
+        let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
         let result = try TopPatches.find(classifier, dataset: data, layer: layer, channels: list,
                                          topChannels: topChannels, k: k, batch: batch, progress: ProgressBar(label: "top-patches").update)
         var crops: [Int: Image] = [:]

@@ -74,7 +74,7 @@ struct ModelOptions: ParsableArguments {
     var modelFile: String?
 
     @Option(name: .long, help: ArgumentHelp("Class names for --model-file: a text file, one name per line, in output order.", valueName: "file"))
-    var labels: String?
+    var classNames: String?
 
     @Option(name: .long, help: ArgumentHelp("Input height and width for --model-file when the file does not fix them (default 224). N or NxN.", valueName: "size"))
     var inputSize: String?
@@ -88,15 +88,15 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> ImageClassifier {
         if let modelFile {
             guard weights == nil else { throw FoveaError("--weights: a --model-file carries its own weights") }
-            let names = try labels.map { path -> [String] in
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FoveaError("--labels \(path): cannot read the file") }
+            let names = try classNames.map { path -> [String] in
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FoveaError("--class-names \(path): cannot read the file") }
                 return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             }
             let options = ImportOptions(inputSize: try inputSize.map(Self.parseSize), mean: try mean.map { try Self.parseList($0, "--mean") },
                                         std: try std.map { try Self.parseList($0, "--std") }, labels: names)
             return try ImageClassifier.load(modelFile: URL(fileURLWithPath: modelFile), options: options)
         }
-        for (flag, value) in [("--input-size", inputSize), ("--mean", mean), ("--std", std), ("--labels", labels)] where value != nil {
+        for (flag, value) in [("--input-size", inputSize), ("--mean", mean), ("--std", std), ("--class-names", classNames)] where value != nil {
             throw FoveaError("\(flag) applies to --model-file only (built-in models know their preprocessing)")
         }
         let classifier = try ImageClassifier.load(model, weights: weights.map { URL(fileURLWithPath: $0) })
@@ -127,3 +127,16 @@ struct ModelOptions: ParsableArguments {
 }
 
 import Foundation
+
+/// Opens a dataset for a command; with `skipUnreadable`, a folder's undecodable images are left
+/// out with a note that counts them and names the first.
+func openDatasetNoting(_ spec: String, skipUnreadable: Bool) throws -> any ImageDataset {
+    let data = try Fovea.openDataset(spec, skipUnreadable: skipUnreadable)
+    if let folder = data as? ImageFolder, let first = folder.skipped.first {
+        Notes.add("skipped \(folder.skipped.count) unreadable image\(folder.skipped.count == 1 ? "" : "s") of \(spec) (first: \(first.reason))")
+    }
+    return data
+}
+
+/// The flag every dataset-reading command takes.
+let skipUnreadableHelp = ArgumentHelp("Leave out images of a folder that cannot be decoded (counted in a note) instead of failing.")

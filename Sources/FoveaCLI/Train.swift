@@ -26,6 +26,9 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "fashion-mnist, an IDX images file, or a folder of class subfolders.")
     var dataset: String
 
+    @Flag(name: .long, help: skipUnreadableHelp)
+    var skipUnreadable = false
+
     @Option(name: .long, help: "Held-out dataset for the test accuracy (default for fashion-mnist: its test split).")
     var testDataset: String?
 
@@ -80,9 +83,9 @@ struct Train: ParsableCommand {
             throw FoveaError("--arch \(arch): unknown architecture; available: \(ModelSpec.all.map(\.name).joined(separator: ", "))")
         }
         let isFashion = dataset.lowercased().hasPrefix("fashion-mnist")
-        let trainSet = try openDataset(isFashion && !dataset.contains(":") ? "fashion-mnist:train" : dataset)
+        let trainSet = try openDatasetNoting(isFashion && !dataset.contains(":") ? "fashion-mnist:train" : dataset, skipUnreadable: skipUnreadable)
         let testSpec = testDataset ?? (isFashion ? "fashion-mnist:test" : nil)
-        let testSet = try testSpec.map { try openDataset($0) }
+        let testSet = try testSpec.map { try openDatasetNoting($0, skipUnreadable: skipUnreadable) }
         let train = try TensorDataset(trainSet, preprocessing: spec.preprocessing, progress: ProgressBar(label: "load train").update)
         let test = try testSet.map { try TensorDataset($0, preprocessing: spec.preprocessing, progress: ProgressBar(label: "load test").update) }
         Init.reseed(seed)

@@ -500,16 +500,40 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
 
     @Test func classifiesChelseaAsACat() throws {
         let labels = try temporaryFile("cifar10.txt", Data("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n".utf8))
-        let r = try fovea(["classify", chelsea, "--model-file", Self.model, "--labels", labels, "--top", "1"])
+        let r = try fovea(["classify", chelsea, "--model-file", Self.model, "--class-names", labels, "--top", "1"])
         #expect(r.status == 0, "\(r.err)")
         #expect(r.out.contains("3  cat"), "\(r.out)")
         let cam = try fovea(["saliency", chelsea, "--model-file", Self.model, "--method", "gradcam", "--layer", "conv2d_3", "--json"])
         #expect(cam.status == 0, "\(cam.err)")
         let wrong = try temporaryFile("three.txt", Data("a\nb\nc\n".utf8))
-        let bad = try fovea(["classify", chelsea, "--model-file", Self.model, "--labels", wrong])
-        #expect(bad.status != 0 && bad.err.contains("--labels: 3 names for a model with 10 outputs"), "\(bad.err)")
+        let bad = try fovea(["classify", chelsea, "--model-file", Self.model, "--class-names", wrong])
+        #expect(bad.status != 0 && bad.err.contains("--class-names: 3 names for a model with 10 outputs"), "\(bad.err)")
         let notKeras = try temporaryFile("weights.h5", Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 0, count: 100)))
         let badFile = try fovea(["classify", chelsea, "--model-file", notKeras])
         #expect(badFile.status != 0 && badFile.err.hasPrefix("fovea: error: ") && badFile.err.contains("weights.h5: not an HDF5 file"), "\(badFile.err)")
+    }
+}
+
+/// A folder with an undecodable image: an error naming it, or, with --skip-unreadable, a note
+/// that counts the skipped images and the rest processed.
+@Suite struct UnreadableImageTests {
+    @Test func failOrSkipByFlag() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-unreadable-\(UUID().uuidString)")
+        for sub in ["cats", "cups"] {
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(atPath: chelsea, toPath: folder.appendingPathComponent("cats/chelsea.png").path)
+        try FileManager.default.copyItem(atPath: cache.appendingPathComponent("photos/coffee.png").path,
+                                         toPath: folder.appendingPathComponent("cups/coffee.png").path)
+        try Data("not an image".utf8).write(to: folder.appendingPathComponent("cups/broken.png"))
+        let out = folder.appendingPathComponent("e.npy").path
+        let failed = try fovea(["embed", folder.path, "-o", out])
+        #expect(failed.status != 0 && failed.err.contains("cups/broken.png") && failed.err.contains("--skip-unreadable"), "\(failed.err)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let skipped = try fovea(["embed", folder.path, "-o", out, "--skip-unreadable"])
+        #expect(skipped.status == 0, "\(skipped.err)")
+        #expect(skipped.err.contains("skipped 1 unreadable image"), "\(skipped.err)")
+        #expect(skipped.out.contains("2 images x 1280 features"), "\(skipped.out)")
     }
 }
