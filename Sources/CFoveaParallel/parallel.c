@@ -15,7 +15,7 @@
 
 // How long the worker spins for the next task before sleeping, in pause iterations
 // (about 20 microseconds).
-#define SPIN_ITERATIONS 4000
+#define SPIN_ITERATIONS 100000
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t caller_lock = PTHREAD_MUTEX_INITIALIZER;   // one caller at a time

@@ -23,7 +23,7 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     case .addScalar: return { g, _, _ in [g] }
     case .mulScalar(let s): return { g, _, _ in [g * s] }
     case .powScalar(let p): return { g, n, _ in [g * (n.inputs[0].pow(p - 1) * p)] }   // d x^p = p x^(p-1)
-    case .relu: return { g, n, _ in [Elementwise.binary(g, n.inputs[0]) { $1 > 0 ? $0 : 0 }] }
+    case .relu: return { g, n, _ in [g.shape == n.inputs[0].shape ? Elementwise.reluBackward(g, n.inputs[0]) : Elementwise.binary(g, n.inputs[0]) { $1 > 0 ? $0 : 0 }] }
     case .relu6: return { g, n, _ in                                       // 1 on (0, 6)
         [Elementwise.binary(g, n.inputs[0]) { $1 > 0 && $1 < 6 ? $0 : 0 }]
     }
@@ -70,7 +70,8 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
         let (x, w) = (n.inputs[0], n.inputs[1])
         var grads: [Tensor?] = [
             x.isDifferentiable ? Convolution.backwardInput(g, w, inputShape: x.shape, geometry, groups: groups) : nil,
-            w.isDifferentiable ? Convolution.backwardWeight(g, x, weightShape: w.shape, geometry, groups: groups) : nil,
+            w.isDifferentiable ? Convolution.backwardWeight(g, x, weightShape: w.shape, geometry, groups: groups,
+                                                            columns: n.saved.first) : nil,
         ]
         if n.inputs.count == 3 { grads.append(n.inputs[2].isDifferentiable ? Convolution.backwardBias(g) : nil) }
         return grads

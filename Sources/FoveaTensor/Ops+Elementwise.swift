@@ -32,7 +32,7 @@ extension Tensor {
     public func sqrt() -> Tensor { Elementwise.unary(self) { $0.squareRoot() }.recorded(.sqrt, [self]) }
     public func abs() -> Tensor { Elementwise.unary(self) { Swift.abs($0) }.recorded(.abs, [self]) }
 
-    public func relu() -> Tensor { Elementwise.unary(self) { $0 > 0 ? $0 : 0 }.recorded(.relu, [self]) }
+    public func relu() -> Tensor { Elementwise.relu(self).recorded(.relu, [self]) }
     /// min(max(x, 0), 6)
     public func relu6() -> Tensor { Elementwise.unary(self) { Swift.min(Swift.max($0, 0), 6) }.recorded(.relu6, [self]) }
     public func leakyRelu(_ slope: Float = 0.01) -> Tensor {

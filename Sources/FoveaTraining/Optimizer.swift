@@ -81,11 +81,21 @@ public final class Adam: Optimizer {
             let key = ObjectIdentifier(p)
             var (m, v) = moments.removeValue(forKey: key)
                 ?? ([Float](repeating: 0, count: w.count), [Float](repeating: 0, count: w.count))
-            for i in 0..<w.count {
-                let d = g[i] + weightDecay * w[i]
-                m[i] = beta1 * m[i] + (1 - beta1) * d
-                v[i] = beta2 * v[i] + (1 - beta2) * d * d
-                w[i] -= stepSize * m[i] / (v[i].squareRoot() / correction2 + epsilon)
+            let (beta1, beta2, weightDecay, epsilon) = (beta1, beta2, weightDecay, epsilon)
+            m.withUnsafeMutableBufferPointer { m in
+                v.withUnsafeMutableBufferPointer { v in
+                    let (pm, pv, pw, pg) = (m.baseAddress!, v.baseAddress!, w.baseAddress!, g.baseAddress!)
+                    // Large tensors (the 3136 x 128 linear layer) on both cores.
+                    let count = w.count, half = count >= 1 << 15 ? (count / 2 + 15) & ~15 : count
+                    Parallel.run(half < count ? 2 : 1) { part in
+                        for i in (part == 0 ? 0..<half : half..<count) {
+                            let d = pg[i] + weightDecay * pw[i]
+                            pm[i] = beta1 * pm[i] + (1 - beta1) * d
+                            pv[i] = beta2 * pv[i] + (1 - beta2) * d * d
+                            pw[i] -= stepSize * pm[i] / (pv[i].squareRoot() / correction2 + epsilon)
+                        }
+                    }
+                }
             }
             moments[key] = (m, v)
         }

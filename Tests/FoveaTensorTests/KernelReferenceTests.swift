@@ -104,6 +104,44 @@ import Testing
         }
     }
 
+    /// The vectorised 2x2/2 max pool (blocks of 8 and 4 outputs, overlapping tails) against a
+    /// plain loop, for every width from 2 to 41, with ties (first wins), NaN (wins) and -inf.
+    @Test func maxPool2x2MatchesReference() {
+        for w in 2...41 {
+            let h = 6
+            var values = (0..<(2 * h * w)).map { Float(($0 * 7919) % 13) - 6 }     // many ties
+            values[3] = .nan
+            values[w + 5] = -.infinity
+            let x = Tensor(shape: [1, 2, h, w], values: values)
+            x.requiresGrad = true
+            let y = x.maxPool2d(kernel: (2, 2))
+            let (oh, ow) = (h / 2, w / 2)
+            var expected: [Float] = [], argmax: [Int] = []
+            for plane in 0..<2 {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var best = -Float.infinity, index = -1
+                        for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                            let i = plane * h * w + (2 * oy + dy) * w + 2 * ox + dx
+                            if index < 0 || values[i] > best || (values[i].isNaN && !best.isNaN) { best = values[i]; index = i }
+                        }
+                        expected.append(best)
+                        argmax.append(index)
+                    }
+                }
+            }
+            let got = y.scalars
+            #expect(got.count == expected.count)
+            #expect(zip(got, expected).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "width \(w)")
+            // The gradient lands on the recorded winners.
+            y.sum().backward()
+            let grad = x.grad!.scalars
+            var counts = [Float](repeating: 0, count: values.count)
+            for i in argmax { counts[i] += 1 }
+            #expect(grad == counts, "width \(w) argmax")
+        }
+    }
+
     @Test func poolingValues() {
         let x = Tensor(shape: [1, 1, 3, 4], values: (0..<12).map(Float.init))
         #expect(x.maxPool2d(kernel: (2, 2)).scalars == [5, 7])

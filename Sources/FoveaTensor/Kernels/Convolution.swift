@@ -138,16 +138,26 @@ enum Convolution {
         return out
     }
 
-    /// [N, C, P] -> [C, N*P]
+    /// [N, C, P] -> [C, N*P] (channels split across the two cores).
     static func channelMajor(_ x: UnsafePointer<Float>, images n: Int, channels c: Int, plane p: Int,
                              into out: UnsafeMutablePointer<Float>) {
-        for ch in 0..<c { for b in 0..<n { (out + (ch * n + b) * p).update(from: x + (b * c + ch) * p, count: p) } }
+        let parts = c * n * p >= 1 << 16 ? min(c, 2) : 1
+        Parallel.run(parts) { part in
+            for ch in stride(from: part, to: c, by: parts) {
+                for b in 0..<n { (out + (ch * n + b) * p).update(from: x + (b * c + ch) * p, count: p) }
+            }
+        }
     }
 
-    /// [C, N*P] -> [N, C, P]
+    /// [C, N*P] -> [N, C, P] (channels split across the two cores).
     static func imageMajor(_ x: UnsafePointer<Float>, images n: Int, channels c: Int, plane p: Int,
                            into out: UnsafeMutablePointer<Float>) {
-        for ch in 0..<c { for b in 0..<n { (out + (b * c + ch) * p).update(from: x + (ch * n + b) * p, count: p) } }
+        let parts = c * n * p >= 1 << 16 ? min(c, 2) : 1
+        Parallel.run(parts) { part in
+            for ch in stride(from: part, to: c, by: parts) {
+                for b in 0..<n { (out + (b * c + ch) * p).update(from: x + (ch * n + b) * p, count: p) }
+            }
+        }
     }
 
     // MARK: batched im2col
@@ -159,10 +169,12 @@ enum Convolution {
         !isPointwise(d, g) && d.groups == 1 && d.n > 1 && d.hwo <= 1024 && d.k * d.n * d.hwo <= 1 << 25
     }
 
-    /// col [K, N*Ho*Wo] of the whole batch (image n in columns n*Ho*Wo ..< (n+1)*Ho*Wo), for `body`.
-    static func withBatchedColumns(_ x: Tensor, _ d: Dims, _ g: Conv2dGeometry, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+    /// col [K, N*Ho*Wo] of the whole batch (image n in columns n*Ho*Wo ..< (n+1)*Ho*Wo), for `body`;
+    /// into `keep` (a [K, N*Ho*Wo] tensor the caller holds on to) when given, else into scratch.
+    static func withBatchedColumns(_ x: Tensor, _ d: Dims, _ g: Conv2dGeometry, keep: Tensor? = nil,
+                                   _ body: (UnsafeMutablePointer<Float>) -> Void) {
         let columns = d.n * d.hwo, px = x.storage.pointer
-        BufferPool.withScratch(d.k * columns) { col in
+        func fill(_ col: UnsafeMutablePointer<Float>) {
             Parallel.run(min(d.n, 2)) { part in
                 for b in stride(from: part, to: d.n, by: 2) {
                     im2col(px + b * d.cin * d.h * d.w, channels: d.cin, d, g, col + b * d.hwo, rowStride: columns)
@@ -170,11 +182,21 @@ enum Convolution {
             }
             body(col)
         }
+        if let keep { fill(keep.storage.pointer) } else { BufferPool.withScratch(d.k * columns, fill) }
+    }
+
+    /// Whether a training forward pass keeps its batched column matrix for the weight gradient
+    /// (saving the second im2col), up to 32 MB per layer.
+    static func keepsColumns(_ x: Tensor, _ w: Tensor, _ g: Conv2dGeometry, groups: Int) -> Bool {
+        let d = dims(x.shape, w.shape, g, groups: groups)
+        return !isDepthwise(d) && !Winograd.applies(d, g) && batchesColumns(d, g) && d.k * d.n * d.hwo <= 1 << 23
     }
 
     // MARK: forward
 
-    static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int) -> Tensor {
+    /// y = conv(x, w) + bias. `keep`: a [K, N*Ho*Wo] tensor to receive the batched column
+    /// matrix (see ``keepsColumns(_:_:_:groups:)``).
+    static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int, keep: Tensor? = nil) -> Tensor {
         let d = dims(x.shape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d) }
         if Winograd.applies(d, g) { return Winograd.conv(x, w, bias: bias, pad: g.padding) }
@@ -188,7 +210,7 @@ enum Convolution {
         let pw = w.storage.pointer, py = y.storage.pointer
         if batchesColumns(d, g) {
             let columns = d.n * d.hwo
-            withBatchedColumns(x, d, g) { col in
+            withBatchedColumns(x, d, g, keep: keep) { col in
                 BufferPool.withScratch(d.cout * columns) { product in
                     sgemm(m: d.cout, n: columns, k: d.k, a: pw, lda: d.k, b: col, ldb: columns, c: product, ldc: columns)
                     imageMajor(product, images: d.n, channels: d.cout, plane: d.hwo, into: py)
@@ -275,7 +297,9 @@ enum Convolution {
     }
 
     /// dW_g = sum over images of dy_g col^T.
-    static func backwardWeight(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry, groups: Int) -> Tensor {
+    /// `columns`: the batched column matrix the forward pass kept, if any.
+    static func backwardWeight(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry, groups: Int,
+                               columns kept: Tensor? = nil) -> Tensor {
         let d = dims(x.shape, weightShape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.backwardWeight(dy, x, weightShape: weightShape, g, d) }
         let dw = Tensor(zeros: weightShape)
@@ -283,13 +307,14 @@ enum Convolution {
         if batchesColumns(d, g) {
             // dW [Cout, K] = dy [Cout, N*Ho*Wo] col^T.
             let columns = d.n * d.hwo
-            withBatchedColumns(x, d, g) { col in
+            func product(_ col: UnsafeMutablePointer<Float>) {
                 BufferPool.withScratch(d.cout * columns) { gathered in
                     channelMajor(pdy, images: d.n, channels: d.cout, plane: d.hwo, into: gathered)
                     sgemm(transB: true, m: d.cout, n: d.k, k: columns, a: gathered, lda: columns,
                           b: col, ldb: columns, c: pdw, ldc: d.k)
                 }
             }
+            if let kept, kept.count == d.k * columns { product(kept.storage.pointer) } else { withBatchedColumns(x, d, g, keep: nil, product) }
             return dw
         }
         forEachColumnMatrix(x, d, g) { n, grp, col in

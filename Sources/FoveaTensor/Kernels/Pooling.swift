@@ -75,22 +75,84 @@ enum Pooling {
                            out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
         for oy in 0..<oh {
             let top = 2 * oy * w, bottom = top + w
-            for ox in 0..<ow {
-                var bestIndex = top + 2 * ox
-                var best = src[bestIndex]
-                @inline(__always) func consider(_ i: Int) {
-                    let v = src[i]
-                    let better = v > best || (v.isNaN && !best.isNaN)
-                    best = better ? v : best
-                    bestIndex = better ? i : bestIndex
+            let o = out + oy * ow, a = argmax + oy * ow
+            // Blocks of 8 (or 4) outputs from the even and odd columns of 16 (8) inputs per row;
+            // a last partial block is redone overlapping the previous one (the result is the same).
+            if ow >= 8 {
+                var ox = 0
+                while true {
+                    maxPool2x2Block8(src, top: top, bottom: bottom, ox: ox, out: o, argmax: a)
+                    if ox + 8 == ow { break }
+                    ox = min(ox + 8, ow - 8)
                 }
-                consider(top + 2 * ox + 1)
-                consider(bottom + 2 * ox)
-                consider(bottom + 2 * ox + 1)
-                out[oy * ow + ox] = best
-                argmax[oy * ow + ox] = Float(bestIndex)
+            } else if ow >= 4 {
+                var ox = 0
+                while true {
+                    maxPool2x2Block4(src, top: top, bottom: bottom, ox: ox, out: o, argmax: a)
+                    if ox + 4 == ow { break }
+                    ox = min(ox + 4, ow - 4)
+                }
+            } else {
+                for ox in 0..<ow {
+                    var bestIndex = top + 2 * ox
+                    var best = src[bestIndex]
+                    @inline(__always) func consider(_ i: Int) {
+                        let v = src[i]
+                        let better = v > best || (v.isNaN && !best.isNaN)
+                        best = better ? v : best
+                        bestIndex = better ? i : bestIndex
+                    }
+                    consider(top + 2 * ox + 1)
+                    consider(bottom + 2 * ox)
+                    consider(bottom + 2 * ox + 1)
+                    o[ox] = best
+                    a[ox] = Float(bestIndex)
+                }
             }
         }
+    }
+
+    /// Outputs ox ..< ox + 8 of one output row, from 2 x 8 inputs of each window row.
+    @inline(__always)
+    static func maxPool2x2Block8(_ src: UnsafeMutablePointer<Float>, top: Int, bottom: Int, ox: Int,
+                                  out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
+        let t = UnsafeRawPointer(src + top + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+        let b = UnsafeRawPointer(src + bottom + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+        var base = SIMD8<Float>()
+        for i in 0..<8 { base[i] = Float(top + 2 * ox + 2 * i) }
+        var best = t.evenHalf, bestIndex = base
+        // In window order; NaN wins, ties keep the first.
+        @inline(__always) func consider(_ v: SIMD8<Float>, _ offset: Float) {
+            let better = (v .> best) .| ((v .!= v) .& (best .== best))
+            best.replace(with: v, where: better)
+            bestIndex.replace(with: base + offset, where: better)
+        }
+        consider(t.oddHalf, 1)
+        consider(b.evenHalf, Float(bottom - top))
+        consider(b.oddHalf, Float(bottom - top + 1))
+        UnsafeMutableRawPointer(out + ox).storeBytes(of: best, as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(argmax + ox).storeBytes(of: bestIndex, as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func maxPool2x2Block4(_ src: UnsafeMutablePointer<Float>, top: Int, bottom: Int, ox: Int,
+                                  out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
+        let t = UnsafeRawPointer(src + top + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
+        let b = UnsafeRawPointer(src + bottom + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
+        var base = SIMD4<Float>()
+        for i in 0..<4 { base[i] = Float(top + 2 * ox + 2 * i) }
+        var best = t.evenHalf, bestIndex = base
+        // In window order; NaN wins, ties keep the first.
+        @inline(__always) func consider(_ v: SIMD4<Float>, _ offset: Float) {
+            let better = (v .> best) .| ((v .!= v) .& (best .== best))
+            best.replace(with: v, where: better)
+            bestIndex.replace(with: base + offset, where: better)
+        }
+        consider(t.oddHalf, 1)
+        consider(b.evenHalf, Float(bottom - top))
+        consider(b.oddHalf, Float(bottom - top + 1))
+        UnsafeMutableRawPointer(out + ox).storeBytes(of: best, as: SIMD4<Float>.self)
+        UnsafeMutableRawPointer(argmax + ox).storeBytes(of: bestIndex, as: SIMD4<Float>.self)
     }
 
     static func maxPoolBackward(_ grad: Tensor, index: Tensor, inputShape: [Int]) -> Tensor {
@@ -98,10 +160,15 @@ enum Pooling {
         let planeIn = inputShape[2] * inputShape[3]
         let pg = grad.storage.pointer, pi = index.storage.pointer
         return Tensor(shape: inputShape) { out in
-            for plane in 0..<(inputShape[0] * inputShape[1]) {
-                for j in 0..<(oh * ow) {
-                    let k = Int(pi[plane * oh * ow + j])
-                    if k >= 0 { out[plane * planeIn + k] += pg[plane * oh * ow + j] }
+            let po = out.baseAddress!, planes = inputShape[0] * inputShape[1]
+            // Planes split across the two cores (each plane's windows stay in that plane).
+            let parts = planes * oh * ow >= 1 << 15 ? min(planes, 2) : 1
+            Parallel.run(parts) { part in
+                for plane in stride(from: part, to: planes, by: parts) {
+                    for j in 0..<(oh * ow) {
+                        let k = Int(pi[plane * oh * ow + j])
+                        if k >= 0 { po[plane * planeIn + k] += pg[plane * oh * ow + j] }
+                    }
                 }
             }
         }
