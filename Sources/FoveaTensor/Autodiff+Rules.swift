@@ -25,7 +25,8 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     case .powScalar(let p): return { g, n, _ in [g * (n.inputs[0].pow(p - 1) * p)] }   // d x^p = p x^(p-1)
     case .relu: return { g, n, _ in [g.shape == n.inputs[0].shape ? Elementwise.reluBackward(g, n.inputs[0]) : Elementwise.binary(g, n.inputs[0]) { $1 > 0 ? $0 : 0 }] }
     case .relu6: return { g, n, _ in                                       // 1 on (0, 6)
-        [Elementwise.binary(g, n.inputs[0]) { $1 > 0 && $1 < 6 ? $0 : 0 }]
+        [g.shape == n.inputs[0].shape ? Elementwise.reluBackward(g, n.inputs[0], upper: 6)
+                                      : Elementwise.binary(g, n.inputs[0]) { $1 > 0 && $1 < 6 ? $0 : 0 }]
     }
     case .leakyRelu(let slope): return { g, n, _ in
         [Elementwise.binary(g, n.inputs[0]) { $1 > 0 ? $0 : $0 * slope }]

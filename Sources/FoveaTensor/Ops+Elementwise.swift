@@ -34,7 +34,7 @@ extension Tensor {
 
     public func relu() -> Tensor { Elementwise.relu(self).recorded(.relu, [self]) }
     /// min(max(x, 0), 6)
-    public func relu6() -> Tensor { Elementwise.unary(self) { Swift.min(Swift.max($0, 0), 6) }.recorded(.relu6, [self]) }
+    public func relu6() -> Tensor { Elementwise.relu(self, upper: 6).recorded(.relu6, [self]) }
     public func leakyRelu(_ slope: Float = 0.01) -> Tensor {
         Elementwise.unary(self) { $0 > 0 ? $0 : $0 * slope }.recorded(.leakyRelu(slope: slope), [self])
     }

@@ -17,37 +17,48 @@ enum Elementwise {
         Parallel.run(2) { part in body(part == 0 ? 0..<half : half..<count) }
     }
 
-    /// max(x, 0), eight lanes at a time, on both cores.
-    static func relu(_ x: Tensor) -> Tensor {
-        let src = x.storage.pointer
+    /// min(max(x, 0), upper) (ReLU with upper = infinity, ReLU6 with 6), eight lanes at a time,
+    /// on both cores. NaN gives 0 for ReLU (`x > 0 ? x : 0`) and stays NaN for a finite upper
+    /// bound (`min(max(x, 0), upper)`), as before vectorising.
+    static func relu(_ x: Tensor, upper: Float = .infinity) -> Tensor {
+        let src = x.storage.pointer, bounded = upper.isFinite
         return Tensor(overwriting: x.shape) { out in
             let po = out.baseAddress!
             splitInHalves(out.count) { range in
                 var i = range.lowerBound
+                let cap = SIMD8<Float>(repeating: upper)
                 while i + 8 <= range.upperBound {
-                    let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(po + i).storeBytes(of: v.replacing(with: 0, where: .!(v .> 0)), as: SIMD8<Float>.self)
+                    var v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+                    v.replace(with: 0, where: bounded ? v .< 0 : .!(v .> 0))
+                    v.replace(with: cap, where: v .> cap)
+                    UnsafeMutableRawPointer(po + i).storeBytes(of: v, as: SIMD8<Float>.self)
                     i += 8
                 }
-                while i < range.upperBound { po[i] = src[i] > 0 ? src[i] : 0; i += 1 }
+                while i < range.upperBound {
+                    po[i] = bounded ? Swift.min(Swift.max(src[i], 0), upper) : (src[i] > 0 ? src[i] : 0)
+                    i += 1
+                }
             }
         }
     }
 
-    /// g where x > 0, else 0 (the ReLU's backward), eight lanes at a time, on both cores.
-    static func reluBackward(_ g: Tensor, _ x: Tensor) -> Tensor {
+    /// g where 0 < x < upper, else 0 (the backward of ``relu(_:upper:)``), eight lanes at a time,
+    /// on both cores.
+    static func reluBackward(_ g: Tensor, _ x: Tensor, upper: Float = .infinity) -> Tensor {
         let pg = g.storage.pointer, px = x.storage.pointer
         return Tensor(overwriting: x.shape) { out in
             let po = out.baseAddress!
             splitInHalves(out.count) { range in
                 var i = range.lowerBound
+                let cap = SIMD8<Float>(repeating: upper)
                 while i + 8 <= range.upperBound {
                     let v = UnsafeRawPointer(px + i).loadUnaligned(as: SIMD8<Float>.self)
                     let d = UnsafeRawPointer(pg + i).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(po + i).storeBytes(of: d.replacing(with: 0, where: .!(v .> 0)), as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(po + i).storeBytes(of: d.replacing(with: 0, where: .!((v .> 0) .& (v .< cap))),
+                                                               as: SIMD8<Float>.self)
                     i += 8
                 }
-                while i < range.upperBound { po[i] = px[i] > 0 ? pg[i] : 0; i += 1 }
+                while i < range.upperBound { po[i] = px[i] > 0 && px[i] < upper ? pg[i] : 0; i += 1 }
             }
         }
     }
