@@ -69,11 +69,9 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     }
     case .conv2d(let geometry, let groups): return { g, n, _ in
         let (x, w) = (n.inputs[0], n.inputs[1])
-        var grads: [Tensor?] = [
-            x.isDifferentiable ? Convolution.backwardInput(g, w, inputShape: x.shape, geometry, groups: groups) : nil,
-            w.isDifferentiable ? Convolution.backwardWeight(g, x, weightShape: w.shape, geometry, groups: groups,
-                                                            columns: n.saved.first) : nil,
-        ]
+        let (dx, dw) = Convolution.backward(g, x: x, w: w, geometry, groups: groups, needsInput: x.isDifferentiable,
+                                            needsWeight: w.isDifferentiable, columns: n.saved.first)
+        var grads: [Tensor?] = [dx, dw]
         if n.inputs.count == 3 { grads.append(n.inputs[2].isDifferentiable ? Convolution.backwardBias(g) : nil) }
         return grads
     }

@@ -240,7 +240,9 @@ enum Convolution {
     // MARK: backward
 
     /// dx = conv-transpose of dy with w: per (image, group) dcol = W_g^T dy_g, then col2im.
-    static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int) -> Tensor {
+    /// `gathered`: dy already laid out channel-major ([Cout, N*Ho*Wo]) for the batched path.
+    static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int,
+                              gathered: UnsafePointer<Float>? = nil) -> Tensor {
         let d = dims(inputShape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.backwardInput(dy, w, inputShape: inputShape, g, d) }
         if Winograd.applies(d, g) {
@@ -249,11 +251,12 @@ enum Convolution {
             return Winograd.conv(dy, Winograd.adjointWeights(w), bias: nil,
                                  pad: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right))
         }
-        return backwardInputByGEMM(dy, w, inputShape: inputShape, g, groups: groups)
+        return backwardInputByGEMM(dy, w, inputShape: inputShape, g, groups: groups, gathered: gathered)
     }
 
     /// dx by GEMM and col2im, for any geometry.
-    static func backwardInputByGEMM(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int) -> Tensor {
+    static func backwardInputByGEMM(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int,
+                                    gathered given: UnsafePointer<Float>? = nil) -> Tensor {
         let d = dims(inputShape, w.shape, g, groups: groups)
         if batchesPointwise(d, g) {
             return pointwiseOverBatch(dy.storage.pointer, w.storage.pointer, transposeW: true,
@@ -264,9 +267,8 @@ enum Convolution {
             let columns = d.n * d.hwo
             let dx = Tensor(zeros: inputShape)
             let pdx = dx.storage.pointer
-            BufferPool.withScratch(d.cout * columns) { gathered in
+            withGathered(dy, d, given) { gathered in
                 BufferPool.withScratch(d.k * columns) { col in
-                    channelMajor(dy.storage.pointer, images: d.n, channels: d.cout, plane: d.hwo, into: gathered)
                     sgemm(transA: true, m: d.k, n: columns, k: d.cout, a: w.storage.pointer, lda: d.k,
                           b: gathered, ldb: columns, c: col, ldc: columns)
                     Parallel.run(min(d.n, 2)) { part in
@@ -299,7 +301,7 @@ enum Convolution {
     /// dW_g = sum over images of dy_g col^T.
     /// `columns`: the batched column matrix the forward pass kept, if any.
     static func backwardWeight(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry, groups: Int,
-                               columns kept: Tensor? = nil) -> Tensor {
+                               columns kept: Tensor? = nil, gathered given: UnsafePointer<Float>? = nil) -> Tensor {
         let d = dims(x.shape, weightShape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.backwardWeight(dy, x, weightShape: weightShape, g, d) }
         let dw = Tensor(zeros: weightShape)
@@ -308,8 +310,7 @@ enum Convolution {
             // dW [Cout, K] = dy [Cout, N*Ho*Wo] col^T.
             let columns = d.n * d.hwo
             func product(_ col: UnsafeMutablePointer<Float>) {
-                BufferPool.withScratch(d.cout * columns) { gathered in
-                    channelMajor(pdy, images: d.n, channels: d.cout, plane: d.hwo, into: gathered)
+                withGathered(dy, d, given) { gathered in
                     sgemm(transB: true, m: d.cout, n: d.k, k: columns, a: gathered, lda: columns,
                           b: col, ldb: columns, c: pdw, ldc: d.k)
                 }
@@ -323,6 +324,30 @@ enum Convolution {
                   b: col, ldb: d.hwo, beta: 1, c: pdw + grp * d.coutG * d.k, ldc: d.k)
         }
         return dw
+    }
+
+    /// `body` with dy channel-major ([Cout, N*Ho*Wo]): `given`, or gathered into scratch.
+    static func withGathered(_ dy: Tensor, _ d: Dims, _ given: UnsafePointer<Float>?, _ body: (UnsafePointer<Float>) -> Void) {
+        if let given { return body(given) }
+        BufferPool.withScratch(d.cout * d.n * d.hwo) { gathered in
+            channelMajor(dy.storage.pointer, images: d.n, channels: d.cout, plane: d.hwo, into: gathered)
+            body(gathered)
+        }
+    }
+
+    /// Input and weight gradients together: on the batched path dy is gathered channel-major once
+    /// for both products.
+    static func backward(_ dy: Tensor, x: Tensor, w: Tensor, _ g: Conv2dGeometry, groups: Int, needsInput: Bool,
+                         needsWeight: Bool, columns: Tensor?) -> (dx: Tensor?, dw: Tensor?) {
+        let d = dims(x.shape, w.shape, g, groups: groups)
+        func both(_ gathered: UnsafePointer<Float>?) -> (Tensor?, Tensor?) {
+            (needsInput ? backwardInput(dy, w, inputShape: x.shape, g, groups: groups, gathered: gathered) : nil,
+             needsWeight ? backwardWeight(dy, x, weightShape: w.shape, g, groups: groups, columns: columns, gathered: gathered) : nil)
+        }
+        guard needsInput && needsWeight && batchesColumns(d, g) && !Winograd.applies(d, g) else { return both(nil) }
+        var result: (Tensor?, Tensor?) = (nil, nil)
+        withGathered(dy, d, nil) { gathered in result = both(gathered) }
+        return result
     }
 
     /// dbias[c] = sum over n, h, w of dy.
