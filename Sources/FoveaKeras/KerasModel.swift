@@ -120,7 +120,7 @@ public final class KerasSequential: Module {
                 module = KerasDense(kernel: kernel, bias: w["bias"], activation: try activation())
             case "BatchNormalization":
                 let axis = (c["axis"] as? [Int])?.first ?? (c["axis"] as? Int) ?? -1
-                guard axis == -1 || axis == 3 || axis == 1 else { throw KerasError("\(context): normalisation over axis \(axis) is not supported") }
+                guard axis == -1 || axis == 3 else { throw KerasError("\(context): normalisation over axis \(axis) is not supported (the channel axis, 3, is)") }
                 let w = try weights()
                 let mean = try require(w, "moving_mean", rank: 1)
                 let n = mean.count

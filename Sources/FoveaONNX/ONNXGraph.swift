@@ -95,7 +95,7 @@ public final class ONNXGraph: Module {
         }
         inputs = try graph.input.filter { constants[$0.name] == nil }.map { info in
             let type = info.type.tensorType
-            guard type.elemType == ONNXDataType.float.rawValue else {
+            guard type.elemType == ONNXDataType.float.rawValue || type.elemType == 0 else {       // 0: unspecified
                 throw ONNXError("\(source): input '\(info.name)' has element type \(type.elemType); only float inputs are supported")
             }
             return Input(name: info.name, shape: type.shape.dim.map { $0.dimValue > 0 ? Int(clamping: $0.dimValue) : nil })

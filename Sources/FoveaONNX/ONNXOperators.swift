@@ -270,7 +270,8 @@ enum ONNXOperators {
                     if step > 0 {
                         positions = Array(stride(from: clampIndex(starts[k], 0, n), to: clampIndex(ends[k], 0, n), by: step))
                     } else {
-                        positions = Array(stride(from: clampIndex(starts[k], -1, n - 1), to: clampIndex(ends[k], -1, n - 1), by: step))
+                        // Negative steps: start within [0, n - 1], end within [-1, n - 1].
+                        positions = Array(stride(from: clampIndex(starts[k], 0, n - 1), to: clampIndex(ends[k], -1, n - 1), by: step))
                     }
                     x = try slice(x, axis: a, positions: positions, c)
                 }
@@ -604,7 +605,7 @@ enum ONNXOperators {
             let bias = i.count > 2 && i[2] != nil ? try float(i, 2, c) : nil
             let k = (w.shape[2], w.shape[3])
             var pads = (top: 0, bottom: 0, left: 0, right: 0)
-            var extra = (outputPadding[0], outputPadding[1])
+            let extra = (outputPadding[0], outputPadding[1])
             if let outputShape {
                 // total = stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - out
                 guard outputShape.count == 2 else { throw ONNXError("\(c): output_shape must have 2 values") }
@@ -614,8 +615,10 @@ enum ONNXOperators {
                 }
                 let (t, b) = split(x.shape[2], outputShape[0], stride.0, k.0, dilation.0, extra.0)
                 let (l, r) = split(x.shape[3], outputShape[1], stride.1, k.1, dilation.1, extra.1)
+                guard t >= 0, b >= 0, l >= 0, r >= 0 else {
+                    throw ONNXError("\(c): output_shape \(outputShape) is larger than the full transposed convolution of \(x.shape)")
+                }
                 pads = (t, b, l, r)
-                if t < 0 || l < 0 { pads = (max(t, 0), max(b, 0), max(l, 0), max(r, 0)); extra = (extra.0 - min(b, 0), extra.1 - min(r, 0)) }
             } else if auto == "NOTSET" {
                 let p = try attr.ints("pads") ?? [0, 0, 0, 0]
                 guard p.count == 4, p.allSatisfy({ $0 >= 0 }) else { throw ONNXError("\(c): pads \(p) must be 4 non-negative values") }

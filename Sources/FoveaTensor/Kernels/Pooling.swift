@@ -81,14 +81,14 @@ enum Pooling {
             if ow >= 8 {
                 var ox = 0
                 while true {
-                    maxPool2x2Block8(src, top: top, bottom: bottom, ox: ox, out: o, argmax: a)
+                    maxPool2x2Block(SIMD16<Float>.self, src, top: top, bottom: bottom, ox: ox, out: o, argmax: a)
                     if ox + 8 == ow { break }
                     ox = min(ox + 8, ow - 8)
                 }
             } else if ow >= 4 {
                 var ox = 0
                 while true {
-                    maxPool2x2Block4(src, top: top, bottom: bottom, ox: ox, out: o, argmax: a)
+                    maxPool2x2Block(SIMD8<Float>.self, src, top: top, bottom: bottom, ox: ox, out: o, argmax: a)
                     if ox + 4 == ow { break }
                     ox = min(ox + 4, ow - 4)
                 }
@@ -112,17 +112,18 @@ enum Pooling {
         }
     }
 
-    /// Outputs ox ..< ox + 8 of one output row, from 2 x 8 inputs of each window row.
+    /// Outputs ox ..< ox + lanes of one output row, from 2 x lanes inputs of each window row:
+    /// `Wide` is the input vector (SIMD16 for 8 outputs, SIMD8 for 4).
     @inline(__always)
-    static func maxPool2x2Block8(_ src: UnsafeMutablePointer<Float>, top: Int, bottom: Int, ox: Int,
-                                  out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
-        let t = UnsafeRawPointer(src + top + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
-        let b = UnsafeRawPointer(src + bottom + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
-        var base = SIMD8<Float>()
-        for i in 0..<8 { base[i] = Float(top + 2 * ox + 2 * i) }
+    static func maxPool2x2Block<Wide: HalvingFloatVector>(_: Wide.Type, _ src: UnsafeMutablePointer<Float>, top: Int, bottom: Int,
+                                                         ox: Int, out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
+        let t = UnsafeRawPointer(src + top + 2 * ox).loadUnaligned(as: Wide.self)
+        let b = UnsafeRawPointer(src + bottom + 2 * ox).loadUnaligned(as: Wide.self)
+        var base = Wide.Half()
+        for i in 0..<base.scalarCount { base[i] = Float(top + 2 * ox + 2 * i) }
         var best = t.evenHalf, bestIndex = base
         // In window order; NaN wins, ties keep the first.
-        @inline(__always) func consider(_ v: SIMD8<Float>, _ offset: Float) {
+        @inline(__always) func consider(_ v: Wide.Half, _ offset: Float) {
             let better = (v .> best) .| ((v .!= v) .& (best .== best))
             best.replace(with: v, where: better)
             bestIndex.replace(with: base + offset, where: better)
@@ -130,29 +131,8 @@ enum Pooling {
         consider(t.oddHalf, 1)
         consider(b.evenHalf, Float(bottom - top))
         consider(b.oddHalf, Float(bottom - top + 1))
-        UnsafeMutableRawPointer(out + ox).storeBytes(of: best, as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(argmax + ox).storeBytes(of: bestIndex, as: SIMD8<Float>.self)
-    }
-
-    @inline(__always)
-    static func maxPool2x2Block4(_ src: UnsafeMutablePointer<Float>, top: Int, bottom: Int, ox: Int,
-                                  out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
-        let t = UnsafeRawPointer(src + top + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
-        let b = UnsafeRawPointer(src + bottom + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
-        var base = SIMD4<Float>()
-        for i in 0..<4 { base[i] = Float(top + 2 * ox + 2 * i) }
-        var best = t.evenHalf, bestIndex = base
-        // In window order; NaN wins, ties keep the first.
-        @inline(__always) func consider(_ v: SIMD4<Float>, _ offset: Float) {
-            let better = (v .> best) .| ((v .!= v) .& (best .== best))
-            best.replace(with: v, where: better)
-            bestIndex.replace(with: base + offset, where: better)
-        }
-        consider(t.oddHalf, 1)
-        consider(b.evenHalf, Float(bottom - top))
-        consider(b.oddHalf, Float(bottom - top + 1))
-        UnsafeMutableRawPointer(out + ox).storeBytes(of: best, as: SIMD4<Float>.self)
-        UnsafeMutableRawPointer(argmax + ox).storeBytes(of: bestIndex, as: SIMD4<Float>.self)
+        UnsafeMutableRawPointer(out + ox).storeBytes(of: best, as: Wide.Half.self)
+        UnsafeMutableRawPointer(argmax + ox).storeBytes(of: bestIndex, as: Wide.Half.self)
     }
 
     static func maxPoolBackward(_ grad: Tensor, index: Tensor, inputShape: [Int]) -> Tensor {
@@ -265,3 +245,13 @@ enum Pooling {
         }
     }
 }
+
+/// A Float vector split into its even and odd lanes (the two columns of 2-wide windows).
+protocol HalvingFloatVector: SIMD where Scalar == Float {
+    associatedtype Half: SIMD where Half.Scalar == Float
+    var evenHalf: Half { get }
+    var oddHalf: Half { get }
+}
+
+extension SIMD16: HalvingFloatVector where Scalar == Float {}
+extension SIMD8: HalvingFloatVector where Scalar == Float {}
