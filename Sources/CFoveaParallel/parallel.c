@@ -1,6 +1,7 @@
 #include "fovea_parallel.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -15,7 +16,9 @@
 
 // How long the worker spins for the next task before sleeping, in pause iterations
 // (about 20 microseconds).
-#define SPIN_ITERATIONS 100000
+#define SPIN_ITERATIONS 4000
+// How long the caller spins for the worker to finish before yielding its core each round.
+#define WAIT_SPINS 2000
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t caller_lock = PTHREAD_MUTEX_INITIALIZER;   // one caller at a time
@@ -24,10 +27,19 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 
 static fovea_parallel_task current_task;
 static void *current_context;
-static atomic_ulong posted;      // tasks posted so far
-static atomic_ulong finished;    // tasks the worker has finished
+static atomic_ulong posted;      // tasks posted so far (task t is the t-th call)
+static atomic_ulong taken;       // the last task whose part 1 was claimed, by the worker or the caller
+static atomic_ulong finished;    // the last task whose part 1 the worker finished
 static atomic_int sleeping;      // the worker waits on `wake`
 static __thread int inside_task; // nested calls run serially
+
+// Part 1 of task t goes to whoever claims it first: the worker when it is running, or the
+// caller once its own part is done. A worker that is descheduled (another process holds the
+// other core) therefore never makes the caller wait.
+static int claim(unsigned long t) {
+    unsigned long expected = t - 1;
+    return atomic_compare_exchange_strong(&taken, &expected, t);
+}
 
 static void *worker(void *unused) {
     (void)unused;
@@ -44,6 +56,7 @@ static void *worker(void *unused) {
             pthread_mutex_unlock(&sleep_lock);
         }
         seen = atomic_load(&posted);
+        if (!claim(seen)) continue;               // the caller ran it
         current_task(current_context, 1);
         atomic_store(&finished, seen);
     }
@@ -79,7 +92,14 @@ void fovea_parallel2(fovea_parallel_task task, void *context) {
     }
     inside_task = 1;
     task(context, 0);
+    if (claim(ticket)) {
+        task(context, 1);                         // the worker had not started it
+    } else {
+        int spins = 0;
+        while (atomic_load(&finished) != ticket) {
+            if (++spins < WAIT_SPINS) CPU_RELAX(); else sched_yield();
+        }
+    }
     inside_task = 0;
-    while (atomic_load(&finished) != ticket) CPU_RELAX();
     pthread_mutex_unlock(&caller_lock);
 }

@@ -1,6 +1,8 @@
 // Two-way fork-join for Fovea's kernels: the calling thread runs part 0 while one persistent
 // worker runs part 1. The worker spins briefly before sleeping, so the back-to-back small
 // kernels of a training step do not pay a thread wake-up each (as GCD's concurrentPerform does).
+// If the worker has not started part 1 by the time part 0 is done (its core is busy with
+// another process), the caller runs part 1 itself.
 #ifndef FOVEA_PARALLEL_H
 #define FOVEA_PARALLEL_H
 
