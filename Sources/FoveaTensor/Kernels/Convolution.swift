@@ -138,24 +138,25 @@ enum Convolution {
         return out
     }
 
-    /// [N, C, P] -> [C, N*P] (channels split across the two cores).
+    /// [N, C, P] -> [C, N*P]
     static func channelMajor(_ x: UnsafePointer<Float>, images n: Int, channels c: Int, plane p: Int,
                              into out: UnsafeMutablePointer<Float>) {
-        let parts = c * n * p >= 1 << 16 ? min(c, 2) : 1
-        Parallel.run(parts) { part in
-            for ch in stride(from: part, to: c, by: parts) {
-                for b in 0..<n { (out + (ch * n + b) * p).update(from: x + (b * c + ch) * p, count: p) }
-            }
-        }
+        swapBlocks(x, outer: n, inner: c, plane: p, into: out)
     }
 
-    /// [C, N*P] -> [N, C, P] (channels split across the two cores).
+    /// [C, N*P] -> [N, C, P]
     static func imageMajor(_ x: UnsafePointer<Float>, images n: Int, channels c: Int, plane p: Int,
                            into out: UnsafeMutablePointer<Float>) {
-        let parts = c * n * p >= 1 << 16 ? min(c, 2) : 1
+        swapBlocks(x, outer: c, inner: n, plane: p, into: out)
+    }
+
+    /// [A, B, P] -> [B, A, P]: out[b, a, :] = x[a, b, :], split by b across the two cores.
+    static func swapBlocks(_ x: UnsafePointer<Float>, outer a: Int, inner b: Int, plane p: Int,
+                           into out: UnsafeMutablePointer<Float>) {
+        let parts = a * b * p >= 1 << 16 ? min(b, 2) : 1
         Parallel.run(parts) { part in
-            for ch in stride(from: part, to: c, by: parts) {
-                for b in 0..<n { (out + (b * c + ch) * p).update(from: x + (ch * n + b) * p, count: p) }
+            for j in stride(from: part, to: b, by: parts) {
+                for i in 0..<a { (out + (j * a + i) * p).update(from: x + (i * b + j) * p, count: p) }
             }
         }
     }
