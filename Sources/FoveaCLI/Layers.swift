@@ -3,6 +3,7 @@ import ArgumentParser
 import Fovea
 import FoveaModels
 import FoveaNN
+import FoveaONNX
 
 struct Layers: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -77,6 +78,12 @@ struct Models: ParsableCommand {
             print(spec.name.rightPad(20) + input.rightPad(12) + "\(crop), \(norm)".rightPad(45)
                   + String(layers).rightPad(8) + String(modules.count).rightPad(9) + String(format: "%-9@", millions(params) as NSString) + " " + weights)
         }
+        print("""
+
+        Your own models load with --model-file FILE (see `fovea layers --model-file FILE`):
+          ONNX (.onnx)        graphs of the \(ONNXOperators.count) supported operators, opsets \(ONNXGraph.supportedOpsets.lowerBound)-\(ONNXGraph.supportedOpsets.upperBound); layers are node outputs; preprocessing from --input-size, --mean, --std
+          Keras (.h5)         Sequential CNNs saved by model.save; layers are Keras layer names; raw 0..255 pixels unless --mean/--std
+        """)
     }
 
     func millions(_ n: Int) -> String { n >= 1_000_000 ? String(format: "%.1fM", Double(n) / 1e6) : String(format: "%.0fk", Double(n) / 1e3) }

@@ -8,7 +8,7 @@ typealias ONNXKernel = (_ inputs: [ONNXValue?]) throws -> [ONNXValue]
 /// gradients and every attribution method work on an imported graph), or, for shape
 /// arithmetic, to ``IntegerArray``. Semantics follow the ONNX operator specification at the
 /// model's opset.
-enum ONNXOperators {
+public enum ONNXOperators {
     static let supported: [String] = [
         "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant",
         "ConstantOfShape", "Conv", "ConvTranspose", "DequantizeLinear", "Div", "Dropout", "Exp", "Expand",
@@ -18,6 +18,9 @@ enum ONNXOperators {
         "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Sqrt",
         "Squeeze", "Sub", "Sum", "Tanh", "Transpose", "Unsqueeze", "Upsample",
     ]
+
+    /// How many operator types Fovea runs (for listings).
+    public static var count: Int { supported.count }
 
     /// The kernel of `node` at `opset`; throws for an operator or attribute Fovea does not support.
     static func kernel(for node: Onnx_NodeProto, opset: Int, context: String) throws -> ONNXKernel {
