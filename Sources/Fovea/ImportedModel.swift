@@ -24,6 +24,18 @@ public struct ImportOptions: Sendable {
         self.labels = labels
     }
 
+    /// The square input size: the file's (height, width) when fixed, else `inputSize`, else 224.
+    func inputSize(declared: (Int?, Int?), file: String) throws -> Int {
+        if let h = declared.0, let w = declared.1, h != w {
+            throw FoveaError("\(file): the input is \(h)x\(w); Fovea's preprocessing makes square inputs only")
+        }
+        let fixed = declared.0 ?? declared.1
+        if let fixed, let asked = inputSize, asked != fixed {
+            throw FoveaError("--input-size \(asked): \(file) takes \(fixed)x\(fixed) inputs")
+        }
+        return fixed ?? inputSize ?? 224
+    }
+
     /// Mean and std per channel on the 0...255 scale.
     func normalization(channels: Int, defaultMean: [Float], defaultStd: [Float]) throws -> (mean: [Float], std: [Float]) {
         func perChannel(_ values: [Float]?, _ fallback: [Float], _ option: String) throws -> [Float] {
@@ -67,14 +79,7 @@ extension ImageClassifier {
     static func classifier(keras model: KerasSequential, name: String, options: ImportOptions, workspace: Workspace) throws -> ImageClassifier {
         let file = model.source
         let channels = model.inputShape.channels ?? 3
-        let declared = (model.inputShape.height, model.inputShape.width)
-        if let h = declared.0, let w = declared.1, h != w {
-            throw FoveaError("\(file): the input is \(h)x\(w); Fovea's preprocessing makes square inputs only")
-        }
-        if let fixed = declared.0, let asked = options.inputSize, asked != fixed {
-            throw FoveaError("--input-size \(asked): \(file) takes \(fixed)x\(fixed) inputs")
-        }
-        let size = declared.0 ?? options.inputSize ?? 224
+        let size = try options.inputSize(declared: (model.inputShape.height, model.inputShape.width), file: file)
         guard [1, 3].contains(channels) else { throw FoveaError("\(file): \(channels)-channel input; images have 1 or 3") }
         let (mean, std) = try options.normalization(channels: channels, defaultMean: [0], defaultStd: [1 / 255])
         let preprocessing = Preprocessing(inputSize: size, crop: .resize, mean: mean, std: std, channels: channels)
@@ -84,12 +89,18 @@ extension ImageClassifier {
         guard let out = shapes.last, out.shape.count == 2 else {
             throw FoveaError("\(file): the model does not output a vector of class scores")
         }
-        let camLayer = shapes.last { $0.shape.count == 4 && $0.shape[2] > 1 && $0.shape[3] > 1 }?.path ?? out.path
+        let camLayer = lastSpatialLayer(shapes) ?? out.path
         nonisolated(unsafe) let module = model
         let spec = ModelSpec(name: name, summary: "Keras Sequential, \(model.layerNames.count) layers",
                              preprocessing: preprocessing, classifier: out.path, camLayer: camLayer,
                              defaultWeights: nil, build: { module })
         return ImageClassifier(spec: spec, module: model, labels: try options.labels(classes: out.shape[1], imageNet: workspace.imageNetLabels))
+    }
+
+    /// The default Grad-CAM layer of an imported model: the last with an N x C x H x W output
+    /// larger than 1 x 1.
+    static func lastSpatialLayer(_ shapes: [(path: String, shape: [Int])]) -> String? {
+        shapes.last { $0.shape.count == 4 && $0.shape[2] > 1 && $0.shape[3] > 1 }?.path
     }
 
     static func classifier(onnx graph: ONNXGraph, name: String, options: ImportOptions, workspace: Workspace) throws -> ImageClassifier {
@@ -105,13 +116,7 @@ extension ImageClassifier {
         graph.channelsLastInput = channelsLast
         let channels = (channelsLast ? input.shape[3] : input.shape[1]) ?? 3
         let declared = channelsLast ? (input.shape[1], input.shape[2]) : (input.shape[2], input.shape[3])
-        if let h = declared.0, let w = declared.1, h != w {
-            throw FoveaError("\(file): the input is \(h)x\(w); Fovea's preprocessing makes square inputs only")
-        }
-        if let fixed = declared.0 ?? declared.1, let asked = options.inputSize, asked != fixed {
-            throw FoveaError("--input-size \(asked): \(file) takes \(fixed)x\(fixed) inputs")
-        }
-        let size = declared.0 ?? declared.1 ?? options.inputSize ?? 224
+        let size = try options.inputSize(declared: declared, file: file)
         let (mean, std) = try options.normalization(channels: channels, defaultMean: [0.485, 0.456, 0.406], defaultStd: [0.229, 0.224, 0.225])
         let preprocessing = Preprocessing(inputSize: size, crop: .resizeThenCenter(resize: size * 256 / 224),
                                           mean: mean, std: std, channels: channels)
@@ -125,7 +130,7 @@ extension ImageClassifier {
         graph.eval()
         graph.setRequiresGrad(false)
         let shapes = graph.layerShapes(input: [1, channels, size, size])
-        let camLayer = shapes.last { $0.shape.count == 4 && $0.shape[2] > 1 && $0.shape[3] > 1 }?.path ?? shapes.last?.path ?? ""
+        let camLayer = lastSpatialLayer(shapes) ?? shapes.last?.path ?? ""
         nonisolated(unsafe) let module = graph
         let spec = ModelSpec(name: name, summary: "ONNX graph, opset \(graph.opset), \(graph.nodeCount) nodes",
                              preprocessing: preprocessing, classifier: shapes.last?.path ?? "", camLayer: camLayer,

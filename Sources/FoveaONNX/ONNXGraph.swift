@@ -106,6 +106,7 @@ public final class ONNXGraph: Module {
         var steps: [Step] = []
         var folded = 0
         var layers: [(String, ONNXNodeOutput)] = []
+        var layerOutputs: Set<String> = []
         for (index, node) in graph.node.enumerated() {
             let label = node.name.isEmpty ? (node.output.first ?? "#\(index)") : node.name
             let context = "\(source): node '\(label)' (\(node.opType))"
@@ -125,7 +126,7 @@ public final class ONNXGraph: Module {
                 for (name, value) in zip(node.output, values) where !name.isEmpty { constants[name] = value }
                 folded += 1
             } else {
-                guard !layers.contains(where: { $0.0 == first }) else { throw ONNXError("\(context): output '\(first)' is computed twice") }
+                guard layerOutputs.insert(first).inserted else { throw ONNXError("\(context): output '\(first)' is computed twice") }
                 let layer = ONNXNodeOutput(opType: node.opType)
                 layers.append((first, layer))
                 steps.append(Step(context: context, inputs: node.input, outputs: node.output, kernel: kernel, layer: layer))

@@ -194,6 +194,10 @@ extension Onnx_TensorProto {
             guard v.count == count else { throw ONNXError("\(context): \(v.count) values for shape \(shape)") }
             return v
         }
+        // 8- and 16-bit integers: raw bytes of their width, or widened into int32_data.
+        func small<T: FixedWidthInteger>(_: T.Type) throws -> [Int64] {
+            try rawValues(T.self, width: MemoryLayout<T>.size)?.map(Int64.init) ?? checked(int32Data.map(Int64.init))
+        }
         switch type {
         case .float:
             return .float(Tensor(shape: shape, values: try rawValues(Float.self, width: 4) ?? checked(floatData)))
@@ -211,18 +215,10 @@ extension Onnx_TensorProto {
         case .int32:
             let v = try rawValues(Int32.self, width: 4)?.map(Int64.init) ?? checked(int32Data.map(Int64.init))
             return .integer(IntegerArray(shape: shape, values: v, type: type))
-        case .int8:
-            let v = try rawValues(Int8.self, width: 1)?.map(Int64.init) ?? checked(int32Data.map(Int64.init))
-            return .integer(IntegerArray(shape: shape, values: v, type: type))
-        case .uint8, .bool:
-            let v = try rawValues(UInt8.self, width: 1)?.map(Int64.init) ?? checked(int32Data.map(Int64.init))
-            return .integer(IntegerArray(shape: shape, values: v, type: type))
-        case .int16:
-            let v = try rawValues(Int16.self, width: 2)?.map(Int64.init) ?? checked(int32Data.map(Int64.init))
-            return .integer(IntegerArray(shape: shape, values: v, type: type))
-        case .uint16:
-            let v = try rawValues(UInt16.self, width: 2)?.map(Int64.init) ?? checked(int32Data.map(Int64.init))
-            return .integer(IntegerArray(shape: shape, values: v, type: type))
+        case .int8: return .integer(IntegerArray(shape: shape, values: try small(Int8.self), type: type))
+        case .uint8, .bool: return .integer(IntegerArray(shape: shape, values: try small(UInt8.self), type: type))
+        case .int16: return .integer(IntegerArray(shape: shape, values: try small(Int16.self), type: type))
+        case .uint16: return .integer(IntegerArray(shape: shape, values: try small(UInt16.self), type: type))
         case .uint32:
             let v = try rawValues(UInt32.self, width: 4)?.map(Int64.init) ?? checked(uint64Data.map { Int64(truncatingIfNeeded: $0) })
             return .integer(IntegerArray(shape: shape, values: v, type: type))
