@@ -37,9 +37,14 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Photo for the attribution timings (default: the cache's chelsea.png).")
     var image: String?
 
+    @Flag(name: .long, help: "Also print each layer's share of the forward pass (median of --runs).")
+    var layers = false
+
     struct Report: Codable {
         let peer: String
         let threads: Int
+        /// The GEMM library and kernel set ("OpenBLAS SkylakeX").
+        var blas: String?
         var results: [String: [String: [Double]]]
         /// Per attribution method, per-image milliseconds.
         var attribution: [String: [Double]]?
@@ -58,7 +63,8 @@ struct Bench: ParsableCommand {
     ]
 
     func run() throws {
-        var report = Report(peer: "fovea", threads: ProcessInfo.processInfo.activeProcessorCount, results: [:])
+        var report = Report(peer: "fovea", threads: ProcessInfo.processInfo.activeProcessorCount, blas: blasDescription, results: [:])
+        if !json { print("GEMM: \(blasDescription)") }
         for name in models.split(separator: ",").map(String.init) {
             guard let spec = ModelSpec.named(name) else { throw FoveaError("--models: unknown model \(name)") }
             let module = spec.build()
@@ -76,6 +82,7 @@ struct Bench: ParsableCommand {
                 precondition(input.grad != nil)
             }
             report.results[name] = ["forward_ms": forward, "forward_backward_ms": backward]
+            if layers && !json { printLayerTimes(module, x) }
             if !json {
                 print("\(name): forward min \(fmt(forward.min()!)) median \(fmt(median(forward))) ms; " +
                       "forward+backward min \(fmt(backward.min()!)) median \(fmt(median(backward))) ms")
@@ -149,6 +156,35 @@ struct Bench: ParsableCommand {
         }
         if !json { print("embed: \(fmt(embed.max()!)) / \(fmt(median(embed))) images/s (best / median)") }
         return ["knn_qps": knn, "embed_images_per_s": embed]
+    }
+
+    /// Per leaf layer, the time from the previous leaf's output to its own: that layer's cost,
+    /// plus any functional ops between the two (residual adds, flattening).
+    func printLayerTimes(_ module: Module, _ x: Tensor) {
+        let leaves = module.namedModules().filter { !$0.path.isEmpty && $0.module.children.isEmpty }
+        var last: UInt64 = 0
+        var spent: [String: [Double]] = [:]
+        var order: [String] = []
+        let handles = leaves.map { path, m in
+            m.addForwardHook { _, _ in
+                let t = DispatchTime.now().uptimeNanoseconds
+                if spent[path] == nil { order.append(path) }
+                spent[path, default: []].append(Double(t - last) / 1e6)
+                last = t
+                return nil
+            }
+        }
+        defer { handles.forEach { $0.remove() } }
+        for _ in 0..<runs {
+            last = DispatchTime.now().uptimeNanoseconds
+            _ = withNoGrad { module(x) }
+        }
+        let rows = order.map { ($0, spent[$0]!.reduce(0, +) / Double(runs)) }
+        let total = rows.reduce(0) { $0 + $1.1 }
+        for (path, ms) in rows {
+            print("  \(path.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7.3f ms %5.1f%%", ms, 100 * ms / total))")
+        }
+        print("  total \(fmt(total)) ms")
     }
 
     func time(_ body: () -> Void) -> [Double] {

@@ -142,6 +142,47 @@ import Testing
         }
     }
 
+    /// The 8-wide interior blocks of the general max pool (stride 2 through even lanes of
+    /// 16-wide loads, stride 1 through 8-wide loads) against a plain loop over padded windows,
+    /// for widths around the block and row-end limits, with ties, NaN and -inf.
+    @Test(arguments: [(3, 2, 1), (3, 1, 1), (2, 1, 0), (5, 2, 2), (3, 2, 0)])
+    func maxPoolBlocksMatchReference(kernel k: Int, stride s: Int, padding p: Int) {
+        for w in [9, 16, 17, 23, 24, 31, 40, 57, 112] {
+            let h = 7
+            var values = (0..<(2 * h * w)).map { Float(($0 * 7919) % 11) - 5 }
+            values[2 * w + 9 % w] = .nan
+            values[h * w + 4] = -.infinity
+            let x = Tensor(shape: [1, 2, h, w], values: values)
+            x.requiresGrad = true
+            let y = x.maxPool2d(kernel: (k, k), stride: (s, s), padding: (p, p, p, p))
+            let (oh, ow) = (y.shape[2], y.shape[3])
+            var expected: [Float] = [], argmax: [Int] = []
+            for plane in 0..<2 {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var best = -Float.infinity, index = -1
+                        for dy in 0..<k {
+                            for dx in 0..<k {
+                                let (iy, ix) = (oy * s - p + dy, ox * s - p + dx)
+                                guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
+                                let i = plane * h * w + iy * w + ix
+                                if index < 0 || values[i] > best || (values[i].isNaN && !best.isNaN) { best = values[i]; index = i }
+                            }
+                        }
+                        expected.append(best)
+                        argmax.append(index)
+                    }
+                }
+            }
+            let got = y.scalars
+            #expect(zip(got, expected).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "k \(k) s \(s) p \(p) width \(w)")
+            y.sum().backward()
+            var counts = [Float](repeating: 0, count: values.count)
+            for i in argmax { counts[i] += 1 }
+            #expect(x.grad!.scalars == counts, "k \(k) s \(s) p \(p) width \(w) argmax")
+        }
+    }
+
     @Test func poolingValues() {
         let x = Tensor(shape: [1, 1, 3, 4], values: (0..<12).map(Float.init))
         #expect(x.maxPool2d(kernel: (2, 2)).scalars == [5, 7])

@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(Accelerate)
 import Accelerate
 #else
@@ -58,3 +61,17 @@ enum BLASSetup {
     static let singleThreaded: Void = { openblas_set_num_threads(1) }()
 }
 #endif
+
+/// The GEMM library and, for OpenBLAS, the kernel set it chose for this CPU ("OpenBLAS
+/// Haswell": AVX2; "SkylakeX", "Cooperlake": AVX-512), and OPENBLAS_CORETYPE when the
+/// environment forces the choice.
+public var blasDescription: String {
+    #if canImport(Accelerate)
+    return "Accelerate"
+    #else
+    var text = "OpenBLAS"
+    if let core = openblas_get_corename() { text += " " + String(cString: core) }
+    if let forced = getenv("OPENBLAS_CORETYPE") { text += " (OPENBLAS_CORETYPE=\(String(cString: forced)))" }
+    return text
+    #endif
+}

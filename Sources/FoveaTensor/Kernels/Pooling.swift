@@ -31,13 +31,40 @@ enum Pooling {
             }
             return (out, index)
         }
+        // Outputs whose whole window lies inside the input go 8 at a time where the stride is
+        // 1 or 2 (ResNet's 3x3/2 stem pooling, 3x3/1 pooling). A block starting at output ox
+        // loads `load` floats from input column ox * s - pad + kx for each kx < k, which must
+        // end inside the row; oxInside is the range of outputs such blocks cover.
+        let s = g.stride.w, load = s == 2 ? 16 : 8
+        var oxInside = 0..<0
+        if (s == 1 || s == 2) && g.dilation == (1, 1) {
+            let lo = (g.padding.left + s - 1) / s
+            let lastStart = w + g.padding.left - g.kernel.w + 1 - load
+            if lastStart >= 0 { oxInside = lo..<max(lo, min(ow, lastStart / s + 8)) }
+        }
         Parallel.run(parts) { part in
             for plane in stride(from: part, to: planes, by: parts) {
                 let src = px + plane * h * w
                 let dst = po + plane * oh * ow, arg = pi + plane * oh * ow
                 for oy in 0..<oh {
                     let y0 = oy * g.stride.h - g.padding.top
-                    for ox in 0..<ow {
+                    var skip = 0..<0
+                    if oxInside.count >= 8 && rows[oy].count == g.kernel.h {
+                        skip = oxInside
+                        var ox = oxInside.lowerBound
+                        while true {
+                            if s == 2 {
+                                Self.maxPoolBlock(SIMD16<Float>.self, src, w: w, y0: y0, x0: ox * 2 - g.padding.left,
+                                                  kernel: g.kernel, out: dst + oy * ow + ox, argmax: arg + oy * ow + ox)
+                            } else {
+                                Self.maxPoolBlock(SIMD8<Float>.self, src, w: w, y0: y0, x0: ox - g.padding.left,
+                                                  kernel: g.kernel, out: dst + oy * ow + ox, argmax: arg + oy * ow + ox)
+                            }
+                            if ox + 8 == oxInside.upperBound { break }
+                            ox = min(ox + 8, oxInside.upperBound - 8)
+                        }
+                    }
+                    for ox in 0..<ow where !skip.contains(ox) {
                         let x0 = ox * g.stride.w - g.padding.left
                         let (ry, cx) = (rows[oy], cols[ox])
                         guard !ry.isEmpty && !cx.isEmpty else {
@@ -122,17 +149,39 @@ enum Pooling {
         var base = Wide.Half()
         for i in 0..<base.scalarCount { base[i] = Float(top + 2 * ox + 2 * i) }
         var best = t.evenHalf, bestIndex = base
-        // In window order; NaN wins, ties keep the first.
-        @inline(__always) func consider(_ v: Wide.Half, _ offset: Float) {
-            let better = (v .> best) .| ((v .!= v) .& (best .== best))
-            best.replace(with: v, where: better)
-            bestIndex.replace(with: base + offset, where: better)
-        }
-        consider(t.oddHalf, 1)
-        consider(b.evenHalf, Float(bottom - top))
-        consider(b.oddHalf, Float(bottom - top + 1))
+        // In window order.
+        Wide.Half.keepMax(t.oddHalf, base + 1, &best, &bestIndex)
+        Wide.Half.keepMax(b.evenHalf, base + Float(bottom - top), &best, &bestIndex)
+        Wide.Half.keepMax(b.oddHalf, base + Float(bottom - top + 1), &best, &bestIndex)
         UnsafeMutableRawPointer(out + ox).storeBytes(of: best, as: Wide.Half.self)
         UnsafeMutableRawPointer(argmax + ox).storeBytes(of: bestIndex, as: Wide.Half.self)
+    }
+
+    /// Outputs ox ..< ox + 8 of one output row whose windows start at input row y0 and columns
+    /// x0 + s * i (i < 8) and lie inside the input: `Wide` is SIMD8 for stride 1 (lanes are
+    /// consecutive columns) or SIMD16 for stride 2 (lanes are the even columns of a 16-wide
+    /// load). Window order, NaN and tie rules as in the general loop.
+    @inline(__always)
+    static func maxPoolBlock<Wide: HalvingFloatVector>(_: Wide.Type, _ src: UnsafeMutablePointer<Float>, w: Int, y0: Int, x0: Int,
+                                                      kernel: (h: Int, w: Int),
+                                                      out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Float>) {
+        let strided = Wide.scalarCount == 16
+        @inline(__always) func lanes(_ at: Int) -> SIMD8<Float> {
+            let v = UnsafeRawPointer(src + at).loadUnaligned(as: Wide.self)
+            return strided ? unsafeBitCast(v.evenHalf, to: SIMD8<Float>.self) : unsafeBitCast(v, to: SIMD8<Float>.self)
+        }
+        var offsets = SIMD8<Float>()
+        for i in 0..<8 { offsets[i] = Float((strided ? 2 : 1) * i) }
+        let first = y0 * w + x0
+        var best = lanes(first), bestIndex = offsets + Float(first)
+        for ky in 0..<kernel.h {
+            for kx in 0..<kernel.w where ky > 0 || kx > 0 {
+                let at = (y0 + ky) * w + x0 + kx
+                SIMD8<Float>.keepMax(lanes(at), offsets + Float(at), &best, &bestIndex)
+            }
+        }
+        UnsafeMutableRawPointer(out).storeBytes(of: best, as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(argmax).storeBytes(of: bestIndex, as: SIMD8<Float>.self)
     }
 
     static func maxPoolBackward(_ grad: Tensor, index: Tensor, inputShape: [Int]) -> Tensor {
@@ -248,10 +297,38 @@ enum Pooling {
 
 /// A Float vector split into its even and odd lanes (the two columns of 2-wide windows).
 protocol HalvingFloatVector: SIMD where Scalar == Float {
-    associatedtype Half: SIMD where Half.Scalar == Float
+    associatedtype Half: MaxPoolLanes
     var evenHalf: Half { get }
     var oddHalf: Half { get }
 }
 
 extension SIMD16: HalvingFloatVector where Scalar == Float {}
 extension SIMD8: HalvingFloatVector where Scalar == Float {}
+
+/// Lanes of max-pool outputs. keepMax is a requirement, implemented on each concrete type: a
+/// generic body would call the SIMD protocol's per-lane default comparisons and selects
+/// (scalar loops with branches, 4x slower pooling), not the vector instructions the concrete
+/// types get.
+protocol MaxPoolLanes: SIMD where Scalar == Float {
+    /// Per lane, v and its index replace best and bestIndex where v is greater, or NaN over a
+    /// number: NaN wins, ties keep the earlier element (PyTorch's rules).
+    static func keepMax(_ v: Self, _ index: Self, _ best: inout Self, _ bestIndex: inout Self)
+}
+
+extension SIMD8: MaxPoolLanes where Scalar == Float {
+    @inline(__always)
+    static func keepMax(_ v: Self, _ index: Self, _ best: inout Self, _ bestIndex: inout Self) {
+        let better = (v .> best) .| ((v .!= v) .& (best .== best))
+        best.replace(with: v, where: better)
+        bestIndex.replace(with: index, where: better)
+    }
+}
+
+extension SIMD4: MaxPoolLanes where Scalar == Float {
+    @inline(__always)
+    static func keepMax(_ v: Self, _ index: Self, _ best: inout Self, _ bestIndex: inout Self) {
+        let better = (v .> best) .| ((v .!= v) .& (best .== best))
+        best.replace(with: v, where: better)
+        bestIndex.replace(with: index, where: better)
+    }
+}
