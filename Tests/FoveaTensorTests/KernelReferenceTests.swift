@@ -45,11 +45,13 @@ import Testing
 
     /// Winograd F(2x2, 3x3) (3x3, stride 1, large maps) against the reference, with odd
     /// sizes and asymmetric padding, forward and the adjoint used for the input gradient.
-    @Test(arguments: [(1, 1, 1, 1), (0, 2, 1, 0), (2, 2, 0, 0)])
-    func winogradMatchesReference(_ p: (Int, Int, Int, Int)) {
-        // Wide enough for the 4-tile path and for tiles * Cin >= 1e5 (Winograd's threshold).
-        let x = randomTensor([1, 32, 101, 127], seed: 4)
-        let w = randomTensor([20, 32, 3, 3], seed: 5)
+    /// A batch of small maps (fashion-cnn's second layer, ResNet's 14x14 stage) too.
+    @Test(arguments: [((1, 1, 1, 1), [1, 32, 101, 127]), ((0, 2, 1, 0), [1, 32, 101, 127]), ((2, 2, 0, 0), [1, 32, 101, 127]),
+                      ((1, 1, 1, 1), [5, 16, 14, 14]), ((1, 1, 1, 1), [3, 24, 7, 9])])
+    func winogradMatchesReference(_ p: (Int, Int, Int, Int), _ shape: [Int]) {
+        // Wide enough for the 4-tile path.
+        let x = randomTensor(shape, seed: 4)
+        let w = randomTensor([20, shape[1], 3, 3], seed: 5)
         let b = randomTensor([20], seed: 6)
         let d = Convolution.dims(x.shape, w.shape, Conv2dGeometry(kernel: (3, 3), padding: p), groups: 1)
         #expect(Winograd.applies(d, Conv2dGeometry(kernel: (3, 3), padding: p)))

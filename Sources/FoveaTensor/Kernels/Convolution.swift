@@ -249,8 +249,7 @@ enum Convolution {
         if Winograd.applies(d, g) {
             // The adjoint of a 3x3 stride-1 convolution is one too: flipped, transposed weights.
             let p = g.padding
-            return Winograd.conv(dy, Winograd.adjointWeights(w), bias: nil,
-                                 pad: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right))
+            return Winograd.conv(dy, w, bias: nil, pad: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right), adjoint: true)
         }
         return backwardInputByGEMM(dy, w, inputShape: inputShape, g, groups: groups, gathered: gathered)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 
 /// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2016):
@@ -8,84 +9,100 @@ import Dispatch
 ///   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
 ///   A^T = [1 1 1 0; 0 1 -1 -1]
 enum Winograd {
-    /// Whether a convolution is one this kernel computes, and one where it pays. Measured per
-    /// VGG-16 / ResNet-18 layer against im2col + GEMM here: Winograd wins from 3136 tiles
-    /// (112x112) at 64 channels and from 784 tiles (56x56) at 128 and more; it loses at 56x56
-    /// with 64 channels (ResNet's first stage) and ties on smaller maps. Hence tiles * Cin >= 1e5.
-    /// Batches of small maps reach that count too, but there the tile transforms cost more than
-    /// they save (fashion-cnn's 14x14 layer at batch 128: a training epoch 11% slower), so maps
-    /// must also be at least 28x28.
+    nonisolated(unsafe) static let force = getenv("FOVEA_WINOGRAD").map { String(cString: $0) }
+
+    /// Whether a convolution is one this kernel computes, and one where it pays. The filter
+    /// transform reads and writes every weight (memory-bound: a 512x512 layer moves ~26 MB), so
+    /// it pays from a few dozen tiles per call. Measured per VGG-16 / ResNet-18 layer against
+    /// im2col + GEMM here (OpenBLAS Haswell kernels, single images): faster from 224x224 down to
+    /// 14x14 (49 tiles; ResNet's layer3 0.9 vs 1.2 ms, VGG's 14x14 layers 3.4 vs 4.8 ms),
+    /// slower on 7x7 maps (16 tiles; ResNet's layer4 2.2 vs 1.4 ms). Batches of small maps
+    /// reach the tile count too: fashion-cnn's 14x14 layer at batch 128 makes a training epoch
+    /// 15.0 s instead of 20.5 s. The environment variable FOVEA_WINOGRAD=0 turns the kernel
+    /// off, =1 uses it on every eligible layer whatever its size (to re-measure this rule).
     static func applies(_ d: Convolution.Dims, _ g: Conv2dGeometry) -> Bool {
+        if force == "0" { return false }
         let tiles = d.n * ((d.ho + 1) / 2) * ((d.wo + 1) / 2)
         return d.kh == 3 && d.kw == 3 && d.groups == 1 && g.stride == (1, 1) && g.dilation == (1, 1)
-            && d.cin >= 16 && d.cout >= 16 && tiles * d.cin >= 100_000 && d.ho >= 28 && d.wo >= 28
+            && d.cin >= 16 && d.cout >= 16 && (tiles >= 40 || force == "1")
             && g.padding.top <= 2 && g.padding.bottom <= 2 && g.padding.left <= 2 && g.padding.right <= 2
     }
 
-    /// y = conv(x, w) + bias with padding `pad`; x: [N, Cin, H, W], w: [Cout, Cin, 3, 3].
-    static func conv(_ x: Tensor, _ w: Tensor, bias: Tensor?, pad: (top: Int, bottom: Int, left: Int, right: Int)) -> Tensor {
+    /// y = conv(x, w) + bias with padding `pad`; x: [N, Cin, H, W], w: [Cout, Cin, 3, 3]. With
+    /// `adjoint`, w is a forward convolution's [Cin, Cout, 3, 3] and the filters are its
+    /// flipped, transposed ones: w'[co, ci, ky, kx] = w[ci, co, 2 - ky, 2 - kx] (the input
+    /// gradient of that convolution is conv(dy, w') with padding 2 - p on each side).
+    static func conv(_ x: Tensor, _ w: Tensor, bias: Tensor?, pad: (top: Int, bottom: Int, left: Int, right: Int),
+                     adjoint: Bool = false) -> Tensor {
         let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let cout = w.shape[0]
+        let cout = adjoint ? w.shape[1] : w.shape[0]
         let ho = h + pad.top + pad.bottom - 2, wo = wd + pad.left + pad.right - 2
         let th = (ho + 1) / 2, tw = (wo + 1) / 2, tiles = n * th * tw
         let y = Tensor(overwriting: [n, cout, ho, wo]) { _ in }
-        let u = BufferPool.take(16 * cout * cin), v = BufferPool.take(16 * cin * tiles), m = BufferPool.take(16 * cout * tiles)
+        let uStep = rowStride(cout * cin), vStep = rowStride(cin * tiles), mStep = rowStride(cout * tiles)
+        let u = BufferPool.take(16 * uStep), v = BufferPool.take(16 * vStep), m = BufferPool.take(16 * mStep)
         defer {
-            BufferPool.give(u, count: 16 * cout * cin)
-            BufferPool.give(v, count: 16 * cin * tiles)
-            BufferPool.give(m, count: 16 * cout * tiles)
+            BufferPool.give(u, count: 16 * uStep)
+            BufferPool.give(v, count: 16 * vStep)
+            BufferPool.give(m, count: 16 * mStep)
         }
-        transformWeights(w.storage.pointer, cout: cout, cin: cin, into: u)
+        transformWeights(w.storage.pointer, cout: cout, cin: cin, adjoint: adjoint, into: u, step: uStep)
         transformInput(x.storage.pointer, n: n, c: cin, h: h, w: wd, top: pad.top, left: pad.left,
-                       th: th, tw: tw, into: v)
+                       th: th, tw: tw, into: v, step: vStep)
         for xi in 0..<16 {
-            sgemm(m: cout, n: tiles, k: cin, a: u + xi * cout * cin, lda: cin,
-                  b: v + xi * cin * tiles, ldb: tiles, c: m + xi * cout * tiles, ldc: tiles)
+            sgemm(m: cout, n: tiles, k: cin, a: u + xi * uStep, lda: cin,
+                  b: v + xi * vStep, ldb: tiles, c: m + xi * mStep, ldc: tiles)
         }
-        transformOutput(m, n: n, c: cout, ho: ho, wo: wo, th: th, tw: tw, bias: bias?.storage.pointer,
+        transformOutput(m, step: mStep, n: n, c: cout, ho: ho, wo: wo, th: th, tw: tw, bias: bias?.storage.pointer,
                         into: y.storage.pointer)
         return y
     }
 
-    /// The weights of the adjoint: w'[ci, co, ky, kx] = w[co, ci, 2 - ky, 2 - kx], so that
-    /// dx = conv(dy, w') with padding 2 - p on each side.
-    static func adjointWeights(_ w: Tensor) -> Tensor {
-        let (cout, cin) = (w.shape[0], w.shape[1])
-        let pw = w.storage.pointer
-        return Tensor(overwriting: [cin, cout, 3, 3]) { out in
-            for co in 0..<cout {
-                for ci in 0..<cin {
-                    for k in 0..<9 { out[(ci * cout + co) * 9 + 8 - k] = pw[(co * cin + ci) * 9 + k] }
+    /// The distance between the 16 matrices of u, v or m holding `count` floats each: a
+    /// multiple of 16 floats (64-byte lines) that is an odd number of lines, so that the 16
+    /// streams a transform reads or writes fall in 16 different cache sets. Power-of-two
+    /// strides put them all in one set and made the transforms several times slower.
+    static func rowStride(_ count: Int) -> Int {
+        let lines = (count + 15) / 16
+        return (lines | 1) * 16
+    }
+
+    /// u[ξ * step + co * cin + ci] = (G g G^T)[ξ] for each 3x3 filter g = w[co, ci], or with
+    /// `adjoint` for g = w[ci, co] flipped (w is then [Cin, Cout, 3, 3]). Written in u's order,
+    /// split over both cores.
+    static func transformWeights(_ w: UnsafePointer<Float>, cout: Int, cin: Int, adjoint: Bool,
+                                 into u: UnsafeMutablePointer<Float>, step plane: Int) {
+        let filters = cout * cin, parts = filters >= 4096 ? 2 : 1
+        let first = parts == 1 ? filters : (filters / 2 + 15) / 16 * 16
+        Parallel.run(parts) { part in
+            for f in (part == 0 ? 0..<first : first..<filters) {
+                let g = w + (adjoint ? (f % cin) * cout + f / cin : f) * 9
+                // Rows of G g (4 x 3), each then times G^T; a flipped filter reads g backwards.
+                let g0, g1, g2: SIMD4<Float>
+                if adjoint {
+                    (g0, g1, g2) = (SIMD4(g[8], g[7], g[6], 0), SIMD4(g[5], g[4], g[3], 0), SIMD4(g[2], g[1], g[0], 0))
+                } else {
+                    (g0, g1, g2) = (SIMD4(g[0], g[1], g[2], 0), SIMD4(g[3], g[4], g[5], 0), SIMD4(g[6], g[7], g[8], 0))
                 }
+                @inline(__always) func store(_ i: Int, _ r: SIMD4<Float>) {
+                    u[(i * 4 + 0) * plane + f] = r[0]
+                    u[(i * 4 + 1) * plane + f] = (r[0] + r[1] + r[2]) * 0.5
+                    u[(i * 4 + 2) * plane + f] = (r[0] - r[1] + r[2]) * 0.5
+                    u[(i * 4 + 3) * plane + f] = r[2]
+                }
+                store(0, g0)
+                store(1, (g0 + g1 + g2) * 0.5)
+                store(2, (g0 - g1 + g2) * 0.5)
+                store(3, g2)
             }
         }
     }
 
-    /// u[ξ, co, ci] = (G g G^T)[ξ] for each 3x3 filter g = w[co, ci].
-    static func transformWeights(_ w: UnsafePointer<Float>, cout: Int, cin: Int, into u: UnsafeMutablePointer<Float>) {
-        let plane = cout * cin
-        for f in 0..<plane {
-            let g = w + f * 9
-            // Rows of G g (4 x 3), each then times G^T.
-            let g0 = SIMD4<Float>(g[0], g[1], g[2], 0), g1 = SIMD4<Float>(g[3], g[4], g[5], 0)
-            let g2 = SIMD4<Float>(g[6], g[7], g[8], 0)
-            @inline(__always) func store(_ i: Int, _ r: SIMD4<Float>) {
-                u[(i * 4 + 0) * plane + f] = r[0]
-                u[(i * 4 + 1) * plane + f] = (r[0] + r[1] + r[2]) * 0.5
-                u[(i * 4 + 2) * plane + f] = (r[0] - r[1] + r[2]) * 0.5
-                u[(i * 4 + 3) * plane + f] = r[2]
-            }
-            store(0, g0)
-            store(1, (g0 + g1 + g2) * 0.5)
-            store(2, (g0 - g1 + g2) * 0.5)
-            store(3, g2)
-        }
-    }
-
-    /// v[ξ, c, t] = (B^T d B)[ξ] for the 4x4 tile d at rows 2i - top, columns 2j - left.
+    /// v[ξ * step + c * tiles + t] = (B^T d B)[ξ] for the 4x4 tile d at rows 2i - top,
+    /// columns 2j - left.
     static func transformInput(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, top: Int, left: Int,
-                               th: Int, tw: Int, into v: UnsafeMutablePointer<Float>) {
-        let tiles = n * th * tw, step = c * tiles
+                               th: Int, tw: Int, into v: UnsafeMutablePointer<Float>, step: Int) {
+        let tiles = n * th * tw
         Parallel.run(2) { part in
             for nc in stride(from: part, to: n * c, by: 2) {
                 let (b, ch) = (nc / c, nc % c)
@@ -150,10 +167,11 @@ enum Winograd {
         }
     }
 
-    /// y[n, c, 2i + r, 2j + q] = (A^T m A)[r, q] + bias[c] for the 2x2 tile (i, j).
-    static func transformOutput(_ m: UnsafePointer<Float>, n: Int, c: Int, ho: Int, wo: Int, th: Int, tw: Int,
+    /// y[n, c, 2i + r, 2j + q] = (A^T m A)[r, q] + bias[c] for the 2x2 tile (i, j), where
+    /// m[ξ * step + c * tiles + t] holds tile t's products.
+    static func transformOutput(_ m: UnsafePointer<Float>, step: Int, n: Int, c: Int, ho: Int, wo: Int, th: Int, tw: Int,
                                 bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
-        let tiles = n * th * tw, step = c * tiles
+        let tiles = n * th * tw
         Parallel.run(2) { part in
             for nc in stride(from: part, to: n * c, by: 2) {
                 let (b, ch) = (nc / c, nc % c)
