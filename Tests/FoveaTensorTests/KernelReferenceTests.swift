@@ -67,6 +67,46 @@ import Testing
         #expect(maxRelativeError(viaWinograd.scalars, viaGEMM.scalars) < 1e-5)
     }
 
+    /// Products with a single row or column of C go through GEMV: every transpose combination,
+    /// padded leading dimensions, beta, small and split-over-both-cores sizes, against a loop.
+    @Test(arguments: [(1, 700, 900), (1, 40, 30), (600, 1, 800), (50, 1, 20)])
+    func singleRowOrColumnProducts(_ size: (m: Int, n: Int, k: Int)) {
+        let (m, n, k) = size
+        for transA in [false, true] {
+            for transB in [false, true] {
+                // op(A) is m x k, op(B) is k x n; stored transposed when trans, with 3 spare columns.
+                let (aRows, aCols) = transA ? (k, m) : (m, k), (bRows, bCols) = transB ? (n, k) : (k, n)
+                let lda = aCols + 3, ldb = bCols + 3, ldc = n + 3
+                let a = randomTensor([aRows * lda], seed: 21).scalars, b = randomTensor([bRows * ldb], seed: 22).scalars
+                let c0 = randomTensor([m * ldc], seed: 23).scalars
+                for beta: Float in [0, 0.5] {
+                    var c = c0
+                    a.withUnsafeBufferPointer { pa in
+                        b.withUnsafeBufferPointer { pb in
+                            c.withUnsafeMutableBufferPointer { pc in
+                                sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 2, a: pa.baseAddress!, lda: lda,
+                                      b: pb.baseAddress!, ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: ldc)
+                            }
+                        }
+                    }
+                    var worst = 0.0
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var sum = 0.0
+                            for l in 0..<k {
+                                let av = transA ? a[l * lda + i] : a[i * lda + l], bv = transB ? b[j * ldb + l] : b[l * ldb + j]
+                                sum += Double(av) * Double(bv)
+                            }
+                            let expected = 2 * sum + Double(beta) * Double(c0[i * ldc + j])
+                            worst = max(worst, abs(Double(c[i * ldc + j]) - expected) / max(1, abs(expected)))
+                        }
+                    }
+                    #expect(worst < 1e-4, "m \(m) n \(n) k \(k) transA \(transA) transB \(transB) beta \(beta)")
+                }
+            }
+        }
+    }
+
     /// A batch of small maps through a 1x1 convolution takes one GEMM over the batch; it must
     /// equal the per-image reference, forward and for the input gradient.
     @Test func batchedPointwiseMatchesReference() {

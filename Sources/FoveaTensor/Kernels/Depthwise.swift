@@ -100,16 +100,38 @@ enum Depthwise {
             let (n, o) = (plane / d.cout, plane % d.cout)
             let phases = scratch, acc = scratch + L.planeCount
             L.split(px + (n * d.cin + o / m) * d.h * d.w, into: phases)
-            acc.update(repeating: pb?[o] ?? 0, count: span)
-            let wk = pw + o * d.kh * d.kw
-            for (t, tap) in L.taps.enumerated() {
-                let wv = wk[t], src = phases + tap.phase * L.phaseCount + tap.offset
-                for i in 0..<span { acc[i] = acc[i].addingProduct(wv, src[i]) }
-            }
+            accumulateTaps(L, weights: pw + o * d.kh * d.kw, bias: pb?[o] ?? 0, phases: phases, into: acc)
             let out = py + plane * d.hwo
             for oy in 0..<d.ho { (out + oy * d.wo).update(from: acc + oy * L.stride, count: d.wo) }
         }
         return y
+    }
+
+    /// acc[i] = bias + sum over taps t of w[t] * P_t[i + offset_t] for i < span, sixteen
+    /// outputs at a time held in registers across all taps (one store per output instead of a
+    /// read-modify-write pass per tap).
+    @inline(__always)
+    static func accumulateTaps(_ L: Layout, weights wk: UnsafePointer<Float>, bias: Float,
+                               phases: UnsafePointer<Float>, into acc: UnsafeMutablePointer<Float>) {
+        let span = L.span, taps = L.taps.count
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { sources in
+            for (t, tap) in L.taps.enumerated() { sources[t] = phases + tap.phase * L.phaseCount + tap.offset }
+            var i = 0
+            while i + 16 <= span {
+                var a = SIMD16<Float>(repeating: bias)
+                for t in 0..<taps {
+                    a.addProduct(SIMD16(repeating: wk[t]), UnsafeRawPointer(sources[t] + i).loadUnaligned(as: SIMD16<Float>.self))
+                }
+                UnsafeMutableRawPointer(acc + i).storeBytes(of: a, as: SIMD16<Float>.self)
+                i += 16
+            }
+            while i < span {
+                var a = bias
+                for t in 0..<taps { a.addProduct(wk[t], sources[t][i]) }
+                acc[i] = a
+                i += 1
+            }
+        }
     }
 
     /// The output gradient of `plane` laid out with the phase row stride, zeros past Wo.
