@@ -31,9 +31,9 @@ extension Tensor {
                                padding: padding, dilation: dilation)
         let (ho, wo) = g.outputSize(h: shape[2], w: shape[3])
         precondition(ho > 0 && wo > 0, "conv2d: input \(shape) too small for kernel \(weight.shape)")
-        // Training: keep the batched im2col matrix for the weight gradient.
-        let keep = GradMode.isEnabled && weight.isDifferentiable && Convolution.keepsColumns(self, weight, g, groups: groups)
-            ? Tensor(overwriting: [g.kernel.h * g.kernel.w * shape[1], shape[0] * ho * wo]) { _ in } : nil
+        // Training: keep the batched im2col matrix or Winograd input tiles for the weight gradient.
+        let keep = GradMode.isEnabled && weight.isDifferentiable
+            ? Convolution.keptCount(self, weight, g, groups: groups).map { Tensor(overwriting: [$0]) { _ in } } : nil
         let y = Convolution.forward(self, weight, bias, g, groups: groups, keep: keep)
         return y.recorded(.conv2d(g, groups: groups), bias.map { [self, weight, $0] } ?? [self, weight], saved: keep.map { [$0] } ?? [])
     }

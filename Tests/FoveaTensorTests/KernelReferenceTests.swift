@@ -65,6 +65,10 @@ import Testing
         let viaWinograd = Convolution.backwardInput(dy, w, inputShape: x.shape, g, groups: 1)
         let viaGEMM = Convolution.backwardInputByGEMM(dy, w, inputShape: x.shape, g, groups: 1)
         #expect(maxRelativeError(viaWinograd.scalars, viaGEMM.scalars) < 1e-5)
+        // Weight gradient in the tile domain against im2col + GEMM.
+        let dwWinograd = Convolution.backwardWeight(dy, x, weightShape: w.shape, g, groups: 1)
+        let dwGEMM = Convolution.backwardWeightByGEMM(dy, x, weightShape: w.shape, g, groups: 1)
+        #expect(maxRelativeError(dwWinograd.scalars, dwGEMM.scalars) < 1e-4)
     }
 
     /// Products with a single row or column of C go through GEMV: every transpose combination,

@@ -186,21 +186,24 @@ enum Convolution {
         if let keep { fill(keep.storage.pointer) } else { BufferPool.withScratch(d.k * columns, fill) }
     }
 
-    /// Whether a training forward pass keeps its batched column matrix for the weight gradient
-    /// (saving the second im2col), up to 32 MB per layer.
-    static func keepsColumns(_ x: Tensor, _ w: Tensor, _ g: Conv2dGeometry, groups: Int) -> Bool {
+    /// The size of what a training forward pass keeps for the weight gradient, saving its
+    /// recomputation, up to 32 MB per layer: the batched column matrix [K, N*Ho*Wo] (im2col),
+    /// or the input tiles (Winograd). Nil when nothing is kept.
+    static func keptCount(_ x: Tensor, _ w: Tensor, _ g: Conv2dGeometry, groups: Int) -> Int? {
         let d = dims(x.shape, w.shape, g, groups: groups)
-        return !isDepthwise(d) && !Winograd.applies(d, g) && batchesColumns(d, g) && d.k * d.n * d.hwo <= 1 << 23
+        guard !isDepthwise(d) else { return nil }
+        let count = Winograd.applies(d, g) ? Winograd.inputTilesCount(d) : batchesColumns(d, g) ? d.k * d.n * d.hwo : 0
+        return count > 0 && count <= 1 << 23 ? count : nil
     }
 
     // MARK: forward
 
-    /// y = conv(x, w) + bias. `keep`: a [K, N*Ho*Wo] tensor to receive the batched column
-    /// matrix (see ``keepsColumns(_:_:_:groups:)``).
+    /// y = conv(x, w) + bias. `keep`: a tensor of ``keptCount(_:_:_:groups:)`` floats to
+    /// receive the batched column matrix or the Winograd input tiles.
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int, keep: Tensor? = nil) -> Tensor {
         let d = dims(x.shape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d) }
-        if Winograd.applies(d, g) { return Winograd.conv(x, w, bias: bias, pad: g.padding) }
+        if Winograd.applies(d, g) { return Winograd.conv(x, w, bias: bias, pad: g.padding, keepInputTiles: keep) }
         if batchesPointwise(d, g) {
             let y = pointwiseOverBatch(x.storage.pointer, w.storage.pointer, transposeW: false,
                                        rows: d.cout, k: d.cin, shape: [d.n, d.cout, d.ho, d.wo], d)
@@ -299,11 +302,19 @@ enum Convolution {
     }
 
     /// dW_g = sum over images of dy_g col^T.
-    /// `columns`: the batched column matrix the forward pass kept, if any.
+    /// `columns`: what the forward pass kept, if anything (``keptCount(_:_:_:groups:)``).
     static func backwardWeight(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry, groups: Int,
                                columns kept: Tensor? = nil, gathered given: UnsafePointer<Float>? = nil) -> Tensor {
         let d = dims(x.shape, weightShape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.backwardWeight(dy, x, weightShape: weightShape, g, d) }
+        if Winograd.applies(d, g) { return Winograd.weightGradient(dy, x, pad: g.padding, inputTiles: kept) }
+        return backwardWeightByGEMM(dy, x, weightShape: weightShape, g, groups: groups, columns: kept, gathered: given)
+    }
+
+    /// dW by im2col and GEMM, for any geometry.
+    static func backwardWeightByGEMM(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry, groups: Int,
+                                     columns kept: Tensor? = nil, gathered given: UnsafePointer<Float>? = nil) -> Tensor {
+        let d = dims(x.shape, weightShape, g, groups: groups)
         let dw = Tensor(zeros: weightShape)
         let pdy = dy.storage.pointer, pdw = dw.storage.pointer
         if batchesColumns(d, g) {

@@ -32,18 +32,21 @@ enum Winograd {
     /// `adjoint`, w is a forward convolution's [Cin, Cout, 3, 3] and the filters are its
     /// flipped, transposed ones: w'[co, ci, ky, kx] = w[ci, co, 2 - ky, 2 - kx] (the input
     /// gradient of that convolution is conv(dy, w') with padding 2 - p on each side).
+    /// `keepInputTiles`: a tensor of ``inputTilesCount(_:)`` floats that receives the input
+    /// tiles V for ``weightGradient(_:_:pad:inputTiles:)``.
     static func conv(_ x: Tensor, _ w: Tensor, bias: Tensor?, pad: (top: Int, bottom: Int, left: Int, right: Int),
-                     adjoint: Bool = false) -> Tensor {
+                     adjoint: Bool = false, keepInputTiles keep: Tensor? = nil) -> Tensor {
         let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let cout = adjoint ? w.shape[1] : w.shape[0]
         let ho = h + pad.top + pad.bottom - 2, wo = wd + pad.left + pad.right - 2
         let th = (ho + 1) / 2, tw = (wo + 1) / 2, tiles = n * th * tw
         let y = Tensor(overwriting: [n, cout, ho, wo]) { _ in }
         let uStep = rowStride(cout * cin), vStep = rowStride(cin * tiles), mStep = rowStride(cout * tiles)
-        let u = BufferPool.take(16 * uStep), v = BufferPool.take(16 * vStep), m = BufferPool.take(16 * mStep)
+        let kept = keep.flatMap { $0.count == 16 * vStep ? $0.storage.pointer : nil }
+        let u = BufferPool.take(16 * uStep), v = kept ?? BufferPool.take(16 * vStep), m = BufferPool.take(16 * mStep)
         defer {
             BufferPool.give(u, count: 16 * uStep)
-            BufferPool.give(v, count: 16 * vStep)
+            if kept == nil { BufferPool.give(v, count: 16 * vStep) }
             BufferPool.give(m, count: 16 * mStep)
         }
         transformWeights(w.storage.pointer, cout: cout, cin: cin, adjoint: adjoint, into: u, step: uStep)
@@ -56,6 +59,120 @@ enum Winograd {
         transformOutput(m, step: mStep, n: n, c: cout, ho: ho, wo: wo, th: th, tw: tw, bias: bias?.storage.pointer,
                         into: y.storage.pointer)
         return y
+    }
+
+    /// dW [Cout, Cin, 3, 3] of y = conv(x, w) with padding `pad`, from dy [N, Cout, Ho, Wo], in
+    /// the same tile domain (the adjoint of ``conv``): with V = B^T d B the forward's input
+    /// tiles and dM = A dy A^T each 2x2 output-gradient tile, dU_ξ [Cout, Cin] = dM_ξ · V_ξ^T
+    /// summed over tiles (16 GEMMs with K = tiles), and dW = G^T dU G per filter. 16 products
+    /// per tile against im2col's 36, and no [9 Cin, N Ho Wo] column matrix.
+    /// `inputTiles`: V as the forward pass kept it, if it did.
+    static func weightGradient(_ dy: Tensor, _ x: Tensor, pad: (top: Int, bottom: Int, left: Int, right: Int),
+                               inputTiles: Tensor? = nil) -> Tensor {
+        let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (cout, ho, wo) = (dy.shape[1], dy.shape[2], dy.shape[3])
+        let th = (ho + 1) / 2, tw = (wo + 1) / 2, tiles = n * th * tw
+        let uStep = rowStride(cout * cin), vStep = rowStride(cin * tiles), mStep = rowStride(cout * tiles)
+        let kept = inputTiles.flatMap { $0.count == 16 * vStep ? $0.storage.pointer : nil }
+        let du = BufferPool.take(16 * uStep), v = kept ?? BufferPool.take(16 * vStep), m = BufferPool.take(16 * mStep)
+        defer {
+            BufferPool.give(du, count: 16 * uStep)
+            if kept == nil { BufferPool.give(v, count: 16 * vStep) }
+            BufferPool.give(m, count: 16 * mStep)
+        }
+        if kept == nil {
+            transformInput(x.storage.pointer, n: n, c: cin, h: h, w: wd, top: pad.top, left: pad.left,
+                           th: th, tw: tw, into: v, step: vStep)
+        }
+        transformOutputGradient(dy.storage.pointer, n: n, c: cout, ho: ho, wo: wo, th: th, tw: tw, into: m, step: mStep)
+        for xi in 0..<16 {
+            sgemm(transB: true, m: cout, n: cin, k: tiles, a: m + xi * mStep, lda: tiles,
+                  b: v + xi * vStep, ldb: tiles, c: du + xi * uStep, ldc: cin)
+        }
+        let dw = Tensor(overwriting: [cout, cin, 3, 3]) { _ in }
+        filterGradients(du, step: uStep, filters: cout * cin, into: dw.storage.pointer)
+        return dw
+    }
+
+    /// The size of V, the input tiles of a convolution with dims d.
+    static func inputTilesCount(_ d: Convolution.Dims) -> Int {
+        16 * rowStride(d.cin * d.n * ((d.ho + 1) / 2) * ((d.wo + 1) / 2))
+    }
+
+    /// m[ξ * step + c * tiles + t] = (A dy A^T)[ξ] for the 2x2 tile t of dy (zeros past Ho, Wo):
+    /// the adjoint of ``transformOutput``. A = [1 0; 1 1; 1 -1; 0 -1].
+    static func transformOutputGradient(_ dy: UnsafePointer<Float>, n: Int, c: Int, ho: Int, wo: Int, th: Int, tw: Int,
+                                        into m: UnsafeMutablePointer<Float>, step: Int) {
+        let tiles = n * th * tw
+        Parallel.run(2) { part in
+            for nc in stride(from: part, to: n * c, by: 2) {
+                let (b, ch) = (nc / c, nc % c)
+                let plane = dy + nc * ho * wo
+                for ti in 0..<th {
+                    let oy = 2 * ti
+                    var tj = 0
+                    // Four tiles at once (lane k: tile tj + k) where their 8 columns and both
+                    // rows are inside dy: even and odd halves of 8-wide row loads.
+                    while tj + 4 <= tw && 2 * tj + 8 <= wo && oy + 2 <= ho {
+                        let top = UnsafeRawPointer(plane + oy * wo + 2 * tj).loadUnaligned(as: SIMD8<Float>.self)
+                        let bottom = UnsafeRawPointer(plane + (oy + 1) * wo + 2 * tj).loadUnaligned(as: SIMD8<Float>.self)
+                        let (d00, d01, d10, d11) = (top.evenHalf, top.oddHalf, bottom.evenHalf, bottom.oddHalf)
+                        let base = m + ch * tiles + (b * th + ti) * tw + tj
+                        // Row i of Z = A dy is (z0, z1); row i of Z A^T is (z0, z0 + z1, z0 - z1, -z1).
+                        @inline(__always) func store(_ i: Int, _ z0: SIMD4<Float>, _ z1: SIMD4<Float>) {
+                            UnsafeMutableRawPointer(base + (i * 4 + 0) * step).storeBytes(of: z0, as: SIMD4<Float>.self)
+                            UnsafeMutableRawPointer(base + (i * 4 + 1) * step).storeBytes(of: z0 + z1, as: SIMD4<Float>.self)
+                            UnsafeMutableRawPointer(base + (i * 4 + 2) * step).storeBytes(of: z0 - z1, as: SIMD4<Float>.self)
+                            UnsafeMutableRawPointer(base + (i * 4 + 3) * step).storeBytes(of: -z1, as: SIMD4<Float>.self)
+                        }
+                        store(0, d00, d01)
+                        store(1, d00 + d10, d01 + d11)
+                        store(2, d00 - d10, d01 - d11)
+                        store(3, -d10, -d11)
+                        tj += 4
+                    }
+                    for tj in tj..<tw {
+                        let ox = 2 * tj
+                        @inline(__always) func at(_ r: Int, _ q: Int) -> Float {
+                            oy + r < ho && ox + q < wo ? plane[(oy + r) * wo + ox + q] : 0
+                        }
+                        let (d00, d01, d10, d11) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1))
+                        let base = m + ch * tiles + (b * th + ti) * tw + tj
+                        @inline(__always) func store(_ i: Int, _ z0: Float, _ z1: Float) {
+                            base[(i * 4 + 0) * step] = z0
+                            base[(i * 4 + 1) * step] = z0 + z1
+                            base[(i * 4 + 2) * step] = z0 - z1
+                            base[(i * 4 + 3) * step] = -z1
+                        }
+                        store(0, d00, d01)
+                        store(1, d00 + d10, d01 + d11)
+                        store(2, d00 - d10, d01 - d11)
+                        store(3, -d10, -d11)
+                    }
+                }
+            }
+        }
+    }
+
+    /// dw[f] (3x3) = G^T dU_f G for each filter f, dU_f the 4x4 at du[ξ * step + f]: the
+    /// adjoint of the filter transform. G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1].
+    static func filterGradients(_ du: UnsafePointer<Float>, step: Int, filters: Int, into dw: UnsafeMutablePointer<Float>) {
+        for f in 0..<filters {
+            @inline(__always) func row(_ i: Int) -> SIMD4<Float> {
+                SIMD4(du[(i * 4) * step + f], du[(i * 4 + 1) * step + f], du[(i * 4 + 2) * step + f], du[(i * 4 + 3) * step + f])
+            }
+            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3))
+            let t0 = r0 + (r1 + r2) * 0.5, t1 = (r1 - r2) * 0.5, t2 = (r1 + r2) * 0.5 + r3     // G^T dU (3 x 4)
+            let out = dw + f * 9
+            @inline(__always) func store(_ k: Int, _ t: SIMD4<Float>) {                        // (G^T dU) G
+                out[k * 3] = t[0] + (t[1] + t[2]) * 0.5
+                out[k * 3 + 1] = (t[1] - t[2]) * 0.5
+                out[k * 3 + 2] = (t[1] + t[2]) * 0.5 + t[3]
+            }
+            store(0, t0)
+            store(1, t1)
+            store(2, t2)
+        }
     }
 
     /// The distance between the 16 matrices of u, v or m holding `count` floats each: a
@@ -178,7 +295,30 @@ enum Winograd {
                 let out = y + nc * ho * wo
                 let bv = bias?[ch] ?? 0
                 for ti in 0..<th {
-                    for tj in 0..<tw {
+                    let oy = 2 * ti
+                    var tj = 0
+                    // Four tiles at once (lane k: tile tj + k) where their 8 output columns and
+                    // both output rows are inside y; outputs interleave the lanes' two columns.
+                    while tj + 4 <= tw && 2 * tj + 8 <= wo && oy + 2 <= ho {
+                        let base = m + ch * tiles + (b * th + ti) * tw + tj
+                        @inline(__always) func lanes(_ xi: Int) -> SIMD4<Float> {
+                            UnsafeRawPointer(base + xi * step).loadUnaligned(as: SIMD4<Float>.self)
+                        }
+                        let t0 = lanes(0) + lanes(4) + lanes(8), b0 = lanes(4) - lanes(8) - lanes(12)
+                        let t1 = lanes(1) + lanes(5) + lanes(9), b1 = lanes(5) - lanes(9) - lanes(13)
+                        let t2 = lanes(2) + lanes(6) + lanes(10), b2 = lanes(6) - lanes(10) - lanes(14)
+                        let t3 = lanes(3) + lanes(7) + lanes(11), b3 = lanes(7) - lanes(11) - lanes(15)
+                        let y00 = t0 + t1 + t2 + bv, y01 = t1 - t2 - t3 + bv
+                        let y10 = b0 + b1 + b2 + bv, y11 = b1 - b2 - b3 + bv
+                        @inline(__always) func store(_ row: Int, _ even: SIMD4<Float>, _ odd: SIMD4<Float>) {
+                            let v = SIMD8<Float>(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3])
+                            UnsafeMutableRawPointer(out + row * wo + 2 * tj).storeBytes(of: v, as: SIMD8<Float>.self)
+                        }
+                        store(oy, y00, y01)
+                        store(oy + 1, y10, y11)
+                        tj += 4
+                    }
+                    for tj in tj..<tw {
                         let tile = (b * th + ti) * tw + tj
                         let base = m + ch * tiles + tile
                         var s = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
@@ -197,7 +337,7 @@ enum Winograd {
                         // (A^T m) A: two columns.
                         let y00 = s.0 + s.1 + s.2, y01 = s.1 - s.2 - s.3
                         let y10 = s.4 + s.5 + s.6, y11 = s.5 - s.6 - s.7
-                        let oy = 2 * ti, ox = 2 * tj
+                        let ox = 2 * tj
                         out[oy * wo + ox] = y00 + bv
                         if ox + 1 < wo { out[oy * wo + ox + 1] = y01 + bv }
                         if oy + 1 < ho {
