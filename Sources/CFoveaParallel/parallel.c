@@ -103,3 +103,7 @@ void fovea_parallel2(fovea_parallel_task task, void *context) {
     inside_task = 0;
     pthread_mutex_unlock(&caller_lock);
 }
+
+long fovea_claim_next(long *counter) {
+    return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}

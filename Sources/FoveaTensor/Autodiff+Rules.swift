@@ -162,8 +162,8 @@ extension Normalization {
         // The sums are needed for the parameter gradients and, in training, for dx.
         let needSums = training || needs[1] || needs[2]
         if needSums {
-            Parallel.run(min(c, 2)) { part in
-                for ch in stride(from: part, to: c, by: 2) {
+            Parallel.forEach(c) { chunk in
+                for ch in chunk {
                     var sg: Float = 0, sgx: Float = 0
                     for b in 0..<n {
                         let (a, ax) = Normalization.gradientSums(pg + (b * c + ch) * hw, px + (b * c + ch) * hw, mean: pm[ch], hw)
@@ -178,8 +178,8 @@ extension Normalization {
         if needs[0] {
             dx = Tensor(overwriting: x.shape) { out in
                 let o = out.baseAddress!
-                Parallel.run(min(c, 2)) { part in
-                    for ch in stride(from: part, to: c, by: 2) {
+                Parallel.forEach(c) { chunk in
+                    for ch in chunk {
                         let scale = pw[ch] * pi[ch]
                         let meanG = pdb[ch] / m, meanGX = pdw[ch] / m              // sum(g)/M, sum(g xhat)/M
                         for b in 0..<n {

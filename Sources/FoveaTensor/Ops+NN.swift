@@ -184,8 +184,8 @@ enum Normalization {
         if training {
             let m = Float(n * hw)
             let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
-            Parallel.run(min(c, 2)) { part in
-                for ch in stride(from: part, to: c, by: 2) {
+            Parallel.forEach(c) { chunk in
+                for ch in chunk {
                     // Per plane in Float (8 lanes), across planes in Double.
                     var s: Double = 0, s2: Double = 0
                     for b in 0..<n {
@@ -211,8 +211,8 @@ enum Normalization {
         let pw = weight.storage.pointer, pb = bias.storage.pointer
         let y = Tensor(overwriting: x.shape) { out in
             let o = out.baseAddress!
-            Parallel.run(min(c, 2)) { part in
-                for ch in stride(from: part, to: c, by: 2) {
+            Parallel.forEach(c) { chunk in
+                for ch in chunk {
                     let scale = pw[ch] * pi[ch], shift = pb[ch] - pm[ch] * scale
                     for b in 0..<n {
                         let p = px + (b * c + ch) * hw, q = o + (b * c + ch) * hw

@@ -23,4 +23,28 @@ public enum Parallel {
         default: DispatchQueue.concurrentPerform(iterations: parts, execute: body)
         }
     }
+
+    /// body(range) over 0..<count cut into chunks of at least `grain` items (a multiple of it,
+    /// about sixteen chunks), which both cores claim one after another until none is left:
+    /// a core that starts late, or is slowed by another process, does less of the work instead
+    /// of making the other wait (a fixed split in halves left the caller waiting 5-10% of an
+    /// EfficientNet pass).
+    public static func forEach(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        let chunk = (max(grain, (count + 15) / 16) + grain - 1) / grain * grain
+        let chunks = (count + chunk - 1) / chunk
+        guard chunks > 1 else {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        var next = 0
+        withUnsafeMutablePointer(to: &next) { counter in
+            run(2) { _ in
+                while true {
+                    let i = fovea_claim_next(counter)
+                    guard i < chunks else { return }
+                    body((i * chunk)..<min(count, (i + 1) * chunk))
+                }
+            }
+        }
+    }
 }

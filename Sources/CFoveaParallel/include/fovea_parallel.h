@@ -16,6 +16,10 @@ typedef void (*fovea_parallel_task)(void *context, int part);
 /// when called from inside a task or while another thread holds the worker.
 void fovea_parallel2(fovea_parallel_task task, void *context);
 
+/// Returns *counter and adds one, atomically: how the two parts of a dynamically split loop
+/// claim their next chunk.
+long fovea_claim_next(long *counter);
+
 #ifdef __cplusplus
 }
 #endif

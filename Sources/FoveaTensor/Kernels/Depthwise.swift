@@ -78,15 +78,12 @@ enum Depthwise {
     }
 
     /// Runs `body(plane, scratch)` for every (image, output channel) plane on both cores;
-    /// `scratch` holds `scratchCount` floats private to the running thread.
+    /// `scratch` holds `scratchCount` floats private to the running chunk of planes.
     @inline(__always)
     static func forEachPlane(_ d: Dims, scratchCount: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
-        let planes = d.n * d.cout
-        let parts = min(planes, 2)
-        Parallel.run(parts) { part in
+        Parallel.forEach(d.n * d.cout) { chunk in
             BufferPool.withScratch(scratchCount) { scratch in
-                let chunk = (planes + parts - 1) / parts
-                for p in (part * chunk)..<min(planes, (part + 1) * chunk) { body(p, scratch) }
+                for p in chunk { body(p, scratch) }
             }
         }
     }

@@ -8,13 +8,12 @@ enum Elementwise {
         }
     }
 
-    /// Runs `body` over 0..<count in two halves on the two cores when the work is large enough
-    /// to pay for the fork (about 64k elements), else in one piece. (The body is called through
-    /// the fork, so keep closures out of its inner loop.)
-    static func splitInHalves(_ count: Int, _ body: (Range<Int>) -> Void) {
+    /// Runs `body` over chunks of 0..<count on both cores when the work is large enough to pay
+    /// for the fork (about 64k elements), else in one piece. (The body is called through the
+    /// fork, so keep closures out of its inner loop.)
+    static func splitOverCores(_ count: Int, _ body: (Range<Int>) -> Void) {
         guard count >= 1 << 16 else { return body(0..<count) }
-        let half = (count / 2 + 15) & ~15
-        Parallel.run(2) { part in body(part == 0 ? 0..<half : half..<count) }
+        Parallel.forEach(count, grain: 1 << 12, body)
     }
 
     /// min(max(x, 0), upper) (ReLU with upper = infinity, ReLU6 with 6), eight lanes at a time,
@@ -24,7 +23,7 @@ enum Elementwise {
         let src = x.storage.pointer, bounded = upper.isFinite
         return Tensor(overwriting: x.shape) { out in
             let po = out.baseAddress!
-            splitInHalves(out.count) { range in
+            splitOverCores(out.count) { range in
                 var i = range.lowerBound
                 let cap = SIMD8<Float>(repeating: upper)
                 while i + 8 <= range.upperBound {
@@ -48,7 +47,7 @@ enum Elementwise {
         let pg = g.storage.pointer, px = x.storage.pointer
         return Tensor(overwriting: x.shape) { out in
             let po = out.baseAddress!
-            splitInHalves(out.count) { range in
+            splitOverCores(out.count) { range in
                 var i = range.lowerBound
                 let cap = SIMD8<Float>(repeating: upper)
                 while i + 8 <= range.upperBound {

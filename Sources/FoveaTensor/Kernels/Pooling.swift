@@ -23,8 +23,8 @@ enum Pooling {
         let pairs = g.kernel == (2, 2) && g.stride == (2, 2) && g.dilation == (1, 1)
             && g.padding.top == 0 && g.padding.left == 0 && 2 * oh <= h && 2 * ow <= w
         if pairs {
-            Parallel.run(parts) { part in
-                for plane in stride(from: part, to: planes, by: parts) {
+            Parallel.forEach(planes, grain: parts == 1 ? planes : 1) { chunk in
+                for plane in chunk {
                     Self.maxPool2x2(px + plane * h * w, w: w, oh: oh, ow: ow,
                                     out: po + plane * oh * ow, argmax: pi + plane * oh * ow)
                 }
@@ -42,8 +42,8 @@ enum Pooling {
             let lastStart = w + g.padding.left - g.kernel.w + 1 - load
             if lastStart >= 0 { oxInside = lo..<max(lo, min(ow, lastStart / s + 8)) }
         }
-        Parallel.run(parts) { part in
-            for plane in stride(from: part, to: planes, by: parts) {
+        Parallel.forEach(planes, grain: parts == 1 ? planes : 1) { chunk in
+            for plane in chunk {
                 let src = px + plane * h * w
                 let dst = po + plane * oh * ow, arg = pi + plane * oh * ow
                 for oy in 0..<oh {
@@ -192,8 +192,8 @@ enum Pooling {
             let po = out.baseAddress!, planes = inputShape[0] * inputShape[1]
             // Planes split across the two cores (each plane's windows stay in that plane).
             let parts = planes * oh * ow >= 1 << 15 ? min(planes, 2) : 1
-            Parallel.run(parts) { part in
-                for plane in stride(from: part, to: planes, by: parts) {
+            Parallel.forEach(planes, grain: parts == 1 ? planes : 1) { chunk in
+                for plane in chunk {
                     for j in 0..<(oh * ow) {
                         let k = Int(pi[plane * oh * ow + j])
                         if k >= 0 { po[plane * planeIn + k] += pg[plane * oh * ow + j] }

@@ -104,8 +104,8 @@ enum Winograd {
     static func transformOutputGradient(_ dy: UnsafePointer<Float>, n: Int, c: Int, ho: Int, wo: Int, th: Int, tw: Int,
                                         into m: UnsafeMutablePointer<Float>, step: Int) {
         let tiles = n * th * tw
-        Parallel.run(2) { part in
-            for nc in stride(from: part, to: n * c, by: 2) {
+        Parallel.forEach(n * c) { chunk in
+            for nc in chunk {
                 let (b, ch) = (nc / c, nc % c)
                 let plane = dy + nc * ho * wo
                 for ti in 0..<th {
@@ -220,8 +220,8 @@ enum Winograd {
     static func transformInput(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, top: Int, left: Int,
                                th: Int, tw: Int, into v: UnsafeMutablePointer<Float>, step: Int) {
         let tiles = n * th * tw
-        Parallel.run(2) { part in
-            for nc in stride(from: part, to: n * c, by: 2) {
+        Parallel.forEach(n * c) { chunk in
+            for nc in chunk {
                 let (b, ch) = (nc / c, nc % c)
                 let plane = x + nc * h * w
                 @inline(__always) func row(_ yy: Int, _ x0: Int) -> SIMD4<Float> {
@@ -289,8 +289,8 @@ enum Winograd {
     static func transformOutput(_ m: UnsafePointer<Float>, step: Int, n: Int, c: Int, ho: Int, wo: Int, th: Int, tw: Int,
                                 bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         let tiles = n * th * tw
-        Parallel.run(2) { part in
-            for nc in stride(from: part, to: n * c, by: 2) {
+        Parallel.forEach(n * c) { chunk in
+            for nc in chunk {
                 let (b, ch) = (nc / c, nc % c)
                 let out = y + nc * ho * wo
                 let bv = bias?[ch] ?? 0
