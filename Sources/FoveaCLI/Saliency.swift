@@ -56,8 +56,8 @@ struct Saliency: ParsableCommand {
     @Option(name: .long, help: "occlusion: patch value in the model's input space (0 = the mean colour).")
     var value: Float = 0
 
-    @Option(name: .long, help: "occlusion, scorecam, integrated-gradients: images per forward pass (memory grows with it).")
-    var batch = 4
+    @Option(name: .long, help: "occlusion, scorecam, integrated-gradients: images per forward pass (memory grows with it; default 4, integrated-gradients 1).")
+    var batch: Int?
 
     @Flag(name: .long, help: "SmoothGrad around gradient, guided-backprop or integrated-gradients: average over --samples noisy copies.")
     var smooth = false
@@ -114,7 +114,7 @@ struct Saliency: ParsableCommand {
         if smooth && ![.gradient, .guidedBackprop, .integratedGradients].contains(method) {
             throw ValidationError("--smooth applies to gradient, guided-backprop and integrated-gradients only")
         }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        if let batch, batch < 1 { throw ValidationError("--batch must be at least 1") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard samples >= 1 else { throw ValidationError("--samples must be at least 1") }
         guard noise >= 0 else { throw ValidationError("--noise must not be negative") }
