@@ -4,7 +4,11 @@
     python3 scripts/bench.py [FOVEA_BIN] [--runs 7] [--cache ~/.cache/fovea]
 
 1. Runs `FOVEA_BIN bench --json --runs N` and `scripts/bench_torch.py --runs N`
-   one after the other (Fovea first; --torch-first swaps them). Both print
+   in --rounds alternating rounds (Fovea first in odd rounds; --torch-first swaps
+   them) and pools each side's samples: this host drifts between fast and slow
+   states for minutes at a time, and one round each could compare Fovea in one
+   state with PyTorch in the other. The attribution timings alternate the same
+   way with scripts/bench_attribution_torch.py. Both print
      {"peer": ..., "threads": T, "results": {MODEL: {"forward_ms": [...],
                                                      "forward_backward_ms": [...]}}}
    and a markdown table compares min and median per model and pass; the ratio
@@ -69,6 +73,37 @@ def run_peer(cmd: list[str], who: str, env: dict, key: str = "results") -> dict:
     return parse_peer_json(proc.stdout, who, key)
 
 
+def merge_reports(parts: list[dict]) -> dict:
+    """One report from several rounds: sample lists concatenated, nested dicts merged,
+    peak RSS the largest, other fields from the first round."""
+    merged: dict = {}
+    for part in parts:
+        for key, value in part.items():
+            if key not in merged:
+                merged[key] = json.loads(json.dumps(value))
+            elif isinstance(value, list) and isinstance(merged[key], list):
+                merged[key] += value
+            elif isinstance(value, dict) and isinstance(merged[key], dict):
+                merged[key] = merge_reports([merged[key], value])
+            elif key == "peakRSSMiB":
+                merged[key] = max(merged[key], value)
+    return merged
+
+
+def alternate(fovea_cmd: list[str], peer_cmd: list[str], peer_who: str, rounds: int, torch_first: bool,
+              env: dict, key: str = "results") -> tuple[dict, dict]:
+    """Runs Fovea and its peer in alternating rounds and pools their samples."""
+    ours, theirs = [], []
+    for r in range(rounds):
+        if (r % 2 == 0) != torch_first:
+            ours.append(run_peer(fovea_cmd, f"fovea bench (round {r + 1}/{rounds})", env, key))
+            theirs.append(run_peer(peer_cmd, f"{peer_who} (round {r + 1}/{rounds})", env, key))
+        else:
+            theirs.append(run_peer(peer_cmd, f"{peer_who} (round {r + 1}/{rounds})", env, key))
+            ours.append(run_peer(fovea_cmd, f"fovea bench (round {r + 1}/{rounds})", env, key))
+    return merge_reports(ours), merge_reports(theirs)
+
+
 def fmt_ms(values) -> str:
     if not values:
         return "—"
@@ -105,11 +140,12 @@ ATTRIBUTION_PEERS = {"gradient": "Captum Saliency", "gradcam": "pytorch-grad-cam
                      "scorecam": "pytorch-grad-cam ScoreCAM", "pgd-10": "PGD in plain PyTorch"}
 
 
-def attribution_table(fovea: dict, peer: dict) -> list[str]:
+def attribution_table(fovea: dict, peer: dict, rounds: int) -> list[str]:
     """Per-image attribution times on EfficientNet-Lite0, Fovea against its peer, with targets."""
     ours, theirs = fovea.get("attribution") or {}, peer.get("attribution") or {}
     lines = [
-        "Attribution and attack on EfficientNet-Lite0, one 224x224 photo (chelsea), per image, min / median of 3 runs "
+        f"Attribution and attack on EfficientNet-Lite0, one 224x224 photo (chelsea), per image, min / median of "
+        f"{3 * rounds} runs ({rounds} alternating rounds of 3) "
         "(occlusion window 32 stride 16; Integrated Gradients 50 steps; CAMs at `_blocks.15`; PGD 10 steps, eps 2/255):",
         "",
         "| method | peer | Fovea min / median ms | peer min / median ms | ratio (median) | target |",
@@ -184,12 +220,14 @@ def main() -> int:
                    help="fetch-data.sh cache (default %(default)s); exported as FOVEA_CACHE")
     p.add_argument("--classify-args", default="",
                    help="extra arguments for `fovea classify`, shell-quoted (e.g. \"--top 5\")")
-    p.add_argument("--torch-first", action="store_true", help="run the PyTorch peer before Fovea")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="alternating rounds of Fovea and its peer for the model and attribution timings (default %(default)s)")
+    p.add_argument("--torch-first", action="store_true", help="run the PyTorch peer first in odd rounds")
     p.add_argument("--skip-fashion", action="store_true", help="skip the Fashion-MNIST training, robustness and t-SNE workloads")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results.md"))
     args = p.parse_args()
-    if args.runs < 1 or args.classify_runs < 1:
-        p.error("--runs and --classify-runs must be >= 1")
+    if args.runs < 1 or args.classify_runs < 1 or args.rounds < 1:
+        p.error("--runs, --classify-runs and --rounds must be >= 1")
 
     fovea_bin = os.path.abspath(args.fovea_bin)
     if not os.path.isfile(fovea_bin):
@@ -202,17 +240,22 @@ def main() -> int:
         fail(f"{photo} not found; run scripts/fetch-data.sh {cache}")
     env = dict(os.environ, FOVEA_CACHE=cache)
 
-    fovea_cmd = [fovea_bin, "bench", "--json", "--runs", str(args.runs)]
-    torch_cmd = [sys.executable, os.path.join(HERE, "bench_torch.py"), "--runs", str(args.runs), "--cache", cache]
-    if args.torch_first:
-        torch_ = run_peer(torch_cmd, "PyTorch peer", env)
-        fovea = run_peer(fovea_cmd, "fovea bench", env)
-    else:
-        fovea = run_peer(fovea_cmd, "fovea bench", env)
-        torch_ = run_peer(torch_cmd, "PyTorch peer", env)
+    # Models, then attribution, each in alternating rounds; the throughput workloads once.
+    fovea_cmd = [fovea_bin, "bench", "--json", "--runs", str(args.runs), "--attribution-runs", "0", "--workload-runs", "0"]
+    torch_cmd = [sys.executable, os.path.join(HERE, "bench_torch.py"), "--runs", str(args.runs), "--cache", cache,
+                 "--workload-runs", "0"]
+    fovea, torch_ = alternate(fovea_cmd, torch_cmd, "PyTorch peer", args.rounds, args.torch_first, env)
 
+    fovea_attribution_cmd = [fovea_bin, "bench", "--json", "--models", "", "--attribution-runs", "3", "--workload-runs", "0"]
     attribution_cmd = [sys.executable, os.path.join(HERE, "bench_attribution_torch.py"), "--runs", "3", "--cache", cache]
-    attribution_peer = run_peer(attribution_cmd, "Captum / pytorch-grad-cam peer", env, key="attribution")
+    fovea_attribution, attribution_peer = alternate(fovea_attribution_cmd, attribution_cmd, "Captum / pytorch-grad-cam peer",
+                                                    args.rounds, args.torch_first, env, key="attribution")
+    fovea["attribution"], fovea["peakRSSMiB"] = fovea_attribution["attribution"], fovea_attribution.get("peakRSSMiB", 0)
+
+    fovea["workloads"] = run_peer([fovea_bin, "bench", "--json", "--models", "", "--attribution-runs", "0"],
+                                  "fovea bench (workloads)", env)["workloads"]
+    torch_["workloads"] = run_peer([sys.executable, os.path.join(HERE, "bench_torch.py"), "--models", "", "--cache", cache],
+                                   "PyTorch peer (workloads)", env)["workloads"]
 
     classify_cmd = [fovea_bin, "classify", photo] + shlex.split(args.classify_args)
     walls, rss = measure_classify(classify_cmd, args.classify_runs, env)
@@ -222,9 +265,10 @@ def main() -> int:
         "",
         f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
         f"- host: {cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}",
-        f"- Fovea: {fovea.get('peer', 'fovea')}, {fovea.get('threads', '?')} threads; "
+        f"- Fovea: {fovea.get('peer', 'fovea')}, {fovea.get('threads', '?')} threads, GEMM by {fovea.get('blas', '?')}; "
         f"PyTorch: {torch_.get('peer', 'pytorch')}, {torch_.get('threads', '?')} threads",
-        f"- input 1x3x224x224 float32, batch 1; warm-up then {args.runs} timed runs per pass; "
+        f"- input 1x3x224x224 float32, batch 1; warm-up then {args.runs} timed runs per pass in each of {args.rounds} "
+        "alternating rounds (Fovea, PyTorch, PyTorch, Fovea, ...; samples pooled); "
         "forward+backward = gradient of the top-1 logit w.r.t. the input; "
         "ratio = Fovea / PyTorch (< 1: Fovea faster)",
         "",
@@ -243,7 +287,7 @@ def main() -> int:
         header.append(f"**Note:** thread counts differ (Fovea {fovea.get('threads')}, "
                       f"PyTorch {torch_.get('threads')}).")
         header.append("")
-    table3 = attribution_table(fovea, attribution_peer)
+    table3 = attribution_table(fovea, attribution_peer, args.rounds)
     table4 = workloads_table(fovea, torch_)
     sys.path.insert(0, HERE)
     import bench_fashion
