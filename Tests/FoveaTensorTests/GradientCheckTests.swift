@@ -66,6 +66,9 @@ import Testing
         (2, 4, 3, 1, [2, 2, 2, 2], 2, 2),     // dilated, depthwise with multiplier 2
         (3, 2, 1, 1, [0, 0, 0, 0], 1, 1),     // pointwise (no im2col)
         (3, 4, 3, 1, [0, 2, 1, 0], 1, 1),     // 3x3 stride 1, asymmetric padding
+        (3, 3, 3, 1, [0, 2, 1, 1], 1, 3),     // depthwise stride 1: input gradient by the flipped forward kernel
+        (3, 3, 3, 1, [2, 4, 1, 3], 2, 3),     // the same, dilated
+        (3, 3, 3, 1, [3, 1, 0, 0], 1, 3),     // padding beyond the kernel extent: the scatter path
     ])
     func conv2d(_ c: (Int, Int, Int, Int, [Int], Int, Int)) {
         let (cin, cout, k, s, p, d, g) = c

@@ -139,7 +139,26 @@ enum Depthwise {
     }
 
     static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, _ d: Dims) -> Tensor {
-        let m = d.cout / d.cin, L = Layout(d, g), span = L.span
+        let m = d.cout / d.cin
+        // Stride 1, one output per input channel: dx is the correlation of dy with the flipped
+        // filters, padded by the kernel extent minus the forward padding: the forward kernel,
+        // with no scatter pass.
+        let extent = (h: g.dilation.h * (d.kh - 1), w: g.dilation.w * (d.kw - 1))
+        if m == 1 && g.stride == (1, 1) && g.padding.top <= extent.h && g.padding.bottom <= extent.h
+            && g.padding.left <= extent.w && g.padding.right <= extent.w {
+            let taps = d.kh * d.kw, pw = w.storage.pointer
+            let flipped = Tensor(overwriting: w.shape) { out in
+                for c in 0..<d.cout { for t in 0..<taps { out[c * taps + t] = pw[c * taps + taps - 1 - t] } }
+            }
+            let adjoint = Conv2dGeometry(kernel: (d.kh, d.kw), stride: (1, 1),
+                                         padding: (extent.h - g.padding.top, extent.h - g.padding.bottom,
+                                                   extent.w - g.padding.left, extent.w - g.padding.right),
+                                         dilation: (g.dilation.h, g.dilation.w))
+            let dx = forward(dy, flipped, nil, adjoint, Convolution.dims(dy.shape, w.shape, adjoint, groups: d.groups))
+            precondition(dx.shape == inputShape, "depthwise adjoint: \(dx.shape) vs \(inputShape)")
+            return dx
+        }
+        let L = Layout(d, g), span = L.span
         let dx = Tensor(zeros: inputShape)
         let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
         // dP[i + offset] += w * dy'[i] per tap, then the interior of dP is added into dx.
