@@ -41,14 +41,9 @@ enum Winograd {
         let ho = h + pad.top + pad.bottom - 2, wo = wd + pad.left + pad.right - 2
         let th = (ho + 1) / 2, tw = (wo + 1) / 2, tiles = n * th * tw
         let y = Tensor(overwriting: [n, cout, ho, wo]) { _ in }
-        let uStep = rowStride(cout * cin), vStep = rowStride(cin * tiles), mStep = rowStride(cout * tiles)
-        let kept = keep.flatMap { $0.count == 16 * vStep ? $0.storage.pointer : nil }
-        let u = BufferPool.take(16 * uStep), v = kept ?? BufferPool.take(16 * vStep), m = BufferPool.take(16 * mStep)
-        defer {
-            BufferPool.give(u, count: 16 * uStep)
-            if kept == nil { BufferPool.give(v, count: 16 * vStep) }
-            BufferPool.give(m, count: 16 * mStep)
-        }
+        let buffers = TileBuffers(cout: cout, cin: cin, tiles: tiles, keptV: keep)
+        defer { buffers.release() }
+        let (u, v, m) = (buffers.u, buffers.v, buffers.m), (uStep, vStep, mStep) = (buffers.uStep, buffers.vStep, buffers.mStep)
         transformWeights(w.storage.pointer, cout: cout, cin: cin, adjoint: adjoint, into: u, step: uStep)
         transformInput(x.storage.pointer, n: n, c: cin, h: h, w: wd, top: pad.top, left: pad.left,
                        th: th, tw: tw, into: v, step: vStep)
@@ -72,15 +67,10 @@ enum Winograd {
         let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (cout, ho, wo) = (dy.shape[1], dy.shape[2], dy.shape[3])
         let th = (ho + 1) / 2, tw = (wo + 1) / 2, tiles = n * th * tw
-        let uStep = rowStride(cout * cin), vStep = rowStride(cin * tiles), mStep = rowStride(cout * tiles)
-        let kept = inputTiles.flatMap { $0.count == 16 * vStep ? $0.storage.pointer : nil }
-        let du = BufferPool.take(16 * uStep), v = kept ?? BufferPool.take(16 * vStep), m = BufferPool.take(16 * mStep)
-        defer {
-            BufferPool.give(du, count: 16 * uStep)
-            if kept == nil { BufferPool.give(v, count: 16 * vStep) }
-            BufferPool.give(m, count: 16 * mStep)
-        }
-        if kept == nil {
+        let buffers = TileBuffers(cout: cout, cin: cin, tiles: tiles, keptV: inputTiles)
+        defer { buffers.release() }
+        let (du, v, m) = (buffers.u, buffers.v, buffers.m), (uStep, vStep, mStep) = (buffers.uStep, buffers.vStep, buffers.mStep)
+        if !buffers.vIsKept {
             transformInput(x.storage.pointer, n: n, c: cin, h: h, w: wd, top: pad.top, left: pad.left,
                            th: th, tw: tw, into: v, step: vStep)
         }
@@ -92,6 +82,27 @@ enum Winograd {
         let dw = Tensor(overwriting: [cout, cin, 3, 3]) { _ in }
         filterGradients(du, step: uStep, filters: cout * cin, into: dw.storage.pointer)
         return dw
+    }
+
+    /// The 16 matrices each of U [Cout, Cin], V [Cin, T] and M [Cout, T] for T tiles, ξ at
+    /// ξ * step; V is `keptV`'s storage when that has V's size (a training pass's kept tiles).
+    struct TileBuffers {
+        let uStep, vStep, mStep: Int
+        let u, v, m: UnsafeMutablePointer<Float>
+        let vIsKept: Bool
+
+        init(cout: Int, cin: Int, tiles: Int, keptV: Tensor?) {
+            (uStep, vStep, mStep) = (rowStride(cout * cin), rowStride(cin * tiles), rowStride(cout * tiles))
+            let kept = keptV.flatMap { [vStep] t in t.count == 16 * vStep ? t.storage.pointer : nil }
+            vIsKept = kept != nil
+            (u, v, m) = (BufferPool.take(16 * uStep), kept ?? BufferPool.take(16 * vStep), BufferPool.take(16 * mStep))
+        }
+
+        func release() {
+            BufferPool.give(u, count: 16 * uStep)
+            if !vIsKept { BufferPool.give(v, count: 16 * vStep) }
+            BufferPool.give(m, count: 16 * mStep)
+        }
     }
 
     /// The size of V, the input tiles of a convolution with dims d.
