@@ -47,9 +47,9 @@ public final class EfficientNetLite0: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = bn0(convStem(x)).relu6()
+        var h = bn0(convStem(x), thenClampingAt: 6)
         for block in blocks.modules { h = block(h) }
-        h = bn1(convHead(h)).relu6()
+        h = bn1(convHead(h), thenClampingAt: 6)
         return fc(dropout(pool(h).flattened(from: 1)))
     }
 }
@@ -85,8 +85,8 @@ public final class MBConvBlock: Module {
 
     public override func forward(_ x: Tensor) -> Tensor {
         var h = x
-        if let expandConv, let bn0 { h = bn0(expandConv(h)).relu6() }
-        h = bn1(depthwiseConv(h)).relu6()
+        if let expandConv, let bn0 { h = bn0(expandConv(h), thenClampingAt: 6) }
+        h = bn1(depthwiseConv(h), thenClampingAt: 6)
         h = bn2(projectConv(h))
         return residual ? h + x : h
     }

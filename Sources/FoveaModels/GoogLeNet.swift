@@ -71,7 +71,7 @@ final class BasicConv2d: Module {
         registerChild("bn", bn)
     }
 
-    override func forward(_ x: Tensor) -> Tensor { bn(conv(x)).relu() }
+    override func forward(_ x: Tensor) -> Tensor { bn(conv(x), thenClampingAt: .infinity) }
 }
 
 /// Four branches concatenated on channels: branch1 1x1; branch2 1x1 then 3x3; branch3 1x1 then

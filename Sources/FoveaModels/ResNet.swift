@@ -50,7 +50,7 @@ public final class ResNet: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = maxpool(relu(bn1(conv1(x))))
+        var h = maxpool(bn1(conv1(x), then: relu))
         for l in layers { h = l(h) }
         return fc(avgpool(h).flattened(from: 1))
     }
@@ -81,7 +81,7 @@ public final class BasicBlock: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        let h = bn2(conv2(relu(bn1(conv1(x)))))
+        let h = bn2(conv2(bn1(conv1(x), then: relu)))
         return relu(h + (downsample?(x) ?? x))
     }
 }
@@ -109,8 +109,8 @@ public final class Bottleneck: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = relu(bn1(conv1(x)))
-        h = relu(bn2(conv2(h)))
+        var h = bn1(conv1(x), then: relu)
+        h = bn2(conv2(h), then: relu)
         h = bn3(conv3(h))
         return relu(h + (downsample?(x) ?? x))
     }

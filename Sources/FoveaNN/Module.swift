@@ -32,6 +32,8 @@ open class Module {
     /// input), by id, each called in the order added.
     var forwardHooks: [(id: Int, hook: ForwardHook)] = []
     var forwardPreHooks: [(id: Int, hook: ForwardHook)] = []
+    /// Whether a hook watches this module (so its output must exist as such).
+    var hasHooks: Bool { !forwardHooks.isEmpty || !forwardPreHooks.isEmpty }
     nonisolated(unsafe) static var nextHookID = 0
     static let hookLock = NSLock()
 

@@ -94,6 +94,9 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     case .adaptiveAvgPool2d: return { g, n, _ in
         [Pooling.adaptiveAvgPoolBackward(g, inputShape: n.inputs[0].shape)]
     }
+    case .batchNormClamp(let upper): return { g, n, out in
+        [Normalization.batchNormClampedBackward(g, y: out, scale: n.inputs[1], upper: upper), nil]
+    }
     case .batchNorm(_, let training): return { g, n, _ in
         Normalization.batchNormBackward(g, x: n.inputs[0], weight: n.inputs[1], mean: n.saved[0],
                                         invstd: n.saved[1], training: training,

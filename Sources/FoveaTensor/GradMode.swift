@@ -6,6 +6,9 @@ public enum GradMode {
 
     /// Whether operations are recorded for backward (true unless inside ``withNoGrad(_:)``).
     public static var isEnabled: Bool { !disabled }
+
+    /// Whether ``withBackwardRule(for:_:_:)`` replaces the rule of `primitive` here.
+    public static func overrides(_ primitive: String) -> Bool { overrides[primitive] != nil }
 }
 
 /// Runs `body` without recording operations: no graph, no memory held for backward.

@@ -97,6 +97,18 @@ extension Tensor {
         return y.recorded(.batchNorm(eps: eps, training: training), [self, weight, bias], saved: [mean, invstd])
     }
 
+    /// clamp(batchNorm(x), 0, upper) in one pass, for an eval-mode batch norm whose weight and
+    /// bias are constants, followed by ReLU (upper = infinity) or ReLU6 (6): the same values as
+    /// the two operations (same fused multiply-add, same NaN rules) and the same input gradient,
+    /// dx = g * weight / sqrt(var + eps) where 0 < y < upper. No gradient reaches weight or bias.
+    public func batchNormClamped(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                 eps: Float, upper: Float) -> Tensor {
+        precondition(rank >= 2 && shape[1] == weight.count, "batchNorm: input \(shape) vs \(weight.count) channels")
+        let (y, scale) = Normalization.batchNormClamped(self, weight: weight, bias: bias, runningMean: runningMean,
+                                                        runningVar: runningVar, eps: eps, upper: upper)
+        return y.recorded(.batchNormClamp(upper: upper), [self, scale])
+    }
+
     /// Instance normalisation: each (n, c) plane of [N, C, H, W] normalised by its own mean and
     /// biased variance, then optionally scaled and shifted per channel.
     public func instanceNorm(weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5) -> Tensor {
@@ -172,6 +184,65 @@ enum Normalization {
         var (a, b) = (s.sum(), sx.sum())
         while j < count { a += g[j]; b += g[j] * (x[j] - mean); j += 1 }
         return (a, b)
+    }
+
+    /// Returns (y, scale [C]) for ``Tensor/batchNormClamped(weight:bias:runningMean:runningVar:eps:upper:)``.
+    static func batchNormClamped(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                 eps: Float, upper: Float) -> (Tensor, Tensor) {
+        let c = x.shape[1], n = x.shape[0], hw = x.count / (n * c)
+        let pw = weight.storage.pointer, pb = bias.storage.pointer
+        let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
+        // As in batchNorm's eval path: scale = w / sqrt(var + eps), shift = b - mean * scale.
+        let scale = Tensor(overwriting: [c]) { out in for ch in 0..<c { out[ch] = pw[ch] * (1 / (rv[ch] + eps).squareRoot()) } }
+        let ps = scale.storage.pointer, px = x.storage.pointer
+        let bounded = upper.isFinite, cap = SIMD8<Float>(repeating: upper)
+        let y = Tensor(overwriting: x.shape) { out in
+            let o = out.baseAddress!
+            Parallel.forEach(c) { chunk in
+                for ch in chunk {
+                    let a = ps[ch], shift = pb[ch] - rm[ch] * a
+                    let av = SIMD8<Float>(repeating: a), sv = SIMD8<Float>(repeating: shift)
+                    for b in 0..<n {
+                        let p = px + (b * c + ch) * hw, q = o + (b * c + ch) * hw
+                        var j = 0
+                        // ReLU's rules: NaN becomes 0 (x > 0 ? x : 0); ReLU6 keeps NaN.
+                        while j + 8 <= hw {
+                            var v = sv.addingProduct(UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self), av)
+                            v.replace(with: 0, where: bounded ? v .< 0 : .!(v .> 0))
+                            v.replace(with: cap, where: v .> cap)
+                            UnsafeMutableRawPointer(q + j).storeBytes(of: v, as: SIMD8<Float>.self)
+                            j += 8
+                        }
+                        while j < hw {
+                            var v = shift.addingProduct(p[j], a)
+                            if bounded ? v < 0 : !(v > 0) { v = 0 }
+                            if v > upper { v = upper }
+                            q[j] = v
+                            j += 1
+                        }
+                    }
+                }
+            }
+        }
+        return (y, scale)
+    }
+
+    /// dx = g * scale[c] where 0 < y < upper, else 0.
+    static func batchNormClampedBackward(_ g: Tensor, y: Tensor, scale: Tensor, upper: Float) -> Tensor {
+        let c = y.shape[1], n = y.shape[0], hw = y.count / (n * c)
+        let pg = g.storage.pointer, py = y.storage.pointer, ps = scale.storage.pointer
+        return Tensor(overwriting: y.shape) { out in
+            let o = out.baseAddress!
+            Parallel.forEach(c) { chunk in
+                for ch in chunk {
+                    let a = ps[ch]
+                    for b in 0..<n {
+                        let off = (b * c + ch) * hw
+                        for j in 0..<hw { o[off + j] = py[off + j] > 0 && py[off + j] < upper ? pg[off + j] * a : 0 }
+                    }
+                }
+            }
+        }
     }
 
     /// Returns (y, mean [C], invstd [C]).

@@ -64,6 +64,7 @@ public enum Primitive {
     case avgPool2d(Conv2dGeometry, ceilMode: Bool, countIncludePad: Bool)
     case adaptiveAvgPool2d(h: Int, w: Int)
     case batchNorm(eps: Float, training: Bool)                 // inputs x, weight, bias; saved mean, invstd
+    case batchNormClamp(upper: Float)                          // inputs x, scale (a constant): frozen eval BN + ReLU/ReLU6
     // Shape.
     case reshape
     case expand
@@ -87,7 +88,7 @@ public enum Primitive {
         case .softmax: "softmax"; case .logSoftmax: "logSoftmax"
         case .matmul: "matmul"; case .conv2d: "conv2d"; case .convTranspose2d: "convTranspose2d"
         case .maxPool2d: "maxPool2d"; case .avgPool2d: "avgPool2d"; case .adaptiveAvgPool2d: "adaptiveAvgPool2d"
-        case .batchNorm: "batchNorm"
+        case .batchNorm: "batchNorm"; case .batchNormClamp: "batchNormClamp"
         case .reshape: "reshape"; case .expand: "expand"; case .permute: "permute"
         case .concat: "concat"; case .slice: "slice"; case .pad2d: "pad2d"; case .resize2d: "resize2d"
         case .straightThrough: "straightThrough"

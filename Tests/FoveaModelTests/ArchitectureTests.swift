@@ -81,4 +81,32 @@ import FoveaTensor
         #expect(error?.description.contains("unknown layer '_blocks.99'") == true)
         #expect(error?.description.contains("_blocks.15") == true)
     }
+
+    /// A batch norm and the ReLU after it run as one op only where nothing can tell: the output
+    /// and input gradient are the same either way, and a hook on the batch norm (which turns the
+    /// fusion off) still sees its own pre-activation output.
+    @Test func batchNormActivationFusionIsInvisible() throws {
+        let bn = BatchNorm2d(4, eps: 1e-3)
+        let model = Sequential([Conv2d(3, 4, kernel: 3, padding: .symmetric(1), bias: false), bn, Activation(.relu)])
+        var g = SeededGenerator(seed: 41)
+        for t in [bn.weight, bn.bias, bn.runningMean] { t.buffer.update(from: Tensor.uniform([4], in: -1...1, using: &g).scalars) }
+        model.eval()
+        model.setRequiresGrad(false)
+        let x = Tensor.uniform([2, 3, 9, 11], in: -1...1, using: &g)
+        func run() -> (Tensor, Tensor) {
+            let input = x.detached()
+            input.requiresGrad = true
+            let y = model(input)
+            (y * y).sum().backward()
+            return (y, input.grad!)
+        }
+        let (fused, fusedGrad) = run()
+        let capture = try LayerCapture(model, layers: ["1"], gradients: false)
+        let (plain, plainGrad) = run()
+        #expect(fused.node?.primitive.name == "batchNormClamp" && plain.node?.primitive.name == "relu")
+        #expect(fused.scalars == plain.scalars)
+        #expect(fusedGrad.scalars == plainGrad.scalars)
+        #expect(capture.outputs["1"]!.scalars.contains { $0 < 0 })              // before the ReLU
+        #expect(fused.scalars.allSatisfy { $0 >= 0 } && fused.scalars.contains { $0 > 0 })
+    }
 }

@@ -111,6 +111,28 @@ import Testing
         }
     }
 
+    /// Eval batch norm + ReLU / ReLU6 in one pass gives exactly the two operations' values (NaN
+    /// included) and input gradient, on plane sizes with and without an 8-lane tail.
+    @Test(arguments: [Float.infinity, 6])
+    func batchNormClampedEqualsTheTwoOperations(upper: Float) {
+        var values = randomTensor([3, 5, 7, 9], seed: 31, range: -8...8).scalars
+        values[10] = .nan
+        values[200] = .infinity
+        let (w, b) = (randomTensor([5], seed: 32), randomTensor([5], seed: 33))
+        let (mean, variance) = (randomTensor([5], seed: 34), randomTensor([5], seed: 35, range: 0.1...2))
+        let x1 = Tensor(shape: [3, 5, 7, 9], values: values), x2 = Tensor(shape: [3, 5, 7, 9], values: values)
+        x1.requiresGrad = true
+        x2.requiresGrad = true
+        let normalized = x1.batchNorm(weight: w, bias: b, runningMean: mean, runningVar: variance, training: false, eps: 1e-3)
+        let reference = upper.isFinite ? normalized.relu6() : normalized.relu()
+        let fused = x2.batchNormClamped(weight: w, bias: b, runningMean: mean, runningVar: variance, eps: 1e-3, upper: upper)
+        #expect(zip(fused.scalars, reference.scalars).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
+        let g = randomTensor([3, 5, 7, 9], seed: 36)
+        (reference * g).sum().backward()
+        (fused * g).sum().backward()
+        #expect(x2.grad!.scalars == x1.grad!.scalars)
+    }
+
     /// A batch of small maps through a 1x1 convolution takes one GEMM over the batch; it must
     /// equal the per-image reference, forward and for the input gradient.
     @Test func batchedPointwiseMatchesReference() {

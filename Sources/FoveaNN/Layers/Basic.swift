@@ -7,7 +7,7 @@ public final class Sequential: Module {
         for (i, layer) in layers.enumerated() { registerChild(String(i), layer) }
     }
 
-    public override func forward(_ x: Tensor) -> Tensor { children.reduce(x) { $1.module($0) } }
+    public override func forward(_ x: Tensor) -> Tensor { runFusingBatchNorm(x) }
 
     public subscript(_ i: Int) -> Module { children[i].module }
     public var count: Int { children.count }
@@ -21,13 +21,41 @@ public final class NamedSequential: Module {
         for (name, layer) in layers { registerChild(name, layer) }
     }
 
-    public override func forward(_ x: Tensor) -> Tensor { children.reduce(x) { $1.module($0) } }
+    public override func forward(_ x: Tensor) -> Tensor { runFusingBatchNorm(x) }
+}
+
+extension Module {
+    /// The children in order, a batch norm and the ReLU or ReLU6 right after it as one step
+    /// (``BatchNorm2d/callAsFunction(_:then:)``).
+    func runFusingBatchNorm(_ x: Tensor) -> Tensor {
+        var y = x, i = 0
+        while i < children.count {
+            if let bn = children[i].module as? BatchNorm2d, i + 1 < children.count,
+               let activation = children[i + 1].module as? Activation, activation.clampUpper != nil {
+                y = bn(y, then: activation)
+                i += 2
+            } else {
+                y = children[i].module(y)
+                i += 1
+            }
+        }
+        return y
+    }
 }
 
 public final class Activation: Module {
     public enum Kind: Sendable { case relu, relu6, leakyRelu(Float), sigmoid, tanh }
     public let kind: Kind
     public init(_ kind: Kind) { self.kind = kind }
+
+    /// The upper bound of a ReLU (infinity) or ReLU6 (6); nil for the other kinds.
+    public var clampUpper: Float? {
+        switch kind {
+        case .relu: .infinity
+        case .relu6: 6
+        default: nil
+        }
+    }
 
     public override func forward(_ x: Tensor) -> Tensor {
         switch kind {

@@ -29,6 +29,31 @@ public final class BatchNorm2d: Module {
     }
 }
 
+extension BatchNorm2d {
+    /// `activation(self(x))` for the ReLU or ReLU6 module right after this layer, computed in one
+    /// pass (``Tensor/batchNormClamped(weight:bias:runningMean:runningVar:eps:upper:)``) when
+    /// nothing can tell the difference: eval mode, frozen weight and bias, no hooks on either
+    /// module, and no backward-rule override of the activation (guided backprop). Otherwise the
+    /// two layers run as usual.
+    public func callAsFunction(_ x: Tensor, then activation: Activation) -> Tensor {
+        guard let upper = activation.clampUpper, !activation.hasHooks else { return activation(self(x)) }
+        return fused(x, upper: upper) ?? activation(self(x))
+    }
+
+    /// The same for an activation applied as a function: ReLU (upper = infinity) or ReLU6 (6).
+    public func callAsFunction(_ x: Tensor, thenClampingAt upper: Float) -> Tensor {
+        fused(x, upper: upper) ?? (upper.isFinite ? self(x).relu6() : self(x).relu())
+    }
+
+    private func fused(_ x: Tensor, upper: Float) -> Tensor? {
+        precondition(upper == 6 || upper == .infinity, "only ReLU and ReLU6 fuse with batch norm")
+        guard !isTraining && !hasHooks && !weight.isDifferentiable && !bias.isDifferentiable
+                && !GradMode.overrides(upper.isFinite ? "relu6" : "relu") else { return nil }
+        return x.batchNormClamped(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                                  eps: eps, upper: upper)
+    }
+}
+
 /// `torch.nn.InstanceNorm2d` with optional affine parameters.
 public final class InstanceNorm2d: Module {
     public let weight, bias: Tensor?
