@@ -205,19 +205,14 @@ enum Normalization {
                     for b in 0..<n {
                         let p = px + (b * c + ch) * hw, q = o + (b * c + ch) * hw
                         var j = 0
-                        // ReLU's rules: NaN becomes 0 (x > 0 ? x : 0); ReLU6 keeps NaN.
                         while j + 8 <= hw {
-                            var v = sv.addingProduct(UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self), av)
-                            v.replace(with: 0, where: bounded ? v .< 0 : .!(v .> 0))
-                            v.replace(with: cap, where: v .> cap)
-                            UnsafeMutableRawPointer(q + j).storeBytes(of: v, as: SIMD8<Float>.self)
+                            let v = sv.addingProduct(UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self), av)
+                            UnsafeMutableRawPointer(q + j).storeBytes(of: Elementwise.clamp(v, cap: cap, bounded: bounded),
+                                                                      as: SIMD8<Float>.self)
                             j += 8
                         }
                         while j < hw {
-                            var v = shift.addingProduct(p[j], a)
-                            if bounded ? v < 0 : !(v > 0) { v = 0 }
-                            if v > upper { v = upper }
-                            q[j] = v
+                            q[j] = Elementwise.clamp(shift.addingProduct(p[j], a), upper: upper, bounded: bounded)
                             j += 1
                         }
                     }

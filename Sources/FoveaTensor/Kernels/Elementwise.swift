@@ -27,18 +27,32 @@ enum Elementwise {
                 var i = range.lowerBound
                 let cap = SIMD8<Float>(repeating: upper)
                 while i + 8 <= range.upperBound {
-                    var v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-                    v.replace(with: 0, where: bounded ? v .< 0 : .!(v .> 0))
-                    v.replace(with: cap, where: v .> cap)
-                    UnsafeMutableRawPointer(po + i).storeBytes(of: v, as: SIMD8<Float>.self)
+                    let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(po + i).storeBytes(of: clamp(v, cap: cap, bounded: bounded), as: SIMD8<Float>.self)
                     i += 8
                 }
                 while i < range.upperBound {
-                    po[i] = bounded ? Swift.min(Swift.max(src[i], 0), upper) : (src[i] > 0 ? src[i] : 0)
+                    po[i] = clamp(src[i], upper: upper, bounded: bounded)
                     i += 1
                 }
             }
         }
+    }
+
+    /// ReLU's value rules for eight lanes: min(max(v, 0), cap), where NaN becomes 0 for ReLU
+    /// (`bounded` false, cap infinity) and stays NaN for a finite cap (ReLU6).
+    @inline(__always)
+    static func clamp(_ v: SIMD8<Float>, cap: SIMD8<Float>, bounded: Bool) -> SIMD8<Float> {
+        var v = v
+        v.replace(with: 0, where: bounded ? v .< 0 : .!(v .> 0))
+        v.replace(with: cap, where: v .> cap)
+        return v
+    }
+
+    /// The same rules for one value.
+    @inline(__always)
+    static func clamp(_ v: Float, upper: Float, bounded: Bool) -> Float {
+        bounded ? Swift.min(Swift.max(v, 0), upper) : (v > 0 ? v : 0)
     }
 
     /// g where 0 < x < upper, else 0 (the backward of ``relu(_:upper:)``), eight lanes at a time,

@@ -197,13 +197,12 @@ enum Winograd {
 
     /// u[ξ * step + co * cin + ci] = (G g G^T)[ξ] for each 3x3 filter g = w[co, ci], or with
     /// `adjoint` for g = w[ci, co] flipped (w is then [Cin, Cout, 3, 3]). Written in u's order,
-    /// split over both cores.
+    /// on both cores from 4096 filters (in runs of 16: whole cache lines of each stream).
     static func transformWeights(_ w: UnsafePointer<Float>, cout: Int, cin: Int, adjoint: Bool,
                                  into u: UnsafeMutablePointer<Float>, step plane: Int) {
-        let filters = cout * cin, parts = filters >= 4096 ? 2 : 1
-        let first = parts == 1 ? filters : (filters / 2 + 15) / 16 * 16
-        Parallel.run(parts) { part in
-            for f in (part == 0 ? 0..<first : first..<filters) {
+        let filters = cout * cin
+        Parallel.forEach(filters, grain: filters >= 4096 ? 16 : filters) { chunk in
+            for f in chunk {
                 let g = w + (adjoint ? (f % cin) * cout + f / cin : f) * 9
                 // Rows of G g (4 x 3), each then times G^T; a flipped filter reads g backwards.
                 let g0, g1, g2: SIMD4<Float>
