@@ -70,7 +70,7 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     case .conv2d(let geometry, let groups): return { g, n, _ in
         let (x, w) = (n.inputs[0], n.inputs[1])
         let (dx, dw) = Convolution.backward(g, x: x, w: w, geometry, groups: groups, needsInput: x.isDifferentiable,
-                                            needsWeight: w.isDifferentiable, columns: n.saved.first)
+                                            needsWeight: w.isDifferentiable, kept: .init(saved: n.saved))
         var grads: [Tensor?] = [dx, dw]
         if n.inputs.count == 3 { grads.append(n.inputs[2].isDifferentiable ? Convolution.backwardBias(g) : nil) }
         return grads

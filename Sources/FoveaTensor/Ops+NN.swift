@@ -31,11 +31,13 @@ extension Tensor {
                                padding: padding, dilation: dilation)
         let (ho, wo) = g.outputSize(h: shape[2], w: shape[3])
         precondition(ho > 0 && wo > 0, "conv2d: input \(shape) too small for kernel \(weight.shape)")
-        // Training: keep the batched im2col matrix or Winograd input tiles for the weight gradient.
-        let keep = GradMode.isEnabled && weight.isDifferentiable
-            ? Convolution.keptCount(self, weight, g, groups: groups).map { Tensor(overwriting: [$0]) { _ in } } : nil
+        // Keep what the backward pass would otherwise recompute: the batched im2col matrix or
+        // Winograd input tiles for the weight gradient, Winograd's filter tiles for the input's.
+        let keep = GradMode.isEnabled && (weight.isDifferentiable || isDifferentiable)
+            ? Convolution.Kept(self, weight, g, groups: groups, forWeight: weight.isDifferentiable, forInput: isDifferentiable)
+            : nil
         let y = Convolution.forward(self, weight, bias, g, groups: groups, keep: keep)
-        return y.recorded(.conv2d(g, groups: groups), bias.map { [self, weight, $0] } ?? [self, weight], saved: keep.map { [$0] } ?? [])
+        return y.recorded(.conv2d(g, groups: groups), bias.map { [self, weight, $0] } ?? [self, weight], saved: keep?.saved ?? [])
     }
 
     /// Transposed 2-D convolution (the adjoint of ``conv2d(weight:bias:stride:padding:dilation:groups:)``,

@@ -89,7 +89,7 @@ import FoveaTensor
         let bn = BatchNorm2d(4, eps: 1e-3)
         let model = Sequential([Conv2d(3, 4, kernel: 3, padding: .symmetric(1), bias: false), bn, Activation(.relu)])
         var g = SeededGenerator(seed: 41)
-        for t in [bn.weight, bn.bias, bn.runningMean] { t.buffer.update(from: Tensor.uniform([4], in: -1...1, using: &g).scalars) }
+        for t in [bn.weight, bn.bias, bn.runningMean] { _ = t.buffer.update(from: Tensor.uniform([4], in: -1...1, using: &g).scalars) }
         model.eval()
         model.setRequiresGrad(false)
         let x = Tensor.uniform([2, 3, 9, 11], in: -1...1, using: &g)

@@ -50,7 +50,11 @@ import _FoveaTestSupport
     /// float32 accumulation error; Fovea rounds it to the other sign. Flipping that one unit's
     /// derivative in a float64 PyTorch run moves the input gradient by 8.611e-3 relative L2,
     /// exactly the measured difference; PyTorch float32 itself is 1.3e-6 from float64 there.
-    static let kinkTolerance: [String: Double] = ["vgg19": 1e-2]
+    /// vgg16: the 2x2 max-pool window 6287 at features.23 has its two largest inputs 7.6e-8 apart
+    /// relative to the layer's largest value; routing that window's gradient to the runner-up in a
+    /// float64 PyTorch run moves the input gradient by 1.5992e-2, exactly the measured difference
+    /// since the Winograd products run one per core (Tests/Golden/explain_kink.py finds both).
+    static let kinkTolerance: [String: Double] = ["vgg16": 2e-2, "vgg19": 1e-2]
 
     @Test(arguments: models)
     func matchesTorchvision(_ name: String) throws {

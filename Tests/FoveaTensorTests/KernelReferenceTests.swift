@@ -65,6 +65,12 @@ import Testing
         let viaWinograd = Convolution.backwardInput(dy, w, inputShape: x.shape, g, groups: 1)
         let viaGEMM = Convolution.backwardInputByGEMM(dy, w, inputShape: x.shape, g, groups: 1)
         #expect(maxRelativeError(viaWinograd.scalars, viaGEMM.scalars) < 1e-5)
+        // The same from the filter tiles a recorded forward pass keeps (transposed, flipped U).
+        let kept = Convolution.Kept(x, w, g, groups: 1, forWeight: false, forInput: true)
+        _ = Convolution.forward(x, w, b, g, groups: 1, keep: kept)
+        #expect(kept.filterTiles != nil && kept.columns == nil)
+        let viaKeptTiles = Convolution.backwardInput(dy, w, inputShape: x.shape, g, groups: 1, filterTiles: kept.filterTiles)
+        #expect(maxRelativeError(viaKeptTiles.scalars, viaGEMM.scalars) < 1e-5)
         // Weight gradient in the tile domain against im2col + GEMM.
         let dwWinograd = Convolution.backwardWeight(dy, x, weightShape: w.shape, g, groups: 1)
         let dwGEMM = Convolution.backwardWeightByGEMM(dy, x, weightShape: w.shape, g, groups: 1)

@@ -12,17 +12,20 @@ import CBLAS
 /// op(A) is m x k, op(B) is k x n, C is m x n (leading dimensions lda, ldb, ldc).
 ///
 /// On Linux, OpenBLAS runs single-threaded and large products are split in two halves (columns
-/// of C, or rows when C is narrow) run on both cores by Dispatch: OpenBLAS's own worker threads
-/// spin between calls and would steal the cores from Fovea's other parallel kernels.
+/// of C, or rows when C is narrow) run on both cores by ``Parallel``: OpenBLAS's own worker
+/// threads spin between calls and would steal the cores from Fovea's other parallel kernels.
+/// `split: false` keeps the product on the calling core (callers that run several independent
+/// products on both cores themselves).
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
            b: UnsafePointer<Float>, ldb: Int,
-           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, split: Bool = true) {
     guard m > 0, n > 0 else { return }
     #if canImport(Accelerate)
     blasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     #else
     _ = BLASSetup.singleThreaded
+    guard split else { return blasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) }
     // A single row or column of C is a matrix-vector product: GEMV streams the matrix once
     // (AlexNet's 9216 -> 4096 layer at batch 1: 3.7 ms against 7.7 ms through GEMM).
     if m == 1 {

@@ -186,24 +186,48 @@ enum Convolution {
         if let keep { fill(keep.storage.pointer) } else { BufferPool.withScratch(d.k * columns, fill) }
     }
 
-    /// The size of what a training forward pass keeps for the weight gradient, saving its
-    /// recomputation, up to 32 MB per layer: the batched column matrix [K, N*Ho*Wo] (im2col),
-    /// or the input tiles (Winograd). Nil when nothing is kept.
-    static func keptCount(_ x: Tensor, _ w: Tensor, _ g: Conv2dGeometry, groups: Int) -> Int? {
-        let d = dims(x.shape, w.shape, g, groups: groups)
-        guard !isDepthwise(d) else { return nil }
-        let count = Winograd.applies(d, g) ? Winograd.inputTilesCount(d) : batchesColumns(d, g) ? d.k * d.n * d.hwo : 0
-        return count > 0 && count <= 1 << 23 ? count : nil
+    /// What a recorded forward pass keeps for its backward pass, up to 32 MB of each per layer.
+    /// As a node's saved tensors: [columns, filter tiles], an empty tensor standing for one that
+    /// is not kept, or [] when neither is.
+    struct Kept {
+        /// The batched column matrix [K, N*Ho*Wo] (im2col) or the input tiles V (Winograd), for
+        /// the weight gradient.
+        var columns: Tensor?
+        /// The transformed filters U (Winograd), for the input gradient: the adjoint's filters
+        /// are their transposes (``Winograd/conv(_:_:bias:pad:adjoint:forwardFilterTiles:keep:)``).
+        var filterTiles: Tensor?
+
+        init(saved: [Tensor]) {
+            columns = saved.first.flatMap { $0.count > 0 ? $0 : nil }
+            filterTiles = saved.dropFirst().first.flatMap { $0.count > 0 ? $0 : nil }
+        }
+
+        /// Empty buffers for a forward pass of x through w whose backward pass will need the
+        /// weight gradient (`forWeight`) or the input gradient (`forInput`).
+        init(_ x: Tensor, _ w: Tensor, _ g: Conv2dGeometry, groups: Int, forWeight: Bool, forInput: Bool) {
+            let d = dims(x.shape, w.shape, g, groups: groups), winograd = Winograd.applies(d, g)
+            func buffer(_ count: Int) -> Tensor? {
+                count > 0 && count <= 1 << 23 ? Tensor(overwriting: [count]) { _ in } : nil
+            }
+            if forWeight && !isDepthwise(d) {
+                columns = buffer(winograd ? Winograd.inputTilesCount(d) : batchesColumns(d, g) ? d.k * d.n * d.hwo : 0)
+            }
+            if forInput && winograd { filterTiles = buffer(Winograd.filterTilesCount(d)) }
+        }
+
+        var saved: [Tensor] {
+            guard columns != nil || filterTiles != nil else { return [] }
+            return [columns ?? Tensor(overwriting: [0]) { _ in }, filterTiles ?? Tensor(overwriting: [0]) { _ in }]
+        }
     }
 
     // MARK: forward
 
-    /// y = conv(x, w) + bias. `keep`: a tensor of ``keptCount(_:_:_:groups:)`` floats to
-    /// receive the batched column matrix or the Winograd input tiles.
-    static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int, keep: Tensor? = nil) -> Tensor {
+    /// y = conv(x, w) + bias. `keep`: buffers that receive what the backward pass will reuse.
+    static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int, keep: Kept? = nil) -> Tensor {
         let d = dims(x.shape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d) }
-        if Winograd.applies(d, g) { return Winograd.conv(x, w, bias: bias, pad: g.padding, keepInputTiles: keep) }
+        if Winograd.applies(d, g) { return Winograd.conv(x, w, bias: bias, pad: g.padding, keep: keep) }
         if batchesPointwise(d, g) {
             let y = pointwiseOverBatch(x.storage.pointer, w.storage.pointer, transposeW: false,
                                        rows: d.cout, k: d.cin, shape: [d.n, d.cout, d.ho, d.wo], d)
@@ -214,7 +238,7 @@ enum Convolution {
         let pw = w.storage.pointer, py = y.storage.pointer
         if batchesColumns(d, g) {
             let columns = d.n * d.hwo
-            withBatchedColumns(x, d, g, keep: keep) { col in
+            withBatchedColumns(x, d, g, keep: keep?.columns) { col in
                 BufferPool.withScratch(d.cout * columns) { product in
                     sgemm(m: d.cout, n: columns, k: d.k, a: pw, lda: d.k, b: col, ldb: columns, c: product, ldc: columns)
                     imageMajor(product, images: d.n, channels: d.cout, plane: d.hwo, into: py)
@@ -245,14 +269,16 @@ enum Convolution {
 
     /// dx = conv-transpose of dy with w: per (image, group) dcol = W_g^T dy_g, then col2im.
     /// `gathered`: dy already laid out channel-major ([Cout, N*Ho*Wo]) for the batched path.
+    /// `filterTiles`: the forward pass's transformed filters, if it kept them (Winograd).
     static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int,
-                              gathered: UnsafePointer<Float>? = nil) -> Tensor {
+                              gathered: UnsafePointer<Float>? = nil, filterTiles: Tensor? = nil) -> Tensor {
         let d = dims(inputShape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.backwardInput(dy, w, inputShape: inputShape, g, d) }
         if Winograd.applies(d, g) {
             // The adjoint of a 3x3 stride-1 convolution is one too: flipped, transposed weights.
             let p = g.padding
-            return Winograd.conv(dy, w, bias: nil, pad: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right), adjoint: true)
+            return Winograd.conv(dy, w, bias: nil, pad: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right), adjoint: true,
+                                 forwardFilterTiles: filterTiles)
         }
         return backwardInputByGEMM(dy, w, inputShape: inputShape, g, groups: groups, gathered: gathered)
     }
@@ -302,7 +328,7 @@ enum Convolution {
     }
 
     /// dW_g = sum over images of dy_g col^T.
-    /// `columns`: what the forward pass kept, if anything (``keptCount(_:_:_:groups:)``).
+    /// `columns`: what the forward pass kept, if anything (``Kept/columns``).
     static func backwardWeight(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry, groups: Int,
                                columns kept: Tensor? = nil, gathered given: UnsafePointer<Float>? = nil) -> Tensor {
         let d = dims(x.shape, weightShape, g, groups: groups)
@@ -349,11 +375,13 @@ enum Convolution {
     /// Input and weight gradients together: on the batched path dy is gathered channel-major once
     /// for both products.
     static func backward(_ dy: Tensor, x: Tensor, w: Tensor, _ g: Conv2dGeometry, groups: Int, needsInput: Bool,
-                         needsWeight: Bool, columns: Tensor?) -> (dx: Tensor?, dw: Tensor?) {
+                         needsWeight: Bool, kept: Kept) -> (dx: Tensor?, dw: Tensor?) {
         let d = dims(x.shape, w.shape, g, groups: groups)
         func both(_ gathered: UnsafePointer<Float>?) -> (Tensor?, Tensor?) {
-            (needsInput ? backwardInput(dy, w, inputShape: x.shape, g, groups: groups, gathered: gathered) : nil,
-             needsWeight ? backwardWeight(dy, x, weightShape: w.shape, g, groups: groups, columns: columns, gathered: gathered) : nil)
+            (needsInput ? backwardInput(dy, w, inputShape: x.shape, g, groups: groups, gathered: gathered,
+                                        filterTiles: kept.filterTiles) : nil,
+             needsWeight ? backwardWeight(dy, x, weightShape: w.shape, g, groups: groups, columns: kept.columns,
+                                          gathered: gathered) : nil)
         }
         guard needsInput && needsWeight && batchesColumns(d, g) && !Winograd.applies(d, g) else { return both(nil) }
         var result: (Tensor?, Tensor?) = (nil, nil)

@@ -9,7 +9,7 @@ import Dispatch
 ///   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
 ///   A^T = [1 1 1 0; 0 1 -1 -1]
 enum Winograd {
-    nonisolated(unsafe) static let force = getenv("FOVEA_WINOGRAD").map { String(cString: $0) }
+    static let force = getenv("FOVEA_WINOGRAD").map { String(cString: $0) }
 
     /// Whether a convolution is one this kernel computes, and one where it pays. The filter
     /// transform reads and writes every weight (memory-bound: a 512x512 layer moves ~26 MB), so
@@ -32,24 +32,39 @@ enum Winograd {
     /// `adjoint`, w is a forward convolution's [Cin, Cout, 3, 3] and the filters are its
     /// flipped, transposed ones: w'[co, ci, ky, kx] = w[ci, co, 2 - ky, 2 - kx] (the input
     /// gradient of that convolution is conv(dy, w') with padding 2 - p on each side).
-    /// `keepInputTiles`: a tensor of ``inputTilesCount(_:)`` floats that receives the input
-    /// tiles V for ``weightGradient(_:_:pad:inputTiles:)``.
+    /// `forwardFilterTiles` (adjoint only): that forward convolution's U, which saves the filter
+    /// transform: flipping g flips G g G^T (G J = P G, P swapping rows 0 and 3), so
+    /// U'_(i,j) = U_(p(i),p(j))^T with p = (3, 1, 2, 0).
+    /// `keep`: buffers that receive the input tiles V for ``weightGradient(_:_:pad:inputTiles:)``
+    /// and the filter tiles U for the adjoint.
     static func conv(_ x: Tensor, _ w: Tensor, bias: Tensor?, pad: (top: Int, bottom: Int, left: Int, right: Int),
-                     adjoint: Bool = false, keepInputTiles keep: Tensor? = nil) -> Tensor {
+                     adjoint: Bool = false, forwardFilterTiles: Tensor? = nil, keep: Convolution.Kept? = nil) -> Tensor {
         let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let cout = adjoint ? w.shape[1] : w.shape[0]
         let ho = h + pad.top + pad.bottom - 2, wo = wd + pad.left + pad.right - 2
         let th = (ho + 1) / 2, tw = (wo + 1) / 2, tiles = n * th * tw
         let y = Tensor(overwriting: [n, cout, ho, wo]) { _ in }
-        let buffers = TileBuffers(cout: cout, cin: cin, tiles: tiles, keptV: keep)
+        let given = adjoint ? forwardFilterTiles : nil
+        let buffers = TileBuffers(cout: cout, cin: cin, tiles: tiles, keptV: keep?.columns, keptU: given ?? keep?.filterTiles)
         defer { buffers.release() }
         let (u, v, m) = (buffers.u, buffers.v, buffers.m), (uStep, vStep, mStep) = (buffers.uStep, buffers.vStep, buffers.mStep)
-        transformWeights(w.storage.pointer, cout: cout, cin: cin, adjoint: adjoint, into: u, step: uStep)
+        let transposedU = given != nil && buffers.uIsKept
+        if !transposedU {
+            transformWeights(w.storage.pointer, cout: cout, cin: cin, adjoint: adjoint, into: u, step: uStep)
+        }
         transformInput(x.storage.pointer, n: n, c: cin, h: h, w: wd, top: pad.top, left: pad.left,
                        th: th, tw: tw, into: v, step: vStep)
-        for xi in 0..<16 {
-            sgemm(m: cout, n: tiles, k: cin, a: u + xi * uStep, lda: cin,
-                  b: v + xi * vStep, ldb: tiles, c: m + xi * mStep, ldc: tiles)
+        let flip = [3, 1, 2, 0]
+        productsOnBothCores { xi in
+            if transposedU {
+                // U_ξ is the forward's [Cin, Cout] (this call's Cout, Cin) at the flipped position.
+                let source = flip[xi / 4] * 4 + flip[xi % 4]
+                sgemm(transA: true, m: cout, n: tiles, k: cin, a: u + source * uStep, lda: cout,
+                      b: v + xi * vStep, ldb: tiles, c: m + xi * mStep, ldc: tiles, split: false)
+            } else {
+                sgemm(m: cout, n: tiles, k: cin, a: u + xi * uStep, lda: cin,
+                      b: v + xi * vStep, ldb: tiles, c: m + xi * mStep, ldc: tiles, split: false)
+            }
         }
         transformOutput(m, step: mStep, n: n, c: cout, ho: ho, wo: wo, th: th, tw: tw, bias: bias?.storage.pointer,
                         into: y.storage.pointer)
@@ -67,7 +82,7 @@ enum Winograd {
         let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (cout, ho, wo) = (dy.shape[1], dy.shape[2], dy.shape[3])
         let th = (ho + 1) / 2, tw = (wo + 1) / 2, tiles = n * th * tw
-        let buffers = TileBuffers(cout: cout, cin: cin, tiles: tiles, keptV: inputTiles)
+        let buffers = TileBuffers(cout: cout, cin: cin, tiles: tiles, keptV: inputTiles, keptU: nil)
         defer { buffers.release() }
         let (du, v, m) = (buffers.u, buffers.v, buffers.m), (uStep, vStep, mStep) = (buffers.uStep, buffers.vStep, buffers.mStep)
         if !buffers.vIsKept {
@@ -75,31 +90,40 @@ enum Winograd {
                            th: th, tw: tw, into: v, step: vStep)
         }
         transformOutputGradient(dy.storage.pointer, n: n, c: cout, ho: ho, wo: wo, th: th, tw: tw, into: m, step: mStep)
-        for xi in 0..<16 {
+        productsOnBothCores { xi in
             sgemm(transB: true, m: cout, n: cin, k: tiles, a: m + xi * mStep, lda: tiles,
-                  b: v + xi * vStep, ldb: tiles, c: du + xi * uStep, ldc: cin)
+                  b: v + xi * vStep, ldb: tiles, c: du + xi * uStep, ldc: cin, split: false)
         }
         let dw = Tensor(overwriting: [cout, cin, 3, 3]) { _ in }
         filterGradients(du, step: uStep, filters: cout * cin, into: dw.storage.pointer)
         return dw
     }
 
+    /// body(ξ) for the 16 tile positions, each product on one core, the cores claiming ξ in
+    /// turn: one fork-join instead of 16, and every matrix packed once (a product split in
+    /// halves packs its shared operand on both cores).
+    static func productsOnBothCores(_ body: (Int) -> Void) {
+        Parallel.forEach(16) { range in range.forEach(body) }
+    }
+
     /// The 16 matrices each of U [Cout, Cin], V [Cin, T] and M [Cout, T] for T tiles, ξ at
-    /// ξ * step; V is `keptV`'s storage when that has V's size (a training pass's kept tiles).
+    /// ξ * step; V and U are `keptV`'s and `keptU`'s storage when those have their sizes (what
+    /// a recorded forward pass keeps, or the forward's U that an adjoint reads).
     struct TileBuffers {
         let uStep, vStep, mStep: Int
         let u, v, m: UnsafeMutablePointer<Float>
-        let vIsKept: Bool
+        let uIsKept, vIsKept: Bool
 
-        init(cout: Int, cin: Int, tiles: Int, keptV: Tensor?) {
+        init(cout: Int, cin: Int, tiles: Int, keptV: Tensor?, keptU: Tensor?) {
             (uStep, vStep, mStep) = (rowStride(cout * cin), rowStride(cin * tiles), rowStride(cout * tiles))
-            let kept = keptV.flatMap { [vStep] t in t.count == 16 * vStep ? t.storage.pointer : nil }
-            vIsKept = kept != nil
-            (u, v, m) = (BufferPool.take(16 * uStep), kept ?? BufferPool.take(16 * vStep), BufferPool.take(16 * mStep))
+            let givenV = keptV.flatMap { [vStep] t in t.count == 16 * vStep ? t.storage.pointer : nil }
+            let givenU = keptU.flatMap { [uStep] t in t.count == 16 * uStep ? t.storage.pointer : nil }
+            (uIsKept, vIsKept) = (givenU != nil, givenV != nil)
+            (u, v, m) = (givenU ?? BufferPool.take(16 * uStep), givenV ?? BufferPool.take(16 * vStep), BufferPool.take(16 * mStep))
         }
 
         func release() {
-            BufferPool.give(u, count: 16 * uStep)
+            if !uIsKept { BufferPool.give(u, count: 16 * uStep) }
             if !vIsKept { BufferPool.give(v, count: 16 * vStep) }
             BufferPool.give(m, count: 16 * mStep)
         }
@@ -108,6 +132,11 @@ enum Winograd {
     /// The size of V, the input tiles of a convolution with dims d.
     static func inputTilesCount(_ d: Convolution.Dims) -> Int {
         16 * rowStride(d.cin * d.n * ((d.ho + 1) / 2) * ((d.wo + 1) / 2))
+    }
+
+    /// The size of U, the filter tiles of a convolution with dims d.
+    static func filterTilesCount(_ d: Convolution.Dims) -> Int {
+        16 * rowStride(d.cout * d.cin)
     }
 
     /// m[ξ * step + c * tiles + t] = (A dy A^T)[ξ] for the 2x2 tile t of dy (zeros past Ho, Wo):
