@@ -72,8 +72,7 @@ struct Bench: ParsableCommand {
             module.setRequiresGrad(false)
             var g = SeededGenerator(seed: 7)
             let x = Tensor.uniform([1, 3, 224, 224], in: -1...1, using: &g)
-            let forward = time { _ = withNoGrad { module(x) } }
-            let backward = time {
+            func forwardBackward() {
                 let input = x.detached()
                 input.requiresGrad = true
                 let logits = module(input)
@@ -81,11 +80,16 @@ struct Bench: ParsableCommand {
                 logits.slice(axis: 1, top..<(top + 1)).sum().backward()
                 precondition(input.grad != nil)
             }
-            report.results[name] = ["forward_ms": forward, "forward_backward_ms": backward]
-            if layers && !json { printLayerTimes(module, x) }
+            // Passes of a frozen model, as every technique runs them (weight transforms reused
+            // after the warm-up), and single passes that make their own.
+            let (forward, backward) = FrozenWeights.run { (time { _ = withNoGrad { module(x) } }, time(forwardBackward)) }
+            let cold = time(forwardBackward)
+            report.results[name] = ["forward_ms": forward, "forward_backward_ms": backward, "forward_backward_cold_ms": cold]
+            if layers && !json { FrozenWeights.run { printLayerTimes(module, x) } }
             if !json {
                 print("\(name): forward min \(fmt(forward.min()!)) median \(fmt(median(forward))) ms; " +
-                      "forward+backward min \(fmt(backward.min()!)) median \(fmt(median(backward))) ms")
+                      "forward+backward min \(fmt(backward.min()!)) median \(fmt(median(backward))) ms; " +
+                      "cold forward+backward min \(fmt(cold.min()!)) median \(fmt(median(cold))) ms")
             }
         }
         if attributionRuns > 0 {

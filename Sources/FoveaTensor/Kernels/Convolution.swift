@@ -193,8 +193,9 @@ enum Convolution {
         /// The batched column matrix [K, N*Ho*Wo] (im2col) or the input tiles V (Winograd), for
         /// the weight gradient.
         var columns: Tensor?
-        /// The transformed filters U (Winograd), for the input gradient: the adjoint's filters
-        /// are their transposes (``Winograd/conv(_:_:bias:pad:adjoint:forwardFilterTiles:keep:)``).
+        /// The transformed filters U (Winograd), made before the forward pass uses them, for the
+        /// input gradient: the adjoint's filters are their transposes
+        /// (``Winograd/conv(_:_:bias:pad:adjoint:filterTiles:keepInputTiles:)``).
         var filterTiles: Tensor?
 
         init(saved: [Tensor]) {
@@ -212,7 +213,7 @@ enum Convolution {
             if forWeight && !isDepthwise(d) {
                 columns = buffer(winograd ? Winograd.inputTilesCount(d) : batchesColumns(d, g) ? d.k * d.n * d.hwo : 0)
             }
-            if forInput && winograd { filterTiles = buffer(Winograd.filterTilesCount(d)) }
+            if forInput && winograd { filterTiles = Winograd.filterTiles(w, orMake: true) }
         }
 
         var saved: [Tensor] {
@@ -227,7 +228,10 @@ enum Convolution {
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int, keep: Kept? = nil) -> Tensor {
         let d = dims(x.shape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d) }
-        if Winograd.applies(d, g) { return Winograd.conv(x, w, bias: bias, pad: g.padding, keep: keep) }
+        if Winograd.applies(d, g) {
+            return Winograd.conv(x, w, bias: bias, pad: g.padding, filterTiles: keep?.filterTiles ?? Winograd.filterTiles(w),
+                                 keepInputTiles: keep?.columns)
+        }
         if batchesPointwise(d, g) {
             let y = pointwiseOverBatch(x.storage.pointer, w.storage.pointer, transposeW: false,
                                        rows: d.cout, k: d.cin, shape: [d.n, d.cout, d.ho, d.wo], d)
@@ -269,7 +273,8 @@ enum Convolution {
 
     /// dx = conv-transpose of dy with w: per (image, group) dcol = W_g^T dy_g, then col2im.
     /// `gathered`: dy already laid out channel-major ([Cout, N*Ho*Wo]) for the batched path.
-    /// `filterTiles`: the forward pass's transformed filters, if it kept them (Winograd).
+    /// `filterTiles`: the forward pass's transformed filters, if it kept them (Winograd); else
+    /// the frozen-weights cache's, if active.
     static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, groups: Int,
                               gathered: UnsafePointer<Float>? = nil, filterTiles: Tensor? = nil) -> Tensor {
         let d = dims(inputShape, w.shape, g, groups: groups)
@@ -278,7 +283,7 @@ enum Convolution {
             // The adjoint of a 3x3 stride-1 convolution is one too: flipped, transposed weights.
             let p = g.padding
             return Winograd.conv(dy, w, bias: nil, pad: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right), adjoint: true,
-                                 forwardFilterTiles: filterTiles)
+                                 filterTiles: filterTiles ?? Winograd.filterTiles(w))
         }
         return backwardInputByGEMM(dy, w, inputShape: inputShape, g, groups: groups, gathered: gathered)
     }

@@ -13,43 +13,57 @@ enum Winograd {
 
     /// Whether a convolution is one this kernel computes, and one where it pays. The filter
     /// transform reads and writes every weight (memory-bound: a 512x512 layer moves ~26 MB), so
-    /// it pays from a few dozen tiles per call. Measured per VGG-16 / ResNet-18 layer against
-    /// im2col + GEMM here (OpenBLAS Haswell kernels, single images): faster from 224x224 down to
-    /// 14x14 (49 tiles; ResNet's layer3 0.9 vs 1.2 ms, VGG's 14x14 layers 3.4 vs 4.8 ms),
-    /// slower on 7x7 maps (16 tiles; ResNet's layer4 2.2 vs 1.4 ms). Batches of small maps
-    /// reach the tile count too: fashion-cnn's 14x14 layer at batch 128 makes a training epoch
-    /// 15.0 s instead of 20.5 s. The environment variable FOVEA_WINOGRAD=0 turns the kernel
-    /// off, =1 uses it on every eligible layer whatever its size (to re-measure this rule).
+    /// where it runs on every call it pays from a few dozen tiles per call. Measured per VGG-16 /
+    /// ResNet-18 layer against im2col + GEMM here (OpenBLAS Haswell kernels, single images):
+    /// faster from 224x224 down to 14x14 (49 tiles; ResNet's layer3 0.9 vs 1.2 ms, VGG's 14x14
+    /// layers 3.4 vs 4.8 ms), slower on 7x7 maps (16 tiles; ResNet's layer4 2.2 vs 1.4 ms). With
+    /// the transform reused (``FrozenWeights``) it pays from 16 tiles (layer4 0.71 vs 1.43 ms).
+    /// Batches of small maps reach the tile count too: fashion-cnn's 14x14 layer at batch 128
+    /// makes a training epoch 15.0 s instead of 20.5 s. The environment variable
+    /// FOVEA_WINOGRAD=0 turns the kernel off, =1 uses it on every eligible layer whatever its
+    /// size (to re-measure this rule).
     static func applies(_ d: Convolution.Dims, _ g: Conv2dGeometry) -> Bool {
         if force == "0" { return false }
         let tiles = d.n * ((d.ho + 1) / 2) * ((d.wo + 1) / 2)
         return d.kh == 3 && d.kw == 3 && d.groups == 1 && g.stride == (1, 1) && g.dilation == (1, 1)
-            && d.cin >= 16 && d.cout >= 16 && (tiles >= 40 || force == "1")
+            && d.cin >= 16 && d.cout >= 16 && (tiles >= (FrozenWeights.isActive ? 16 : 40) || force == "1")
             && g.padding.top <= 2 && g.padding.bottom <= 2 && g.padding.left <= 2 && g.padding.right <= 2
+    }
+
+    /// U of the forward convolution with weights w [Cout, Cin, 3, 3]: the frozen-weights
+    /// cache's when one is active, else nil (or, with `orMake`, a new one).
+    static func filterTiles(_ w: Tensor, orMake: Bool = false) -> Tensor? {
+        func make() -> Tensor {
+            let (cout, cin) = (w.shape[0], w.shape[1]), step = rowStride(cout * cin)
+            let u = Tensor(overwriting: [16 * step]) { _ in }
+            transformWeights(w.storage.pointer, cout: cout, cin: cin, adjoint: false, into: u.storage.pointer, step: step)
+            return u
+        }
+        if let cache = FrozenWeights.cache { return cache.tiles(for: w, make: make) }
+        return orMake ? make() : nil
     }
 
     /// y = conv(x, w) + bias with padding `pad`; x: [N, Cin, H, W], w: [Cout, Cin, 3, 3]. With
     /// `adjoint`, w is a forward convolution's [Cin, Cout, 3, 3] and the filters are its
     /// flipped, transposed ones: w'[co, ci, ky, kx] = w[ci, co, 2 - ky, 2 - kx] (the input
     /// gradient of that convolution is conv(dy, w') with padding 2 - p on each side).
-    /// `forwardFilterTiles` (adjoint only): that forward convolution's U, which saves the filter
-    /// transform: flipping g flips G g G^T (G J = P G, P swapping rows 0 and 3), so
-    /// U'_(i,j) = U_(p(i),p(j))^T with p = (3, 1, 2, 0).
-    /// `keep`: buffers that receive the input tiles V for ``weightGradient(_:_:pad:inputTiles:)``
-    /// and the filter tiles U for the adjoint.
+    /// `filterTiles`: U of the forward convolution with weights w (``filterTiles(_:orMake:)``),
+    /// else transformed here. The adjoint reads it too: flipping g flips G g G^T (G J = P G,
+    /// P swapping rows 0 and 3), so U'_(i,j) = U_(p(i),p(j))^T with p = (3, 1, 2, 0).
+    /// `keepInputTiles`: a tensor of ``inputTilesCount(_:)`` floats that receives the input
+    /// tiles V for ``weightGradient(_:_:pad:inputTiles:)``.
     static func conv(_ x: Tensor, _ w: Tensor, bias: Tensor?, pad: (top: Int, bottom: Int, left: Int, right: Int),
-                     adjoint: Bool = false, forwardFilterTiles: Tensor? = nil, keep: Convolution.Kept? = nil) -> Tensor {
+                     adjoint: Bool = false, filterTiles: Tensor? = nil, keepInputTiles keep: Tensor? = nil) -> Tensor {
         let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let cout = adjoint ? w.shape[1] : w.shape[0]
         let ho = h + pad.top + pad.bottom - 2, wo = wd + pad.left + pad.right - 2
         let th = (ho + 1) / 2, tw = (wo + 1) / 2, tiles = n * th * tw
         let y = Tensor(overwriting: [n, cout, ho, wo]) { _ in }
-        let given = adjoint ? forwardFilterTiles : nil
-        let buffers = TileBuffers(cout: cout, cin: cin, tiles: tiles, keptV: keep?.columns, keptU: given ?? keep?.filterTiles)
+        let buffers = TileBuffers(cout: cout, cin: cin, tiles: tiles, keptV: keep, keptU: filterTiles)
         defer { buffers.release() }
         let (u, v, m) = (buffers.u, buffers.v, buffers.m), (uStep, vStep, mStep) = (buffers.uStep, buffers.vStep, buffers.mStep)
-        let transposedU = given != nil && buffers.uIsKept
-        if !transposedU {
+        let transposedU = adjoint && buffers.uIsKept
+        if !buffers.uIsKept {
             transformWeights(w.storage.pointer, cout: cout, cin: cin, adjoint: adjoint, into: u, step: uStep)
         }
         transformInput(x.storage.pointer, n: n, c: cin, h: h, w: wd, top: pad.top, left: pad.left,
@@ -107,8 +121,8 @@ enum Winograd {
     }
 
     /// The 16 matrices each of U [Cout, Cin], V [Cin, T] and M [Cout, T] for T tiles, ξ at
-    /// ξ * step; V and U are `keptV`'s and `keptU`'s storage when those have their sizes (what
-    /// a recorded forward pass keeps, or the forward's U that an adjoint reads).
+    /// ξ * step; V and U are `keptV`'s and `keptU`'s storage when those have their sizes (the
+    /// input tiles a recorded forward pass keeps, a ready U).
     struct TileBuffers {
         let uStep, vStep, mStep: Int
         let u, v, m: UnsafeMutablePointer<Float>
@@ -134,10 +148,6 @@ enum Winograd {
         16 * rowStride(d.cin * d.n * ((d.ho + 1) / 2) * ((d.wo + 1) / 2))
     }
 
-    /// The size of U, the filter tiles of a convolution with dims d.
-    static func filterTilesCount(_ d: Convolution.Dims) -> Int {
-        16 * rowStride(d.cout * d.cin)
-    }
 
     /// m[ξ * step + c * tiles + t] = (A dy A^T)[ξ] for the 2x2 tile t of dy (zeros past Ho, Wo):
     /// the adjoint of ``transformOutput``. A = [1 0; 1 1; 1 -1; 0 -1].
