@@ -94,39 +94,41 @@ extension ImageClassifier {
     /// cross-entropy of `labels` (untargeted) or descending it (`targeted`: labels are the
     /// targets). Iterates stay in the L-infinity epsilon ball around `clean` and in 0...1.
     public func perturb(_ clean: Tensor, labels: [Int], targeted: Bool, _ s: AttackSettings) -> Tensor {
-        precondition(clean.shape[0] == labels.count, "one label per image")
-        let direction: Float = targeted ? -1 : 1
-        let lower = withNoGrad { (clean - s.epsilon).clamped(min: 0) }
-        let upper = withNoGrad { 1 - (1 - clean - s.epsilon).clamped(min: 0) }     // min(clean + eps, 1)
-        let (lo, hi) = (lower.scalars, upper.scalars)                             // read once, used every step
-        func project(_ p: Tensor) -> Tensor {
-            let values = p.scalars
-            return Tensor(shape: p.shape, values: (0..<values.count).map { i in
-                var v = Swift.min(Swift.max(values[i], lo[i]), hi[i])
-                if s.quantize {
-                    // The 8-bit value nearest v inside [lo, hi] (the ball always holds the clean value).
-                    v = (v * 255).rounded() / 255
-                    if v < lo[i] { v += 1 / 255 }
-                    if v > hi[i] { v -= 1 / 255 }
-                }
-                return v
-            })
-        }
-        switch s.method {
-        case .fgsm:
-            let g = lossGradient(clean, labels: labels)            // outside withNoGrad: it records
-            return project(withNoGrad { clean + g.sign() * (direction * s.epsilon) })
-        case .pgd:
-            var generator = SeededGenerator(seed: s.seed)
-            var p = s.randomStart
-                ? project(withNoGrad { clean + Tensor.uniform(clean.shape, in: -s.epsilon...s.epsilon, using: &generator) })
-                : clean
-            let step = s.stepSize ?? 2.5 * s.epsilon / Float(s.steps)
-            for _ in 0..<s.steps {
-                let g = lossGradient(p, labels: labels)
-                p = project(withNoGrad { p + g.sign() * (direction * step) })
+        FrozenWeights.run {
+            precondition(clean.shape[0] == labels.count, "one label per image")
+            let direction: Float = targeted ? -1 : 1
+            let lower = withNoGrad { (clean - s.epsilon).clamped(min: 0) }
+            let upper = withNoGrad { 1 - (1 - clean - s.epsilon).clamped(min: 0) }     // min(clean + eps, 1)
+            let (lo, hi) = (lower.scalars, upper.scalars)                             // read once, used every step
+            func project(_ p: Tensor) -> Tensor {
+                let values = p.scalars
+                return Tensor(shape: p.shape, values: (0..<values.count).map { i in
+                    var v = Swift.min(Swift.max(values[i], lo[i]), hi[i])
+                    if s.quantize {
+                        // The 8-bit value nearest v inside [lo, hi] (the ball always holds the clean value).
+                        v = (v * 255).rounded() / 255
+                        if v < lo[i] { v += 1 / 255 }
+                        if v > hi[i] { v -= 1 / 255 }
+                    }
+                    return v
+                })
             }
-            return p
+            switch s.method {
+            case .fgsm:
+                let g = lossGradient(clean, labels: labels)            // outside withNoGrad: it records
+                return project(withNoGrad { clean + g.sign() * (direction * s.epsilon) })
+            case .pgd:
+                var generator = SeededGenerator(seed: s.seed)
+                var p = s.randomStart
+                    ? project(withNoGrad { clean + Tensor.uniform(clean.shape, in: -s.epsilon...s.epsilon, using: &generator) })
+                    : clean
+                let step = s.stepSize ?? 2.5 * s.epsilon / Float(s.steps)
+                for _ in 0..<s.steps {
+                    let g = lossGradient(p, labels: labels)
+                    p = project(withNoGrad { p + g.sign() * (direction * step) })
+                }
+                return p
+            }
         }
     }
 

@@ -24,26 +24,28 @@ extension ImageClassifier {
     public func robustness(count: Int, labels: [Int], pixels: (Range<Int>) throws -> Tensor, epsilons: [Float],
                            method: AttackSettings.Method, steps: Int = 10, batch: Int = 100, reference: String,
                            progress: ((Int, Int) -> Void)? = nil) throws -> RobustnessCurve {
-        precondition(labels.count == count, "one label per image")
-        precondition(batch >= 1, "batch must be at least 1")
-        let start = Date()
-        var correct = [Int](repeating: 0, count: epsilons.count)
-        for first in stride(from: 0, to: count, by: batch) {
-            let range = first..<min(first + batch, count)
-            let clean = try pixels(range)
-            let y = Array(labels[range])
-            for (e, epsilon) in epsilons.enumerated() {
-                var settings = AttackSettings(method: method, epsilon: epsilon)
-                settings.steps = steps
-                settings.seed = UInt64(first)
-                let attacked = epsilon == 0 ? clean : perturb(clean, labels: y, targeted: false, settings)
-                correct[e] += zip(self.logits(normalizedInput(attacked)).argmax(), y).filter { $0 == $1 }.count
+        try FrozenWeights.run {
+            precondition(labels.count == count, "one label per image")
+            precondition(batch >= 1, "batch must be at least 1")
+            let start = Date()
+            var correct = [Int](repeating: 0, count: epsilons.count)
+            for first in stride(from: 0, to: count, by: batch) {
+                let range = first..<min(first + batch, count)
+                let clean = try pixels(range)
+                let y = Array(labels[range])
+                for (e, epsilon) in epsilons.enumerated() {
+                    var settings = AttackSettings(method: method, epsilon: epsilon)
+                    settings.steps = steps
+                    settings.seed = UInt64(first)
+                    let attacked = epsilon == 0 ? clean : perturb(clean, labels: y, targeted: false, settings)
+                    correct[e] += zip(self.logits(normalizedInput(attacked)).argmax(), y).filter { $0 == $1 }.count
+                }
+                progress?(range.upperBound, count)
             }
-            progress?(range.upperBound, count)
+            return RobustnessCurve(method: method.rawValue, epsilons: epsilons,
+                                   accuracies: correct.map { Float($0) / Float(max(count, 1)) },
+                                   images: count, reference: reference, seconds: Date().timeIntervalSince(start))
         }
-        return RobustnessCurve(method: method.rawValue, epsilons: epsilons,
-                               accuracies: correct.map { Float($0) / Float(max(count, 1)) },
-                               images: count, reference: reference, seconds: Date().timeIntervalSince(start))
     }
 }
 

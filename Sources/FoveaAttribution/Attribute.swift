@@ -56,54 +56,56 @@ extension ImageClassifier {
     public func attribute(_ method: AttributionMethod, input x: Tensor, target: Int,
                           options o: AttributionOptions = AttributionOptions(),
                           progress: ((Int, Int) -> Void)? = nil) throws -> Attribution {
-        let layer = o.layer ?? spec.camLayer
-        if o.smooth {
-            // SmoothGrad around any pixel-gradient method: average its raw attribution over noisy inputs.
-            let raw: (Tensor) throws -> Tensor
-            switch method {
-            case .gradient, .smoothgrad: raw = { try self.backpropagate($0, target: target).inputGradient }
-            case .guidedBackprop: raw = { try self.guidedGradient($0, target: target) }
-            case .integratedGradients:
-                raw = { x in
-                    let start = o.integrationBaseline == .zero ? nil : self.baselineImage(x, o.integrationBaseline)
-                    return try self.integratedGradients(x, target: target, baseline: start, steps: o.steps,
-                                                        quadrature: o.quadrature, batch: o.batch(for: .integratedGradients)).attribution
+        try FrozenWeights.run {
+            let layer = o.layer ?? spec.camLayer
+            if o.smooth {
+                // SmoothGrad around any pixel-gradient method: average its raw attribution over noisy inputs.
+                let raw: (Tensor) throws -> Tensor
+                switch method {
+                case .gradient, .smoothgrad: raw = { try self.backpropagate($0, target: target).inputGradient }
+                case .guidedBackprop: raw = { try self.guidedGradient($0, target: target) }
+                case .integratedGradients:
+                    raw = { x in
+                        let start = o.integrationBaseline == .zero ? nil : self.baselineImage(x, o.integrationBaseline)
+                        return try self.integratedGradients(x, target: target, baseline: start, steps: o.steps,
+                                                            quadrature: o.quadrature, batch: o.batch(for: .integratedGradients)).attribution
+                    }
+                default:
+                    throw FoveaError("--smooth applies to gradient, guided-backprop and integrated-gradients, not \(method.rawValue)")
                 }
-            default:
-                throw FoveaError("--smooth applies to gradient, guided-backprop and integrated-gradients, not \(method.rawValue)")
+                let map = try smoothGrad(x, target: target, samples: o.samples, noise: o.noise, signed: o.signed,
+                                         method: "smooth \(method.rawValue)", gradient: raw)
+                return Attribution(method: method, map: map, integrated: nil)
             }
-            let map = try smoothGrad(x, target: target, samples: o.samples, noise: o.noise, signed: o.signed,
-                                     method: "smooth \(method.rawValue)", gradient: raw)
-            return Attribution(method: method, map: map, integrated: nil)
-        }
-        var integrated: IntegratedGradientsResult?
-        let map: SaliencyMap
-        switch method {
-        case .occlusion:
-            map = try occlusion(x, target: target, window: o.window, stride: o.stride, value: o.value,
-                                batch: o.batch(for: .occlusion), progress: progress)
-        case .gradient: map = try gradientSaliency(x, target: target, signed: o.signed)
-        case .guidedBackprop: map = try guidedBackprop(x, target: target, signed: o.signed)
-        case .smoothgrad:
-            map = try smoothGrad(x, target: target, samples: o.samples, noise: o.noise, signed: o.signed) {
-                try self.backpropagate($0, target: target).inputGradient
+            var integrated: IntegratedGradientsResult?
+            let map: SaliencyMap
+            switch method {
+            case .occlusion:
+                map = try occlusion(x, target: target, window: o.window, stride: o.stride, value: o.value,
+                                    batch: o.batch(for: .occlusion), progress: progress)
+            case .gradient: map = try gradientSaliency(x, target: target, signed: o.signed)
+            case .guidedBackprop: map = try guidedBackprop(x, target: target, signed: o.signed)
+            case .smoothgrad:
+                map = try smoothGrad(x, target: target, samples: o.samples, noise: o.noise, signed: o.signed) {
+                    try self.backpropagate($0, target: target).inputGradient
+                }
+            case .integratedGradients:
+                let start = o.integrationBaseline == .zero ? nil : baselineImage(x, o.integrationBaseline)
+                let result = try integratedGradients(x, target: target, baseline: start, steps: o.steps,
+                                                     quadrature: o.quadrature, batch: o.batch(for: .integratedGradients))
+                integrated = result
+                map = result.map
+            case .cam: map = try cam(x, target: target)
+            case .gradcam: map = try gradCAM(x, target: target, layer: layer)
+            case .guidedGradcam: map = try guidedGradCAM(x, target: target, layer: layer, signed: o.signed)
+            case .gradcamPlusPlus: map = try gradCAMPlusPlus(x, target: target, layer: layer)
+            case .scorecam: map = try scoreCAM(x, target: target, layer: layer, batch: o.batch(for: .scorecam), progress: progress)
             }
-        case .integratedGradients:
-            let start = o.integrationBaseline == .zero ? nil : baselineImage(x, o.integrationBaseline)
-            let result = try integratedGradients(x, target: target, baseline: start, steps: o.steps,
-                                                 quadrature: o.quadrature, batch: o.batch(for: .integratedGradients))
-            integrated = result
-            map = result.map
-        case .cam: map = try cam(x, target: target)
-        case .gradcam: map = try gradCAM(x, target: target, layer: layer)
-        case .guidedGradcam: map = try guidedGradCAM(x, target: target, layer: layer, signed: o.signed)
-        case .gradcamPlusPlus: map = try gradCAMPlusPlus(x, target: target, layer: layer)
-        case .scorecam: map = try scoreCAM(x, target: target, layer: layer, batch: o.batch(for: .scorecam), progress: progress)
+            guard map.values.allSatisfy(\.isFinite) else {
+                throw FoveaError("--method \(method.rawValue): the map has NaN or infinite values; nothing written")
+            }
+            return Attribution(method: method, map: map, integrated: integrated)
         }
-        guard map.values.allSatisfy(\.isFinite) else {
-            throw FoveaError("--method \(method.rawValue): the map has NaN or infinite values; nothing written")
-        }
-        return Attribution(method: method, map: map, integrated: integrated)
     }
 
     /// Whether `method` applies to this model (CAM needs a global-pooling + linear head).

@@ -81,26 +81,28 @@ extension ImageClassifier {
                         options: AttributionOptions = AttributionOptions(), baseline: Faithfulness.Baseline = .blur,
                         methods: [AttributionMethod] = AttributionMethod.allCases,
                         progress: ((AttributionMethod, Int, Int) -> Void)? = nil) throws -> Explanation {
-        let prediction = predict(input)
-        let target = target ?? prediction.top(1)[0].index
-        var entries: [Explanation.Entry] = []
-        var skipped: [(AttributionMethod, String)] = []
-        for (i, method) in methods.enumerated() {
-            progress?(method, i, methods.count)
-            guard supports(method) else {
-                skipped.append((method, "\(spec.name) does not end in global average pooling + one linear layer"))
-                continue
+        try FrozenWeights.run {
+            let prediction = predict(input)
+            let target = target ?? prediction.top(1)[0].index
+            var entries: [Explanation.Entry] = []
+            var skipped: [(AttributionMethod, String)] = []
+            for (i, method) in methods.enumerated() {
+                progress?(method, i, methods.count)
+                guard supports(method) else {
+                    skipped.append((method, "\(spec.name) does not end in global average pooling + one linear layer"))
+                    continue
+                }
+                let start = DispatchTime.now().uptimeNanoseconds
+                let attribution = try attribute(method, input: input, target: target, options: options)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                entries.append(.init(attribution: attribution,
+                                     faithfulness: faithfulness(of: attribution.map, input: input, baseline: baseline),
+                                     seconds: seconds))
             }
-            let start = DispatchTime.now().uptimeNanoseconds
-            let attribution = try attribute(method, input: input, target: target, options: options)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            entries.append(.init(attribution: attribution,
-                                 faithfulness: faithfulness(of: attribution.map, input: input, baseline: baseline),
-                                 seconds: seconds))
+            progress?(methods.last ?? .gradient, methods.count, methods.count)
+            return Explanation(file: file, model: spec.name, crop: crop, target: target, label: labels.short(target),
+                               probability: prediction.probabilities[target], top: prediction.top(5),
+                               entries: entries, skipped: skipped)
         }
-        progress?(methods.last ?? .gradient, methods.count, methods.count)
-        return Explanation(file: file, model: spec.name, crop: crop, target: target, label: labels.short(target),
-                           probability: prediction.probabilities[target], top: prediction.top(5),
-                           entries: entries, skipped: skipped)
     }
 }

@@ -29,41 +29,43 @@ extension ImageClassifier {
     /// Deletion and insertion AUCs of `map` for its target, in `steps` steps.
     public func faithfulness(of map: SaliencyMap, input: Tensor, baseline: Faithfulness.Baseline = .blur,
                              steps: Int = 32, batch: Int = 8) -> Faithfulness {
-        let (c, h, w) = (input.shape[1], input.shape[2], input.shape[3])
-        let reference = baselineImage(input, baseline)
-        let importance = map.importance
-        let ranked = withNoGrad {
-            importance.tensor.reshaped([1, 1, map.height, map.width]).resized(height: h, width: w, mode: .bilinear)
-        }.scalars
-        // Pixel indices, most salient first (ties broken by position, so runs are reproducible).
-        let order = ranked.indices.sorted { ranked[$0] != ranked[$1] ? ranked[$0] > ranked[$1] : $0 < $1 }
-        let fractions = (0...steps).map { Float($0) / Float(steps) }
+        FrozenWeights.run {
+            let (c, h, w) = (input.shape[1], input.shape[2], input.shape[3])
+            let reference = baselineImage(input, baseline)
+            let importance = map.importance
+            let ranked = withNoGrad {
+                importance.tensor.reshaped([1, 1, map.height, map.width]).resized(height: h, width: w, mode: .bilinear)
+            }.scalars
+            // Pixel indices, most salient first (ties broken by position, so runs are reproducible).
+            let order = ranked.indices.sorted { ranked[$0] != ranked[$1] ? ranked[$0] > ranked[$1] : $0 < $1 }
+            let fractions = (0...steps).map { Float($0) / Float(steps) }
 
-        /// Probability curve for images that take `first` at the k most salient pixels and `rest`
-        /// elsewhere, k = fraction * H * W.
-        func curve(first: Tensor, rest: Tensor) -> [Float] {
-            var probabilities: [Float] = []
-            for start in stride(from: 0, to: fractions.count, by: batch) {
-                let chunk = Array(fractions[start..<min(start + batch, fractions.count)])
-                let images = chunk.map { f -> Tensor in
-                    let k = Int((f * Float(h * w)).rounded())
-                    let image = rest.copy()
-                    let dst = image.storage.pointer, src = first.storage.pointer
-                    for i in order.prefix(k) { for ch in 0..<c { dst[ch * h * w + i] = src[ch * h * w + i] } }
-                    return image
+            /// Probability curve for images that take `first` at the k most salient pixels and `rest`
+            /// elsewhere, k = fraction * H * W.
+            func curve(first: Tensor, rest: Tensor) -> [Float] {
+                var probabilities: [Float] = []
+                for start in stride(from: 0, to: fractions.count, by: batch) {
+                    let chunk = Array(fractions[start..<min(start + batch, fractions.count)])
+                    let images = chunk.map { f -> Tensor in
+                        let k = Int((f * Float(h * w)).rounded())
+                        let image = rest.copy()
+                        let dst = image.storage.pointer, src = first.storage.pointer
+                        for i in order.prefix(k) { for ch in 0..<c { dst[ch * h * w + i] = src[ch * h * w + i] } }
+                        return image
+                    }
+                    let p = logits(Tensor.concat(images, axis: 0)).softmax(axis: 1)
+                    for row in 0..<chunk.count { probabilities.append(p.storage.pointer[row * p.shape[1] + map.target]) }
                 }
-                let p = logits(Tensor.concat(images, axis: 0)).softmax(axis: 1)
-                for row in 0..<chunk.count { probabilities.append(p.storage.pointer[row * p.shape[1] + map.target]) }
+                return probabilities
             }
-            return probabilities
+            let deletion = curve(first: reference, rest: input)
+            let insertion = curve(first: input, rest: reference)
+            func auc(_ y: [Float]) -> Float {
+                zip(y, y.dropFirst()).reduce(0) { $0 + ($1.0 + $1.1) / 2 } / Float(y.count - 1)
+            }
+            return Faithfulness(baseline: baseline, deletionAUC: auc(deletion), insertionAUC: auc(insertion),
+                                deletionCurve: deletion, insertionCurve: insertion)
         }
-        let deletion = curve(first: reference, rest: input)
-        let insertion = curve(first: input, rest: reference)
-        func auc(_ y: [Float]) -> Float {
-            zip(y, y.dropFirst()).reduce(0) { $0 + ($1.0 + $1.1) / 2 } / Float(y.count - 1)
-        }
-        return Faithfulness(baseline: baseline, deletionAUC: auc(deletion), insertionAUC: auc(insertion),
-                            deletionCurve: deletion, insertionCurve: insertion)
     }
 
     /// The image that removed pixels take: a Gaussian blur (sigma 5, 31 taps, reflected

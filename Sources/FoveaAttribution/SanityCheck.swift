@@ -21,26 +21,28 @@ extension ImageClassifier {
     public func sanityCheck(_ method: AttributionMethod, input: Tensor, target: Int,
                             options: AttributionOptions = AttributionOptions(), seed: UInt64 = 0,
                             progress: ((Int, Int) -> Void)? = nil) throws -> [SanityStep] {
-        let original = try attribute(method, input: input, target: target, options: options).map
-        let layers = randomisableLayers().reversed()
-        let saved = module.namedParameters().map { ($0.tensor, $0.tensor.copy()) }
-        defer { for (p, copy) in saved { p.storage.pointer.update(from: copy.storage.pointer, count: p.count) } }
-        var generator = SeededGenerator(seed: seed)
-        var steps: [SanityStep] = []
-        for (i, path) in layers.enumerated() {
-            progress?(i, layers.count)
-            for (_, p) in module.module(at: path)!.namedParameters() {
-                let values = p.scalars
-                let mean = values.reduce(0, +) / Float(values.count)
-                let std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)).squareRoot()
-                let noise = Tensor.normal(p.shape, mean: mean, std: std, using: &generator)
-                p.storage.pointer.update(from: noise.storage.pointer, count: p.count)
+        try FrozenWeights.suspend {
+            let original = try attribute(method, input: input, target: target, options: options).map
+            let layers = randomisableLayers().reversed()
+            let saved = module.namedParameters().map { ($0.tensor, $0.tensor.copy()) }
+            defer { for (p, copy) in saved { p.storage.pointer.update(from: copy.storage.pointer, count: p.count) } }
+            var generator = SeededGenerator(seed: seed)
+            var steps: [SanityStep] = []
+            for (i, path) in layers.enumerated() {
+                progress?(i, layers.count)
+                for (_, p) in module.module(at: path)!.namedParameters() {
+                    let values = p.scalars
+                    let mean = values.reduce(0, +) / Float(values.count)
+                    let std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)).squareRoot()
+                    let noise = Tensor.normal(p.shape, mean: mean, std: std, using: &generator)
+                    p.storage.pointer.update(from: noise.storage.pointer, count: p.count)
+                }
+                let map = try attribute(method, input: input, target: target, options: options).map
+                steps.append(SanityStep(layer: path, spearman: spearman(original.values, map.values)))
             }
-            let map = try attribute(method, input: input, target: target, options: options).map
-            steps.append(SanityStep(layer: path, spearman: spearman(original.values, map.values)))
+            progress?(layers.count, layers.count)
+            return steps
         }
-        progress?(layers.count, layers.count)
-        return steps
     }
 
     /// Layers with parameters in forward order: top-level modules, containers expanded once.

@@ -45,15 +45,17 @@ extension ImageClassifier {
     /// Runs `inputs(range)` through the network `batch` images at a time, so memory stays bounded.
     func embed(count: Int, layer: String?, batch: Int, progress: ((Int, Int) -> Void)?,
                inputs: (Range<Int>) throws -> Tensor) throws -> Tensor {
-        var rows: [Float] = []
-        var width = 0
-        for start in stride(from: 0, to: count, by: batch) {
-            let range = start..<min(start + batch, count)
-            let f = try features(try inputs(range), layer: layer)
-            width = f.shape[1]
-            rows += f.scalars
-            progress?(range.upperBound, count)
-        }
-        return Tensor(shape: [count, width], values: rows)
+    try FrozenWeights.run {
+            var rows: [Float] = []
+            var width = 0
+            for start in stride(from: 0, to: count, by: batch) {
+                let range = start..<min(start + batch, count)
+                let f = try features(try inputs(range), layer: layer)
+                width = f.shape[1]
+                rows += f.scalars
+                progress?(range.upperBound, count)
+            }
+            return Tensor(shape: [count, width], values: rows)
     }
+}
 }

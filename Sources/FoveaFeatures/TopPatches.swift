@@ -27,41 +27,43 @@ public struct TopPatches: Sendable {
     public static func find(_ classifier: ImageClassifier, dataset: any ImageDataset, layer: String, channels: [Int]?,
                             topChannels: Int = 8, k: Int = 9, crop: CropMode = .center, batch: Int = 16,
                             progress: ((Int, Int) -> Void)? = nil) throws -> TopPatches {
-        let field = try classifier.receptiveField(of: layer)
-        let capture = try LayerCapture(classifier.module, layers: [layer], gradients: false)
-        defer { capture.remove() }
-        var best: [Int: [Hit]] = [:]
-        var maxima: [Float] = []
-        for start in stride(from: 0, to: dataset.count, by: batch) {
-            let range = start..<min(start + batch, dataset.count)
-            _ = classifier.logits(try classifier.inputs(dataset, range, crop: crop))
-            guard let a = capture.outputs[layer], a.rank == 4 else {
-                throw FoveaError("--layer \(layer): needs a layer with an [N, C, H, W] output (see `fovea layers`)")
-            }
-            let (c, h, w) = (a.shape[1], a.shape[2], a.shape[3])
-            if let channels, let bad = channels.first(where: { $0 < 0 || $0 >= c }) {
-                throw FoveaError("--channels \(bad): \(layer) has channels 0..<\(c)")
-            }
-            if maxima.isEmpty { maxima = [Float](repeating: -.infinity, count: c) }
-            for (b, n) in range.enumerated() {
-                let v = a.storage.pointer + b * c * h * w
-                for ch in channels ?? Array(0..<c) {
-                    var (bestValue, bestIndex) = (-Float.infinity, 0)
-                    for i in 0..<(h * w) where v[ch * h * w + i] > bestValue { (bestValue, bestIndex) = (v[ch * h * w + i], i) }
-                    maxima[ch] = max(maxima[ch], bestValue)
-                    var list = best[ch, default: []]
-                    if list.count < k || bestValue > list.last!.value {
-                        list.append(Hit(image: n, value: bestValue, window: field.window(row: bestIndex / w, column: bestIndex % w)))
-                        list.sort { $0.value > $1.value }
-                        if list.count > k { list.removeLast() }
-                        best[ch] = list
+        try FrozenWeights.run {
+            let field = try classifier.receptiveField(of: layer)
+            let capture = try LayerCapture(classifier.module, layers: [layer], gradients: false)
+            defer { capture.remove() }
+            var best: [Int: [Hit]] = [:]
+            var maxima: [Float] = []
+            for start in stride(from: 0, to: dataset.count, by: batch) {
+                let range = start..<min(start + batch, dataset.count)
+                _ = classifier.logits(try classifier.inputs(dataset, range, crop: crop))
+                guard let a = capture.outputs[layer], a.rank == 4 else {
+                    throw FoveaError("--layer \(layer): needs a layer with an [N, C, H, W] output (see `fovea layers`)")
+                }
+                let (c, h, w) = (a.shape[1], a.shape[2], a.shape[3])
+                if let channels, let bad = channels.first(where: { $0 < 0 || $0 >= c }) {
+                    throw FoveaError("--channels \(bad): \(layer) has channels 0..<\(c)")
+                }
+                if maxima.isEmpty { maxima = [Float](repeating: -.infinity, count: c) }
+                for (b, n) in range.enumerated() {
+                    let v = a.storage.pointer + b * c * h * w
+                    for ch in channels ?? Array(0..<c) {
+                        var (bestValue, bestIndex) = (-Float.infinity, 0)
+                        for i in 0..<(h * w) where v[ch * h * w + i] > bestValue { (bestValue, bestIndex) = (v[ch * h * w + i], i) }
+                        maxima[ch] = max(maxima[ch], bestValue)
+                        var list = best[ch, default: []]
+                        if list.count < k || bestValue > list.last!.value {
+                            list.append(Hit(image: n, value: bestValue, window: field.window(row: bestIndex / w, column: bestIndex % w)))
+                            list.sort { $0.value > $1.value }
+                            if list.count > k { list.removeLast() }
+                            best[ch] = list
+                        }
                     }
                 }
+                progress?(range.upperBound, dataset.count)
             }
-            progress?(range.upperBound, dataset.count)
+            let chosen = channels ?? Array(maxima.indices.sorted { maxima[$0] > maxima[$1] }.prefix(topChannels))
+            return TopPatches(layer: layer, field: field, hits: chosen.map { ($0, best[$0] ?? []) })
         }
-        let chosen = channels ?? Array(maxima.indices.sorted { maxima[$0] > maxima[$1] }.prefix(topChannels))
-        return TopPatches(layer: layer, field: field, hits: chosen.map { ($0, best[$0] ?? []) })
     }
 
     /// Rows = channels, columns = the k patches (the receptive field cut from the crop the

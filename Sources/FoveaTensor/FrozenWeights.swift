@@ -8,14 +8,18 @@ import Foundation
 /// 1.43 ms by im2col, 0.71 ms by Winograd with U ready).
 ///
 /// Inside ``run(_:)`` no weight may change in place: a changed weight would keep its old
-/// transform. A nested ``run(_:)`` starts an empty cache; ``suspend(_:)`` turns reuse off for
-/// code that edits weights (the sanity check's randomised layers).
+/// transform. A nested ``run(_:)`` shares the enclosing cache; ``suspend(_:)`` turns reuse off
+/// for code that edits weights (the sanity check's randomised layers), and a ``run(_:)``
+/// inside it starts a cache of its own. Every technique runs inside one (attribution,
+/// faithfulness, attacks, top patches, embeddings).
 public enum FrozenWeights {
     @TaskLocal static var cache: FilterTileCache?
 
-    /// `body` with transforms of the weights it uses kept until it returns.
+    /// `body` with transforms of the weights it uses kept until it (or the enclosing block)
+    /// returns.
     public static func run<T>(_ body: () throws -> T) rethrows -> T {
-        try $cache.withValue(FilterTileCache(), operation: body)
+        if cache != nil { return try body() }
+        return try $cache.withValue(FilterTileCache(), operation: body)
     }
 
     /// `body` without reuse (weights may change inside).

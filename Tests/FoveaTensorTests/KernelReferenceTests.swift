@@ -77,6 +77,40 @@ import Testing
         #expect(maxRelativeError(dwWinograd.scalars, dwGEMM.scalars) < 1e-4)
     }
 
+    /// Inside FrozenWeights.run a 7x7 map (16 tiles) goes through Winograd with the cached filter
+    /// transform, forward and input gradient; an in-place weight change under suspend is seen,
+    /// and the enclosing cache is still right once the weights are restored.
+    @Test func frozenWeightsReuseFilterTransforms() {
+        let x = randomTensor([1, 24, 7, 7], seed: 31), w = randomTensor([32, 24, 3, 3], seed: 32)
+        let pad = (1, 1, 1, 1), g = Conv2dGeometry(kernel: (3, 3), padding: pad)
+        let d = Convolution.dims(x.shape, w.shape, g, groups: 1)
+        let reference = Self.referenceConv(x, w, nil, stride: 1, pad: pad, dilation: 1, groups: 1).map(Float.init)
+        let dy = randomTensor([1, 32, 7, 7], seed: 33)
+        let dxReference = Convolution.backwardInputByGEMM(dy, w, inputShape: x.shape, g, groups: 1).scalars
+        #expect(!Winograd.applies(d, g))
+        FrozenWeights.run {
+            #expect(Winograd.applies(d, g))
+            for _ in 0..<2 {                                       // a miss, then a hit
+                let input = x.detached()
+                input.requiresGrad = true
+                let y = input.conv2d(weight: w, padding: pad)
+                #expect(maxRelativeError(y.scalars, reference) < 1e-5)
+                (y * dy).sum().backward()
+                #expect(maxRelativeError(input.grad!.scalars, dxReference) < 1e-5)
+            }
+            let saved = w.copy()
+            FrozenWeights.suspend {
+                #expect(!FrozenWeights.isActive)
+                for i in 0..<w.count { w.buffer[i] *= 2 }
+                let doubled = reference.map { 2 * $0 }
+                #expect(maxRelativeError(x.conv2d(weight: w, padding: pad).scalars, doubled) < 1e-5)
+                FrozenWeights.run { #expect(maxRelativeError(x.conv2d(weight: w, padding: pad).scalars, doubled) < 1e-5) }
+            }
+            w.buffer.baseAddress!.update(from: saved.storage.pointer, count: w.count)
+            #expect(maxRelativeError(x.conv2d(weight: w, padding: pad).scalars, reference) < 1e-5)
+        }
+    }
+
     /// Products with a single row or column of C go through GEMV: every transpose combination,
     /// padded leading dimensions, beta, small and split-over-both-cores sizes, against a loop.
     @Test(arguments: [(1, 700, 900), (1, 40, 30), (600, 1, 800), (50, 1, 20)])
