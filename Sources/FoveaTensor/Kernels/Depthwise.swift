@@ -60,11 +60,49 @@ enum Depthwise {
         }
 
         /// Writes the padded polyphase planes of input plane x into `dst` (planeCount floats).
+        /// Stride 1: rows copied and only the border zeroed; stride 2: each row split into its
+        /// even and odd columns eight pairs at a time.
         func split(_ x: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>) {
+            if s == 1 {
+                dst.update(repeating: 0, count: top * stride)
+                for y in 0..<h {
+                    let row = dst + (top + y) * stride
+                    row.update(repeating: 0, count: left)
+                    (row + left).update(from: x + y * w, count: w)
+                    (row + left + w).update(repeating: 0, count: stride - left - w)
+                }
+                (dst + (top + h) * stride).update(repeating: 0, count: (rows - top - h) * stride)
+                return
+            }
             dst.update(repeating: 0, count: planeCount)
-            forEachRun { y, base, x0, count, column in
-                let row = x + y * w + x0, out = dst + base + column
-                if s == 1 { out.update(from: row, count: count) } else { for j in 0..<count { out[j] = row[j * s] } }
+            guard s == 2 else {
+                return forEachRun { y, base, x0, count, column in
+                    let row = x + y * w + x0, out = dst + base + column
+                    for j in 0..<count { out[j] = row[j * s] }
+                }
+            }
+            // Input column xx goes to column phase (xx + left) % 2 at column (xx + left) / 2; from
+            // the first xx with an even xx + left, pairs (xx, xx + 1) share their column.
+            let first = left % 2
+            for y in 0..<h {
+                let py = y + top, row = x + y * w
+                let even = dst + ((py % 2) * 2) * phaseCount + (py / 2) * stride
+                let odd = even + phaseCount
+                if first == 1 { odd[left / 2] = row[0] }
+                var xx = first
+                while xx + 16 <= w {
+                    let v = UnsafeRawPointer(row + xx).loadUnaligned(as: SIMD16<Float>.self)
+                    let c = (xx + left) / 2
+                    UnsafeMutableRawPointer(even + c).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(odd + c).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                    xx += 16
+                }
+                while xx < w {
+                    let c = (xx + left) / 2
+                    even[c] = row[xx]
+                    if xx + 1 < w { odd[c] = row[xx + 1] }
+                    xx += 2
+                }
             }
         }
 
@@ -92,41 +130,50 @@ enum Depthwise {
         let y = Tensor(overwriting: [d.n, d.cout, d.ho, d.wo]) { _ in }
         let px = x.storage.pointer, pw = w.storage.pointer, py = y.storage.pointer
         let pb = bias?.storage.pointer
-        let m = d.cout / d.cin, L = Layout(d, g), span = L.span
-        forEachPlane(d, scratchCount: L.planeCount + span) { plane, scratch in
+        let m = d.cout / d.cin, L = Layout(d, g)
+        forEachPlane(d, scratchCount: L.planeCount) { plane, phases in
             let (n, o) = (plane / d.cout, plane % d.cout)
-            let phases = scratch, acc = scratch + L.planeCount
             L.split(px + (n * d.cin + o / m) * d.h * d.w, into: phases)
-            accumulateTaps(L, weights: pw + o * d.kh * d.kw, bias: pb?[o] ?? 0, phases: phases, into: acc)
-            let out = py + plane * d.hwo
-            for oy in 0..<d.ho { (out + oy * d.wo).update(from: acc + oy * L.stride, count: d.wo) }
+            accumulateTaps(L, weights: pw + o * d.kh * d.kw, bias: pb?[o] ?? 0, phases: phases, into: py + plane * d.hwo)
         }
         return y
     }
 
-    /// acc[i] = bias + sum over taps t of w[t] * P_t[i + offset_t] for i < span, sixteen
-    /// outputs at a time held in registers across all taps (one store per output instead of a
-    /// read-modify-write pass per tap).
+    /// out[oy * Wo + ox] = bias + sum over taps t of w[t] * P_t[oy * stride + ox + offset_t]:
+    /// each output row in blocks of 16 (8, 4 on narrow maps; the last block of a row overlaps
+    /// the one before it) held in registers across all taps.
     @inline(__always)
     static func accumulateTaps(_ L: Layout, weights wk: UnsafePointer<Float>, bias: Float,
-                               phases: UnsafePointer<Float>, into acc: UnsafeMutablePointer<Float>) {
-        let span = L.span, taps = L.taps.count
+                               phases: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let taps = L.taps.count, wo = L.wo
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { sources in
             for (t, tap) in L.taps.enumerated() { sources[t] = phases + tap.phase * L.phaseCount + tap.offset }
-            var i = 0
-            while i + 16 <= span {
-                var a = SIMD16<Float>(repeating: bias)
-                for t in 0..<taps {
-                    a.addProduct(SIMD16(repeating: wk[t]), UnsafeRawPointer(sources[t] + i).loadUnaligned(as: SIMD16<Float>.self))
+            @inline(__always) func rowBlocks<V: SIMD>(_: V.Type) where V.Scalar == Float {
+                let width = V.scalarCount
+                for oy in 0..<L.ho {
+                    let base = oy * L.stride, row = out + oy * wo
+                    var x = 0
+                    while true {
+                        let start = Swift.min(x, wo - width)
+                        var a = V(repeating: bias)
+                        for t in 0..<taps {
+                            a.addProduct(V(repeating: wk[t]), UnsafeRawPointer(sources[t] + base + start).loadUnaligned(as: V.self))
+                        }
+                        UnsafeMutableRawPointer(row + start).storeBytes(of: a, as: V.self)
+                        if start == wo - width { break }
+                        x += width
+                    }
                 }
-                UnsafeMutableRawPointer(acc + i).storeBytes(of: a, as: SIMD16<Float>.self)
-                i += 16
             }
-            while i < span {
-                var a = bias
-                for t in 0..<taps { a.addProduct(wk[t], sources[t][i]) }
-                acc[i] = a
-                i += 1
+            if wo >= 16 { return rowBlocks(SIMD16<Float>.self) }
+            if wo >= 8 { return rowBlocks(SIMD8<Float>.self) }
+            if wo >= 4 { return rowBlocks(SIMD4<Float>.self) }
+            for oy in 0..<L.ho {
+                for ox in 0..<wo {
+                    var a = bias
+                    for t in 0..<taps { a.addProduct(wk[t], sources[t][oy * L.stride + ox]) }
+                    out[oy * wo + ox] = a
+                }
             }
         }
     }
