@@ -86,7 +86,7 @@ public final class MBConvBlock: Module {
     public override func forward(_ x: Tensor) -> Tensor {
         var h = x
         if let expandConv, let bn0 { h = bn0(expandConv(h), thenClampingAt: 6) }
-        h = bn1(depthwiseConv(h), thenClampingAt: 6)
+        h = bn1(convolving: h, with: depthwiseConv, thenClampingAt: 6)
         h = bn2(projectConv(h))
         return residual ? h + x : h
     }

@@ -75,6 +75,16 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
         if n.inputs.count == 3 { grads.append(n.inputs[2].isDifferentiable ? Convolution.backwardBias(g) : nil) }
         return grads
     }
+    // y = clamp(z * scale + shift, 0, upper), z = conv2d(x, w, b): batchNormClamp's rule, then conv2d's.
+    case .conv2dBatchNormClamp(let geometry, let groups, let upper): return { g, n, out in
+        let dz = Normalization.batchNormClampedBackward(g, y: out, scale: n.inputs[2], upper: upper)
+        let (x, w) = (n.inputs[0], n.inputs[1])
+        let (dx, dw) = Convolution.backward(dz, x: x, w: w, geometry, groups: groups, needsInput: x.isDifferentiable,
+                                            needsWeight: w.isDifferentiable, kept: .init(saved: n.saved))
+        var grads: [Tensor?] = [dx, dw, nil, nil]
+        if n.inputs.count == 5 { grads.append(n.inputs[4].isDifferentiable ? Convolution.backwardBias(dz) : nil) }
+        return grads
+    }
     // y = conv2d^T(x, w): dx = conv2d(dy, w); dw is conv2d's weight gradient with x and dy swapped.
     case .convTranspose2d(let geometry, let groups): return { g, n, _ in
         let (x, w) = (n.inputs[0], n.inputs[1])

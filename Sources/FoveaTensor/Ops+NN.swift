@@ -40,6 +40,37 @@ extension Tensor {
         return y.recorded(.conv2d(g, groups: groups), bias.map { [self, weight, $0] } ?? [self, weight], saved: keep?.saved ?? [])
     }
 
+    /// clamp(batchNorm(conv2d(x, weight, bias)), 0, upper) for an eval-mode batch norm with
+    /// constant parameters followed by ReLU (upper = infinity) or ReLU6 (6), as one primitive:
+    /// a depthwise kernel applies the batch norm and the clamp to each output plane while it is
+    /// in cache (other convolutions in a second pass). The same values and input gradient as the
+    /// three operations: the batch norm's fused multiply-add on the convolution's output, the
+    /// clamp's NaN rules, and dz = g * weight / sqrt(var + eps) where 0 < y < upper before
+    /// conv2d's backward. No gradient reaches the batch norm's tensors.
+    public func conv2dBatchNormClamped(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
+                                       padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
+                                       dilation: (Int, Int) = (1, 1), groups: Int = 1,
+                                       batchNorm bn: (weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, eps: Float),
+                                       upper: Float) -> Tensor {
+        precondition(rank == 4, "conv2d needs NCHW input, got \(shape)")
+        precondition(weight.rank == 4 && shape[1] == weight.shape[1] * groups && weight.shape[0] % groups == 0,
+                     "conv2d: input \(shape) does not match weight \(weight.shape) with groups \(groups)")
+        precondition(bn.weight.count == weight.shape[0], "batchNorm: \(bn.weight.count) channels vs conv output \(weight.shape[0])")
+        let g = Conv2dGeometry(kernel: (weight.shape[2], weight.shape[3]), stride: stride,
+                               padding: padding, dilation: dilation)
+        let (ho, wo) = g.outputSize(h: shape[2], w: shape[3])
+        precondition(ho > 0 && wo > 0, "conv2d: input \(shape) too small for kernel \(weight.shape)")
+        let keep = GradMode.isEnabled && (weight.isDifferentiable || isDifferentiable)
+            ? Convolution.Kept(self, weight, g, groups: groups, forWeight: weight.isDifferentiable, forInput: isDifferentiable)
+            : nil
+        let (scale, shift) = Normalization.evalScaleShift(weight: bn.weight, bias: bn.bias, runningMean: bn.runningMean,
+                                                          runningVar: bn.runningVar, eps: bn.eps)
+        let y = Convolution.forward(self, weight, bias, g, groups: groups, keep: keep,
+                                    epilogue: .init(scale: scale, shift: shift, upper: upper))
+        let inputs = [self, weight, scale, shift] + (bias.map { [$0] } ?? [])
+        return y.recorded(.conv2dBatchNormClamp(g, groups: groups, upper: upper), inputs, saved: keep?.saved ?? [])
+    }
+
     /// Transposed 2-D convolution (the adjoint of ``conv2d(weight:bias:stride:padding:dilation:groups:)``,
     /// PyTorch `conv_transpose2d`). x: [N, Cin, H, W], weight: [Cin, Cout/groups, kh, kw], bias: [Cout].
     /// Output: (H - 1) * stride - padTop - padBottom + dilation * (kh - 1) + outputPadding.h + 1 (likewise W).
@@ -191,37 +222,55 @@ enum Normalization {
     /// Returns (y, scale [C]) for ``Tensor/batchNormClamped(weight:bias:runningMean:runningVar:eps:upper:)``.
     static func batchNormClamped(_ x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
                                  eps: Float, upper: Float) -> (Tensor, Tensor) {
-        let c = x.shape[1], n = x.shape[0], hw = x.count / (n * c)
-        let pw = weight.storage.pointer, pb = bias.storage.pointer
+        let (scale, shift) = evalScaleShift(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar, eps: eps)
+        return (affineClamped(x, scale: scale, shift: shift, upper: upper), scale)
+    }
+
+    /// As in batchNorm's eval path: scale = w / sqrt(var + eps), shift = b - mean * scale, [C] each.
+    static func evalScaleShift(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
+                               eps: Float) -> (scale: Tensor, shift: Tensor) {
+        let c = weight.count, pw = weight.storage.pointer, pb = bias.storage.pointer
         let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
-        // As in batchNorm's eval path: scale = w / sqrt(var + eps), shift = b - mean * scale.
         let scale = Tensor(overwriting: [c]) { out in for ch in 0..<c { out[ch] = pw[ch] * (1 / (rv[ch] + eps).squareRoot()) } }
-        let ps = scale.storage.pointer, px = x.storage.pointer
-        let bounded = upper.isFinite, cap = SIMD8<Float>(repeating: upper)
-        let y = Tensor(overwriting: x.shape) { out in
+        let ps = scale.storage.pointer
+        let shift = Tensor(overwriting: [c]) { out in for ch in 0..<c { out[ch] = pb[ch] - rm[ch] * ps[ch] } }
+        return (scale, shift)
+    }
+
+    /// y = clamp(shift[c] + x * scale[c], 0, upper) over [N, C, ...], channels split over both cores.
+    static func affineClamped(_ x: Tensor, scale: Tensor, shift: Tensor, upper: Float) -> Tensor {
+        let c = x.shape[1], n = x.shape[0], hw = x.count / (n * c)
+        let ps = scale.storage.pointer, pt = shift.storage.pointer, px = x.storage.pointer
+        return Tensor(overwriting: x.shape) { out in
             let o = out.baseAddress!
             Parallel.forEach(c) { chunk in
                 for ch in chunk {
-                    let a = ps[ch], shift = pb[ch] - rm[ch] * a
-                    let av = SIMD8<Float>(repeating: a), sv = SIMD8<Float>(repeating: shift)
                     for b in 0..<n {
-                        let p = px + (b * c + ch) * hw, q = o + (b * c + ch) * hw
-                        var j = 0
-                        while j + 8 <= hw {
-                            let v = sv.addingProduct(UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self), av)
-                            UnsafeMutableRawPointer(q + j).storeBytes(of: Elementwise.clamp(v, cap: cap, bounded: bounded),
-                                                                      as: SIMD8<Float>.self)
-                            j += 8
-                        }
-                        while j < hw {
-                            q[j] = Elementwise.clamp(shift.addingProduct(p[j], a), upper: upper, bounded: bounded)
-                            j += 1
-                        }
+                        let off = (b * c + ch) * hw
+                        affineClamp(px + off, into: o + off, count: hw, scale: ps[ch], shift: pt[ch], upper: upper)
                     }
                 }
             }
         }
-        return (y, scale)
+    }
+
+    /// q[i] = clamp(shift + p[i] * scale, 0, upper) (one fused multiply-add, then ReLU's value
+    /// rules), eight lanes at a time; q may be p.
+    @inline(__always)
+    static func affineClamp(_ p: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>, count: Int,
+                            scale a: Float, shift: Float, upper: Float) {
+        let bounded = upper.isFinite, cap = SIMD8<Float>(repeating: upper)
+        let av = SIMD8<Float>(repeating: a), sv = SIMD8<Float>(repeating: shift)
+        var j = 0
+        while j + 8 <= count {
+            let v = sv.addingProduct(UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self), av)
+            UnsafeMutableRawPointer(q + j).storeBytes(of: Elementwise.clamp(v, cap: cap, bounded: bounded), as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count {
+            q[j] = Elementwise.clamp(shift.addingProduct(p[j], a), upper: upper, bounded: bounded)
+            j += 1
+        }
     }
 
     /// dx = g * scale[c] where 0 < y < upper, else 0.

@@ -60,6 +60,7 @@ public enum Primitive {
     case matmul(transposeA: Bool, transposeB: Bool)            // 2-D
     case conv2d(Conv2dGeometry, groups: Int)                   // inputs x, w[, b]
     case convTranspose2d(Conv2dGeometry, groups: Int)          // inputs x, w[, b]; the adjoint of conv2d
+    case conv2dBatchNormClamp(Conv2dGeometry, groups: Int, upper: Float) // inputs x, w, scale, shift[, b] (constants but x, w)
     case maxPool2d(Conv2dGeometry, ceilMode: Bool)
     case avgPool2d(Conv2dGeometry, ceilMode: Bool, countIncludePad: Bool)
     case adaptiveAvgPool2d(h: Int, w: Int)
@@ -87,6 +88,7 @@ public enum Primitive {
         case .sum: "sum"; case .maxReduce: "maxReduce"
         case .softmax: "softmax"; case .logSoftmax: "logSoftmax"
         case .matmul: "matmul"; case .conv2d: "conv2d"; case .convTranspose2d: "convTranspose2d"
+        case .conv2dBatchNormClamp: "conv2dBatchNormClamp"
         case .maxPool2d: "maxPool2d"; case .avgPool2d: "avgPool2d"; case .adaptiveAvgPool2d: "adaptiveAvgPool2d"
         case .batchNorm: "batchNorm"; case .batchNormClamp: "batchNormClamp"
         case .reshape: "reshape"; case .expand: "expand"; case .permute: "permute"

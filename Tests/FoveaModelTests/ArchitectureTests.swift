@@ -109,4 +109,36 @@ import FoveaTensor
         #expect(capture.outputs["1"]!.scalars.contains { $0 < 0 })              // before the ReLU
         #expect(fused.scalars.allSatisfy { $0 >= 0 } && fused.scalars.contains { $0 > 0 })
     }
+
+    /// A depthwise convolution, its batch norm and ReLU6 run as one op (the batch norm and clamp
+    /// applied as the kernel writes each row) only where nothing can tell: bit-identical output
+    /// and input gradient, at strides 1 and 2 and with a bias; hooks turn it off, and the one on
+    /// the convolution sees the convolution's own output.
+    @Test(arguments: [1, 2])
+    func depthwiseBatchNormActivationFusionIsInvisible(_ stride: Int) throws {
+        let conv = Conv2d(6, 6, kernel: 5, stride: stride, padding: .tfSame, groups: 6, bias: true)
+        let bn = BatchNorm2d(6, eps: 1e-3)
+        let model = Sequential([conv, bn, Activation(.relu6)])
+        var g = SeededGenerator(seed: 42)
+        for t in [bn.weight, bn.bias, bn.runningMean] { _ = t.buffer.update(from: Tensor.uniform([6], in: -1...1, using: &g).scalars) }
+        _ = conv.weight.buffer.update(from: Tensor.uniform(conv.weight.shape, in: -2...2, using: &g).scalars)
+        model.eval()
+        model.setRequiresGrad(false)
+        let x = Tensor.uniform([2, 6, 19, 23], in: -3...3, using: &g)
+        func run() -> (Tensor, Tensor) {
+            let input = x.detached()
+            input.requiresGrad = true
+            let y = model(input)
+            (y * y).sum().backward()
+            return (y, input.grad!)
+        }
+        let (fused, fusedGrad) = run()
+        let capture = try LayerCapture(model, layers: ["0", "1"], gradients: false)     // no fusion at all
+        let (plain, plainGrad) = run()
+        #expect(fused.node?.primitive.name == "conv2dBatchNormClamp" && plain.node?.primitive.name == "relu6")
+        #expect(fused.scalars == plain.scalars)
+        #expect(fusedGrad.scalars == plainGrad.scalars)
+        #expect(capture.outputs["0"]!.scalars.contains { $0 < 0 || $0 > 6 })     // before batch norm and clamp
+        #expect(fused.scalars.contains { $0 == 6 } && fused.scalars.contains { $0 == 0 } && fused.scalars.contains { $0 > 0 && $0 < 6 })
+    }
 }

@@ -26,11 +26,17 @@ public final class NamedSequential: Module {
 
 extension Module {
     /// The children in order, a batch norm and the ReLU or ReLU6 right after it as one step
-    /// (``BatchNorm2d/callAsFunction(_:then:)``).
+    /// (``BatchNorm2d/callAsFunction(_:then:)``), with the depthwise convolution before them
+    /// when there is one (``BatchNorm2d/callAsFunction(convolving:with:then:)``).
     func runFusingBatchNorm(_ x: Tensor) -> Tensor {
         var y = x, i = 0
         while i < children.count {
-            if let bn = children[i].module as? BatchNorm2d, i + 1 < children.count,
+            if let conv = children[i].module as? Conv2d, conv.groups > 1, i + 2 < children.count,
+               let bn = children[i + 1].module as? BatchNorm2d,
+               let activation = children[i + 2].module as? Activation, activation.clampUpper != nil {
+                y = bn(convolving: y, with: conv, then: activation)
+                i += 3
+            } else if let bn = children[i].module as? BatchNorm2d, i + 1 < children.count,
                let activation = children[i + 1].module as? Activation, activation.clampUpper != nil {
                 y = bn(y, then: activation)
                 i += 2

@@ -45,10 +45,41 @@ extension BatchNorm2d {
         fused(x, upper: upper) ?? (upper.isFinite ? self(x).relu6() : self(x).relu())
     }
 
-    private func fused(_ x: Tensor, upper: Float) -> Tensor? {
+    /// `activation(self(conv(x)))` for a depthwise convolution, this batch norm and the ReLU or
+    /// ReLU6 after them, as one pass where all three are invisible as separate steps (as for
+    /// ``callAsFunction(_:then:)``, and the convolution frozen and without hooks too): the
+    /// kernel applies the batch norm and the clamp to each output plane while it is in cache
+    /// (``Tensor/conv2dBatchNormClamped(weight:bias:stride:padding:dilation:groups:batchNorm:upper:)``),
+    /// with the same values and input gradient. Otherwise the layers run one by one.
+    public func callAsFunction(convolving x: Tensor, with conv: Conv2d, then activation: Activation) -> Tensor {
+        guard let upper = activation.clampUpper, !activation.hasHooks else { return activation(self(conv(x))) }
+        return fused(x, conv, upper: upper) ?? self(conv(x), then: activation)
+    }
+
+    /// The same for an activation applied as a function: ReLU (upper = infinity) or ReLU6 (6).
+    public func callAsFunction(convolving x: Tensor, with conv: Conv2d, thenClampingAt upper: Float) -> Tensor {
+        fused(x, conv, upper: upper) ?? self(conv(x), thenClampingAt: upper)
+    }
+
+    private func fused(_ x: Tensor, _ conv: Conv2d, upper: Float) -> Tensor? {
+        let w = conv.weight, channels = w.shape[0]
+        guard canFuse(upper: upper), !conv.hasHooks, !w.isDifferentiable, conv.bias?.isDifferentiable != true,
+              conv.groups == channels, w.shape[1] == 1, channels == weight.count, x.rank == 4, x.shape[1] == channels,
+              !GradMode.overrides("conv2d") else { return nil }
+        let pad = conv.padding.resolve(inputH: x.shape[2], inputW: x.shape[3], kernel: (w.shape[2], w.shape[3]),
+                                       stride: conv.stride, dilation: conv.dilation)
+        return x.conv2dBatchNormClamped(weight: w, bias: conv.bias, stride: conv.stride, padding: pad, dilation: conv.dilation,
+                                        groups: conv.groups, batchNorm: (weight, bias, runningMean, runningVar, eps), upper: upper)
+    }
+
+    private func canFuse(upper: Float) -> Bool {
         precondition(upper == 6 || upper == .infinity, "only ReLU and ReLU6 fuse with batch norm")
-        guard !isTraining && !hasHooks && !weight.isDifferentiable && !bias.isDifferentiable
-                && !GradMode.overrides(upper.isFinite ? "relu6" : "relu") else { return nil }
+        return !isTraining && !hasHooks && !weight.isDifferentiable && !bias.isDifferentiable
+            && !GradMode.overrides(upper.isFinite ? "relu6" : "relu")
+    }
+
+    private func fused(_ x: Tensor, upper: Float) -> Tensor? {
+        guard canFuse(upper: upper) else { return nil }
         return x.batchNormClamped(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
                                   eps: eps, upper: upper)
     }

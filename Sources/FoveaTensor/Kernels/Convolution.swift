@@ -224,10 +224,25 @@ enum Convolution {
 
     // MARK: forward
 
-    /// y = conv(x, w) + bias. `keep`: buffers that receive what the backward pass will reuse.
-    static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int, keep: Kept? = nil) -> Tensor {
+    /// A per-channel affine map and clamp applied to a convolution's output: an eval-mode batch
+    /// norm and the ReLU or ReLU6 after it, y = clamp(shift[c] + z * scale[c], 0, upper).
+    struct Epilogue {
+        let scale, shift: Tensor
+        let upper: Float
+    }
+
+    /// y = conv(x, w) + bias, then `epilogue` when given. `keep`: buffers that receive what the
+    /// backward pass will reuse.
+    static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int, keep: Kept? = nil,
+                        epilogue: Epilogue? = nil) -> Tensor {
         let d = dims(x.shape, w.shape, g, groups: groups)
-        if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d) }
+        if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d, epilogue: epilogue) }
+        let y = forward(x, w, bias, g, d, keep: keep)
+        guard let epilogue else { return y }
+        return Normalization.affineClamped(y, scale: epilogue.scale, shift: epilogue.shift, upper: epilogue.upper)
+    }
+
+    static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Dims, keep: Kept?) -> Tensor {
         if Winograd.applies(d, g) {
             return Winograd.conv(x, w, bias: bias, pad: g.padding, filterTiles: keep?.filterTiles ?? Winograd.filterTiles(w),
                                  keepInputTiles: keep?.columns)

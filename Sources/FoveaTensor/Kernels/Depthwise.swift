@@ -126,15 +126,24 @@ enum Depthwise {
         }
     }
 
-    static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Dims) -> Tensor {
+    /// `epilogue`: applied to each output plane as soon as it is written (still in cache).
+    static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Dims,
+                        epilogue: Convolution.Epilogue? = nil) -> Tensor {
         let y = Tensor(overwriting: [d.n, d.cout, d.ho, d.wo]) { _ in }
         let px = x.storage.pointer, pw = w.storage.pointer, py = y.storage.pointer
         let pb = bias?.storage.pointer
         let m = d.cout / d.cin, L = Layout(d, g)
+        let affine = epilogue.map { (scale: $0.scale.storage.pointer, shift: $0.shift.storage.pointer, upper: $0.upper) }
         forEachPlane(d, scratchCount: L.planeCount) { plane, phases in
             let (n, o) = (plane / d.cout, plane % d.cout)
             L.split(px + (n * d.cin + o / m) * d.h * d.w, into: phases)
-            accumulateTaps(L, weights: pw + o * d.kh * d.kw, bias: pb?[o] ?? 0, phases: phases, into: py + plane * d.hwo)
+            let out = py + plane * d.hwo
+            accumulateTaps(L, weights: pw + o * d.kh * d.kw, bias: pb?[o] ?? 0, phases: phases, into: out)
+            if let affine {
+                // While the plane is still in cache.
+                Normalization.affineClamp(out, into: out, count: d.hwo, scale: affine.scale[o], shift: affine.shift[o],
+                                          upper: affine.upper)
+            }
         }
         return y
     }
