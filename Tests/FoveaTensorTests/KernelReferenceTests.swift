@@ -236,6 +236,22 @@ import Testing
         }
     }
 
+    /// Products with more rows than columns are split by rows (each core then packs half of A
+    /// and all of the smaller B): every row must be computed, odd counts included.
+    @Test(arguments: [(300, 100), (129, 64), (1025, 196)])
+    func splitProductsCoverEveryRow(_ size: (m: Int, n: Int)) {
+        let (m, n, k) = (size.m, size.n, 96)
+        let a = randomTensor([m, k], seed: 14), b = randomTensor([k, n], seed: 15)
+        let c = a.matmul(b).scalars
+        let (pa, pb) = (a.scalars, b.scalars)
+        for row in [0, m / 2 - 1, m / 2, (m + 1) / 2, m - 1] {
+            for col in [0, n / 2, n - 1] {
+                let ref = (0..<k).reduce(0.0) { $0 + Double(pa[row * k + $1]) * Double(pb[$1 * n + col]) }
+                #expect(abs(Double(c[row * n + col]) - ref) < 1e-4, "row \(row) of \(m), column \(col)")
+            }
+        }
+    }
+
     /// The vectorised 2x2/2 max pool (blocks of 8 and 4 outputs, overlapping tails) against a
     /// plain loop, for every width from 2 to 41, with ties (first wins), NaN (wins) and -inf.
     @Test func maxPool2x2MatchesReference() {

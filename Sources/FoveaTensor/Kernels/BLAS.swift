@@ -42,7 +42,9 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     guard m * n * k >= 1 << 20 else {
         return blasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
-    if n >= 64 {
+    // Each core packs its half of one operand and all of the other: split the side whose
+    // shared operand is smaller (columns when m <= n, so both cores pack all of op(A), m x k).
+    if n >= 64 && (m <= n || m < 64) {
         // Split the columns of C (and of op(B)): ceil(n / 2) rounded up to a multiple of 16.
         let half = ((n + parallel - 1) / parallel + 15) / 16 * 16
         Parallel.run(parallel) { part in
