@@ -12,9 +12,9 @@ struct Attack: ParsableCommand {
         abstract: "Fool the model with a small perturbation: FGSM or PGD, untargeted or targeted.",
         discussion: """
         Epsilon and step size are pixel units of the original image, before normalisation:
-        8/255, 8 (any value >= 1 is on the 0..255 scale) or 0.03 (below 1: the 0..1 scale).
-        Untargeted attacks push away from the model's own top-1 class (or --label); targeted
-        ones (--target) towards a class. The loss is cross-entropy on the logits.
+        8/255, 8 (any value >= 1 is on the 0..255 scale) or 0.03 (below 1: the 0..1 scale). \
+        Untargeted attacks push away from the model's own top-1 class (or --label); targeted \
+        ones (--target) towards a class. The loss is cross-entropy on the logits. \
         The adversarial crop is written losslessly (-o, PNG), then reloaded and classified again:
         if rounding to 8 bits undid the attack, PGD is rerun on the 8-bit grid.
 
@@ -194,10 +194,10 @@ struct Robustness: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Accuracy against epsilon under FGSM or PGD, as a table and a plot.",
         discussion: """
-        DATASET is fashion-mnist[:test|:train|:all] (default split: test), an IDX images file
-        (labels file beside it), or a folder of images. Accuracy is against the dataset's labels
-        (class subfolders must be named like the model's labels, e.g. "tiger cat"); an
-        unlabelled folder is scored against the model's own clean predictions (so epsilon 0
+        DATASET is fashion-mnist[:test|:train|:all] (default split: test), an IDX images file \
+        (labels file beside it), or a folder of images. Accuracy is against the dataset's labels \
+        (class subfolders must be named like the model's labels, e.g. "tiger cat"); an \
+        unlabelled folder is scored against the model's own clean predictions (so epsilon 0 \
         gives 100%). Epsilons use --epsilon's units. Images are attacked --batch at a time.
 
           fovea robustness fashion-mnist --model fashion-cnn --method fgsm \\

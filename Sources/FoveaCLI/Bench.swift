@@ -13,8 +13,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time forward and forward+backward-to-input passes (used by `make bench`).",
         discussion: """
-        For each model at 1x3x224x224: 3 warm-up runs, then --runs timed runs of a forward pass
-        without recording, and of a forward pass plus the gradient of the top-1 logit with
+        For each model at 1x3x224x224: 3 warm-up runs, then --runs timed runs of a forward pass \
+        without recording, and of a forward pass plus the gradient of the top-1 logit with \
         respect to the input (parameters frozen). `make bench` runs the PyTorch peer alongside.
         """
     )

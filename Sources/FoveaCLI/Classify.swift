@@ -7,7 +7,7 @@ struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the top classes of one or more images.",
         discussion: """
-        Each image is cropped and normalised as the model expects (EfficientNet-Lite0: centre
+        Each image is cropped and normalised as the model expects (EfficientNet-Lite0: centre \
         87.5% of the short side, bicubic resize to 224x224, (x - 127) / 128).
 
           fovea classify chelsea.png coffee.png --top 5

@@ -9,12 +9,12 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Embed a dataset: one feature row per image.",
         discussion: """
-        DATASET is a folder of images, or of class subfolders (their names become labels);
-        fashion-mnist[:test|:train|:all] (10k, 60k or 70k images with labels; use
-        --model fashion-cnn); an IDX images file (its labels file beside it); or
-        scikit-learn's digits CSV (raw 64-d pixels and their labels; no model is run).
-        --paths names IDX rows DATASET#INDEX, which every command that reads an image accepts.
-        The default layer is the input of the final linear classifier (the lecture's
+        DATASET is a folder of images, or of class subfolders (their names become labels); \
+        fashion-mnist[:test|:train|:all] (10k, 60k or 70k images with labels; use \
+        --model fashion-cnn); an IDX images file (its labels file beside it); or \
+        scikit-learn's digits CSV (raw 64-d pixels and their labels; no model is run). \
+        --paths names IDX rows DATASET#INDEX, which every command that reads an image accepts. \
+        The default layer is the input of the final linear classifier (the lecture's \
         last-layer features); a named conv layer is averaged over space.
 
           fovea embed ~/.cache/fovea/photos -o emb.npy --paths paths.txt
@@ -76,7 +76,7 @@ struct Neighbors: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Nearest neighbours of an image in an embedding index.",
         discussion: """
-        Exact search: one matrix product against the index. The query is embedded with the
+        Exact search: one matrix product against the index. The query is embedded with the \
         same model and layer as the index (--layer if the index used one).
 
           fovea neighbors chelsea.png --index emb.npy --paths paths.txt --k 5 -o nn.png
@@ -159,7 +159,7 @@ struct PCACommand: ParsableCommand {
         commandName: "pca",
         abstract: "Project embeddings onto their principal components.",
         discussion: """
-          fovea pca emb.npy -o coords.npy             (N x 2, same row order)
+          fovea pca emb.npy -o coords.npy             (N x 2, same row order) \
           fovea pca emb.npy --components 3 -o coords.csv
         """
     )
@@ -188,14 +188,14 @@ struct TSNECommand: ParsableCommand {
         commandName: "tsne",
         abstract: "Map embeddings to 2-D with t-SNE (exact or Barnes-Hut).",
         discussion: """
-        Perplexity-calibrated Gaussian affinities, Student-t map, PCA initialisation, early
-        exaggeration 12 for 250 iterations, learning rate N/12, momentum and gains; prints the
-        KL divergence of the result. Up to 2500 points the gradients are exact (O(N^2) per
-        iteration); above, P is kept on each point's 3 x perplexity nearest neighbours and the
+        Perplexity-calibrated Gaussian affinities, Student-t map, PCA initialisation, early \
+        exaggeration 12 for 250 iterations, learning rate N/12, momentum and gains; prints the \
+        KL divergence of the result. Up to 2500 points the gradients are exact (O(N^2) per \
+        iteration); above, P is kept on each point's 3 x perplexity nearest neighbours and the \
         repulsion summed by Barnes-Hut over a quadtree (O(N log N)): 70k points take minutes.
 
-        --transform places new points into an existing map without moving the old ones: each
-        new point starts at the affinity-weighted mean of its nearest reference points and is
+        --transform places new points into an existing map without moving the old ones: each \
+        new point starts at the affinity-weighted mean of its nearest reference points and is \
         optimised against the fixed map.
 
           fovea tsne digits.npy --perplexity 30 -o coords.csv
@@ -283,7 +283,7 @@ struct MapCommand: ParsableCommand {
         commandName: "map",
         abstract: "Draw 2-D coordinates: a scatter coloured by class, or an image map of thumbnails.",
         discussion: """
-        Every point is drawn in the scatter; the image map snaps points to a grid and shows the
+        Every point is drawn in the scatter; the image map snaps points to a grid and shows the \
         one nearest each cell's centre, so it stays readable for any N.
 
           fovea map coords.npy --labels labels.npy -o scatter.png

@@ -10,10 +10,10 @@ struct Filters: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw a convolution layer's filters as a grid.",
         discussion: """
-        The first layer (default) is drawn in colour, one tile per filter (AlexNet 64x3x11x11,
-        ResNet 64x3x7x7, EfficientNet-Lite0 32x3x3x3). Deeper layers are drawn as grayscale
-        tiles, one row per filter and one tile per input channel. Each filter is scaled to its
-        own range, symmetric about 0 (mid-gray), unless --shared-scale; small kernels are
+        The first layer (default) is drawn in colour, one tile per filter (AlexNet 64x3x11x11, \
+        ResNet 64x3x7x7, EfficientNet-Lite0 32x3x3x3). Deeper layers are drawn as grayscale \
+        tiles, one row per filter and one tile per input channel. Each filter is scaled to its \
+        own range, symmetric about 0 (mid-gray), unless --shared-scale; small kernels are \
         enlarged with nearest neighbour.
 
           fovea filters -o filters.png
@@ -57,7 +57,7 @@ struct Activations: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw a layer's feature maps for an image, strongest channels first.",
         discussion: """
-        Channels are ranked by their mean activation; each tile is one channel in viridis,
+        Channels are ranked by their mean activation; each tile is one channel in viridis, \
         scaled to its own range and labelled with its index.
 
           fovea activations chelsea.png --layer _blocks.5 --top 32 -o act.png
@@ -101,7 +101,7 @@ struct TopPatchesCommand: ParsableCommand {
         commandName: "top-patches",
         abstract: "The dataset patches that excite a layer's channels most, cropped to their receptive field.",
         discussion: """
-        One streaming pass over the images: per channel, the k images whose strongest unit is
+        One streaming pass over the images: per channel, the k images whose strongest unit is \
         highest, each cut to that unit's receptive field (computed exactly from the layer graph:
         kernel sizes, strides, paddings, dilations; gray where it extends past the image).
 

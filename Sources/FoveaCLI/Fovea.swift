@@ -7,8 +7,8 @@ struct FoveaCommand: ParsableCommand {
         commandName: "fovea",
         abstract: "See what a convolutional network sees.",
         discussion: """
-        Models and sample photos live in the cache folder ($FOVEA_CACHE, default
-        ~/.cache/fovea), filled by `make demo`. Layer names are PyTorch module paths
+        Models and sample photos live in the cache folder ($FOVEA_CACHE, default \
+        ~/.cache/fovea), filled by `make demo`. Layer names are PyTorch module paths \
         (`_blocks.15`, `layer4.1`), as in a PyTorch hook; `fovea layers` lists them.
 
         Examples:

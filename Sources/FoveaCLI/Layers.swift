@@ -9,7 +9,7 @@ struct Layers: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List a model's layers (PyTorch module paths) with their output shapes.",
         discussion: """
-        The names are what --layer accepts in every command, and what a PyTorch forward hook on
+        The names are what --layer accepts in every command, and what a PyTorch forward hook on \
         that module would see. Shapes are for one image at the model's input size.
 
           fovea layers --model efficientnet-lite0
@@ -51,9 +51,9 @@ struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the models Fovea can build: input, preprocessing, layers, parameters, weights.",
         discussion: """
-        Names are torchvision's constructor names. Models without shipped or fetched weights
-        take --weights FILE: the official torchvision checkpoint (e.g. vgg16-397923af.pth from
-        ~/.cache/torch/hub/checkpoints), loaded with strict key and shape checks.
+        Names are torchvision's constructor names. Models without shipped or fetched weights \
+        take --weights FILE: the official torchvision checkpoint (e.g. vgg16-397923af.pth from \
+        ~/.cache/torch/hub/checkpoints), loaded with strict key and shape checks. \
         "layers" counts the convolution and linear layers; "modules" every named module.
         """
     )

@@ -10,10 +10,10 @@ struct RunONNX: ParsableCommand {
         commandName: "run-onnx",
         abstract: "Run any ONNX graph on images or arrays and write its outputs (style networks, feature extractors).",
         discussion: """
-        Each --input is NAME=FILE. A PNG or JPEG becomes pixels on the 0..1 scale, laid out as the
-        graph declares the input (N x C x H x W, or N x H x W x C), resized to its fixed height and
-        width if it has them. A .npy is used as it is. Every output (or those --output names, any
-        node output) is written to the output folder as NAME.npy; one that is an image (1 x 3 x H x W
+        Each --input is NAME=FILE. A PNG or JPEG becomes pixels on the 0..1 scale, laid out as the \
+        graph declares the input (N x C x H x W, or N x H x W x C), resized to its fixed height and \
+        width if it has them. A .npy is used as it is. Every output (or those --output names, any \
+        node output) is written to the output folder as NAME.npy; one that is an image (1 x 3 x H x W \
         or 1 x H x W x 3, values in 0..1) also as NAME.png.
 
           fovea run-onnx ~/.cache/fovea/models/styletransfer/multistyle26.onnx \\

@@ -8,26 +8,32 @@ struct Saliency: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Which pixels drove a prediction: occlusion, gradients, CAM, Grad-CAM and more.",
         discussion: """
-        occlusion             Zeiler & Fergus 2014: target probability with a --window patch
-                              of --value slid by --stride (batched with --batch).
-        gradient              Simonyan et al. 2014: |d logit / d pixel|, max over channels.
-        guided-backprop       Springenberg et al. 2015: ReLUs pass back positive gradients only.
-        smoothgrad            Smilkov et al. 2017: gradient averaged over --samples noisy
-                              copies (--noise, fraction of the input range).
-        integrated-gradients  Sundararajan et al. 2017: (x - x') * mean gradient on the path
-                              from --ig-baseline in --steps; reports the completeness error.
-        cam                   Zhou et al. 2016: the classifier's weights over the last features
-                              (networks ending in global average pooling + one linear layer).
+        occlusion             Zeiler & Fergus 2014: target probability with a --window
+                              patch of --value slid by --stride (batched with
+                              --batch).
+        gradient              Simonyan et al. 2014: |d logit / d pixel|, max over
+                              channels.
+        guided-backprop       Springenberg et al. 2015: ReLUs pass back positive
+                              gradients only.
+        smoothgrad            Smilkov et al. 2017: gradient averaged over --samples
+                              noisy copies (--noise, fraction of the input range).
+        integrated-gradients  Sundararajan et al. 2017: (x - x') * mean gradient on
+                              the path from --ig-baseline in --steps; reports the
+                              completeness error.
+        cam                   Zhou et al. 2016: the classifier's weights over the last
+                              features (networks ending in global average pooling +
+                              one linear layer).
         gradcam               Selvaraju et al. 2017, at any spatial layer (--layer):
                               ReLU(sum_k mean(dS/dA_k) A_k).
         guided-gradcam        guided backprop x upsampled Grad-CAM.
         gradcam++             Chattopadhyay et al. 2018: second-order channel weights.
-        scorecam              Wang et al. 2020: channel weights from masked-input scores.
-        The target class is the top-1 prediction unless --target names an index or a label.
-        Every map is scored for faithfulness (Petsiuk et al. 2018): deletion AUC (probability
-        as the most salient pixels are replaced by a blurred or zero baseline; lower is better)
-        and insertion AUC (the reverse; higher is better).
-        Maps refer to the crop the network sees. --npy writes the raw map (float32,
+        scorecam              Wang et al. 2020: channel weights from masked-input
+                              scores.
+        The target class is the top-1 prediction unless --target names an index or a label. \
+        Every map is scored for faithfulness (Petsiuk et al. 2018): deletion AUC (probability \
+        as the most salient pixels are replaced by a blurred or zero baseline; lower is better) \
+        and insertion AUC (the reverse; higher is better). \
+        Maps refer to the crop the network sees. --npy writes the raw map (float32, \
         unnormalised): H x W of the input for gradient, the layer's size for cam/gradcam.
 
           fovea saliency chelsea.png --method gradcam --layer _blocks.15 -o cam.png

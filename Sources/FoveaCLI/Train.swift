@@ -11,11 +11,11 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model from scratch on a labelled dataset.",
         discussion: """
-        Minibatch training with cross-entropy. The dataset is fashion-mnist (training on its
-        60k training images, testing on its 10k test images), an IDX images file with its
-        labels file beside it, or a folder with one subfolder per class; --test-dataset adds
-        a held-out set (fashion-mnist has one built in). Inputs are prepared with the
-        architecture's preprocessing. The weights are written as safetensors with PyTorch
+        Minibatch training with cross-entropy. The dataset is fashion-mnist (training on its \
+        60k training images, testing on its 10k test images), an IDX images file with its \
+        labels file beside it, or a folder with one subfolder per class; --test-dataset adds \
+        a held-out set (fashion-mnist has one built in). Inputs are prepared with the \
+        architecture's preprocessing. The weights are written as safetensors with PyTorch \
         state-dict keys, ready for --weights.
 
         The shipped fashion-cnn weights come from exactly:
