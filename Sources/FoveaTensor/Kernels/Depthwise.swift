@@ -106,6 +106,39 @@ enum Depthwise {
             }
         }
 
+        /// Writes the interior of the polyphase planes into plane dx, every element once (the
+        /// adjoint of split when the border is dropped); stride 2 interleaves eight pairs at a time.
+        func gather(_ src: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
+            guard s == 2 else {
+                return forEachRun { y, base, x0, count, column in
+                    let row = dx + y * w + x0, inp = src + base + column
+                    for j in 0..<count { row[j * s] = inp[j] }
+                }
+            }
+            let first = left % 2
+            for y in 0..<h {
+                let py = y + top, row = dx + y * w
+                let even = src + ((py % 2) * 2) * phaseCount + (py / 2) * stride
+                let odd = even + phaseCount
+                if first == 1 { row[0] = odd[left / 2] }
+                var xx = first
+                while xx + 16 <= w {
+                    let c = (xx + left) / 2
+                    var v = SIMD16<Float>()
+                    v.evenHalf = UnsafeRawPointer(even + c).loadUnaligned(as: SIMD8<Float>.self)
+                    v.oddHalf = UnsafeRawPointer(odd + c).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(row + xx).storeBytes(of: v, as: SIMD16<Float>.self)
+                    xx += 16
+                }
+                while xx < w {
+                    let c = (xx + left) / 2
+                    row[xx] = even[c]
+                    if xx + 1 < w { row[xx + 1] = odd[c] }
+                    xx += 2
+                }
+            }
+        }
+
         /// Adds the interior of the polyphase planes back into plane dx (the adjoint of split).
         func merge(_ src: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
             forEachRun { y, base, x0, count, column in
@@ -215,6 +248,7 @@ enum Depthwise {
             return dx
         }
         let L = Layout(d, g), span = L.span
+        if m == 1 { return backwardInputByPhases(dy, w, inputShape: inputShape, L, d) }
         let dx = Tensor(zeros: inputShape)
         let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
         // dP[i + offset] += w * dy'[i] per tap, then the interior of dP is added into dx.
@@ -230,13 +264,50 @@ enum Depthwise {
             }
             L.merge(phases, into: pdx + (n * d.cin + o / m) * d.h * d.w)
         }
-        if m == 1 {
-            forEachPlane(d, scratchCount: L.planeCount + span, body)
-        } else {
-            // Several output planes add into one input plane: stay on one thread.
-            BufferPool.withScratch(L.planeCount + span) { scratch in
-                for plane in 0..<(d.n * d.cout) { body(plane, scratch) }
+        // Several output planes add into one input plane: stay on one thread.
+        BufferPool.withScratch(L.planeCount + span) { scratch in
+            for plane in 0..<(d.n * d.cout) { body(plane, scratch) }
+        }
+        return dx
+    }
+
+    /// dx for one input plane per output plane (any stride): the adjoint of the forward's tap
+    /// loop, dP_φ[j] = sum over the taps t of phase φ of w[t] * dy'[j - offset_t], computed per
+    /// phase plane sixteen outputs at a time from dy' with zeros before and after it; every
+    /// input position lies in exactly one phase plane, so the interior is written into dx
+    /// (``Layout/gather(_:into:)``) with no zeroing and no read-modify-write per tap.
+    static func backwardInputByPhases(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ L: Layout, _ d: Dims) -> Tensor {
+        let dx = Tensor(overwriting: inputShape) { _ in }
+        let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
+        let lead = L.taps.map(\.offset).max() ?? 0, guarded = lead + L.phaseCount + 16
+        let phaseTaps = (0..<(L.s * L.s)).map { phase in L.taps.indices.filter { L.taps[$0].phase == phase } }
+        forEachPlane(d, scratchCount: guarded + L.planeCount) { plane, scratch in
+            // scratch: [lead zeros][dy' span, zeros past Wo][zeros to the guard], then the phase planes.
+            let grad = scratch, phases = scratch + guarded
+            grad.update(repeating: 0, count: lead)
+            spread(pdy + plane * d.hwo, L, into: grad + lead)
+            (grad + lead + L.span).update(repeating: 0, count: guarded - lead - L.span)
+            let wk = pw + (plane % d.cout) * d.kh * d.kw
+            for (phase, taps) in phaseTaps.enumerated() {
+                let out = phases + phase * L.phaseCount
+                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: max(taps.count, 1)) { sources in
+                    for (k, t) in taps.enumerated() { sources[k] = UnsafePointer(grad + lead - L.taps[t].offset) }
+                    var j = 0
+                    while j < L.phaseCount {
+                        var a = SIMD16<Float>()
+                        for (k, t) in taps.enumerated() {
+                            a.addProduct(SIMD16(repeating: wk[t]), UnsafeRawPointer(sources[k] + j).loadUnaligned(as: SIMD16<Float>.self))
+                        }
+                        if j + 16 <= L.phaseCount {
+                            UnsafeMutableRawPointer(out + j).storeBytes(of: a, as: SIMD16<Float>.self)
+                        } else {
+                            for q in 0..<(L.phaseCount - j) { out[j + q] = a[q] }
+                        }
+                        j += 16
+                    }
+                }
             }
+            L.gather(phases, into: pdx + plane * d.h * d.w)
         }
         return dx
     }
