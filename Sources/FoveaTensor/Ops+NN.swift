@@ -24,18 +24,7 @@ extension Tensor {
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
                        padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
                        dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
-        precondition(rank == 4, "conv2d needs NCHW input, got \(shape)")
-        precondition(weight.rank == 4 && shape[1] == weight.shape[1] * groups && weight.shape[0] % groups == 0,
-                     "conv2d: input \(shape) does not match weight \(weight.shape) with groups \(groups)")
-        let g = Conv2dGeometry(kernel: (weight.shape[2], weight.shape[3]), stride: stride,
-                               padding: padding, dilation: dilation)
-        let (ho, wo) = g.outputSize(h: shape[2], w: shape[3])
-        precondition(ho > 0 && wo > 0, "conv2d: input \(shape) too small for kernel \(weight.shape)")
-        // Keep what the backward pass would otherwise recompute: the batched im2col matrix or
-        // Winograd input tiles for the weight gradient, Winograd's filter tiles for the input's.
-        let keep = GradMode.isEnabled && (weight.isDifferentiable || isDifferentiable)
-            ? Convolution.Kept(self, weight, g, groups: groups, forWeight: weight.isDifferentiable, forInput: isDifferentiable)
-            : nil
+        let (g, keep) = convolutionGeometry(weight, stride: stride, padding: padding, dilation: dilation, groups: groups)
         let y = Convolution.forward(self, weight, bias, g, groups: groups, keep: keep)
         return y.recorded(.conv2d(g, groups: groups), bias.map { [self, weight, $0] } ?? [self, weight], saved: keep?.saved ?? [])
     }
@@ -52,10 +41,25 @@ extension Tensor {
                                        dilation: (Int, Int) = (1, 1), groups: Int = 1,
                                        batchNorm bn: (weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, eps: Float),
                                        upper: Float) -> Tensor {
+        precondition(bn.weight.count == weight.shape[0], "batchNorm: \(bn.weight.count) channels vs conv output \(weight.shape[0])")
+        let (g, keep) = convolutionGeometry(weight, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        let (scale, shift) = Normalization.evalScaleShift(weight: bn.weight, bias: bn.bias, runningMean: bn.runningMean,
+                                                          runningVar: bn.runningVar, eps: bn.eps)
+        let y = Convolution.forward(self, weight, bias, g, groups: groups, keep: keep,
+                                    epilogue: .init(scale: scale, shift: shift, upper: upper))
+        let inputs = [self, weight, scale, shift] + (bias.map { [$0] } ?? [])
+        return y.recorded(.conv2dBatchNormClamp(g, groups: groups, upper: upper), inputs, saved: keep?.saved ?? [])
+    }
+
+    /// The checked geometry of a convolution of this tensor by `weight`, and the buffers that
+    /// keep what its backward pass would otherwise recompute: the batched im2col matrix or
+    /// Winograd input tiles for the weight gradient, Winograd's filter tiles for the input's.
+    private func convolutionGeometry(_ weight: Tensor, stride: (Int, Int),
+                                     padding: (top: Int, bottom: Int, left: Int, right: Int),
+                                     dilation: (Int, Int), groups: Int) -> (Conv2dGeometry, Convolution.Kept?) {
         precondition(rank == 4, "conv2d needs NCHW input, got \(shape)")
         precondition(weight.rank == 4 && shape[1] == weight.shape[1] * groups && weight.shape[0] % groups == 0,
                      "conv2d: input \(shape) does not match weight \(weight.shape) with groups \(groups)")
-        precondition(bn.weight.count == weight.shape[0], "batchNorm: \(bn.weight.count) channels vs conv output \(weight.shape[0])")
         let g = Conv2dGeometry(kernel: (weight.shape[2], weight.shape[3]), stride: stride,
                                padding: padding, dilation: dilation)
         let (ho, wo) = g.outputSize(h: shape[2], w: shape[3])
@@ -63,12 +67,7 @@ extension Tensor {
         let keep = GradMode.isEnabled && (weight.isDifferentiable || isDifferentiable)
             ? Convolution.Kept(self, weight, g, groups: groups, forWeight: weight.isDifferentiable, forInput: isDifferentiable)
             : nil
-        let (scale, shift) = Normalization.evalScaleShift(weight: bn.weight, bias: bn.bias, runningMean: bn.runningMean,
-                                                          runningVar: bn.runningVar, eps: bn.eps)
-        let y = Convolution.forward(self, weight, bias, g, groups: groups, keep: keep,
-                                    epilogue: .init(scale: scale, shift: shift, upper: upper))
-        let inputs = [self, weight, scale, shift] + (bias.map { [$0] } ?? [])
-        return y.recorded(.conv2dBatchNormClamp(g, groups: groups, upper: upper), inputs, saved: keep?.saved ?? [])
+        return (g, keep)
     }
 
     /// Transposed 2-D convolution (the adjoint of ``conv2d(weight:bias:stride:padding:dilation:groups:)``,

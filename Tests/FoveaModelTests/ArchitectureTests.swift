@@ -93,16 +93,9 @@ import FoveaTensor
         model.eval()
         model.setRequiresGrad(false)
         let x = Tensor.uniform([2, 3, 9, 11], in: -1...1, using: &g)
-        func run() -> (Tensor, Tensor) {
-            let input = x.detached()
-            input.requiresGrad = true
-            let y = model(input)
-            (y * y).sum().backward()
-            return (y, input.grad!)
-        }
-        let (fused, fusedGrad) = run()
+        let (fused, fusedGrad) = Self.outputAndInputGradient(model, x)
         let capture = try LayerCapture(model, layers: ["1"], gradients: false)
-        let (plain, plainGrad) = run()
+        let (plain, plainGrad) = Self.outputAndInputGradient(model, x)
         #expect(fused.node?.primitive.name == "batchNormClamp" && plain.node?.primitive.name == "relu")
         #expect(fused.scalars == plain.scalars)
         #expect(fusedGrad.scalars == plainGrad.scalars)
@@ -125,20 +118,22 @@ import FoveaTensor
         model.eval()
         model.setRequiresGrad(false)
         let x = Tensor.uniform([2, 6, 19, 23], in: -3...3, using: &g)
-        func run() -> (Tensor, Tensor) {
-            let input = x.detached()
-            input.requiresGrad = true
-            let y = model(input)
-            (y * y).sum().backward()
-            return (y, input.grad!)
-        }
-        let (fused, fusedGrad) = run()
+        let (fused, fusedGrad) = Self.outputAndInputGradient(model, x)
         let capture = try LayerCapture(model, layers: ["0", "1"], gradients: false)     // no fusion at all
-        let (plain, plainGrad) = run()
+        let (plain, plainGrad) = Self.outputAndInputGradient(model, x)
         #expect(fused.node?.primitive.name == "conv2dBatchNormClamp" && plain.node?.primitive.name == "relu6")
         #expect(fused.scalars == plain.scalars)
         #expect(fusedGrad.scalars == plainGrad.scalars)
         #expect(capture.outputs["0"]!.scalars.contains { $0 < 0 || $0 > 6 })     // before batch norm and clamp
         #expect(fused.scalars.contains { $0 == 6 } && fused.scalars.contains { $0 == 0 } && fused.scalars.contains { $0 > 0 && $0 < 6 })
+    }
+
+    /// model(x) and the gradient of sum(y^2) with respect to x.
+    static func outputAndInputGradient(_ model: Module, _ x: Tensor) -> (Tensor, Tensor) {
+        let input = x.detached()
+        input.requiresGrad = true
+        let y = model(input)
+        (y * y).sum().backward()
+        return (y, input.grad!)
     }
 }
