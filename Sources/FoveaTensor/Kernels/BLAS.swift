@@ -12,8 +12,9 @@ import CBLAS
 /// op(A) is m x k, op(B) is k x n, C is m x n (leading dimensions lda, ldb, ldc).
 ///
 /// On Linux, OpenBLAS runs single-threaded and large products are split in two halves (columns
-/// of C, or rows when C is narrow) run on both cores by ``Parallel``: OpenBLAS's own worker
-/// threads spin between calls and would steal the cores from Fovea's other parallel kernels.
+/// of C, or rows when C has more rows than columns) run on both cores by ``Parallel``:
+/// OpenBLAS's own worker threads spin between calls and would steal the cores from Fovea's
+/// other parallel kernels.
 /// `split: false` keeps the product on the calling core (callers that run several independent
 /// products on both cores themselves).
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,

@@ -186,7 +186,7 @@ enum Convolution {
         if let keep { fill(keep.storage.pointer) } else { BufferPool.withScratch(d.k * columns, fill) }
     }
 
-    /// What a recorded forward pass keeps for its backward pass, up to 32 MB of each per layer.
+    /// What a recorded forward pass keeps for its backward pass (columns up to 32 MB per layer).
     /// As a node's saved tensors: [columns, filter tiles], an empty tensor standing for one that
     /// is not kept, or [] when neither is.
     struct Kept {
