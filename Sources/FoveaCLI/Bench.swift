@@ -15,7 +15,10 @@ struct Bench: ParsableCommand {
         discussion: """
         For each model at 1x3x224x224: 3 warm-up runs, then --runs timed runs of a forward pass \
         without recording, and of a forward pass plus the gradient of the top-1 logit with \
-        respect to the input (parameters frozen). `make bench` runs the PyTorch peer alongside.
+        respect to the input (parameters frozen). These run as techniques run them, inside \
+        FrozenWeights.run (Winograd filter transforms made once per weight); "cold" \
+        forward+backward passes then run outside it, each making its own. `make bench` runs \
+        the PyTorch peer alongside.
         """
     )
 

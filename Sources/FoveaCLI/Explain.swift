@@ -11,7 +11,7 @@ struct Explain: ParsableCommand {
         discussion: """
         For each image writes, into --output (default ./explain):
           NAME.png   one overlay per method with its deletion and insertion AUC
-          NAME.html  a self-contained page: the crop, the top-5, every map with its scores
+          NAME.html  one self-contained page: crop, top-5, every map with its scores
         Methods that do not apply (CAM without a global-pooling head) are listed as skipped.
 
           fovea explain chelsea.png
