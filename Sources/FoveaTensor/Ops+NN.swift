@@ -238,17 +238,23 @@ enum Normalization {
 
     /// y = clamp(shift[c] + x * scale[c], 0, upper) over [N, C, ...], channels split over both cores.
     static func affineClamped(_ x: Tensor, scale: Tensor, shift: Tensor, upper: Float) -> Tensor {
-        let c = x.shape[1], n = x.shape[0], hw = x.count / (n * c)
         let ps = scale.storage.pointer, pt = shift.storage.pointer, px = x.storage.pointer
         return Tensor(overwriting: x.shape) { out in
             let o = out.baseAddress!
-            Parallel.forEach(c) { chunk in
-                for ch in chunk {
-                    for b in 0..<n {
-                        let off = (b * c + ch) * hw
-                        affineClamp(px + off, into: o + off, count: hw, scale: ps[ch], shift: pt[ch], upper: upper)
-                    }
-                }
+            forEachChannelPlane(x.shape) { ch, off, hw in
+                affineClamp(px + off, into: o + off, count: hw, scale: ps[ch], shift: pt[ch], upper: upper)
+            }
+        }
+    }
+
+    /// body(channel, offset, size) for every (image, channel) plane of an [N, C, ...] tensor,
+    /// channels split over both cores.
+    @inline(__always)
+    static func forEachChannelPlane(_ shape: [Int], _ body: (Int, Int, Int) -> Void) {
+        let (n, c) = (shape[0], shape[1]), hw = shape.dropFirst(2).reduce(1, *)
+        Parallel.forEach(c) { chunk in
+            for ch in chunk {
+                for b in 0..<n { body(ch, (b * c + ch) * hw, hw) }
             }
         }
     }
@@ -274,18 +280,12 @@ enum Normalization {
 
     /// dx = g * scale[c] where 0 < y < upper, else 0.
     static func batchNormClampedBackward(_ g: Tensor, y: Tensor, scale: Tensor, upper: Float) -> Tensor {
-        let c = y.shape[1], n = y.shape[0], hw = y.count / (n * c)
         let pg = g.storage.pointer, py = y.storage.pointer, ps = scale.storage.pointer
         return Tensor(overwriting: y.shape) { out in
             let o = out.baseAddress!
-            Parallel.forEach(c) { chunk in
-                for ch in chunk {
-                    let a = ps[ch]
-                    for b in 0..<n {
-                        let off = (b * c + ch) * hw
-                        for j in 0..<hw { o[off + j] = py[off + j] > 0 && py[off + j] < upper ? pg[off + j] * a : 0 }
-                    }
-                }
+            forEachChannelPlane(y.shape) { ch, off, hw in
+                let a = ps[ch]
+                for j in off..<(off + hw) { o[j] = py[j] > 0 && py[j] < upper ? pg[j] * a : 0 }
             }
         }
     }
