@@ -37,6 +37,9 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Timed runs of exact kNN search and of embedding extraction (0 to skip).")
     var workloadRuns = 3
 
+    @Option(name: .long, help: "Comma-separated attribution timings to run (default: all of gradient, gradcam, occlusion, integrated-gradients, scorecam, pgd-10).")
+    var methods: String?
+
     @Option(name: .long, help: "Photo for the attribution timings (default: the cache's chelsea.png).")
     var image: String?
 
@@ -65,7 +68,18 @@ struct Bench: ParsableCommand {
         ("integrated-gradients", .integratedGradients), ("scorecam", .scorecam),
     ]
 
+    /// The attribution timings --methods asks for: all of them by default.
+    func chosenMethods() throws -> Set<String> {
+        let known = Self.attributionMethods.map(\.name) + ["pgd-10"]
+        let chosen = Set(methods?.split(separator: ",").map(String.init) ?? known)
+        if let unknown = chosen.subtracting(known).sorted().first {
+            throw FoveaError("--methods: unknown method \(unknown) (one of \(known.joined(separator: ", ")))")
+        }
+        return chosen
+    }
+
     func run() throws {
+        _ = try chosenMethods()
         var report = Report(peer: "fovea", threads: ProcessInfo.processInfo.activeProcessorCount, blas: blasDescription, results: [:])
         if !json { print("GEMM: \(blasDescription)") }
         for name in models.split(separator: ",").map(String.init) {
@@ -95,15 +109,16 @@ struct Bench: ParsableCommand {
                       "cold forward+backward min \(fmt(cold.min()!)) median \(fmt(median(cold))) ms")
             }
         }
-        if attributionRuns > 0 {
+        attribution: if attributionRuns > 0 {
             let classifier = try ImageClassifier.load("efficientnet-lite0")
             let photo = image ?? Workspace().photos.appendingPathComponent("chelsea.png").path
             let x = try classifier.input(from: photo).tensor
             let target = classifier.topClass(x)
             var options = AttributionOptions()
             options.layer = "_blocks.15"
+            let chosen = try chosenMethods()
             var timings: [String: [Double]] = [:]
-            for (name, method) in Self.attributionMethods {
+            for (name, method) in Self.attributionMethods where chosen.contains(name) {
                 _ = try classifier.attribute(method, input: x, target: target, options: options)    // warm-up
                 timings[name] = try (0..<attributionRuns).map { _ in
                     let start = DispatchTime.now().uptimeNanoseconds
@@ -115,6 +130,7 @@ struct Bench: ParsableCommand {
             // PGD, 10 steps, epsilon 2/255, away from the model's own top-1 class: the attack
             // itself, as the peer times it (the before/after predictions `fovea attack` adds are
             // two more forward passes).
+            guard chosen.contains("pgd-10") else { report.attribution = timings; break attribution }
             let pixels = classifier.pixels(try classifier.input(from: photo).crop)
             var pgd = AttackSettings(method: .pgd, epsilon: 2 / 255)
             pgd.steps = 10

@@ -84,9 +84,12 @@ public final class MBConvBlock: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = x
-        if let expandConv, let bn0 { h = bn0(expandConv(h), thenClampingAt: 6) }
-        h = bn1(convolving: h, with: depthwiseConv, thenClampingAt: 6)
+        var h: Tensor
+        if let expandConv, let bn0 {
+            h = bn1(convolving: expandConv(x), with: depthwiseConv, thenClampingAt: 6, after: (bn0, 6))
+        } else {
+            h = bn1(convolving: x, with: depthwiseConv, thenClampingAt: 6)
+        }
         h = bn2(projectConv(h))
         return residual ? h + x : h
     }

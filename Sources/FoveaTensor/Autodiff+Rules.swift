@@ -75,14 +75,30 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
         if n.inputs.count == 3 { grads.append(n.inputs[2].isDifferentiable ? Convolution.backwardBias(g) : nil) }
         return grads
     }
-    // y = clamp(z * scale + shift, 0, upper), z = conv2d(x, w, b): batchNormClamp's rule, then conv2d's.
-    case .conv2dBatchNormClamp(let geometry, let groups, let upper): return { g, n, out in
-        let dz = Normalization.batchNormClampedBackward(g, y: out, scale: n.inputs[2], upper: upper)
-        let (x, w) = (n.inputs[0], n.inputs[1])
-        let (dx, dw) = Convolution.backward(dz, x: x, w: w, geometry, groups: groups, needsInput: x.isDifferentiable,
-                                            needsWeight: w.isDifferentiable, kept: .init(saved: n.saved))
-        var grads: [Tensor?] = [dx, dw, nil, nil]
-        if n.inputs.count == 5 { grads.append(n.inputs[4].isDifferentiable ? Convolution.backwardBias(dz) : nil) }
+    // y = clamp(z * scale + shift, 0, upper), z = conv2d(a, w, b), a = x or clamp(x * inScale +
+    // inShift, 0, inputUpper): batchNormClamp's rule, conv2d's, then batchNormClamp's for a.
+    case .conv2dBatchNormClamp(let geometry, let groups, let upper, let inputUpper): return { g, n, out in
+        let (x, w, scale) = (n.inputs[0], n.inputs[1], n.inputs[2])
+        let bias = n.inputs.count > (inputUpper == nil ? 4 : 6) ? n.inputs.last : nil
+        let d = Convolution.dims(x.shape, w.shape, geometry, groups: groups)
+        var grads: [Tensor?] = Array(repeating: nil, count: n.inputs.count)
+        if Convolution.isDepthwise(d) && d.cout == d.cin && !w.isDifferentiable && bias?.isDifferentiable != true {
+            // Frozen depthwise: both clamp gradients applied to each plane inside the adjoint kernel.
+            guard x.isDifferentiable else { return grads }
+            let inputGradient = inputUpper.map { inputUpper in
+                Normalization.PlaneMap.affineClampGradient(z: x.storage.pointer, scale: n.inputs[4].storage.pointer,
+                                                           shift: n.inputs[5].storage.pointer, upper: inputUpper)
+            }
+            grads[0] = Depthwise.backwardInput(g, w, inputShape: x.shape, geometry, d,
+                                               gradient: .clampGradient(y: out.storage.pointer, scale: scale.storage.pointer, upper: upper),
+                                               inputGradient: inputGradient)
+            return grads
+        }
+        precondition(inputUpper == nil, "conv2dBatchNormClamp: an input map needs a frozen depthwise convolution")
+        let dz = Normalization.batchNormClampedBackward(g, y: out, scale: scale, upper: upper)
+        (grads[0], grads[1]) = Convolution.backward(dz, x: x, w: w, geometry, groups: groups, needsInput: x.isDifferentiable,
+                                                    needsWeight: w.isDifferentiable, kept: .init(saved: n.saved))
+        if let bias, bias.isDifferentiable { grads[4] = Convolution.backwardBias(dz) }
         return grads
     }
     // y = conv2d^T(x, w): dx = conv2d(dy, w); dw is conv2d's weight gradient with x and dy swapped.

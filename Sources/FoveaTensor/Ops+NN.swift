@@ -36,19 +36,39 @@ extension Tensor {
     /// three operations: the batch norm's fused multiply-add on the convolution's output, the
     /// clamp's NaN rules, and dz = g * weight / sqrt(var + eps) where 0 < y < upper before
     /// conv2d's backward. No gradient reaches the batch norm's tensors.
+    ///
+    /// `input`: an eval-mode batch norm and clamp applied to x first, on each input plane as the
+    /// kernel reads it (a depthwise convolution with one output per channel and a frozen weight
+    /// only): the expand layer's batch norm and ReLU6 in an inverted residual block, with the
+    /// same values and gradient as running it on its own.
     public func conv2dBatchNormClamped(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
                                        padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
                                        dilation: (Int, Int) = (1, 1), groups: Int = 1,
                                        batchNorm bn: (weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, eps: Float),
-                                       upper: Float) -> Tensor {
+                                       upper: Float,
+                                       input: (batchNorm: (weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, eps: Float),
+                                               upper: Float)? = nil) -> Tensor {
         precondition(bn.weight.count == weight.shape[0], "batchNorm: \(bn.weight.count) channels vs conv output \(weight.shape[0])")
         let (g, keep) = convolutionGeometry(weight, stride: stride, padding: padding, dilation: dilation, groups: groups)
         let (scale, shift) = Normalization.evalScaleShift(weight: bn.weight, bias: bn.bias, runningMean: bn.runningMean,
                                                           runningVar: bn.runningVar, eps: bn.eps)
-        let y = Convolution.forward(self, weight, bias, g, groups: groups, keep: keep,
-                                    epilogue: .init(scale: scale, shift: shift, upper: upper))
-        let inputs = [self, weight, scale, shift] + (bias.map { [$0] } ?? [])
-        return y.recorded(.conv2dBatchNormClamp(g, groups: groups, upper: upper), inputs, saved: keep?.saved ?? [])
+        var inputs = [self, weight, scale, shift]
+        var inputMap: Convolution.AffineClamp?
+        if let input {
+            precondition(groups == shape[1] && weight.shape[0] == groups && !weight.isDifferentiable,
+                         "conv2dBatchNormClamped: an input batch norm needs a frozen depthwise convolution")
+            precondition(input.batchNorm.weight.count == shape[1], "input batchNorm: \(input.batchNorm.weight.count) channels vs \(shape[1])")
+            let b = input.batchNorm
+            let (s, t) = Normalization.evalScaleShift(weight: b.weight, bias: b.bias, runningMean: b.runningMean,
+                                                      runningVar: b.runningVar, eps: b.eps)
+            inputMap = .init(scale: s, shift: t, upper: input.upper)
+            inputs += [s, t]
+        }
+        let y = Convolution.forward(self, weight, bias, g, groups: groups, keep: keep, input: inputMap,
+                                    output: .init(scale: scale, shift: shift, upper: upper))
+        if let bias { inputs.append(bias) }
+        return y.recorded(.conv2dBatchNormClamp(g, groups: groups, upper: upper, inputUpper: input?.upper), inputs,
+                          saved: keep?.saved ?? [])
     }
 
     /// The checked geometry of a convolution of this tensor by `weight`, and the buffers that
@@ -284,8 +304,73 @@ enum Normalization {
         return Tensor(overwriting: y.shape) { out in
             let o = out.baseAddress!
             forEachChannelPlane(y.shape) { ch, off, hw in
-                let a = ps[ch]
-                for j in off..<(off + hw) { o[j] = py[j] > 0 && py[j] < upper ? pg[j] * a : 0 }
+                clampGradient(pg + off, y: py + off, into: o + off, count: hw, scale: ps[ch], upper: upper)
+            }
+        }
+    }
+
+    /// q[i] = g[i] * scale where 0 < y[i] < upper, else 0 (the gradient through a clamp whose
+    /// output is y, then through the batch norm's scale), eight lanes at a time; q may be g.
+    @inline(__always)
+    static func clampGradient(_ g: UnsafePointer<Float>, y: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>,
+                              count: Int, scale a: Float, upper: Float) {
+        let av = SIMD8<Float>(repeating: a), cap = SIMD8<Float>(repeating: upper)
+        var j = 0
+        while j + 8 <= count {
+            let yv = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self)
+            var v = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self) * av
+            v.replace(with: 0, where: .!((yv .> 0) .& (yv .< cap)))
+            UnsafeMutableRawPointer(q + j).storeBytes(of: v, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count { q[j] = y[j] > 0 && y[j] < upper ? g[j] * a : 0; j += 1 }
+    }
+
+    /// The same where y = clamp(shift + z * scale, 0, upper) is recomputed from the clamp's input
+    /// z exactly as ``affineClamp(_:into:count:scale:shift:upper:)`` makes it (same lanes, same
+    /// tail), so the gradient is bit-identical to the one through a stored y.
+    @inline(__always)
+    static func affineClampGradient(_ g: UnsafePointer<Float>, z: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>,
+                                    count: Int, scale a: Float, shift: Float, upper: Float) {
+        let bounded = upper.isFinite, cap = SIMD8<Float>(repeating: upper)
+        let av = SIMD8<Float>(repeating: a), sv = SIMD8<Float>(repeating: shift)
+        var j = 0
+        while j + 8 <= count {
+            let yv = Elementwise.clamp(sv.addingProduct(UnsafeRawPointer(z + j).loadUnaligned(as: SIMD8<Float>.self), av),
+                                       cap: cap, bounded: bounded)
+            var v = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self) * av
+            v.replace(with: 0, where: .!((yv .> 0) .& (yv .< cap)))
+            UnsafeMutableRawPointer(q + j).storeBytes(of: v, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count {
+            let y = Elementwise.clamp(shift.addingProduct(z[j], a), upper: upper, bounded: bounded)
+            q[j] = y > 0 && y < upper ? g[j] * a : 0
+            j += 1
+        }
+    }
+
+    /// A per-channel map applied to one (image, channel) plane of count elements, where a fused
+    /// kernel has it in cache. Pointers are to whole [N, C, H, W] tensors or [C] vectors.
+    enum PlaneMap {
+        /// clamp(shift[c] + x * scale[c], 0, upper): an eval batch norm and the ReLU(6) after it.
+        case affineClamp(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, upper: Float)
+        /// g * scale[c] where 0 < y < upper: the gradient back through that pair, given its output y.
+        case clampGradient(y: UnsafePointer<Float>, scale: UnsafePointer<Float>, upper: Float)
+        /// The same given the pair's input z (y recomputed).
+        case affineClampGradient(z: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, upper: Float)
+
+        /// dst = map(src) for plane `plane` (offset plane * count in y or z) of channel `channel`;
+        /// dst may be src.
+        @inline(__always)
+        func apply(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, plane: Int, channel c: Int, count: Int) {
+            switch self {
+            case .affineClamp(let scale, let shift, let upper):
+                Normalization.affineClamp(src, into: dst, count: count, scale: scale[c], shift: shift[c], upper: upper)
+            case .clampGradient(let y, let scale, let upper):
+                Normalization.clampGradient(src, y: y + plane * count, into: dst, count: count, scale: scale[c], upper: upper)
+            case .affineClampGradient(let z, let scale, let shift, let upper):
+                Normalization.affineClampGradient(src, z: z + plane * count, into: dst, count: count, scale: scale[c], shift: shift[c], upper: upper)
             }
         }
     }

@@ -60,7 +60,10 @@ public enum Primitive {
     case matmul(transposeA: Bool, transposeB: Bool)            // 2-D
     case conv2d(Conv2dGeometry, groups: Int)                   // inputs x, w[, b]
     case convTranspose2d(Conv2dGeometry, groups: Int)          // inputs x, w[, b]; the adjoint of conv2d
-    case conv2dBatchNormClamp(Conv2dGeometry, groups: Int, upper: Float) // inputs x, w, scale, shift[, b] (constants but x, w)
+    /// clamp(conv2d(a, w, b) * scale + shift, 0, upper), a = clamp(x * inScale + inShift, 0,
+    /// inputUpper) when inputUpper is set (depthwise only), else a = x. Inputs x, w, scale,
+    /// shift[, inScale, inShift][, b]; constants but x and w.
+    case conv2dBatchNormClamp(Conv2dGeometry, groups: Int, upper: Float, inputUpper: Float?)
     case maxPool2d(Conv2dGeometry, ceilMode: Bool)
     case avgPool2d(Conv2dGeometry, ceilMode: Bool, countIncludePad: Bool)
     case adaptiveAvgPool2d(h: Int, w: Int)

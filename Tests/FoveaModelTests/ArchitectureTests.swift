@@ -128,6 +128,34 @@ import FoveaTensor
         #expect(fused.scalars.contains { $0 == 6 } && fused.scalars.contains { $0 == 0 } && fused.scalars.contains { $0 > 0 && $0 < 6 })
     }
 
+    /// In EfficientNet's blocks the expand layer's batch norm and ReLU6 run inside the depthwise
+    /// kernel only where nothing can tell: the same logits and input gradient, bit for bit, as
+    /// with a hook on every `_bn0` (which keeps each one a separate step).
+    @Test func expandBatchNormFusionIsInvisible() throws {
+        let model = EfficientNetLite0()
+        var g = SeededGenerator(seed: 44)
+        for entry in model.stateDict() where entry.key.contains("_bn") {
+            let range: ClosedRange<Float> = switch entry.key.split(separator: ".").last! {
+            case "weight", "running_var": 0.5...1.5
+            case "bias": -0.5...1
+            default: -0.2...0.2
+            }
+            _ = entry.tensor.buffer.update(from: Tensor.uniform(entry.tensor.shape, in: range, using: &g).scalars)
+        }
+        model.eval()
+        model.setRequiresGrad(false)
+        let x = Tensor.uniform([1, 3, 64, 64], in: -2...2, using: &g)
+        let (fused, fusedGrad) = Self.outputAndInputGradient(model, x)
+        let expands = model.namedModules().map(\.path).filter { $0.hasSuffix("._bn0") }
+        #expect(expands.count == 15)
+        let capture = try LayerCapture(model, layers: expands, gradients: false)
+        let (plain, plainGrad) = Self.outputAndInputGradient(model, x)
+        #expect(capture.outputs.count == 15)
+        let (sameLogits, sameGradient) = (fused.scalars == plain.scalars, fusedGrad.scalars == plainGrad.scalars)
+        #expect(sameLogits && sameGradient, "max gradient difference \(zip(fusedGrad.scalars, plainGrad.scalars).map { abs($0 - $1) }.max()!)")
+        #expect(fusedGrad.scalars.contains { $0 != 0 })
+    }
+
     /// model(x) and the gradient of sum(y^2) with respect to x.
     static func outputAndInputGradient(_ model: Module, _ x: Tensor) -> (Tensor, Tensor) {
         let input = x.detached()

@@ -197,6 +197,48 @@ import Testing
         #expect(x2.grad!.scalars == x1.grad!.scalars)
     }
 
+    /// A frozen depthwise convolution with batch norm + ReLU6 on both sides as one kernel (the
+    /// inner pair applied to each input plane as it is read, both clamp gradients inside the
+    /// adjoint) gives exactly the values and input gradient of the four operations run one by
+    /// one, at strides 1 and 2 with 3x3 and 5x5 filters and planes with and without an 8-lane tail.
+    @Test(arguments: [(3, 1), (3, 2), (5, 1), (5, 2)])
+    func depthwiseBetweenBatchNormClampsEqualsTheSeparateOperations(kernel k: Int, stride s: Int) {
+        let c = 6
+        func batchNorm(_ seed: UInt64) -> (weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, eps: Float) {
+            (randomTensor([c], seed: seed, range: -2...2), randomTensor([c], seed: seed + 1, range: -1...4),
+             randomTensor([c], seed: seed + 2), randomTensor([c], seed: seed + 3, range: 0.2...2), 1e-3)
+        }
+        let (inner, outer) = (batchNorm(50), batchNorm(60))
+        let w = randomTensor([c, 1, k, k], seed: 70, range: -1...1)
+        let x = randomTensor([2, c, 17, 21], seed: 71, range: -4...4)
+        let dy = randomTensor([2, c, (17 - 1) / s + 1, (21 - 1) / s + 1], seed: 72)
+        let pad = (k / 2, k / 2, k / 2, k / 2)
+        func run(fused: Bool) -> (y: Tensor, dx: Tensor, primitive: String?) {
+            let input = x.detached()
+            input.requiresGrad = true
+            let y: Tensor
+            if fused {
+                y = input.conv2dBatchNormClamped(weight: w, stride: (s, s), padding: pad, groups: c, batchNorm: outer, upper: 6,
+                                                 input: (inner, 6))
+            } else {
+                let a = input.batchNorm(weight: inner.weight, bias: inner.bias, runningMean: inner.runningMean,
+                                        runningVar: inner.runningVar, training: false, eps: inner.eps).relu6()
+                y = a.conv2d(weight: w, stride: (s, s), padding: pad, groups: c)
+                    .batchNorm(weight: outer.weight, bias: outer.bias, runningMean: outer.runningMean,
+                               runningVar: outer.runningVar, training: false, eps: outer.eps).relu6()
+            }
+            (y * dy).sum().backward()
+            return (y, input.grad!, y.node?.primitive.name)
+        }
+        let (fused, separate) = (run(fused: true), run(fused: false))
+        #expect(fused.primitive == "conv2dBatchNormClamp" && separate.primitive == "relu6")
+        #expect(fused.y.scalars == separate.y.scalars)
+        #expect(fused.dx.scalars == separate.dx.scalars)
+        // Both clamps cut somewhere: outputs at 0, at 6 and between; input gradients zero and not.
+        #expect(fused.y.scalars.contains(0) && fused.y.scalars.contains(6) && fused.y.scalars.contains { $0 > 0 && $0 < 6 })
+        #expect(fused.dx.scalars.filter { $0 == 0 }.count > 20 && fused.dx.scalars.filter { $0 != 0 }.count > 200)
+    }
+
     /// A batch of small maps through a 1x1 convolution takes one GEMM over the batch; it must
     /// equal the per-image reference, forward and for the input gradient.
     @Test func batchedPointwiseMatchesReference() {

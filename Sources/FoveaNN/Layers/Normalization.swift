@@ -61,15 +61,35 @@ extension BatchNorm2d {
         fused(x, conv, upper: upper) ?? self(conv(x), thenClampingAt: upper)
     }
 
-    private func fused(_ x: Tensor, _ conv: Conv2d, upper: Float) -> Tensor? {
+    /// `activation(self(conv(clamp(input.norm(x), 0, input.upper))))`: as
+    /// ``callAsFunction(convolving:with:thenClampingAt:)`` with the batch norm and ReLU or ReLU6
+    /// before the convolution (an inverted residual block's expand layer) applied to each input
+    /// plane as the kernel reads it, when `input.norm` could fuse with its clamp too. Otherwise
+    /// the layers run one by one.
+    public func callAsFunction(convolving x: Tensor, with conv: Conv2d, thenClampingAt upper: Float,
+                               after input: (norm: BatchNorm2d, upper: Float)) -> Tensor {
+        if input.norm.canFuse(upper: input.upper), input.norm.weight.count == x.shape[1],
+           let y = fused(x, conv, upper: upper, input: input) {
+            return y
+        }
+        return self(convolving: input.norm(x, thenClampingAt: input.upper), with: conv, thenClampingAt: upper)
+    }
+
+    private func fused(_ x: Tensor, _ conv: Conv2d, upper: Float, input: (norm: BatchNorm2d, upper: Float)? = nil) -> Tensor? {
         let w = conv.weight, channels = w.shape[0]
         guard canFuse(upper: upper), !conv.hasHooks, !w.isDifferentiable, conv.bias?.isDifferentiable != true,
               conv.groups == channels, w.shape[1] == 1, channels == weight.count, x.rank == 4, x.shape[1] == channels,
               !GradMode.overrides("conv2d") else { return nil }
         let pad = conv.padding.resolve(inputH: x.shape[2], inputW: x.shape[3], kernel: (w.shape[2], w.shape[3]),
                                        stride: conv.stride, dilation: conv.dilation)
+        let before = input.map { ($0.norm.normalization, $0.upper) }
         return x.conv2dBatchNormClamped(weight: w, bias: conv.bias, stride: conv.stride, padding: pad, dilation: conv.dilation,
-                                        groups: conv.groups, batchNorm: (weight, bias, runningMean, runningVar, eps), upper: upper)
+                                        groups: conv.groups, batchNorm: normalization, upper: upper, input: before)
+    }
+
+    /// The eval-mode parameters as the fused tensor operations take them.
+    private var normalization: (weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, eps: Float) {
+        (weight, bias, runningMean, runningVar, eps)
     }
 
     private func canFuse(upper: Float) -> Bool {

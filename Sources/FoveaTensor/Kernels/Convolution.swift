@@ -224,22 +224,29 @@ enum Convolution {
 
     // MARK: forward
 
-    /// A per-channel affine map and clamp applied to a convolution's output: an eval-mode batch
-    /// norm and the ReLU or ReLU6 after it, y = clamp(shift[c] + z * scale[c], 0, upper).
-    struct Epilogue {
+    /// A per-channel affine map and clamp: an eval-mode batch norm and the ReLU or ReLU6 after
+    /// it, y = clamp(shift[c] + z * scale[c], 0, upper).
+    struct AffineClamp {
         let scale, shift: Tensor
         let upper: Float
+
+        var planeMap: Normalization.PlaneMap {
+            .affineClamp(scale: scale.storage.pointer, shift: shift.storage.pointer, upper: upper)
+        }
     }
 
-    /// y = conv(x, w) + bias, then `epilogue` when given. `keep`: buffers that receive what the
+    /// y = output(conv(input(x), w) + bias) with the optional maps `input` and `output`.
+    /// Depthwise kernels apply them per plane while it is in cache; other convolutions apply
+    /// `output` in a second pass and take no `input` map. `keep`: buffers that receive what the
     /// backward pass will reuse.
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, groups: Int, keep: Kept? = nil,
-                        epilogue: Epilogue? = nil) -> Tensor {
+                        input: AffineClamp? = nil, output: AffineClamp? = nil) -> Tensor {
         let d = dims(x.shape, w.shape, g, groups: groups)
-        if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d, epilogue: epilogue) }
+        if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d, input: input?.planeMap, output: output?.planeMap) }
+        precondition(input == nil, "conv2d: an input map needs a depthwise convolution")
         let y = forward(x, w, bias, g, d, keep: keep)
-        guard let epilogue else { return y }
-        return Normalization.affineClamped(y, scale: epilogue.scale, shift: epilogue.shift, upper: epilogue.upper)
+        guard let output else { return y }
+        return Normalization.affineClamped(y, scale: output.scale, shift: output.shift, upper: output.upper)
     }
 
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Dims, keep: Kept?) -> Tensor {

@@ -159,24 +159,27 @@ enum Depthwise {
         }
     }
 
-    /// `epilogue`: applied to each output plane as soon as it is written (still in cache).
+    /// `input`: applied to each input plane on its way into the padded phase planes; `output`:
+    /// to each output plane as soon as it is written (both while the plane is in cache).
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Dims,
-                        epilogue: Convolution.Epilogue? = nil) -> Tensor {
+                        input: Normalization.PlaneMap? = nil, output: Normalization.PlaneMap? = nil) -> Tensor {
         let y = Tensor(overwriting: [d.n, d.cout, d.ho, d.wo]) { _ in }
         let px = x.storage.pointer, pw = w.storage.pointer, py = y.storage.pointer
         let pb = bias?.storage.pointer
-        let m = d.cout / d.cin, L = Layout(d, g)
-        let affine = epilogue.map { (scale: $0.scale.storage.pointer, shift: $0.shift.storage.pointer, upper: $0.upper) }
-        forEachPlane(d, scratchCount: L.planeCount) { plane, phases in
+        let m = d.cout / d.cin, L = Layout(d, g), hw = d.h * d.w
+        forEachPlane(d, scratchCount: L.planeCount + (input == nil ? 0 : hw)) { plane, scratch in
             let (n, o) = (plane / d.cout, plane % d.cout)
-            L.split(px + (n * d.cin + o / m) * d.h * d.w, into: phases)
+            let source = n * d.cin + o / m, phases = scratch
+            if let input {
+                let mapped = scratch + L.planeCount
+                input.apply(px + source * hw, into: mapped, plane: source, channel: o / m, count: hw)
+                L.split(mapped, into: phases)
+            } else {
+                L.split(px + source * hw, into: phases)
+            }
             let out = py + plane * d.hwo
             accumulateTaps(L, weights: pw + o * d.kh * d.kw, bias: pb?[o] ?? 0, phases: phases, into: out)
-            if let affine {
-                // While the plane is still in cache.
-                Normalization.affineClamp(out, into: out, count: d.hwo, scale: affine.scale[o], shift: affine.shift[o],
-                                          upper: affine.upper)
-            }
+            output?.apply(out, into: out, plane: plane, channel: o, count: d.hwo)
         }
         return y
     }
@@ -227,8 +230,14 @@ enum Depthwise {
         for oy in 0..<L.ho { (dst + oy * L.stride).update(from: dy + oy * L.wo, count: L.wo) }
     }
 
-    static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, _ d: Dims) -> Tensor {
+    /// dx for dy, with the maps of a fused forward's adjoint (one output per input channel
+    /// only): `gradient` applied to each plane of dy before it is used (the gradient through the
+    /// forward's `output` map), `inputGradient` to each plane of dx once written (through its
+    /// `input` map).
+    static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, _ d: Dims,
+                              gradient: Normalization.PlaneMap? = nil, inputGradient: Normalization.PlaneMap? = nil) -> Tensor {
         let m = d.cout / d.cin
+        precondition(m == 1 || (gradient == nil && inputGradient == nil), "depthwise: fused maps need one output per input channel")
         // Stride 1, one output per input channel: dx is the correlation of dy with the flipped
         // filters, padded by the kernel extent minus the forward padding: the forward kernel,
         // with no scatter pass.
@@ -243,12 +252,15 @@ enum Depthwise {
                                          padding: (extent.h - g.padding.top, extent.h - g.padding.bottom,
                                                    extent.w - g.padding.left, extent.w - g.padding.right),
                                          dilation: (g.dilation.h, g.dilation.w))
-            let dx = forward(dy, flipped, nil, adjoint, Convolution.dims(dy.shape, w.shape, adjoint, groups: d.groups))
+            let dx = forward(dy, flipped, nil, adjoint, Convolution.dims(dy.shape, w.shape, adjoint, groups: d.groups),
+                             input: gradient, output: inputGradient)
             precondition(dx.shape == inputShape, "depthwise adjoint: \(dx.shape) vs \(inputShape)")
             return dx
         }
         let L = Layout(d, g), span = L.span
-        if m == 1 { return backwardInputByPhases(dy, w, inputShape: inputShape, L, d) }
+        if m == 1 {
+            return backwardInputByPhases(dy, w, inputShape: inputShape, L, d, gradient: gradient, inputGradient: inputGradient)
+        }
         let dx = Tensor(zeros: inputShape)
         let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
         // dP[i + offset] += w * dy'[i] per tap, then the interior of dP is added into dx.
@@ -276,16 +288,25 @@ enum Depthwise {
     /// phase plane sixteen outputs at a time from dy' with zeros before and after it; every
     /// input position lies in exactly one phase plane, so the interior is written into dx
     /// (``Layout/gather(_:into:)``) with no zeroing and no read-modify-write per tap.
-    static func backwardInputByPhases(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ L: Layout, _ d: Dims) -> Tensor {
+    static func backwardInputByPhases(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ L: Layout, _ d: Dims,
+                                      gradient: Normalization.PlaneMap? = nil,
+                                      inputGradient: Normalization.PlaneMap? = nil) -> Tensor {
         let dx = Tensor(overwriting: inputShape) { _ in }
         let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
         let lead = L.taps.map(\.offset).max() ?? 0, guarded = lead + L.phaseCount + 16
         let phaseTaps = (0..<(L.s * L.s)).map { phase in L.taps.indices.filter { L.taps[$0].phase == phase } }
-        forEachPlane(d, scratchCount: guarded + L.planeCount) { plane, scratch in
-            // scratch: [lead zeros][dy' span, zeros past Wo][zeros to the guard], then the phase planes.
+        forEachPlane(d, scratchCount: guarded + L.planeCount + (gradient == nil ? 0 : d.hwo)) { plane, scratch in
+            // scratch: [lead zeros][dy' span, zeros past Wo][zeros to the guard], the phase planes,
+            // then the mapped dy plane.
             let grad = scratch, phases = scratch + guarded
             grad.update(repeating: 0, count: lead)
-            spread(pdy + plane * d.hwo, L, into: grad + lead)
+            var source = UnsafePointer(pdy + plane * d.hwo)
+            if let gradient {
+                let mapped = phases + L.planeCount
+                gradient.apply(source, into: mapped, plane: plane, channel: plane % d.cout, count: d.hwo)
+                source = UnsafePointer(mapped)
+            }
+            spread(source, L, into: grad + lead)
             (grad + lead + L.span).update(repeating: 0, count: guarded - lead - L.span)
             let wk = pw + (plane % d.cout) * d.kh * d.kw
             for (phase, taps) in phaseTaps.enumerated() {
@@ -307,7 +328,9 @@ enum Depthwise {
                     }
                 }
             }
-            L.gather(phases, into: pdx + plane * d.h * d.w)
+            let out = pdx + plane * d.h * d.w
+            L.gather(phases, into: out)
+            inputGradient?.apply(out, into: out, plane: plane, channel: plane % d.cin, count: d.h * d.w)
         }
         return dx
     }
