@@ -1,5 +1,6 @@
 import Foundation
 import Fovea
+import FoveaNN
 import FoveaTensor
 
 /// Integrated Gradients attributions and how well they add up.
@@ -54,18 +55,29 @@ extension ImageClassifier {
     /// input: attr = (x - x') * sum_k w_k dS/dx(x' + a_k (x - x')) with the quadrature's points
     /// and weights, evaluated `batch` points at a time. S(x) and S(x') are computed too, for the
     /// completeness error.
+    ///
+    /// When the network's first layers are affine (``AffineStem``: a convolution and an eval
+    /// batch norm) the path is walked in the stem's output space, where it is straight too,
+    /// and the summed gradient is taken back through the stem's constant Jacobian once: the
+    /// same attribution, up to float rounding, with the stem run three times instead of twice
+    /// per step.
     public func integratedGradients(_ input: Tensor, target: Int, baseline: Tensor? = nil, steps: Int = 50,
                                     quadrature: Quadrature = .gaussLegendre, batch: Int = 10) throws -> IntegratedGradientsResult {
         guard steps >= 1 else { throw FoveaError("--steps \(steps): Integrated Gradients needs at least one step") }
         let reference = baseline ?? Tensor(zeros: input.shape)
         let delta = withNoGrad { input - reference }
+        // The path's ends and the network from them: in the stem's output space when separable.
+        let stem = (module as? AffineStem).flatMap { $0.stemIsSeparable ? $0 : nil }
+        let (start, end) = withNoGrad { stem.map { ($0.stem(reference), $0.stem(input)) } ?? (reference, input) }
+        let run: (Tensor) -> Tensor = stem.map { stem in { stem.forward(afterStem: $0) } } ?? { self.module($0) }
+        let path = withNoGrad { end - start }
         let points = quadrature.rule(steps)
-        var total = Tensor(zeros: input.shape)
-        for start in stride(from: 0, to: points.count, by: batch) {
-            let chunk = Array(points[start..<min(start + batch, points.count)])
-            let images = withNoGrad { Tensor.concat(chunk.map { reference + delta * $0.alpha }, axis: 0) }
+        var total = Tensor(zeros: start.shape)
+        for first in stride(from: 0, to: points.count, by: batch) {
+            let chunk = Array(points[first..<min(first + batch, points.count)])
+            let images = withNoGrad { Tensor.concat(chunk.map { start + path * $0.alpha }, axis: 0) }
             images.requiresGrad = true
-            let logits = module(images)
+            let logits = run(images)
             guard target >= 0 && target < logits.shape[1] else {
                 throw FoveaError("--target \(target): class index out of range 0..<\(logits.shape[1])")
             }
@@ -78,8 +90,15 @@ extension ImageClassifier {
                 }
             }
         }
+        if let stem {
+            // sum_k w_k dS/dx = J^T (sum_k w_k dS/dh): one backward pass through the stem.
+            let x = reference.detached()
+            x.requiresGrad = true
+            (stem.stem(x) * total).sum().backward()
+            total = x.grad!
+        }
         let attribution = withNoGrad { total * delta }
-        let ends = logits(Tensor.concat([input, reference], axis: 0))
+        let ends = withNoGrad { run(Tensor.concat([end, start], axis: 0)) }
         let scoreDifference = ends.storage.pointer[target] - ends.storage.pointer[ends.shape[1] + target]
         let completeness = attribution.scalars.reduce(0, +) - scoreDifference
         let (h, w) = (input.shape[2], input.shape[3])

@@ -50,7 +50,12 @@ public final class ResNet: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        var h = maxpool(bn1(conv1(x), then: relu))
+        afterStemActivation(bn1(conv1(x), then: relu))
+    }
+
+    /// Max pool, the four stages and the head, from the stem's ReLU output.
+    func afterStemActivation(_ x: Tensor) -> Tensor {
+        var h = maxpool(x)
         for l in layers { h = l(h) }
         return fc(avgpool(h).flattened(from: 1))
     }
@@ -60,6 +65,12 @@ public final class ResNet: Module {
         guard stride != 1 || inChannels != outChannels else { return nil }
         return Sequential([Conv2d(inChannels, outChannels, kernel: 1, stride: stride, bias: false), BatchNorm2d(outChannels)])
     }
+}
+
+extension ResNet: AffineStem {
+    public var stemLayers: [Module] { [conv1, bn1] }
+    public func stem(_ x: Tensor) -> Tensor { bn1(conv1(x)) }
+    public func forward(afterStem h: Tensor) -> Tensor { afterStemActivation(relu(h)) }
 }
 
 /// conv3x3/s, BN, ReLU, conv3x3, BN, + shortcut, ReLU.

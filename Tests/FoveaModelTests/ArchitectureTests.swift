@@ -156,6 +156,28 @@ import FoveaTensor
         #expect(fusedGrad.scalars.contains { $0 != 0 })
     }
 
+    /// The affine stem (conv + eval batch norm) and the rest of the network compose to the
+    /// network, bit for bit; training mode or a hook on a stem layer makes the stem inseparable.
+    @Test func affineStemComposesToTheNetwork() throws {
+        let models: [any AffineStem] = [EfficientNetLite0(), ResNet("resnet18")!]
+        var g = SeededGenerator(seed: 45)
+        for model in models {
+            model.eval()
+            for entry in model.stateDict() where entry.key.hasSuffix("running_mean") {
+                _ = entry.tensor.buffer.update(from: Tensor.uniform(entry.tensor.shape, in: -0.3...0.3, using: &g).scalars)
+            }
+            let x = Tensor.uniform([2, 3, 48, 40], in: -2...2, using: &g)
+            #expect(model.stemIsSeparable)
+            let whole = withNoGrad { model(x) }, split = withNoGrad { model.forward(afterStem: model.stem(x)) }
+            #expect(whole.shape == [2, 1000] && whole.scalars == split.scalars, "\(type(of: model))")
+            let hook = model.stemLayers[1].addForwardHook { _, _ in nil }
+            #expect(!model.stemIsSeparable)
+            hook.remove()
+            model.train()
+            #expect(!model.stemIsSeparable)
+        }
+    }
+
     /// model(x) and the gradient of sum(y^2) with respect to x.
     static func outputAndInputGradient(_ model: Module, _ x: Tensor) -> (Tensor, Tensor) {
         let input = x.detached()

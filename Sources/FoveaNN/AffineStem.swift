@@ -1,0 +1,26 @@
+import FoveaTensor
+
+/// A network whose first layers are affine in eval mode (a convolution and a batch norm, with no
+/// activation between them): `stem(x)` is their output and `forward(afterStem:)` the rest of the
+/// pass, so that `forward(afterStem: stem(x))` equals `self(x)`.
+///
+/// Integrated Gradients uses this: on a straight path x(a) = x' + a (x - x') the stem's output
+/// is the straight path stem(x') + a (stem(x) - stem(x')), and the stem's Jacobian J is the
+/// same everywhere, so sum_k w_k J^T g_k = J^T sum_k w_k g_k. The stem then runs twice forward
+/// and once backward per attribution instead of once each per step.
+public protocol AffineStem: Module {
+    /// The stem's layers (their PyTorch module paths).
+    var stemLayers: [Module] { get }
+    /// The stem's output: [N, C, H, W], before the first nonlinearity.
+    func stem(_ x: Tensor) -> Tensor
+    /// The rest of the forward pass, from the stem's output.
+    func forward(afterStem h: Tensor) -> Tensor
+}
+
+extension AffineStem {
+    /// Whether the stem can be run apart from the rest now: eval mode, and no hook on the
+    /// network or its stem (a hook there must see the usual pass).
+    public var stemIsSeparable: Bool {
+        !isTraining && !hasHooks && stemLayers.allSatisfy { !$0.isTraining && !$0.hasHooks }
+    }
+}
