@@ -46,6 +46,9 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Also print each layer's share of the forward pass (median of --runs).")
     var layers = false
 
+    @Flag(name: .long, help: "Also time every GEMM of one forward+backward pass: shape, time and GFLOP/s, slowest first.")
+    var gemm = false
+
     struct Report: Codable {
         let peer: String
         let threads: Int
@@ -103,6 +106,7 @@ struct Bench: ParsableCommand {
             let cold = time(forwardBackward)
             report.results[name] = ["forward_ms": forward, "forward_backward_ms": backward, "forward_backward_cold_ms": cold]
             if layers && !json { FrozenWeights.run { printLayerTimes(module, x) } }
+            if gemm && !json { FrozenWeights.run { printGEMMTimes(forwardBackward) } }
             if !json {
                 print("\(name): forward min \(fmt(forward.min()!)) median \(fmt(median(forward))) ms; " +
                       "forward+backward min \(fmt(backward.min()!)) median \(fmt(median(backward))) ms; " +
@@ -208,6 +212,26 @@ struct Bench: ParsableCommand {
             print("  \(path.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7.3f ms %5.1f%%", ms, 100 * ms / total))")
         }
         print("  total \(fmt(total)) ms")
+    }
+
+    /// One forward+backward pass's GEMMs (after warm-up passes), grouped by shape.
+    func printGEMMTimes(_ pass: () -> Void) {
+        for _ in 0..<3 { pass() }
+        let products = GEMMLog.recording(pass)
+        var groups: [String: (count: Int, microseconds: Double, flops: Double)] = [:]
+        for p in products {
+            let key = "\(p.m) x \(p.n) x \(p.k)\(p.transA ? " A^T" : "")\(p.transB ? " B^T" : "")\(p.bothCores ? "" : " (one core)")"
+            let old = groups[key] ?? (0, 0, 0)
+            groups[key] = (old.count + 1, old.microseconds + p.microseconds, old.flops + 2 * Double(p.m * p.n * p.k))
+        }
+        let split = products.filter(\.bothCores).reduce(0) { $0 + $1.microseconds }
+        let single = products.filter { !$0.bothCores }.reduce(0) { $0 + $1.microseconds }
+        print("  GEMMs (m x n x k): calls, total ms, GFLOP/s per call (one-core products run two at a time)")
+        for (key, g) in groups.sorted(by: { $0.value.microseconds > $1.value.microseconds }) {
+            print("  \(key.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%4d %8.3f ms %6.1f", g.count, g.microseconds / 1e3, g.flops / g.microseconds / 1e3))")
+        }
+        print("  \(products.count) GEMMs: \(fmt(split / 1e3)) ms split over both cores, \(fmt(single / 1e3)) ms of " +
+              "one-core products (about \(fmt(single / 2e3)) ms of wall time)")
     }
 
     func time(_ body: () -> Void) -> [Double] {

@@ -95,6 +95,11 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(!r.err.contains("Fatal error"), sourceLocation: sourceLocation)
     }
 
+    @Test func benchUnknownMethod() throws {
+        try expectCleanFailure(["bench", "--methods", "gradient,smoothgrad"],
+                               mentions: ["--methods", "smoothgrad", "integrated-gradients"])
+    }
+
     @Test func missingImage() throws {
         try expectCleanFailure(["classify", "/nonexistent/cat.png"], mentions: ["/nonexistent/cat.png"])
     }

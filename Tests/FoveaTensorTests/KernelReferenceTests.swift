@@ -239,6 +239,21 @@ import Testing
         #expect(fused.dx.scalars.filter { $0 == 0 }.count > 20 && fused.dx.scalars.filter { $0 != 0 }.count > 200)
     }
 
+    /// GEMMLog sees each product made while recording, with its shape, and none made before.
+    /// (Other tests may run GEMMs at the same time: only these odd shapes are looked at.)
+    @Test func gemmLogRecordsShapes() {
+        let a = randomTensor([71, 97], seed: 80), b = randomTensor([97, 113], seed: 81)
+        func ours(_ log: [GEMMLog.Product]) -> [[Int]] {
+            log.filter { Set([$0.m, $0.n, $0.k]) == [71, 97, 113] }.map { [$0.m, $0.n, $0.k, $0.transA ? 1 : 0] }
+        }
+        _ = a.matmul(b)
+        let log = GEMMLog.recording { _ = a.matmul(b); _ = b.matmul(a, transposeA: true, transposeB: true) }
+        #expect(ours(log) == [[71, 113, 97, 0], [113, 71, 97, 1]])
+        #expect(log.allSatisfy { $0.microseconds > 0 && $0.gigaflops > 0 })
+        _ = a.matmul(b)
+        #expect(ours(GEMMLog.recording {}).isEmpty)
+    }
+
     /// A batch of small maps through a 1x1 convolution takes one GEMM over the batch; it must
     /// equal the per-image reference, forward and for the input gradient.
     @Test func batchedPointwiseMatchesReference() {

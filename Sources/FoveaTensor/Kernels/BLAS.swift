@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +23,21 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            b: UnsafePointer<Float>, ldb: Int,
            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, split: Bool = true) {
     guard m > 0, n > 0 else { return }
+    guard !GEMMLog.isRecording else {
+        let start = DispatchTime.now().uptimeNanoseconds
+        untimedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                     beta: beta, c: c, ldc: ldc, split: split)
+        GEMMLog.record(.init(m: m, n: n, k: k, transA: transA, transB: transB, bothCores: split,
+                             microseconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3))
+        return
+    }
+    untimedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c, ldc: ldc, split: split)
+}
+
+private func untimedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+                          lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>,
+                          ldc: Int, split: Bool) {
     #if canImport(Accelerate)
     blasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     #else
@@ -109,4 +125,38 @@ public var blasDescription: String {
     if let forced = getenv("OPENBLAS_CORETYPE") { text += " (OPENBLAS_CORETYPE=\(String(cString: forced)))" }
     return text
     #endif
+}
+
+/// Every GEMM made while recording, with its shape and wall time (`fovea bench --gemm`).
+public enum GEMMLog {
+    public struct Product: Sendable {
+        public let m, n, k: Int
+        public let transA, transB: Bool
+        /// Split over both cores by ``sgemm`` (else one core, beside another product).
+        public let bothCores: Bool
+        public let microseconds: Double
+        /// 2 m n k / time.
+        public var gigaflops: Double { 2 * Double(m * n * k) / microseconds / 1e3 }
+    }
+
+    nonisolated(unsafe) private static var recording = false
+    nonisolated(unsafe) private static var products: [Product] = []
+    private static let lock = NSLock()
+
+    static var isRecording: Bool { recording }
+
+    static func record(_ product: Product) {
+        lock.lock()
+        products.append(product)
+        lock.unlock()
+    }
+
+    /// The products `body` makes (call from one thread, with no other work running).
+    public static func recording(_ body: () -> Void) -> [Product] {
+        products = []
+        recording = true
+        body()
+        recording = false
+        return products
+    }
 }
