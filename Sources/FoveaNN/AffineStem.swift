@@ -9,7 +9,7 @@ import FoveaTensor
 /// same everywhere, so sum_k w_k J^T g_k = J^T sum_k w_k g_k. The stem then runs twice forward
 /// and once backward per attribution instead of once each per step.
 public protocol AffineStem: Module {
-    /// The stem's layers (their PyTorch module paths).
+    /// The stem's layers: a hook on any of them makes the stem inseparable.
     var stemLayers: [Module] { get }
     /// The stem's output: [N, C, H, W], before the first nonlinearity.
     func stem(_ x: Tensor) -> Tensor
