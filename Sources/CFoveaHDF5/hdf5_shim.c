@@ -4,7 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+// No automatic error printing. Before the first call, no clean-up at exit either: files are only
+// read, and the library's exit handler could run while another thread still closes a file,
+// which made it report "infinite loop closing library" now and then.
+static void quiet(void) {
+    static int first = 1;
+    if (first) { H5dont_atexit(); first = 0; }
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 int64_t fovea_h5_open(const char *path) {
     quiet();

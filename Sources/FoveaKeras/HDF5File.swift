@@ -3,29 +3,34 @@ import Foundation
 import FoveaTensor
 
 /// A read-only HDF5 file (through libhdf5): string attributes and float datasets by path.
+///
+/// Debian's libhdf5 is the serial build, which is not thread-safe: every call into it, from any
+/// file, holds one process-wide lock, so models can load on several threads at once (as the
+/// tests do).
 final class HDF5File {
     let path: String
     private let handle: Int64
+    private static let library = NSLock()
 
     init(path: String) throws {
         self.path = path
-        handle = fovea_h5_open(path)
+        handle = Self.library.withLock { fovea_h5_open(path) }
         guard handle >= 0 else { throw KerasError("\(path): not an HDF5 file") }
     }
 
-    deinit { fovea_h5_close(handle) }
+    deinit { Self.library.withLock { fovea_h5_close(handle) } }
 
-    func exists(_ object: String) -> Bool { fovea_h5_exists(handle, object) != 0 }
+    func exists(_ object: String) -> Bool { Self.library.withLock { fovea_h5_exists(handle, object) != 0 } }
 
     func stringAttribute(_ object: String, _ name: String) -> String? {
-        guard let raw = fovea_h5_string_attribute(handle, object, name) else { return nil }
+        guard let raw = Self.library.withLock({ fovea_h5_string_attribute(handle, object, name) }) else { return nil }
         defer { free(raw) }
         return String(cString: raw)
     }
 
     func stringArrayAttribute(_ object: String, _ name: String) -> [String]? {
         var strings: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = nil
-        let count = fovea_h5_string_array_attribute(handle, object, name, &strings)
+        let count = Self.library.withLock { fovea_h5_string_array_attribute(handle, object, name, &strings) }
         guard count >= 0 else { return nil }
         defer { fovea_h5_free_strings(strings, count) }
         return (0..<count).map { strings![$0].map { String(cString: $0) } ?? "" }
@@ -34,7 +39,7 @@ final class HDF5File {
     /// The dataset at `path` as float32, with its shape.
     func floats(_ path: String) throws -> Tensor {
         var dims = [Int64](repeating: 0, count: 8)
-        let rank = fovea_h5_dataset_shape(handle, path, &dims)
+        let rank = Self.library.withLock { fovea_h5_dataset_shape(handle, path, &dims) }
         guard rank >= 0 else { throw KerasError("\(self.path): dataset \(path) is missing") }
         let shape = dims.prefix(Int(rank)).map { Int(clamping: $0) }
         guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }) < 1 << 30 else {
@@ -43,7 +48,7 @@ final class HDF5File {
         let count = shape.reduce(1, *)
         var status: Int32 = 0
         let t = Tensor(overwriting: shape) { buffer in
-            status = fovea_h5_read_floats(handle, path, buffer.baseAddress, Int64(count))
+            status = Self.library.withLock { fovea_h5_read_floats(handle, path, buffer.baseAddress, Int64(count)) }
         }
         guard status == 0 else { throw KerasError("\(self.path): dataset \(path) is not numeric or cannot be read") }
         return t
