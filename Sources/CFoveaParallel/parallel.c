@@ -104,6 +104,12 @@ void fovea_parallel2(fovea_parallel_task task, void *context) {
     pthread_mutex_unlock(&caller_lock);
 }
 
+int fovea_parallel_set_serial(int serial) {
+    int previous = inside_task;
+    inside_task = serial;
+    return previous;
+}
+
 long fovea_claim_next(long *counter) {
     return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }

@@ -54,7 +54,8 @@ extension ImageClassifier {
     /// Integrated Gradients (Sundararajan et al. 2017) from `baseline` (zeros by default) to the
     /// input: attr = (x - x') * sum_k w_k dS/dx(x' + a_k (x - x')) with the quadrature's points
     /// and weights, evaluated `batch` points at a time. S(x) and S(x') are computed too, for the
-    /// completeness error.
+    /// completeness error. With `batch` 1 and a model that can run concurrently
+    /// (``Module/runsConcurrently``), two points run at once, one whole pass per core.
     ///
     /// When the network's first layers are affine (``AffineStem``: a convolution and an eval
     /// batch norm) the path is walked in the stem's output space, where it is straight too,
@@ -72,9 +73,8 @@ extension ImageClassifier {
         let run: (Tensor) -> Tensor = stem.map { stem in { stem.forward(afterStem: $0) } } ?? { self.module($0) }
         let path = withNoGrad { end - start }
         let points = quadrature.rule(steps)
-        var total = Tensor(zeros: start.shape)
-        for first in stride(from: 0, to: points.count, by: batch) {
-            let chunk = Array(points[first..<min(first + batch, points.count)])
+        // sum over the chunk's points of w_k dS/dh at h = start + a_k path, in one batch.
+        func weightedGradient(_ chunk: ArraySlice<(alpha: Float, weight: Float)>) throws -> Tensor {
             let images = withNoGrad { Tensor.concat(chunk.map { start + path * $0.alpha }, axis: 0) }
             images.requiresGrad = true
             let logits = run(images)
@@ -84,10 +84,35 @@ extension ImageClassifier {
             // The sum over the batch of the target logit: each image gets its own gradient.
             logits.slice(axis: 1, target..<(target + 1)).sum().backward()
             let grads = images.grad!
-            withNoGrad {
-                for (row, point) in chunk.enumerated() {
-                    total = total + grads.slice(axis: 0, row..<(row + 1)) * point.weight
+            return withNoGrad {
+                var sum = Tensor(zeros: start.shape)
+                for (row, point) in chunk.enumerated() { sum = sum + grads.slice(axis: 0, row..<(row + 1)) * point.weight }
+                return sum
+            }
+        }
+        var total = Tensor(zeros: start.shape)
+        if batch == 1 && points.count > 1 && module.runsConcurrently {
+            // One point at a time: two passes at once, one per core, each on its own thread with
+            // no fork-join inside (points k = part, part + 2, ...; the two sums added in order).
+            var sums: [Result<Tensor, Error>] = Array(repeating: .success(total), count: 2)
+            sums.withUnsafeMutableBufferPointer { slots in
+                Parallel.concurrently(2) { part in
+                    slots[part] = Result {
+                        var sum = Tensor(zeros: start.shape)
+                        for k in stride(from: part, to: points.count, by: 2) {
+                            let gradient = try weightedGradient(points[k...k])
+                            sum = withNoGrad { sum + gradient }
+                        }
+                        return sum
+                    }
                 }
+            }
+            let (even, odd) = (try sums[0].get(), try sums[1].get())
+            total = withNoGrad { even + odd }
+        } else {
+            for first in stride(from: 0, to: points.count, by: batch) {
+                let sum = try weightedGradient(points[first..<min(first + batch, points.count)])
+                total = withNoGrad { total + sum }
             }
         }
         if let stem {

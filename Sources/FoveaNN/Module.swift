@@ -113,6 +113,14 @@ open class Module {
         return out
     }
 
+    /// Whether independent passes may run through this module on several threads at once: eval
+    /// mode (no running statistics updated), no parameter that collects a gradient, and no
+    /// hook anywhere (a hook's captures are not made for concurrent calls).
+    public var runsConcurrently: Bool {
+        namedModules().allSatisfy { !$0.module.isTraining && !$0.module.hasHooks }
+            && namedParameters().allSatisfy { !$0.tensor.requiresGrad }
+    }
+
     /// Every parameter with its full state-dict key.
     public func namedParameters() -> [(key: String, tensor: Tensor)] {
         namedModules().flatMap { path, m in m.parameters.map { (Module.join(path, $0.name), $0.tensor) } }

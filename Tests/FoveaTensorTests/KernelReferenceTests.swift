@@ -239,6 +239,23 @@ import Testing
         #expect(fused.dx.scalars.filter { $0 == 0 }.count > 20 && fused.dx.scalars.filter { $0 != 0 }.count > 200)
     }
 
+    /// Parallel.concurrently runs every part, each with its fork-joins kept on its own thread,
+    /// and with the caller's autodiff settings; the thread's own mode comes back afterwards.
+    @Test func concurrentlyRunsPartsSeriallyWithTheCallersSettings() {
+        var seen = [(serial: Bool, recording: Bool)](repeating: (false, true), count: 2)
+        seen.withUnsafeMutableBufferPointer { slots in
+            withNoGrad {
+                Parallel.concurrently(2) { part in slots[part] = (Parallel.isSerial, GradMode.isEnabled) }
+            }
+        }
+        #expect(seen.allSatisfy { $0.serial && !$0.recording })
+        #expect(!Parallel.isSerial)
+        let x = randomTensor([64, 300], seed: 82), w = randomTensor([300, 200], seed: 83)
+        var unsplit = Tensor(zeros: [1])
+        Parallel.concurrently(1) { _ in unsplit = x.matmul(w) }
+        #expect(maxRelativeError(unsplit.scalars, x.matmul(w).scalars) < 1e-4)     // an unsplit GEMM rounds its edge tiles its own way
+    }
+
     /// GEMMLog sees each product made while recording, with its shape, and none made before.
     /// (Other tests may run GEMMs at the same time: only these odd shapes are looked at.)
     @Test func gemmLogRecordsShapes() {

@@ -16,6 +16,11 @@ typedef void (*fovea_parallel_task)(void *context, int part);
 /// when called from inside a task or while another thread holds the worker.
 void fovea_parallel2(fovea_parallel_task task, void *context);
 
+/// Sets whether fork-joins called from this thread run both parts on it (1) or split them with
+/// the worker (0); returns the previous setting. For threads that each run whole independent
+/// computations, one per core.
+int fovea_parallel_set_serial(int serial);
+
 /// Returns *counter and adds one, atomically: how the two parts of a dynamically split loop
 /// claim their next chunk.
 long fovea_claim_next(long *counter);

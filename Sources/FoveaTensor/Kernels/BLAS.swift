@@ -56,7 +56,7 @@ private func untimedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, al
                     x: b, incx: transB ? 1 : ldb, beta: beta, y: c, incy: ldc, outputs: m)
     }
     let parallel = 2
-    guard m * n * k >= 1 << 20 else {
+    guard m * n * k >= 1 << 20 && !Parallel.isSerial else {
         return blasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
     // Each core packs its half of one operand and all of the other: split the side whose
