@@ -6,7 +6,8 @@ extension ImageClassifier {
     /// input space; 0 is the mean colour after normalisation) slides over the input with
     /// `stride`; the map holds the target's probability with the patch at each position,
     /// rows x cols = (floor((H - window) / stride) + 1) x (floor((W - window) / stride) + 1).
-    /// Occluded images go through the network `batch` at a time, so memory stays bounded.
+    /// Occluded images go through the network `batch` at a time, so memory stays bounded (two
+    /// batches at once, one per core, where the model allows).
     public func occlusion(_ input: Tensor, target: Int, window: Int = 32, stride: Int = 16,
                           value: Float = 0, batch: Int = 16,
                           progress: ((Int, Int) -> Void)? = nil) throws -> SaliencyMap {
@@ -16,11 +17,8 @@ extension ImageClassifier {
         }
         let rows = (h - window) / stride + 1, cols = (w - window) / stride + 1
         let positions = rows * cols
-        var probabilities: [Float] = []
-        probabilities.reserveCapacity(positions)
-        for start in Swift.stride(from: 0, to: positions, by: batch) {
-            let end = min(start + batch, positions)
-            let images = (start..<end).map { pos -> Tensor in
+        let probabilities = try targetProbabilities(count: positions, batch: batch, target: target, progress: progress) { range in
+            Tensor.concat(range.map { pos -> Tensor in
                 let (y0, x0) = ((pos / cols) * stride, (pos % cols) * stride)
                 let image = input.copy()
                 let p = image.storage.pointer
@@ -28,13 +26,7 @@ extension ImageClassifier {
                     for y in y0..<(y0 + window) { (p + (ch * h + y) * w + x0).update(repeating: value, count: window) }
                 }
                 return image
-            }
-            let p = logits(Tensor.concat(images, axis: 0)).softmax(axis: 1)
-            guard target >= 0 && target < p.shape[1] else {
-                throw FoveaError("--target \(target): class index out of range 0..<\(p.shape[1])")
-            }
-            for row in 0..<(end - start) { probabilities.append(p.storage.pointer[row * p.shape[1] + target]) }
-            progress?(end, positions)
+            }, axis: 0)
         }
         return SaliencyMap(values: probabilities, height: rows, width: cols, method: "occlusion", layer: nil, target: target)
     }

@@ -154,6 +154,24 @@ import _FoveaTestSupport
         #expect(concurrent.scoreDifference == sequential.scoreDifference)
     }
 
+    /// Occlusion and Score-CAM run two batches at once, one per core, with unsplit kernels;
+    /// with a hook in the network they run one batch after the other, split over both cores.
+    /// Forward passes only, so the maps agree to rounding, in the same order.
+    @Test func occlusionAndScoreCAMTwoBatchesAtOnceMatchOneAtATime() throws {
+        let x = try input("chelsea")
+        #expect(classifier.module.runsConcurrently)
+        var reported: [Int] = []
+        let occlusion = try classifier.occlusion(x, target: 282, window: 64, stride: 32, batch: 4) { done, _ in reported.append(done) }
+        let scoreCAM = try classifier.scoreCAM(x, target: 282, layer: "_blocks.15", batch: 64)
+        let hook = try #require(classifier.module.module(at: "_fc")).addForwardHook { _, _ in nil }
+        defer { hook.remove() }
+        let occlusionOneByOne = try classifier.occlusion(x, target: 282, window: 64, stride: 32, batch: 4)
+        let scoreCAMOneByOne = try classifier.scoreCAM(x, target: 282, layer: "_blocks.15", batch: 64)
+        #expect(relativeL2(occlusion.values, occlusionOneByOne.values) <= 1e-5)
+        #expect(relativeL2(scoreCAM.values, scoreCAMOneByOne.values) <= 1e-5)
+        #expect(reported.sorted() == reported && reported.last == 36)     // 6 x 6 positions, counted once each
+    }
+
     @Test func gaussLegendreNodesAndWeights() {
         // numpy.polynomial.legendre.leggauss(5) mapped to [0, 1].
         let rule = Quadrature.gaussLegendre.rule(5)
