@@ -110,6 +110,8 @@ int fovea_parallel_set_serial(int serial) {
     return previous;
 }
 
+int fovea_parallel_is_serial(void) { return inside_task; }
+
 long fovea_claim_next(long *counter) {
     return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }

@@ -94,21 +94,15 @@ extension ImageClassifier {
         if batch == 1 && points.count > 1 && module.runsConcurrently {
             // One point at a time: two passes at once, one per core, each on its own thread with
             // no fork-join inside (points k = part, part + 2, ...; the two sums added in order).
-            var sums: [Result<Tensor, Error>] = Array(repeating: .success(total), count: 2)
-            sums.withUnsafeMutableBufferPointer { slots in
-                Parallel.concurrently(2) { part in
-                    slots[part] = Result {
-                        var sum = Tensor(zeros: start.shape)
-                        for k in stride(from: part, to: points.count, by: 2) {
-                            let gradient = try weightedGradient(points[k...k])
-                            sum = withNoGrad { sum + gradient }
-                        }
-                        return sum
-                    }
+            let sums = try Parallel.concurrently(2) { part in
+                var sum = Tensor(zeros: start.shape)
+                for k in stride(from: part, to: points.count, by: 2) {
+                    let gradient = try weightedGradient(points[k...k])
+                    sum = withNoGrad { sum + gradient }
                 }
+                return sum
             }
-            let (even, odd) = (try sums[0].get(), try sums[1].get())
-            total = withNoGrad { even + odd }
+            total = withNoGrad { sums[0] + sums[1] }
         } else {
             for first in stride(from: 0, to: points.count, by: batch) {
                 let sum = try weightedGradient(points[first..<min(first + batch, points.count)])

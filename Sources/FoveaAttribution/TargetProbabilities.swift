@@ -28,21 +28,19 @@ extension ImageClassifier {
             }
             return out
         }
-        var results = [Result<[Float], Error>](repeating: .success([]), count: batches)
         let lock = NSLock()
         var done = 0
-        results.withUnsafeMutableBufferPointer { slots in
-            Parallel.concurrently(2) { part in
-                for b in stride(from: part, to: batches, by: 2) {
-                    slots[b] = Result { try probabilities(b) }
-                    guard case .success(let values) = slots[b] else { return }
-                    lock.withLock {
-                        done += values.count
-                        progress?(done, count)
-                    }
+        // Part p holds batches p, p + 2, ...: interleaved back into batch order.
+        let parts = try Parallel.concurrently(2) { part in
+            try stride(from: part, to: batches, by: 2).map { b in
+                let values = try probabilities(b)
+                lock.withLock {
+                    done += values.count
+                    progress?(done, count)
                 }
+                return values
             }
         }
-        return try results.flatMap { try $0.get() }
+        return (0..<batches).flatMap { parts[$0 % 2][$0 / 2] }
     }
 }

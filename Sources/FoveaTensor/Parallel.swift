@@ -24,29 +24,32 @@ public enum Parallel {
         }
     }
 
-    /// Runs body(0) ..< body(parts) on `parts` threads at once (the caller's among them), with
-    /// every kernel inside each one kept on its own thread: whole independent computations
-    /// (the passes of Integrated Gradients) one per core, with no fork-join inside them. Each
-    /// thread sees the caller's autodiff settings and frozen-weights cache.
-    public static func concurrently(_ parts: Int, _ body: (Int) -> Void) {
+    /// [body(0), ..., body(parts - 1)], run on `parts` threads at once (the caller's among
+    /// them), with every kernel inside each one kept on its own thread: whole independent
+    /// computations (the passes of Integrated Gradients) one per core, with no fork-join inside
+    /// them. Each thread sees the caller's autodiff settings and frozen-weights cache. Every
+    /// part runs to its end; then the first part's error, if any, is thrown.
+    public static func concurrently<T>(_ parts: Int, _ body: (Int) throws -> T) throws -> [T] {
         let (disabled, overrides, cache) = (GradMode.disabled, GradMode.overrides, FrozenWeights.cache)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let previous = fovea_parallel_set_serial(1)
-            defer { _ = fovea_parallel_set_serial(previous) }
-            GradMode.$disabled.withValue(disabled) {
-                GradMode.$overrides.withValue(overrides) {
-                    FrozenWeights.$cache.withValue(cache) { body(part) }
+        var results = [Result<T, Error>?](repeating: nil, count: parts)
+        results.withUnsafeMutableBufferPointer { slots in
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let previous = fovea_parallel_set_serial(1)
+                defer { _ = fovea_parallel_set_serial(previous) }
+                slots[part] = Result {
+                    try GradMode.$disabled.withValue(disabled) {
+                        try GradMode.$overrides.withValue(overrides) {
+                            try FrozenWeights.$cache.withValue(cache) { try body(part) }
+                        }
+                    }
                 }
             }
         }
+        return try results.map { try $0!.get() }
     }
 
     /// Whether fork-joins on this thread run serially (inside ``concurrently(_:_:)`` or a task).
-    static var isSerial: Bool {
-        let previous = fovea_parallel_set_serial(1)
-        _ = fovea_parallel_set_serial(previous)
-        return previous != 0
-    }
+    static var isSerial: Bool { fovea_parallel_is_serial() != 0 }
 
     /// body(range) over 0..<count cut into chunks of at least `grain` items (a multiple of it,
     /// about sixteen chunks), which both cores claim one after another until none is left:

@@ -138,8 +138,7 @@ import _FoveaTestSupport
             classifier.module(image).slice(axis: 1, 560..<561).sum().backward()
             return image.grad!.scalars
         }
-        var unsplit: [Float] = []
-        Parallel.concurrently(1) { _ in unsplit = gradient() }
+        let unsplit = try Parallel.concurrently(1) { _ in gradient() }[0]
         let single = relativeL2(unsplit, gradient())
         #expect(single <= 1e-5, "one pass, unsplit against split kernels: \(single)")
         #expect(classifier.module.runsConcurrently)

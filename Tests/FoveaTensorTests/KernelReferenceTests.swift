@@ -241,18 +241,12 @@ import Testing
 
     /// Parallel.concurrently runs every part, each with its fork-joins kept on its own thread,
     /// and with the caller's autodiff settings; the thread's own mode comes back afterwards.
-    @Test func concurrentlyRunsPartsSeriallyWithTheCallersSettings() {
-        var seen = [(serial: Bool, recording: Bool)](repeating: (false, true), count: 2)
-        seen.withUnsafeMutableBufferPointer { slots in
-            withNoGrad {
-                Parallel.concurrently(2) { part in slots[part] = (Parallel.isSerial, GradMode.isEnabled) }
-            }
-        }
-        #expect(seen.allSatisfy { $0.serial && !$0.recording })
+    @Test func concurrentlyRunsPartsSeriallyWithTheCallersSettings() throws {
+        let seen = try withNoGrad { try Parallel.concurrently(2) { _ in (serial: Parallel.isSerial, recording: GradMode.isEnabled) } }
+        #expect(seen.count == 2 && seen.allSatisfy { $0.serial && !$0.recording })
         #expect(!Parallel.isSerial)
         let x = randomTensor([64, 300], seed: 82), w = randomTensor([300, 200], seed: 83)
-        var unsplit = Tensor(zeros: [1])
-        Parallel.concurrently(1) { _ in unsplit = x.matmul(w) }
+        let unsplit = try Parallel.concurrently(1) { _ in x.matmul(w) }[0]
         #expect(maxRelativeError(unsplit.scalars, x.matmul(w).scalars) < 1e-4)     // an unsplit GEMM rounds its edge tiles its own way
     }
 

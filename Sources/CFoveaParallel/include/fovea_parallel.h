@@ -21,6 +21,9 @@ void fovea_parallel2(fovea_parallel_task task, void *context);
 /// computations, one per core.
 int fovea_parallel_set_serial(int serial);
 
+/// Whether fork-joins called from this thread run both parts on it.
+int fovea_parallel_is_serial(void);
+
 /// Returns *counter and adds one, atomically: how the two parts of a dynamically split loop
 /// claim their next chunk.
 long fovea_claim_next(long *counter);
