@@ -16,10 +16,12 @@ public struct Conv2dGeometry: Equatable, Sendable {
     }
 
     /// Output spatial size for an input of `h` x `w`:
-    /// out = floor((in + padBefore + padAfter - dilation*(k-1) - 1) / stride) + 1.
+    /// out = floor((in + padBefore + padAfter - dilation*(k-1) - 1) / stride) + 1, 0 when the
+    /// padded input is shorter than the dilated kernel.
     public func outputSize(h: Int, w: Int, ceilMode: Bool = false) -> (h: Int, w: Int) {
         func size(_ i: Int, _ p: Int, _ k: Int, _ s: Int, _ d: Int) -> Int {
             let span = i + p - d * (k - 1) - 1
+            guard span >= 0 else { return 0 }
             if ceilMode {
                 var o = (span + s - 1) / s + 1
                 // PyTorch: the last window must start inside the input or left padding.

@@ -43,27 +43,28 @@ import Testing
         #expect(maxRelativeError(fast.scalars, ref.map(Float.init)) < 1e-5)
     }
 
-    /// The depthwise kernel on rows of every block width (16, 8, 4 and scalar outputs, the last
-    /// block overlapping), strides 1 and 2 with even and odd left padding (TensorFlow SAME at
-    /// stride 2 pads k=5 by 1 before, 2 after): forward against the reference, both gradients
-    /// against im2col + GEMM.
+    /// The depthwise kernel on planes of every flat block width (64, 32, 16, 8 and scalar
+    /// outputs, the last block overlapping) and rows of every copy-out width, strides 1 and 2
+    /// with even and odd left padding (TensorFlow SAME at stride 2 pads k=5 by 1 before, 2
+    /// after): forward against the reference, both gradients against im2col + GEMM.
     @Test(arguments: [(3, 1, (1, 1, 1, 1)), (5, 1, (2, 2, 2, 2)), (3, 2, (0, 1, 0, 1)), (5, 2, (1, 2, 1, 2)), (3, 2, (1, 1, 1, 1))])
     func depthwiseMatchesReference(_ k: Int, _ s: Int, _ pad: (Int, Int, Int, Int)) {
-        for width in [3, 6, 11, 21, 40] {
-            let x = randomTensor([2, 3, 9, width], seed: 41), w = randomTensor([3, 1, k, k], seed: 42)
+        for (height, width) in [(1, 3), (3, 3), (3, 6), (9, 3), (9, 6), (9, 11), (9, 21), (9, 40), (30, 40)] {
+            let x = randomTensor([2, 3, height, width], seed: 41), w = randomTensor([3, 1, k, k], seed: 42)
             let b = randomTensor([3], seed: 43)
             let g = Conv2dGeometry(kernel: (k, k), stride: (s, s), padding: pad)
-            guard g.outputSize(h: 9, w: width).1 > 0 else { continue }
+            let (ho, wo) = g.outputSize(h: height, w: width)
+            guard ho > 0 && wo > 0 else { continue }
             let y = x.conv2d(weight: w, bias: b, stride: (s, s), padding: pad, groups: 3)
             let ref = Self.referenceConv(x, w, b, stride: s, pad: pad, dilation: 1, groups: 3)
-            #expect(maxRelativeError(y.scalars, ref.map(Float.init)) < 1e-5, "width \(width)")
+            #expect(maxRelativeError(y.scalars, ref.map(Float.init)) < 1e-5, "\(height) x \(width)")
             let dy = randomTensor(y.shape, seed: 44)
             let dx = Convolution.backwardInput(dy, w, inputShape: x.shape, g, groups: 3)
             let dxGEMM = Convolution.backwardInputByGEMM(dy, w, inputShape: x.shape, g, groups: 3)
-            #expect(maxRelativeError(dx.scalars, dxGEMM.scalars) < 1e-5, "width \(width)")
+            #expect(maxRelativeError(dx.scalars, dxGEMM.scalars) < 1e-5, "\(height) x \(width)")
             let dw = Convolution.backwardWeight(dy, x, weightShape: w.shape, g, groups: 3)
             let dwGEMM = Convolution.backwardWeightByGEMM(dy, x, weightShape: w.shape, g, groups: 3)
-            #expect(maxRelativeError(dw.scalars, dwGEMM.scalars) < 1e-4, "width \(width)")
+            #expect(maxRelativeError(dw.scalars, dwGEMM.scalars) < 1e-4, "\(height) x \(width)")
         }
     }
 

@@ -167,59 +167,111 @@ enum Depthwise {
         let px = x.storage.pointer, pw = w.storage.pointer, py = y.storage.pointer
         let pb = bias?.storage.pointer
         let m = d.cout / d.cin, L = Layout(d, g), hw = d.h * d.w
-        forEachPlane(d, scratchCount: L.planeCount + (input == nil ? 0 : hw)) { plane, scratch in
+        forEachPlane(d, scratchCount: L.planeCount + L.span + (input == nil ? 0 : hw)) { plane, scratch in
             let (n, o) = (plane / d.cout, plane % d.cout)
-            let source = n * d.cin + o / m, phases = scratch
+            let source = n * d.cin + o / m, phases = scratch, flat = scratch + L.planeCount
             if let input {
-                let mapped = scratch + L.planeCount
+                let mapped = flat + L.span
                 input.apply(px + source * hw, into: mapped, plane: source, channel: o / m, count: hw)
                 L.split(mapped, into: phases)
             } else {
                 L.split(px + source * hw, into: phases)
             }
             let out = py + plane * d.hwo
-            accumulateTaps(L, weights: pw + o * d.kh * d.kw, bias: pb?[o] ?? 0, phases: phases, into: out)
+            accumulateTaps(L, weights: pw + o * d.kh * d.kw, bias: pb?[o] ?? 0, phases: phases, flat: flat, into: out)
             output?.apply(out, into: out, plane: plane, channel: o, count: d.hwo)
         }
         return y
     }
 
     /// out[oy * Wo + ox] = bias + sum over taps t of w[t] * P_t[oy * stride + ox + offset_t]:
-    /// each output row in blocks of 16 (8, 4 on narrow maps; the last block of a row overlaps
-    /// the one before it) held in registers across all taps.
+    /// the whole plane as one flat loop at the phase row stride into `flat` (``Layout/span``
+    /// floats, see ``multiplyAddTaps``), whose rows are then copied out without the columns
+    /// past Wo.
     @inline(__always)
-    static func accumulateTaps(_ L: Layout, weights wk: UnsafePointer<Float>, bias: Float,
-                               phases: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-        let taps = L.taps.count, wo = L.wo
+    static func accumulateTaps(_ L: Layout, weights wk: UnsafePointer<Float>, bias: Float, phases: UnsafePointer<Float>,
+                               flat: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let taps = L.taps.count
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { sources in
             for (t, tap) in L.taps.enumerated() { sources[t] = phases + tap.phase * L.phaseCount + tap.offset }
-            @inline(__always) func rowBlocks<V: SIMD>(_: V.Type) where V.Scalar == Float {
-                let width = V.scalarCount
-                for oy in 0..<L.ho {
-                    let base = oy * L.stride, row = out + oy * wo
-                    var x = 0
-                    while true {
-                        let start = Swift.min(x, wo - width)
-                        var a = V(repeating: bias)
-                        for t in 0..<taps {
-                            a.addProduct(V(repeating: wk[t]), UnsafeRawPointer(sources[t] + base + start).loadUnaligned(as: V.self))
-                        }
-                        UnsafeMutableRawPointer(row + start).storeBytes(of: a, as: V.self)
-                        if start == wo - width { break }
-                        x += width
-                    }
-                }
+            multiplyAddTaps(UnsafePointer(sources.baseAddress!), weights: wk, taps: taps, bias: bias, count: L.span, into: flat)
+        }
+        // Rows eight floats at a time (the last eight overlapping): memmove costs a call per row.
+        let wo = L.wo
+        guard wo >= 8 else {
+            for oy in 0..<L.ho { for ox in 0..<wo { out[oy * wo + ox] = flat[oy * L.stride + ox] } }
+            return
+        }
+        for oy in 0..<L.ho {
+            let src = flat + oy * L.stride, dst = out + oy * wo
+            var x = 0
+            while true {
+                let start = Swift.min(x, wo - 8)
+                UnsafeMutableRawPointer(dst + start).storeBytes(of: UnsafeRawPointer(src + start).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                if start == wo - 8 { break }
+                x += 8
             }
-            if wo >= 16 { return rowBlocks(SIMD16<Float>.self) }
-            if wo >= 8 { return rowBlocks(SIMD8<Float>.self) }
-            if wo >= 4 { return rowBlocks(SIMD4<Float>.self) }
-            for oy in 0..<L.ho {
-                for ox in 0..<wo {
-                    var a = bias
-                    for t in 0..<taps { a.addProduct(wk[t], sources[t][oy * L.stride + ox]) }
-                    out[oy * wo + ox] = a
+        }
+    }
+
+    /// out[i] = bias + sum_{t < taps} weights[t] * sources[t][i] for i < count. Blocks of 64
+    /// (32, 16, 8 for shorter runs) floats stay in registers across all taps: 8 (4, 2, 1)
+    /// independent FMA chains, so the loop runs at FMA throughput, not latency. The last
+    /// block overlaps the one before it; sources must be readable up to count.
+    @inline(__always)
+    static func multiplyAddTaps(_ sources: UnsafePointer<UnsafePointer<Float>>, weights: UnsafePointer<Float>, taps: Int,
+                                bias: Float, count: Int, into out: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD16<Float>
+        @inline(__always) func load(_ t: Int, _ i: Int) -> V { UnsafeRawPointer(sources[t] + i).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ a: V, _ i: Int) { UnsafeMutableRawPointer(out + i).storeBytes(of: a, as: V.self) }
+        // Generic SIMD32/SIMD64 compile to scalar loops, so wide blocks are explicit SIMD16s.
+        if count >= 64 {
+            var i = 0
+            while true {
+                let start = Swift.min(i, count - 64)
+                var (a0, a1, a2, a3) = (V(repeating: bias), V(repeating: bias), V(repeating: bias), V(repeating: bias))
+                for t in 0..<taps {
+                    let w = V(repeating: weights[t])
+                    a0.addProduct(w, load(t, start)); a1.addProduct(w, load(t, start + 16))
+                    a2.addProduct(w, load(t, start + 32)); a3.addProduct(w, load(t, start + 48))
                 }
+                store(a0, start); store(a1, start + 16); store(a2, start + 32); store(a3, start + 48)
+                if start == count - 64 { return }
+                i += 64
             }
+        }
+        if count >= 32 {
+            var i = 0
+            while true {
+                let start = Swift.min(i, count - 32)
+                var (a0, a1) = (V(repeating: bias), V(repeating: bias))
+                for t in 0..<taps {
+                    let w = V(repeating: weights[t])
+                    a0.addProduct(w, load(t, start)); a1.addProduct(w, load(t, start + 16))
+                }
+                store(a0, start); store(a1, start + 16)
+                if start == count - 32 { return }
+                i += 32
+            }
+        }
+        @inline(__always) func blocks<B: SIMD>(_: B.Type) where B.Scalar == Float {
+            let width = B.scalarCount
+            var i = 0
+            while true {
+                let start = Swift.min(i, count - width)
+                var a = B(repeating: bias)
+                for t in 0..<taps {
+                    a.addProduct(B(repeating: weights[t]), UnsafeRawPointer(sources[t] + start).loadUnaligned(as: B.self))
+                }
+                UnsafeMutableRawPointer(out + start).storeBytes(of: a, as: B.self)
+                if start == count - width { break }
+                i += width
+            }
+        }
+        for i in 0..<count {
+            var a = bias
+            for t in 0..<taps { a.addProduct(weights[t], sources[t][i]) }
+            out[i] = a
         }
     }
 
@@ -285,7 +337,7 @@ enum Depthwise {
 
     /// dx for one input plane per output plane (any stride): the adjoint of the forward's tap
     /// loop, dP_φ[j] = sum over the taps t of phase φ of w[t] * dy'[j - offset_t], computed per
-    /// phase plane sixteen outputs at a time from dy' with zeros before and after it; every
+    /// phase plane by ``multiplyAddTaps`` from dy' with zeros before and after it; every
     /// input position lies in exactly one phase plane, so the interior is written into dx
     /// (``Layout/gather(_:into:)``) with no zeroing and no read-modify-write per tap.
     static func backwardInputByPhases(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ L: Layout, _ d: Dims,
@@ -293,7 +345,7 @@ enum Depthwise {
                                       inputGradient: Normalization.PlaneMap? = nil) -> Tensor {
         let dx = Tensor(overwriting: inputShape) { _ in }
         let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
-        let lead = L.taps.map(\.offset).max() ?? 0, guarded = lead + L.phaseCount + 16
+        let lead = L.taps.map(\.offset).max() ?? 0, guarded = lead + L.phaseCount
         let phaseTaps = (0..<(L.s * L.s)).map { phase in L.taps.indices.filter { L.taps[$0].phase == phase } }
         forEachPlane(d, scratchCount: guarded + L.planeCount + (gradient == nil ? 0 : d.hwo)) { plane, scratch in
             // scratch: [lead zeros][dy' span, zeros past Wo][zeros to the guard], the phase planes,
@@ -312,19 +364,13 @@ enum Depthwise {
             for (phase, taps) in phaseTaps.enumerated() {
                 let out = phases + phase * L.phaseCount
                 withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: max(taps.count, 1)) { sources in
-                    for (k, t) in taps.enumerated() { sources[k] = UnsafePointer(grad + lead - L.taps[t].offset) }
-                    var j = 0
-                    while j < L.phaseCount {
-                        var a = SIMD16<Float>()
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(taps.count, 1)) { weights in
                         for (k, t) in taps.enumerated() {
-                            a.addProduct(SIMD16(repeating: wk[t]), UnsafeRawPointer(sources[k] + j).loadUnaligned(as: SIMD16<Float>.self))
+                            sources[k] = UnsafePointer(grad + lead - L.taps[t].offset)
+                            weights[k] = wk[t]
                         }
-                        if j + 16 <= L.phaseCount {
-                            UnsafeMutableRawPointer(out + j).storeBytes(of: a, as: SIMD16<Float>.self)
-                        } else {
-                            for q in 0..<(L.phaseCount - j) { out[j + q] = a[q] }
-                        }
-                        j += 16
+                        multiplyAddTaps(UnsafePointer(sources.baseAddress!), weights: UnsafePointer(weights.baseAddress!), taps: taps.count,
+                                        bias: 0, count: L.phaseCount, into: out)
                     }
                 }
             }
