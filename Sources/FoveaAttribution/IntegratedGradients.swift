@@ -73,9 +73,9 @@ extension ImageClassifier {
         let run: (Tensor) -> Tensor = stem.map { stem in { stem.forward(afterStem: $0) } } ?? { self.module($0) }
         let path = withNoGrad { end - start }
         let points = quadrature.rule(steps)
-        // sum over the chunk's points of w_k dS/dh at h = start + a_k path, in one batch.
-        func weightedGradient(_ chunk: ArraySlice<(alpha: Float, weight: Float)>) throws -> Tensor {
-            let images = withNoGrad { Tensor.concat(chunk.map { start + path * $0.alpha }, axis: 0) }
+        // dS/dh at h = start + a path for each a, [len(alphas), C, H, W], in one batch.
+        func gradients(_ alphas: [Float]) throws -> Tensor {
+            let images = withNoGrad { Tensor.concat(alphas.map { start + path * $0 }, axis: 0) }
             images.requiresGrad = true
             let logits = run(images)
             guard target >= 0 && target < logits.shape[1] else {
@@ -83,7 +83,11 @@ extension ImageClassifier {
             }
             // The sum over the batch of the target logit: each image gets its own gradient.
             logits.slice(axis: 1, target..<(target + 1)).sum().backward()
-            let grads = images.grad!
+            return images.grad!
+        }
+        // sum over the chunk's points of w_k dS/dh at h = start + a_k path, in one batch.
+        func weightedGradient(_ chunk: ArraySlice<(alpha: Float, weight: Float)>) throws -> Tensor {
+            let grads = try gradients(chunk.map(\.alpha))
             return withNoGrad {
                 var sum = Tensor(zeros: start.shape)
                 for (row, point) in chunk.enumerated() { sum = sum + grads.slice(axis: 0, row..<(row + 1)) * point.weight }
@@ -95,10 +99,13 @@ extension ImageClassifier {
             // One point at a time: two passes at once, one per core, each on its own thread with
             // no fork-join inside (points k = part, part + 2, ...; the two sums added in order).
             let sums = try Parallel.concurrently(2) { part in
-                var sum = Tensor(zeros: start.shape)
+                let sum = Tensor(zeros: start.shape), accumulated = sum.storage.pointer
                 for k in stride(from: part, to: points.count, by: 2) {
-                    let gradient = try weightedGradient(points[k...k])
-                    sum = withNoGrad { sum + gradient }
+                    let gradient = try gradients([points[k].alpha]), weight = points[k].weight
+                    withExtendedLifetime(gradient) {
+                        let g = gradient.storage.pointer
+                        for i in 0..<sum.count { accumulated[i] += weight * g[i] }   // sum += w_k dS/dh
+                    }
                 }
                 return sum
             }
