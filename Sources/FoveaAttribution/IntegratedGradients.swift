@@ -61,7 +61,8 @@ extension ImageClassifier {
     /// batch norm) the path is walked in the stem's output space, where it is straight too,
     /// and the summed gradient is taken back through the stem's constant Jacobian once: the
     /// same attribution, up to float rounding, with the stem run three times instead of twice
-    /// per step.
+    /// per step. There each step also computes the target's logit alone
+    /// (``AffineStem/score(afterStem:target:)``), whose gradient is the classifier's row.
     public func integratedGradients(_ input: Tensor, target: Int, baseline: Tensor? = nil, steps: Int = 50,
                                     quadrature: Quadrature = .gaussLegendre, batch: Int = 10) throws -> IntegratedGradientsResult {
         guard steps >= 1 else { throw FoveaError("--steps \(steps): Integrated Gradients needs at least one step") }
@@ -71,18 +72,31 @@ extension ImageClassifier {
         let stem = (module as? AffineStem).flatMap { $0.stemIsSeparable ? $0 : nil }
         let (start, end) = withNoGrad { stem.map { ($0.stem(reference), $0.stem(input)) } ?? (reference, input) }
         let run: (Tensor) -> Tensor = stem.map { stem in { stem.forward(afterStem: $0) } } ?? { self.module($0) }
+        // S(h), [N, 1]: through the classifier's target row alone when nothing can tell.
+        let score: (Tensor) throws -> Tensor
+        if let stem, stem.scoreIsSeparable {
+            let classes = stem.classifier.weight.shape[0]
+            guard target >= 0 && target < classes else {
+                throw FoveaError("--target \(target): class index out of range 0..<\(classes)")
+            }
+            score = { stem.score(afterStem: $0, target: target) }
+        } else {
+            score = { h in
+                let logits = run(h)
+                guard target >= 0 && target < logits.shape[1] else {
+                    throw FoveaError("--target \(target): class index out of range 0..<\(logits.shape[1])")
+                }
+                return logits.slice(axis: 1, target..<(target + 1))
+            }
+        }
         let path = withNoGrad { end - start }
         let points = quadrature.rule(steps)
         // dS/dh at h = start + a path for each a, [len(alphas), C, H, W], in one batch.
         func gradients(_ alphas: [Float]) throws -> Tensor {
             let images = withNoGrad { Tensor.concat(alphas.map { start + path * $0 }, axis: 0) }
             images.requiresGrad = true
-            let logits = run(images)
-            guard target >= 0 && target < logits.shape[1] else {
-                throw FoveaError("--target \(target): class index out of range 0..<\(logits.shape[1])")
-            }
-            // The sum over the batch of the target logit: each image gets its own gradient.
-            logits.slice(axis: 1, target..<(target + 1)).sum().backward()
+            // The sum over the batch of the target score: each image gets its own gradient.
+            try score(images).sum().backward()
             return images.grad!
         }
         // sum over the chunk's points of w_k dS/dh at h = start + a_k path, in one batch.

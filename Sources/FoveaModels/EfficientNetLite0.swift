@@ -47,22 +47,24 @@ public final class EfficientNetLite0: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        afterStemActivation(bn0(convStem(x), thenClampingAt: 6))
+        fc(features(afterStemActivation: bn0(convStem(x), thenClampingAt: 6)))
     }
 
-    /// The blocks and the head, from the stem's ReLU6 output.
-    func afterStemActivation(_ x: Tensor) -> Tensor {
+    /// The blocks and the head up to the classifier's input, [N, 1280], from the stem's ReLU6
+    /// output.
+    func features(afterStemActivation x: Tensor) -> Tensor {
         var h = x
         for block in blocks.modules { h = block(h) }
         h = bn1(convHead(h), thenClampingAt: 6)
-        return fc(dropout(pool(h).flattened(from: 1)))
+        return dropout(pool(h).flattened(from: 1))
     }
 }
 
 extension EfficientNetLite0: AffineStem {
     public var stemLayers: [Module] { [convStem, bn0] }
     public func stem(_ x: Tensor) -> Tensor { bn0(convStem(x)) }
-    public func forward(afterStem h: Tensor) -> Tensor { afterStemActivation(h.relu6()) }
+    public func features(afterStem h: Tensor) -> Tensor { features(afterStemActivation: h.relu6()) }
+    public var classifier: Linear { fc }
 }
 
 /// Mobile inverted bottleneck: [expand 1x1, BN, ReLU6] (if expand != 1), depthwise kxk/s, BN,

@@ -50,14 +50,15 @@ public final class ResNet: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        afterStemActivation(bn1(conv1(x), then: relu))
+        fc(features(afterStemActivation: bn1(conv1(x), then: relu)))
     }
 
-    /// Max pool, the four stages and the head, from the stem's ReLU output.
-    func afterStemActivation(_ x: Tensor) -> Tensor {
+    /// Max pool, the four stages and the average pooling, [N, 512 * expansion], from the stem's
+    /// ReLU output.
+    func features(afterStemActivation x: Tensor) -> Tensor {
         var h = maxpool(x)
         for l in layers { h = l(h) }
-        return fc(avgpool(h).flattened(from: 1))
+        return avgpool(h).flattened(from: 1)
     }
 
     /// 1x1 conv + BN projection for the shortcut when shape changes.
@@ -70,7 +71,8 @@ public final class ResNet: Module {
 extension ResNet: AffineStem {
     public var stemLayers: [Module] { [conv1, bn1] }
     public func stem(_ x: Tensor) -> Tensor { bn1(conv1(x)) }
-    public func forward(afterStem h: Tensor) -> Tensor { afterStemActivation(relu(h)) }
+    public func features(afterStem h: Tensor) -> Tensor { features(afterStemActivation: relu(h)) }
+    public var classifier: Linear { fc }
 }
 
 /// conv3x3/s, BN, ReLU, conv3x3, BN, + shortcut, ReLU.

@@ -13,8 +13,11 @@ public protocol AffineStem: Module {
     var stemLayers: [Module] { get }
     /// The stem's output: [N, C, H, W], before the first nonlinearity.
     func stem(_ x: Tensor) -> Tensor
-    /// The rest of the forward pass, from the stem's output.
-    func forward(afterStem h: Tensor) -> Tensor
+    /// The rest of the forward pass up to the final classifier's input, [N, F], from the stem's
+    /// output.
+    func features(afterStem h: Tensor) -> Tensor
+    /// The final linear layer: logits = classifier(features(afterStem: stem(x))).
+    var classifier: Linear { get }
 }
 
 extension AffineStem {
@@ -22,5 +25,23 @@ extension AffineStem {
     /// network or its stem (a hook there must see the usual pass).
     public var stemIsSeparable: Bool {
         !isTraining && !hasHooks && stemLayers.allSatisfy { !$0.isTraining && !$0.hasHooks }
+    }
+
+    /// Whether ``score(afterStem:target:)`` can stand in for the target's logit: the
+    /// classifier has no hook (one would not see that pass).
+    public var scoreIsSeparable: Bool { !classifier.hasHooks }
+
+    /// The rest of the forward pass, from the stem's output: the logits, [N, classes].
+    public func forward(afterStem h: Tensor) -> Tensor { classifier(features(afterStem: h)) }
+
+    /// Logit `target` alone, [N, 1]: f . W[target] + b[target] with f = features(afterStem: h),
+    /// the classifier's row as a constant. Its gradient with respect to f is exactly W[target]
+    /// (what backward through all the logits gives), without the two passes over all of W.
+    /// `target` must be in range.
+    public func score(afterStem h: Tensor, target: Int) -> Tensor {
+        let (weight, bias) = withNoGrad {
+            (classifier.weight.slice(axis: 0, target..<(target + 1)), classifier.bias?.slice(axis: 0, target..<(target + 1)))
+        }
+        return features(afterStem: h).linear(weight: weight, bias: bias)
     }
 }

@@ -158,6 +158,8 @@ import FoveaTensor
 
     /// The affine stem (conv + eval batch norm) and the rest of the network compose to the
     /// network, bit for bit; training mode or a hook on a stem layer makes the stem inseparable.
+    /// The target-row score is that logit, and its input gradient the one through all the
+    /// logits; a hook on the classifier rules it out.
     @Test func affineStemComposesToTheNetwork() throws {
         let models: [any AffineStem] = [EfficientNetLite0(), ResNet("resnet18")!]
         var g = SeededGenerator(seed: 45)
@@ -170,6 +172,20 @@ import FoveaTensor
             #expect(model.stemIsSeparable)
             let whole = withNoGrad { model(x) }, split = withNoGrad { model.forward(afterStem: model.stem(x)) }
             #expect(whole.shape == [2, 1000] && whole.scalars == split.scalars, "\(type(of: model))")
+            let h = withNoGrad { model.stem(x) }
+            h.requiresGrad = true
+            let score = model.score(afterStem: h, target: 7)
+            #expect(score.shape == [2, 1])
+            #expect(relativeL2(score.scalars, [whole.scalars[7], whole.scalars[1007]]) < 5e-5)   // a dot product, not a GEMM row
+            score.sum().backward()
+            let viaScore = h.grad!.scalars
+            h.grad = nil
+            model.forward(afterStem: h).slice(axis: 1, 7..<8).sum().backward()
+            #expect(relativeL2(viaScore, h.grad!.scalars) < 1e-6, "\(type(of: model))")
+            #expect(model.scoreIsSeparable)
+            let classifierHook = model.classifier.addForwardHook { _, _ in nil }
+            #expect(!model.scoreIsSeparable)
+            classifierHook.remove()
             let hook = model.stemLayers[1].addForwardHook { _, _ in nil }
             #expect(!model.stemIsSeparable)
             hook.remove()
