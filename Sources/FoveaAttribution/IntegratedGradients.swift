@@ -93,7 +93,14 @@ extension ImageClassifier {
         let points = quadrature.rule(steps)
         // dS/dh at h = start + a path for each a, [len(alphas), C, H, W], in one batch.
         func gradients(_ alphas: [Float]) throws -> Tensor {
-            let images = withNoGrad { Tensor.concat(alphas.map { start + path * $0 }, axis: 0) }
+            // images[r] = start + a_r * path, in one pass per point.
+            let ps = start.storage.pointer, pp = path.storage.pointer, count = start.count
+            let images = Tensor(overwriting: [alphas.count] + start.shape.dropFirst()) { out in
+                for (r, alpha) in alphas.enumerated() {
+                    let row = out.baseAddress! + r * count
+                    for i in 0..<count { row[i] = ps[i] + pp[i] * alpha }
+                }
+            }
             images.requiresGrad = true
             // The sum over the batch of the target score: each image gets its own gradient.
             try score(images).sum().backward()
