@@ -268,6 +268,8 @@ enum Depthwise {
                 i += width
             }
         }
+        if count >= 16 { return blocks(V.self) }
+        if count >= 8 { return blocks(SIMD8<Float>.self) }
         for i in 0..<count {
             var a = bias
             for t in 0..<taps { a.addProduct(weights[t], sources[t][i]) }
