@@ -225,51 +225,44 @@ enum Depthwise {
         @inline(__always) func load(_ t: Int, _ i: Int) -> V { UnsafeRawPointer(sources[t] + i).loadUnaligned(as: V.self) }
         @inline(__always) func store(_ a: V, _ i: Int) { UnsafeMutableRawPointer(out + i).storeBytes(of: a, as: V.self) }
         // Generic SIMD32/SIMD64 compile to scalar loops, so wide blocks are explicit SIMD16s.
-        if count >= 64 {
-            var i = 0
-            while true {
-                let start = Swift.min(i, count - 64)
-                var (a0, a1, a2, a3) = (V(repeating: bias), V(repeating: bias), V(repeating: bias), V(repeating: bias))
-                for t in 0..<taps {
-                    let w = V(repeating: weights[t])
-                    a0.addProduct(w, load(t, start)); a1.addProduct(w, load(t, start + 16))
-                    a2.addProduct(w, load(t, start + 32)); a3.addProduct(w, load(t, start + 48))
-                }
-                store(a0, start); store(a1, start + 16); store(a2, start + 32); store(a3, start + 48)
-                if start == count - 64 { return }
-                i += 64
+        @inline(__always) func block64(_ start: Int) {
+            var (a0, a1, a2, a3) = (V(repeating: bias), V(repeating: bias), V(repeating: bias), V(repeating: bias))
+            for t in 0..<taps {
+                let w = V(repeating: weights[t])
+                a0.addProduct(w, load(t, start)); a1.addProduct(w, load(t, start + 16))
+                a2.addProduct(w, load(t, start + 32)); a3.addProduct(w, load(t, start + 48))
             }
+            store(a0, start); store(a1, start + 16); store(a2, start + 32); store(a3, start + 48)
         }
-        if count >= 32 {
-            var i = 0
-            while true {
-                let start = Swift.min(i, count - 32)
-                var (a0, a1) = (V(repeating: bias), V(repeating: bias))
-                for t in 0..<taps {
-                    let w = V(repeating: weights[t])
-                    a0.addProduct(w, load(t, start)); a1.addProduct(w, load(t, start + 16))
-                }
-                store(a0, start); store(a1, start + 16)
-                if start == count - 32 { return }
-                i += 32
+        @inline(__always) func block32(_ start: Int) {
+            var (a0, a1) = (V(repeating: bias), V(repeating: bias))
+            for t in 0..<taps {
+                let w = V(repeating: weights[t])
+                a0.addProduct(w, load(t, start)); a1.addProduct(w, load(t, start + 16))
             }
+            store(a0, start); store(a1, start + 16)
         }
-        @inline(__always) func blocks<B: SIMD>(_: B.Type) where B.Scalar == Float {
-            let width = B.scalarCount
+        @inline(__always) func block<B: SIMD>(_: B.Type, _ start: Int) where B.Scalar == Float {
+            var a = B(repeating: bias)
+            for t in 0..<taps {
+                a.addProduct(B(repeating: weights[t]), UnsafeRawPointer(sources[t] + start).loadUnaligned(as: B.self))
+            }
+            UnsafeMutableRawPointer(out + start).storeBytes(of: a, as: B.self)
+        }
+        // Blocks at 0, width, 2 width, ..., the last one moved back to end at count.
+        @inline(__always) func blocks(_ width: Int, _ body: (Int) -> Void) {
             var i = 0
             while true {
                 let start = Swift.min(i, count - width)
-                var a = B(repeating: bias)
-                for t in 0..<taps {
-                    a.addProduct(B(repeating: weights[t]), UnsafeRawPointer(sources[t] + start).loadUnaligned(as: B.self))
-                }
-                UnsafeMutableRawPointer(out + start).storeBytes(of: a, as: B.self)
-                if start == count - width { break }
+                body(start)
+                if start == count - width { return }
                 i += width
             }
         }
-        if count >= 16 { return blocks(V.self) }
-        if count >= 8 { return blocks(SIMD8<Float>.self) }
+        if count >= 64 { return blocks(64, block64) }
+        if count >= 32 { return blocks(32, block32) }
+        if count >= 16 { return blocks(16) { block(V.self, $0) } }
+        if count >= 8 { return blocks(8) { block(SIMD8<Float>.self, $0) } }
         for i in 0..<count {
             var a = bias
             for t in 0..<taps { a.addProduct(weights[t], sources[t][i]) }
