@@ -373,6 +373,49 @@ enum Normalization {
                 Normalization.affineClampGradient(src, z: z + plane * count, into: dst, count: count, scale: scale[c], shift: shift[c], upper: upper)
             }
         }
+
+        /// dst = map(src) for a plane of `rows` x `width` (width >= 8) whose rows lie `stride`
+        /// floats apart in src and contiguously in dst (plane `plane`, as in apply): eight lanes
+        /// at a time, the last eight of a row overlapping the ones before, with the lane
+        /// formulas of ``apply(_:into:plane:channel:count:)``. src must not be dst.
+        @inline(__always)
+        func applyRows(_ src: UnsafePointer<Float>, stride: Int, rows: Int, width: Int,
+                       into dst: UnsafeMutablePointer<Float>, plane: Int, channel c: Int) {
+            typealias V = SIMD8<Float>
+            @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+            // dst[i] = f(src lanes, i) for i = oy * width + x.
+            @inline(__always) func eachBlock(_ f: (V, Int) -> V) {
+                for oy in 0..<rows {
+                    let row = src + oy * stride, first = oy * width
+                    var x = 0
+                    while true {
+                        let start = Swift.min(x, width - 8)
+                        UnsafeMutableRawPointer(dst + first + start).storeBytes(of: f(load(row + start), first + start), as: V.self)
+                        if start == width - 8 { break }
+                        x += 8
+                    }
+                }
+            }
+            let base = plane * rows * width
+            switch self {
+            case .affineClamp(let scale, let shift, let upper):
+                let a = V(repeating: scale[c]), b = V(repeating: shift[c]), cap = V(repeating: upper), bounded = upper.isFinite
+                eachBlock { v, _ in Elementwise.clamp(b.addingProduct(v, a), cap: cap, bounded: bounded) }
+            case .clampGradient(let y, let scale, let upper):
+                let a = V(repeating: scale[c]), cap = V(repeating: upper), py = y + base
+                eachBlock { g, i in
+                    let yv = load(py + i)
+                    return (g * a).replacing(with: 0, where: .!((yv .> 0) .& (yv .< cap)))
+                }
+            case .affineClampGradient(let z, let scale, let shift, let upper):
+                let a = V(repeating: scale[c]), b = V(repeating: shift[c]), cap = V(repeating: upper), bounded = upper.isFinite
+                let pz = z + base
+                eachBlock { g, i in
+                    let yv = Elementwise.clamp(b.addingProduct(load(pz + i), a), cap: cap, bounded: bounded)
+                    return (g * a).replacing(with: 0, where: .!((yv .> 0) .& (yv .< cap)))
+                }
+            }
+        }
     }
 
     /// Returns (y, mean [C], invstd [C]).

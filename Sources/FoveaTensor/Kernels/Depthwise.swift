@@ -178,39 +178,44 @@ enum Depthwise {
                 L.split(px + source * hw, into: phases)
             }
             let out = py + plane * d.hwo
-            accumulateTaps(L, weights: pw + o * d.kh * d.kw, bias: pb?[o] ?? 0, phases: phases, flat: flat, into: out)
-            output?.apply(out, into: out, plane: plane, channel: o, count: d.hwo)
+            accumulateTaps(L, weights: pw + o * d.kh * d.kw, bias: pb?[o] ?? 0, phases: phases, flat: flat)
+            if let output, d.wo >= 8 {
+                output.applyRows(flat, stride: L.stride, rows: d.ho, width: d.wo, into: out, plane: plane, channel: o)
+            } else {
+                for oy in 0..<L.ho { copyRow(flat + oy * L.stride, into: out + oy * L.wo, count: L.wo) }
+                output?.apply(out, into: out, plane: plane, channel: o, count: d.hwo)
+            }
         }
         return y
     }
 
-    /// out[oy * Wo + ox] = bias + sum over taps t of w[t] * P_t[oy * stride + ox + offset_t]:
-    /// the whole plane as one flat loop at the phase row stride into `flat` (``Layout/span``
-    /// floats, see ``multiplyAddTaps``), whose rows are then copied out without the columns
-    /// past Wo.
+    /// flat[oy * stride + ox] = bias + sum over taps t of w[t] * P_t[oy * stride + ox + offset_t]:
+    /// the whole plane as one flat loop at the phase row stride (``Layout/span`` floats, see
+    /// ``multiplyAddTaps``); the caller copies the rows out without the columns past Wo.
     @inline(__always)
     static func accumulateTaps(_ L: Layout, weights wk: UnsafePointer<Float>, bias: Float, phases: UnsafePointer<Float>,
-                               flat: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+                               flat: UnsafeMutablePointer<Float>) {
         let taps = L.taps.count
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: taps) { sources in
             for (t, tap) in L.taps.enumerated() { sources[t] = phases + tap.phase * L.phaseCount + tap.offset }
             multiplyAddTaps(UnsafePointer(sources.baseAddress!), weights: wk, taps: taps, bias: bias, count: L.span, into: flat)
         }
-        // Rows eight floats at a time (the last eight overlapping): memmove costs a call per row.
-        let wo = L.wo
-        guard wo >= 8 else {
-            for oy in 0..<L.ho { for ox in 0..<wo { out[oy * wo + ox] = flat[oy * L.stride + ox] } }
+    }
+
+    /// dst[0..<count] = src[0..<count] (not overlapping) eight floats at a time, the last eight
+    /// overlapping the ones before: rows are short, and memmove costs a call each.
+    @inline(__always)
+    static func copyRow(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+        guard count >= 8 else {
+            for j in 0..<count { dst[j] = src[j] }
             return
         }
-        for oy in 0..<L.ho {
-            let src = flat + oy * L.stride, dst = out + oy * wo
-            var x = 0
-            while true {
-                let start = Swift.min(x, wo - 8)
-                UnsafeMutableRawPointer(dst + start).storeBytes(of: UnsafeRawPointer(src + start).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-                if start == wo - 8 { break }
-                x += 8
-            }
+        var x = 0
+        while true {
+            let start = Swift.min(x, count - 8)
+            UnsafeMutableRawPointer(dst + start).storeBytes(of: UnsafeRawPointer(src + start).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            if start == count - 8 { return }
+            x += 8
         }
     }
 
