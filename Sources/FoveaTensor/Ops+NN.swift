@@ -279,6 +279,20 @@ enum Normalization {
         }
     }
 
+    /// Eight lanes of clamp(shift + p * scale, 0, upper): one fused multiply-add, then ReLU's
+    /// value rules.
+    @inline(__always)
+    static func affineClamp(_ p: SIMD8<Float>, scale a: SIMD8<Float>, shift: SIMD8<Float>, cap: SIMD8<Float>,
+                            bounded: Bool) -> SIMD8<Float> {
+        Elementwise.clamp(shift.addingProduct(p, a), cap: cap, bounded: bounded)
+    }
+
+    /// Eight lanes of g * scale where 0 < y < upper, else 0.
+    @inline(__always)
+    static func clampGradient(_ g: SIMD8<Float>, y: SIMD8<Float>, scale a: SIMD8<Float>, cap: SIMD8<Float>) -> SIMD8<Float> {
+        (g * a).replacing(with: 0, where: .!((y .> 0) .& (y .< cap)))
+    }
+
     /// q[i] = clamp(shift + p[i] * scale, 0, upper) (one fused multiply-add, then ReLU's value
     /// rules), eight lanes at a time; q may be p.
     @inline(__always)
@@ -288,8 +302,8 @@ enum Normalization {
         let av = SIMD8<Float>(repeating: a), sv = SIMD8<Float>(repeating: shift)
         var j = 0
         while j + 8 <= count {
-            let v = sv.addingProduct(UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self), av)
-            UnsafeMutableRawPointer(q + j).storeBytes(of: Elementwise.clamp(v, cap: cap, bounded: bounded), as: SIMD8<Float>.self)
+            let v = affineClamp(UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self), scale: av, shift: sv, cap: cap, bounded: bounded)
+            UnsafeMutableRawPointer(q + j).storeBytes(of: v, as: SIMD8<Float>.self)
             j += 8
         }
         while j < count {
@@ -317,9 +331,8 @@ enum Normalization {
         let av = SIMD8<Float>(repeating: a), cap = SIMD8<Float>(repeating: upper)
         var j = 0
         while j + 8 <= count {
-            let yv = UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self)
-            var v = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self) * av
-            v.replace(with: 0, where: .!((yv .> 0) .& (yv .< cap)))
+            let v = clampGradient(UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self),
+                                  y: UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self), scale: av, cap: cap)
             UnsafeMutableRawPointer(q + j).storeBytes(of: v, as: SIMD8<Float>.self)
             j += 8
         }
@@ -336,10 +349,8 @@ enum Normalization {
         let av = SIMD8<Float>(repeating: a), sv = SIMD8<Float>(repeating: shift)
         var j = 0
         while j + 8 <= count {
-            let yv = Elementwise.clamp(sv.addingProduct(UnsafeRawPointer(z + j).loadUnaligned(as: SIMD8<Float>.self), av),
-                                       cap: cap, bounded: bounded)
-            var v = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self) * av
-            v.replace(with: 0, where: .!((yv .> 0) .& (yv .< cap)))
+            let yv = affineClamp(UnsafeRawPointer(z + j).loadUnaligned(as: SIMD8<Float>.self), scale: av, shift: sv, cap: cap, bounded: bounded)
+            let v = clampGradient(UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self), y: yv, scale: av, cap: cap)
             UnsafeMutableRawPointer(q + j).storeBytes(of: v, as: SIMD8<Float>.self)
             j += 8
         }
@@ -376,8 +387,8 @@ enum Normalization {
 
         /// dst = map(src) for a plane of `rows` x `width` (width >= 8) whose rows lie `stride`
         /// floats apart in src and contiguously in dst (plane `plane`, as in apply): eight lanes
-        /// at a time, the last eight of a row overlapping the ones before, with the lane
-        /// formulas of ``apply(_:into:plane:channel:count:)``. src must not be dst.
+        /// at a time, the last eight of a row overlapping the ones before, with the same lane
+        /// functions as ``apply(_:into:plane:channel:count:)``. src must not be dst.
         @inline(__always)
         func applyRows(_ src: UnsafePointer<Float>, stride: Int, rows: Int, width: Int,
                        into dst: UnsafeMutablePointer<Float>, plane: Int, channel c: Int) {
@@ -400,19 +411,16 @@ enum Normalization {
             switch self {
             case .affineClamp(let scale, let shift, let upper):
                 let a = V(repeating: scale[c]), b = V(repeating: shift[c]), cap = V(repeating: upper), bounded = upper.isFinite
-                eachBlock { v, _ in Elementwise.clamp(b.addingProduct(v, a), cap: cap, bounded: bounded) }
+                eachBlock { v, _ in Normalization.affineClamp(v, scale: a, shift: b, cap: cap, bounded: bounded) }
             case .clampGradient(let y, let scale, let upper):
                 let a = V(repeating: scale[c]), cap = V(repeating: upper), py = y + base
-                eachBlock { g, i in
-                    let yv = load(py + i)
-                    return (g * a).replacing(with: 0, where: .!((yv .> 0) .& (yv .< cap)))
-                }
+                eachBlock { g, i in Normalization.clampGradient(g, y: load(py + i), scale: a, cap: cap) }
             case .affineClampGradient(let z, let scale, let shift, let upper):
                 let a = V(repeating: scale[c]), b = V(repeating: shift[c]), cap = V(repeating: upper), bounded = upper.isFinite
                 let pz = z + base
                 eachBlock { g, i in
-                    let yv = Elementwise.clamp(b.addingProduct(load(pz + i), a), cap: cap, bounded: bounded)
-                    return (g * a).replacing(with: 0, where: .!((yv .> 0) .& (yv .< cap)))
+                    let y = Normalization.affineClamp(load(pz + i), scale: a, shift: b, cap: cap, bounded: bounded)
+                    return Normalization.clampGradient(g, y: y, scale: a, cap: cap)
                 }
             }
         }
