@@ -106,13 +106,15 @@ extension ImageClassifier {
             try score(images).sum().backward()
             return images.grad!
         }
-        // sum over the chunk's points of w_k dS/dh at h = start + a_k path, in one batch.
-        func weightedGradient(_ chunk: ArraySlice<(alpha: Float, weight: Float)>) throws -> Tensor {
+        // sum += w_k dS/dh at h = start + a_k path for the chunk's points, run as one batch.
+        func addWeightedGradients(_ chunk: ArraySlice<(alpha: Float, weight: Float)>, into sum: Tensor) throws {
             let grads = try gradients(chunk.map(\.alpha))
-            return withNoGrad {
-                var sum = Tensor(zeros: start.shape)
-                for (row, point) in chunk.enumerated() { sum = sum + grads.slice(axis: 0, row..<(row + 1)) * point.weight }
-                return sum
+            withExtendedLifetime(grads) {
+                let accumulated = sum.storage.pointer, count = sum.count
+                for (row, point) in chunk.enumerated() {
+                    let g = grads.storage.pointer + row * count
+                    for i in 0..<count { accumulated[i] += point.weight * g[i] }
+                }
             }
         }
         var total = Tensor(zeros: start.shape)
@@ -120,21 +122,14 @@ extension ImageClassifier {
             // One point at a time: two passes at once, one per core, each on its own thread with
             // no fork-join inside (points k = part, part + 2, ...; the two sums added in order).
             let sums = try Parallel.concurrently(2) { part in
-                let sum = Tensor(zeros: start.shape), accumulated = sum.storage.pointer
-                for k in stride(from: part, to: points.count, by: 2) {
-                    let gradient = try gradients([points[k].alpha]), weight = points[k].weight
-                    withExtendedLifetime(gradient) {
-                        let g = gradient.storage.pointer
-                        for i in 0..<sum.count { accumulated[i] += weight * g[i] }   // sum += w_k dS/dh
-                    }
-                }
+                let sum = Tensor(zeros: start.shape)
+                for k in stride(from: part, to: points.count, by: 2) { try addWeightedGradients(points[k...k], into: sum) }
                 return sum
             }
             total = withNoGrad { sums[0] + sums[1] }
         } else {
             for first in stride(from: 0, to: points.count, by: batch) {
-                let sum = try weightedGradient(points[first..<min(first + batch, points.count)])
-                total = withNoGrad { total + sum }
+                try addWeightedGradients(points[first..<min(first + batch, points.count)], into: total)
             }
         }
         if let stem {
