@@ -3,7 +3,8 @@ import PackageDescription
 
 // Layers, bottom up: C shims -> FoveaTensor (tensor + autodiff) -> FoveaNN (modules) ->
 // FoveaModels (architectures) -> FoveaIO (weights, arrays, images), FoveaONNX, FoveaKeras (imported graphs) -> Fovea (models with their
-// weights, labels and preprocessing) -> techniques (FoveaAttribution, FoveaFeatures, FoveaAdversarial, FoveaEmbedding) -> fovea (CLI).
+// weights, labels and preprocessing) -> FoveaOptim (optimisers) -> techniques (FoveaAttribution, FoveaFeatures, FoveaAdversarial,
+// FoveaEmbedding, FoveaSynthesis) -> fovea (CLI).
 let linuxOnly = TargetDependencyCondition.when(platforms: [.linux])
 
 let package = Package(
@@ -11,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fovea", targets: ["FoveaCLI"]),
-        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO", "FoveaONNX", "FoveaKeras"]),
+        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO", "FoveaONNX", "FoveaKeras"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,12 +21,13 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "CFoveaParallel"),
         .target(name: "FoveaTensor",
-                dependencies: [.target(name: "CBLAS", condition: linuxOnly), "CFoveaParallel"],
+                dependencies: [.target(name: "CBLAS", condition: linuxOnly), "CFFTW", "CFoveaParallel"],
                 // Kernels are compiled for AVX2 + FMA (x86-64 from 2013 on) on Linux, so loops
                 // vectorise 8-wide and fused multiply-adds are single instructions.
                 swiftSettings: [.unsafeFlags(["-Ounchecked"]),
@@ -47,9 +49,14 @@ let package = Package(
         .target(name: "FoveaFeatures", dependencies: ["Fovea"]),
         .target(name: "FoveaAdversarial", dependencies: ["Fovea", "FoveaAttribution"]),
         .target(name: "FoveaEmbedding", dependencies: ["Fovea"]),
-        .target(name: "FoveaTraining", dependencies: ["Fovea"]),
+        // Optimisers for any tensor (SGD, Adam, L-BFGS), below the techniques that use them.
+        .target(name: "FoveaOptim", dependencies: ["FoveaTensor"]),
+        .target(name: "FoveaTraining", dependencies: ["Fovea", "FoveaOptim"]),
+        // Image synthesis: objectives x parameterisations x transforms x priors, one loop.
+        .target(name: "FoveaSynthesis", dependencies: ["Fovea", "FoveaOptim"],
+                resources: [.copy("Resources/maco-spectrum.npy")]),
         .executableTarget(name: "FoveaCLI",
-                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaTensor", "FoveaNN", "FoveaModels",
+                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
@@ -61,6 +68,7 @@ let package = Package(
         .testTarget(name: "FoveaFeaturesTests", dependencies: ["FoveaFeatures", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaAdversarialTests", dependencies: ["FoveaAdversarial", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaEmbeddingTests", dependencies: ["FoveaEmbedding", "_FoveaTestSupport"]),
+        .testTarget(name: "FoveaSynthesisTests", dependencies: ["FoveaSynthesis", "FoveaOptim", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaTrainingTests", dependencies: ["FoveaTraining", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI", "_FoveaTestSupport"]),
     ],

@@ -46,6 +46,9 @@ open class Module {
     open func forward(_ x: Tensor) -> Tensor { x }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        // A pass that has computed everything it was asked for skips the rest (see
+        // ``Module/outputs(of:for:)``).
+        if ForwardStop.current?.isStopped == true { return x }
         var x = x
         for (_, hook) in forwardPreHooks { if let replaced = hook(self, x) { x = replaced } }
         var y = forward(x)

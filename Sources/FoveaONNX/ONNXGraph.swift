@@ -166,6 +166,7 @@ public final class ONNXGraph: Module {
             values[input.name] = .float(t)
         }
         for step in steps {
+            if ForwardStop.current?.isStopped == true { return [:] }       // a truncated pass: nothing more is read
             let arguments = try step.inputs.map { name -> ONNXValue? in
                 if name.isEmpty { return nil }
                 guard let v = values[name] else { throw ONNXError("\(step.context): input '\(name)' is missing") }
@@ -199,7 +200,7 @@ public final class ONNXGraph: Module {
     public override func forward(_ x: Tensor) -> Tensor {
         let input = channelsLastInput ? x.permuted([0, 2, 3, 1]) : x
         do {
-            return try run([inputs[0].name: input])[outputNames[0]]!
+            return try run([inputs[0].name: input])[outputNames[0]] ?? input        // nil: a truncated pass
         } catch {
             FileHandle.standardError.write(Data("fovea: error: \(error)\n".utf8))
             exit(1)

@@ -20,6 +20,8 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     case .log: return { g, n, _ in [g / n.inputs[0]] }                     // d log x = 1/x
     case .sqrt: return { g, _, out in [g / (out * 2)] }                    // d sqrt x = 1/(2 sqrt x)
     case .abs: return { g, n, _ in [g * n.inputs[0].sign()] }
+    case .sin: return { g, n, _ in [g * n.inputs[0].cos()] }                 // d sin x = cos x
+    case .cos: return { g, n, _ in [-(g * n.inputs[0].sin())] }              // d cos x = -sin x
     case .addScalar: return { g, _, _ in [g] }
     case .mulScalar(let s): return { g, _, _ in [g * s] }
     case .powScalar(let p): return { g, n, _ in [g * (n.inputs[0].pow(p - 1) * p)] }   // d x^p = p x^(p-1)
@@ -151,6 +153,11 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     case .resize2d(_, _, let mode): return { g, n, _ in
         [Spatial.resizeBackward(g, inputShape: n.inputs[0].shape, mode: mode)]
     }
+    case .affineResample(let theta, _, _): return { g, n, _ in
+        [Spatial.affineBackward(g, theta: theta, inputShape: n.inputs[0].shape)]
+    }
+    // x = irfft2(X): dX = c_k2 rfft2(g), see FFT.
+    case .irfft2: return { g, _, _ in [FFT.irfft2Backward(g)] }
     case .straightThrough: return { g, _, _ in [g] }
     }
 }

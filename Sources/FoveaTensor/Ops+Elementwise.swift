@@ -31,6 +31,8 @@ extension Tensor {
     public func log() -> Tensor { Elementwise.unary(self) { Foundation.log($0) }.recorded(.log, [self]) }
     public func sqrt() -> Tensor { Elementwise.unary(self) { $0.squareRoot() }.recorded(.sqrt, [self]) }
     public func abs() -> Tensor { Elementwise.unary(self) { Swift.abs($0) }.recorded(.abs, [self]) }
+    public func sin() -> Tensor { Elementwise.unary(self) { Foundation.sin($0) }.recorded(.sin, [self]) }
+    public func cos() -> Tensor { Elementwise.unary(self) { Foundation.cos($0) }.recorded(.cos, [self]) }
 
     public func relu() -> Tensor { Elementwise.relu(self).recorded(.relu, [self]) }
     /// min(max(x, 0), 6)

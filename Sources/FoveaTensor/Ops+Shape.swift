@@ -1,3 +1,5 @@
+import Foundation
+
 extension Tensor {
     /// The same elements with a new shape (shares storage). One dimension may be -1.
     public func reshaped(_ newShape: [Int]) -> Tensor {
@@ -66,6 +68,36 @@ extension Tensor {
         precondition(rank == 4, "resize2d needs NCHW input, got \(shape)")
         return Spatial.resize(self, h: height, w: width, mode: mode)
             .recorded(.resize2d(h: height, w: width, mode: mode), [self])
+    }
+
+    /// Resamples each image of an NCHW tensor through a 2x3 affine matrix acting on normalised
+    /// coordinates ([-1, 1] across the image), bilinearly, zeros outside: PyTorch's
+    /// `grid_sample(x, affine_grid(theta, [N, C, height, width], align_corners=False), align_corners=False)`.
+    /// `theta` holds 6 values per image, row-major, or 6 for all images.
+    public func affineResampled(theta: [Float], height: Int, width: Int) -> Tensor {
+        precondition(rank == 4, "affineResample needs NCHW input, got \(shape)")
+        precondition(theta.count == 6 || theta.count == 6 * shape[0], "affineResample needs 6 or 6N matrix values, got \(theta.count)")
+        return Spatial.affine(self, theta: theta, h: height, w: width)
+            .recorded(.affineResample(theta: theta, h: height, w: width), [self])
+    }
+
+    /// The image turned by `angle` radians (counter-clockwise on screen) and scaled by `scale`
+    /// about its centre, same size, zeros outside. The matrix maps output to input coordinates:
+    /// theta = R(-angle) / scale (on a square image).
+    public func rotatedAndScaled(angle: Float, scale: Float) -> Tensor {
+        let (c, s) = (Foundation.cos(angle) / scale, Foundation.sin(angle) / scale)
+        return affineResampled(theta: [c, -s, 0, s, c, 0], height: shape[2], width: shape[3])
+    }
+
+    /// The H, W axes rolled by (dy, dx) with wrap-around (`torch.roll(x, (dy, dx), (2, 3))`).
+    public func rolled(dy: Int, dx: Int) -> Tensor {
+        precondition(rank == 4, "roll needs NCHW input, got \(shape)")
+        func roll(_ x: Tensor, _ by: Int, axis: Int) -> Tensor {
+            let n = x.shape[axis], k = ((by % n) + n) % n
+            guard k != 0 else { return x }
+            return Tensor.concat([x.slice(axis: axis, (n - k)..<n), x.slice(axis: axis, 0..<(n - k))], axis: axis)
+        }
+        return roll(roll(self, dy, axis: 2), dx, axis: 3)
     }
 }
 

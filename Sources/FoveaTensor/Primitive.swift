@@ -51,7 +51,7 @@ public enum Primitive {
     // Elementwise, broadcasting (NumPy rules).
     case add, sub, mul, div
     // Elementwise, unary.
-    case neg, exp, log, sqrt, abs
+    case neg, exp, log, sqrt, abs, sin, cos
     case addScalar(Float), mulScalar(Float), powScalar(Float)
     case relu, relu6, leakyRelu(slope: Float), sigmoid, tanh
     // Reductions and normalisers.
@@ -79,6 +79,9 @@ public enum Primitive {
     case slice(axis: Int, start: Int, end: Int)
     case pad2d(top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode)
     case resize2d(h: Int, w: Int, mode: ResizeMode)
+    case affineResample(theta: [Float], h: Int, w: Int)      // bilinear, one 2x3 matrix per image (or one for all)
+    // Signals.
+    case irfft2(h: Int, w: Int)                                // [..., h, w/2+1, 2] -> [..., h, w], ortho
     // Gradient plumbing.
     case straightThrough                       // out = a stored value; d out / d input = identity
 
@@ -87,6 +90,7 @@ public enum Primitive {
         switch self {
         case .add: "add"; case .sub: "sub"; case .mul: "mul"; case .div: "div"
         case .neg: "neg"; case .exp: "exp"; case .log: "log"; case .sqrt: "sqrt"; case .abs: "abs"
+        case .sin: "sin"; case .cos: "cos"
         case .addScalar: "addScalar"; case .mulScalar: "mulScalar"; case .powScalar: "powScalar"
         case .relu: "relu"; case .relu6: "relu6"; case .leakyRelu: "leakyRelu"
         case .sigmoid: "sigmoid"; case .tanh: "tanh"
@@ -98,6 +102,7 @@ public enum Primitive {
         case .batchNorm: "batchNorm"; case .batchNormClamp: "batchNormClamp"
         case .reshape: "reshape"; case .expand: "expand"; case .permute: "permute"
         case .concat: "concat"; case .slice: "slice"; case .pad2d: "pad2d"; case .resize2d: "resize2d"
+        case .affineResample: "affineResample"; case .irfft2: "irfft2"
         case .straightThrough: "straightThrough"
         }
     }

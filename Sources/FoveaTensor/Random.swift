@@ -38,8 +38,8 @@ extension Tensor {
                 let u1 = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &generator)
                 let u2 = Double.random(in: 0..<1, using: &generator)
                 let r = (-2 * Foundation.log(u1)).squareRoot()
-                buf[i] = mean + std * Float(r * cos(2 * .pi * u2))
-                if i + 1 < buf.count { buf[i + 1] = mean + std * Float(r * sin(2 * .pi * u2)) }
+                buf[i] = mean + std * Float(r * Foundation.cos(2 * .pi * u2))
+                if i + 1 < buf.count { buf[i + 1] = mean + std * Float(r * Foundation.sin(2 * .pi * u2)) }
                 i += 2
             }
         }

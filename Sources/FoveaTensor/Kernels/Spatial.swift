@@ -112,4 +112,65 @@ enum Spatial {
             }
         }
     }
+
+    /// Bilinear affine resampling of each image by its 2x3 matrix `theta[6b..<6b+6]` (one matrix
+    /// for all images when theta has 6 values): PyTorch's
+    /// `grid_sample(x, affine_grid(theta, [N, C, oh, ow], align_corners=False), align_corners=False)`
+    /// with zeros outside. Output pixel (i, j) sits at normalised (u, v) = ((2j+1)/ow - 1,
+    /// (2i+1)/oh - 1) and reads the input at theta (u, v, 1), in pixels ((s + 1) size - 1) / 2.
+    static func affine(_ x: Tensor, theta: [Float], h oh: Int, w ow: Int) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let px = x.storage.pointer
+        return Tensor(shape: [n, c, oh, ow]) { out in
+            for b in 0..<n {
+                affineTaps(theta, image: b, h: h, w: w, oh: oh, ow: ow) { o, i, weight in
+                    for ch in 0..<c { out[(b * c + ch) * oh * ow + o] += weight * px[(b * c + ch) * h * w + i] }
+                }
+            }
+        }
+    }
+
+    /// Adjoint of ``affine(_:theta:h:w:)``: each output gradient goes back to its four taps.
+    static func affineBackward(_ g: Tensor, theta: [Float], inputShape: [Int]) -> Tensor {
+        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let (oh, ow) = (g.shape[2], g.shape[3])
+        let pg = g.storage.pointer
+        return Tensor(shape: inputShape) { out in
+            for b in 0..<n {
+                affineTaps(theta, image: b, h: h, w: w, oh: oh, ow: ow) { o, i, weight in
+                    for ch in 0..<c { out[(b * c + ch) * h * w + i] += weight * pg[(b * c + ch) * oh * ow + o] }
+                }
+            }
+        }
+    }
+
+    /// Calls `body(output index, input index, weight)` for every in-bounds bilinear tap of image b.
+    @inline(__always)
+    private static func affineTaps(_ theta: [Float], image b: Int, h: Int, w: Int, oh: Int, ow: Int,
+                                   _ body: (Int, Int, Float) -> Void) {
+        let t = theta.count == 6 ? Array(theta) : Array(theta[(6 * b)..<(6 * b + 6)])
+        for i in 0..<oh {
+            let v = Float(2 * i + 1) / Float(oh) - 1
+            for j in 0..<ow {
+                let u = Float(2 * j + 1) / Float(ow) - 1
+                let sx = ((t[0] * u + t[1] * v + t[2] + 1) * Float(w) - 1) / 2
+                let sy = ((t[3] * u + t[4] * v + t[5] + 1) * Float(h) - 1) / 2
+                // Clamped first, so that a far-away (or NaN) coordinate cannot overflow Int.
+                let cx = Swift.min(Swift.max(sx, -2), Float(w) + 1), cy = Swift.min(Swift.max(sy, -2), Float(h) + 1)
+                let (x0f, y0f) = (cx.rounded(.down), cy.rounded(.down))
+                let (fx, fy) = (cx - x0f, cy - y0f)
+                let (x0, y0) = (Int(x0f), Int(y0f))
+                let o = i * ow + j
+                let x0in = x0 >= 0 && x0 < w, x1in = x0 + 1 >= 0 && x0 + 1 < w
+                if y0 >= 0 && y0 < h {
+                    if x0in { body(o, y0 * w + x0, (1 - fy) * (1 - fx)) }
+                    if x1in { body(o, y0 * w + x0 + 1, (1 - fy) * fx) }
+                }
+                if y0 + 1 >= 0 && y0 + 1 < h {
+                    if x0in { body(o, (y0 + 1) * w + x0, fy * (1 - fx)) }
+                    if x1in { body(o, (y0 + 1) * w + x0 + 1, fy * fx) }
+                }
+            }
+        }
+    }
 }

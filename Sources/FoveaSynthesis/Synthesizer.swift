@@ -1,0 +1,221 @@
+import Foundation
+import Fovea
+import FoveaNN
+import FoveaONNX
+import FoveaKeras
+import FoveaOptim
+import FoveaTensor
+
+/// Which optimiser moves the parameters.
+public enum OptimizerKind: String, Sendable, CaseIterable {
+    case adam, lbfgs, sgd
+}
+
+/// Settings of one synthesis run.
+public struct SynthesisSettings: Sendable {
+    public var steps = 512
+    public var learningRate: Float = 0.05
+    public var optimizer: OptimizerKind = .adam
+    public var transforms: [ImageTransform] = ImageTransform.standard
+    public var priors = ImagePriors()
+    /// Seed of the parameters' initialisation and of every random transform.
+    public var seed: UInt64 = 0
+    /// Steps at the start during which ReLU gradients are redirected (Lucid): a unit whose
+    /// input is negative everywhere still passes gradients that would raise it, so the run
+    /// cannot stall at a dead ReLU.
+    public var redirectedReLUSteps = 16
+
+    public init() {}
+}
+
+/// One step's report.
+public struct SynthesisProgress: Sendable {
+    public let step: Int
+    public let steps: Int
+    /// The objective's value at this step (before the update).
+    public let objective: Float
+}
+
+/// What a run produced.
+public struct SynthesisResult {
+    /// [B, C, H, W] in 0...1.
+    public let image: Tensor
+    /// The objective at each step.
+    public let history: [Float]
+    /// Steps whose gradient was not finite and were skipped (0 in a healthy run).
+    public let skippedSteps: Int
+    /// Optimisation steps per second (objective evaluations per second for L-BFGS).
+    public let stepsPerSecond: Double
+
+    public init(image: Tensor, history: [Float], skippedSteps: Int, stepsPerSecond: Double) {
+        (self.image, self.history, self.skippedSteps, self.stepsPerSecond) = (image, history, skippedSteps, stepsPerSecond)
+    }
+}
+
+/// The one optimisation loop of feature visualisation, DeepDream and inversion: each step
+/// renders the parameterisation, applies the random transforms, normalises for the model,
+/// runs the model only as deep as the objective reads, and ascends the objective.
+public final class Synthesizer {
+    public let classifier: ImageClassifier
+
+    public init(_ classifier: ImageClassifier) { self.classifier = classifier }
+
+    var module: Module { classifier.module }
+
+    /// Whether the model needs its exact input size (a fixed-size graph or a small network that
+    /// flattens its features): transformed images are then resized back to it.
+    public var needsFixedInputSize: Bool {
+        module is ONNXGraph || module is KerasSequential || classifier.preprocessing.inputSize < 64
+    }
+
+    /// The model's input for images in 0...1 (any size): resized to the input size when fixed,
+    /// then (255 x - mean) / std per channel.
+    public func modelInput(_ image: Tensor) -> Tensor {
+        let p = classifier.preprocessing
+        var x = image
+        if needsFixedInputSize && (x.shape[2] != p.inputSize || x.shape[3] != p.inputSize) {
+            x = x.resized(height: p.inputSize, width: p.inputSize)
+        }
+        let c = x.shape[1]
+        let scale = Tensor(shape: [1, c, 1, 1], values: (0..<c).map { 255 / p.std[min($0, p.std.count - 1)] })
+        let shift = Tensor(shape: [1, c, 1, 1], values: (0..<c).map { -p.mean[min($0, p.mean.count - 1)] / p.std[min($0, p.std.count - 1)] })
+        return x * scale + shift
+    }
+
+    /// Checks that every layer the objective reads exists.
+    public func validate(_ objective: Objective) throws {
+        for layer in objective.layers where !layer.isEmpty && module.module(at: layer) == nil {
+            throw UnknownLayerError(name: layer, in: module)
+        }
+    }
+
+    /// The objective's value for `image` (no transforms, no gradient).
+    public func evaluate(_ objective: Objective, image: Tensor) throws -> Float {
+        try validate(objective)
+        return try withNoGrad {
+            let activations = try module.outputs(of: Array(objective.layers), for: modelInput(image))
+            return objective(ObjectiveInputs(activations: activations, image: image)).item
+        }
+    }
+
+    /// Ascends `objective` over `parameterization` for `settings.steps` steps.
+    public func run(_ objective: Objective, _ parameterization: ImageParameterization, settings: SynthesisSettings,
+                    progress: ((SynthesisProgress) -> Void)? = nil) throws -> SynthesisResult {
+        try validate(objective)
+        guard settings.steps > 0 else { throw SynthesisError("--steps \(settings.steps): must be at least 1") }
+        guard settings.learningRate.isFinite, settings.learningRate > 0 else {
+            throw SynthesisError("--lr \(settings.learningRate): must be a positive number")
+        }
+        var generator = SeededGenerator(seed: settings.seed &+ 0x5EED)
+        let parameters = parameterization.parameters
+        let priors = settings.priors
+        var history: [Float] = []
+        var skipped = 0
+
+        // Loss = -objective of the transformed image; backward fills the parameters' gradients.
+        func lossAndGradient(step: Int, transformGenerator: SeededGenerator) throws -> Float {
+            var g = transformGenerator
+            for p in parameters { p.zeroGrad() }
+            let forward = { () throws -> Tensor in
+                let image = parameterization.image()
+                var x = image
+                for t in settings.transforms { x = t.apply(x, using: &g) }
+                let activations = try self.module.outputs(of: Array(objective.layers), for: self.modelInput(x))
+                return -objective(ObjectiveInputs(activations: activations, image: image))
+            }
+            let loss = step < settings.redirectedReLUSteps ? try withRedirectedReLU(forward) : try forward()
+            loss.backward()
+            return loss.item
+        }
+
+        let optimizer: Optimizer? = switch settings.optimizer {
+        case .adam: Adam(parameters, learningRate: settings.learningRate)
+        case .sgd: SGD(parameters, learningRate: settings.learningRate)
+        case .lbfgs: nil
+        }
+        let lbfgs = settings.optimizer == .lbfgs ? LBFGS(parameters, learningRate: settings.learningRate, maxIterations: 1) : nil
+        let start = Date()
+        for step in 0..<settings.steps {
+            let stepGenerator = SeededGenerator(seed: generator.next())     // the step's transforms, replayed by L-BFGS
+            var loss: Float
+            if let lbfgs {
+                var error: Error?
+                var first: Float = .nan
+                lbfgs.step {
+                    do {
+                        let l = try lossAndGradient(step: step, transformGenerator: stepGenerator)
+                        if first.isNaN { first = l }
+                        return l
+                    } catch let e { error = e; return .nan }
+                }
+                if let error { throw error }
+                loss = first
+            } else {
+                loss = try lossAndGradient(step: step, transformGenerator: stepGenerator)
+                if let sigma = priors.gradientBlurSigma {
+                    for p in parameters where p.rank == 4 { p.grad = p.grad?.gaussianBlurred(sigma: sigma) }
+                }
+                if loss.isFinite && parameters.allSatisfy({ $0.grad.map(isFinite) ?? true }) {
+                    optimizer!.step()
+                } else {
+                    skipped += 1
+                }
+            }
+            applyPixelPriors(priors, step: step, to: parameterization)
+            history.append(-loss)
+            progress?(SynthesisProgress(step: step + 1, steps: settings.steps, objective: -loss))
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let image = withNoGrad { parameterization.image() }.detached()
+        let evaluations = lbfgs.map { Double($0.evaluations) } ?? Double(settings.steps)
+        return SynthesisResult(image: image, history: history, skippedSteps: skipped, stepsPerSecond: evaluations / max(seconds, 1e-9))
+    }
+
+    /// Blur, bilateral filter and decay, on the pixels of a pixel parameterisation.
+    private func applyPixelPriors(_ priors: ImagePriors, step: Int, to parameterization: ImageParameterization) {
+        guard priors.needsPixels, let pixels = parameterization as? PixelImage else { return }
+        var raw = pixels.raw.detached()
+        if let decay = priors.decay {
+            let middle: Float = pixels.range == .sigmoid ? 0 : 0.5
+            raw = withNoGrad { (raw - middle) * (1 - decay) + middle }
+        }
+        if let k = priors.blurEvery, (step + 1) % k == 0 { raw = withNoGrad { raw.gaussianBlurred(sigma: priors.blurSigma) } }
+        if let k = priors.bilateralEvery, (step + 1) % k == 0 {
+            raw = BilateralFilter.apply(raw, sigmaSpace: priors.bilateralSigmaSpace, sigmaRange: priors.bilateralSigmaRange)
+        }
+        if pixels.range == .clip { raw = Elementwise.clamp01(raw) }
+        if raw.storage !== pixels.raw.storage { pixels.raw.buffer.baseAddress!.update(from: raw.storage.pointer, count: raw.count) }
+    }
+}
+
+private func isFinite(_ t: Tensor) -> Bool {
+    let p = t.storage.pointer
+    for i in 0..<t.count where !p[i].isFinite { return false }
+    return true
+}
+
+/// Runs `body` with Lucid's redirected ReLU gradient: where the ReLU's input is negative (or
+/// above 6 for ReLU6) the gradient still passes when it would move the input back into the
+/// active range, if the usual gradient of that ReLU is zero everywhere.
+func withRedirectedReLU<T>(_ body: () throws -> T) rethrows -> T {
+    func rule(upper: Float) -> BackwardRule {
+        return { g, node, _ in
+            let x = node.inputs[0]
+            let (px, pg) = (x.storage.pointer, g.storage.pointer)
+            var anyUsual = false
+            for i in 0..<x.count where px[i] > 0 && px[i] < upper && pg[i] != 0 { anyUsual = true; break }
+            let redirected = Tensor(overwriting: x.shape) { out in
+                for i in 0..<out.count {
+                    let v = px[i], d = pg[i]
+                    let active = v > 0 && v < upper
+                    // Descent moves x by -d: d < 0 raises a negative input, d > 0 lowers a saturated one.
+                    out[i] = active || (!anyUsual && ((v <= 0 && d < 0) || (v >= upper && d > 0))) ? d : 0
+                }
+            }
+            return [redirected]
+        }
+    }
+    return try withBackwardRule(for: "relu", rule(upper: .infinity)) {
+        try withBackwardRule(for: "relu6", rule(upper: 6), body)
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import FoveaTensor
+
+/// A random change of the image before each step (transformation robustness, Mordvintsev et
+/// al. 2015, Olah et al. 2017): what is found must survive it, so it cannot be a pattern of
+/// single pixels. Random choices come from the run's seeded generator.
+public enum ImageTransform: Sendable, Equatable {
+    /// Pad every side by n pixels of a constant value.
+    case pad(Int, value: Float)
+    /// A random crop that removes 0..<d pixels on each axis (Lucid's jitter).
+    case jitter(Int)
+    /// Roll by a random offset in -d...d on each axis, wrapping around.
+    case roll(Int)
+    /// Resize by a factor drawn from the list (bilinear).
+    case scale([Float])
+    /// Rotate about the centre by an angle drawn from the list, in degrees (bilinear, zeros outside).
+    case rotate([Float])
+
+    /// Lucid's standard transforms: pad 12 (grey), jitter 8, scale 0.90...1.10 by 0.02, rotate
+    /// -10...10 degrees, jitter 4.
+    public static let standard: [ImageTransform] = [
+        .pad(12, value: 0.5), .jitter(8),
+        .scale((0...10).map { 0.9 + 0.02 * Float($0) }),
+        .rotate((-10...10).map(Float.init)),
+        .jitter(4),
+    ]
+
+    /// The transforms with their pixel amounts scaled from Lucid's 224-pixel setting to images
+    /// of `size` pixels (at least 1 where they were not 0): pad 12 is pad 2 at 28 pixels.
+    public static func scaled(_ transforms: [ImageTransform], toSize size: Int) -> [ImageTransform] {
+        guard size < 224 else { return transforms }
+        func s(_ n: Int) -> Int { n == 0 ? 0 : max(1, Int((Float(n) * Float(size) / 224).rounded())) }
+        return transforms.map {
+            switch $0 {
+            case .pad(let n, let value): return .pad(s(n), value: value)
+            case .jitter(let d): return .jitter(s(d) > 1 ? s(d) : 2)
+            case .roll(let d): return .roll(s(d))
+            default: return $0
+            }
+        }
+    }
+
+    /// Applies the transform to [B, C, H, W].
+    public func apply(_ x: Tensor, using generator: inout SeededGenerator) -> Tensor {
+        let (h, w) = (x.shape[2], x.shape[3])
+        switch self {
+        case .pad(let n, let value):
+            guard n > 0 else { return x }
+            return (x - value).padded(top: n, bottom: n, left: n, right: n) + value
+        case .jitter(let d):
+            guard d > 1, h > d, w > d else { return x }
+            let dy = Int.random(in: 0..<d, using: &generator), dx = Int.random(in: 0..<d, using: &generator)
+            return x.slice(axis: 2, dy..<(dy + h - d + 1)).slice(axis: 3, dx..<(dx + w - d + 1))
+        case .roll(let d):
+            guard d > 0 else { return x }
+            return x.rolled(dy: Int.random(in: -d...d, using: &generator), dx: Int.random(in: -d...d, using: &generator))
+        case .scale(let factors):
+            let s = factors.randomElement(using: &generator) ?? 1
+            let (nh, nw) = (max(1, Int((Float(h) * s).rounded())), max(1, Int((Float(w) * s).rounded())))
+            return nh == h && nw == w ? x : x.resized(height: nh, width: nw)
+        case .rotate(let degrees):
+            let angle = (degrees.randomElement(using: &generator) ?? 0) * .pi / 180
+            return angle == 0 ? x : x.rotatedAndScaled(angle: angle, scale: 1)
+        }
+    }
+
+    /// What the flag value `standard`, `none` or a comma-separated list such as
+    /// `pad:12,jitter:8,scale:0.9-1.1,rotate:10,roll:4` means.
+    public static func parse(_ text: String) throws -> [ImageTransform] {
+        switch text {
+        case "standard": return standard
+        case "none", "": return []
+        default: break
+        }
+        return try text.split(separator: ",").map { item in
+            let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw SynthesisError("--transforms \(text): '\(item)' is not NAME:VALUE (or use standard or none)") }
+            let bad = SynthesisError("--transforms \(text): '\(item)' has a bad value")
+            switch parts[0] {
+            case "pad": guard let n = Int(parts[1]), n >= 0 else { throw bad }; return .pad(n, value: 0.5)
+            case "jitter": guard let n = Int(parts[1]), n >= 0 else { throw bad }; return .jitter(n)
+            case "roll": guard let n = Int(parts[1]), n >= 0 else { throw bad }; return .roll(n)
+            case "rotate": guard let d = Float(parts[1]), d >= 0, d <= 180 else { throw bad }; return .rotate(stride(from: -d, through: d, by: 1).map { $0 })
+            case "scale":
+                let ends = parts[1].split(separator: "-").compactMap { Float($0) }
+                guard ends.count == 2, ends[0] > 0, ends[1] >= ends[0], ends[1] <= 4 else { throw bad }
+                let count = max(1, Int(((ends[1] - ends[0]) / 0.02).rounded()))
+                return .scale((0...count).map { ends[0] + (ends[1] - ends[0]) * Float($0) / Float(count) })
+            default: throw SynthesisError("--transforms \(text): unknown transform '\(parts[0])' (pad, jitter, roll, scale, rotate)")
+            }
+        }
+    }
+}
+
+/// One line naming the argument and the problem.
+public struct SynthesisError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
