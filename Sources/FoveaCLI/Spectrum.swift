@@ -9,9 +9,10 @@ struct Spectrum: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The average magnitude spectrum of photos: MACO's fixed magnitude (--param maco).",
         discussion: """
-        Each photo's centre square is resized to --size and its per-channel magnitude spectrum \
-        |rfft2| (ortho) is averaged, written as float32 .npy [3, S, S/2+1]. Fovea ships the one \
-        made from the set-up's photos:
+        Each photo's centre square is resized to --size, taken into the decorrelated colour \
+        space of --decorrelate (M^-1 rgb, M Lucid's colour matrix), and its per-channel \
+        magnitude spectrum |rfft2| (ortho) is averaged, written as float32 .npy [3, S, S/2+1]. \
+        Fovea ships the one made from the set-up's photos:
 
           fovea spectrum ~/.cache/fovea/photos/* -o Sources/FoveaSynthesis/Resources/maco-spectrum.npy
         """
@@ -33,7 +34,8 @@ struct Spectrum: ParsableCommand {
             let photo = try Fovea.loadImage(path).rgb()
             let side = min(photo.width, photo.height)
             let square = photo.cropped(x: (photo.width - side) / 2, y: (photo.height - side) / 2, width: side, height: side)
-            return square.resized(width: size, height: size).toTensor(scale: 1 / 255).reshaped([3, size, size])
+            let rgb = square.resized(width: size, height: size).toTensor(scale: 1 / 255)
+            return ColorDecorrelation.remove(rgb).reshaped([3, size, size])
         }
         let spectrum = MagnitudeSpectrum.average(of: tensors)
         try NPY.write(spectrum.values, to: URL(fileURLWithPath: output))

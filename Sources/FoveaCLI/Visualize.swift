@@ -29,7 +29,9 @@ struct Visualize: ParsableCommand {
           --octaves N         optimise at N growing sizes (pixel parameterisation)
           --param fft         Fourier parameterisation, with colour decorrelation unless
                               --no-decorrelate (Olah et al. 2017); the default
-          --param maco        phase only, natural magnitude spectrum (Fel et al. 2023)
+          --param maco        phase only, natural magnitude spectrum (Fel et al. 2023);
+                              a large image (--size, default 512) seen through 6 random
+                              crops per step with a little noise
         The pixel priors (blur, gradient blur, bilateral, --decay) need --param pixel. \
         Objectives: --channel (a channel's mean), --neuron (with --channel: the centre unit), \
         --class (the logit, or --log-prob), --channels A-B (one image per channel, optimised as \
@@ -78,8 +80,8 @@ struct Visualize: ParsableCommand {
     @Option(name: .long, help: "Map to valid pixels by sigmoid or clip.")
     var range: ValueRange = .sigmoid
 
-    @Option(name: .long, help: "Random transforms: standard, none, or a list (see above).")
-    var transforms = "standard"
+    @Option(name: .long, help: "Random transforms: auto (standard; for maco its crops), standard, none, or a list (see above).")
+    var transforms = "auto"
 
     @Option(name: .long, help: "Total-variation weight.")
     var tv: Float = 0
@@ -162,11 +164,12 @@ struct Visualize: ParsableCommand {
         let classifier = try model.load()
         let synthesizer = Synthesizer(classifier)
         let p = classifier.preprocessing
-        let side = size ?? p.inputSize
+        let side = size ?? (param == .maco ? max(p.inputSize, 512) : p.inputSize)
         let channelList = try channels.map { try Self.parseChannels($0) }
-        let classIndex = try targetClass.map { try classifier.labels.resolve($0) }
-        if let classIndex, !(0..<classifier.labels.names.count).contains(classIndex) {
-            throw FoveaError("--class \(targetClass!): class index out of range 0..<\(classifier.labels.names.count)")
+        let classIndex = try targetClass.map { name in
+            do { return try classifier.labels.resolve(name) } catch {
+                throw FoveaError("\(error)".replacingOccurrences(of: "--target", with: "--class"))
+            }
         }
         // The layer's shape at this image size: checks the layer, the channels and a neuron's extent.
         if let layer {
@@ -179,7 +182,9 @@ struct Visualize: ParsableCommand {
         }
         let images = channelList?.count ?? batch
         let objective = makeObjective(channelList: channelList, classIndex: classIndex)
-        let transforms = try ImageTransform.parse(transforms)
+        let transforms = transforms == "auto"
+            ? (param == .maco ? ImageTransform.macoCrops(imageSize: side, inputSize: p.inputSize) : ImageTransform.standard)
+            : try ImageTransform.parse(transforms)
         var settings = SynthesisSettings()
         settings.steps = options.steps ?? (priorsTable ? 256 : 512)
         settings.learningRate = options.lr ?? (options.optimizer == .lbfgs ? 1 : 0.05)

@@ -35,10 +35,28 @@ public enum ColorDecorrelation {
         return m.map { $0 / maxNorm }
     }
 
+    /// M^-1, which takes RGB into the decorrelated space (by the adjugate over the determinant).
+    static var inverse: [Float] {
+        let m = normalized.map(Double.init)
+        func at(_ i: Int, _ j: Int) -> Double { m[((i % 3) + 3) % 3 * 3 + ((j % 3) + 3) % 3] }
+        // Cofactor C[i][j] = m[i+1][j+1] m[i+2][j+2] - m[i+1][j+2] m[i+2][j+1]; inverse[j][i] = C[i][j] / det.
+        let cofactor = (0..<9).map { k -> Double in
+            let (i, j) = (k / 3, k % 3)
+            return at(i + 1, j + 1) * at(i + 2, j + 2) - at(i + 1, j + 2) * at(i + 2, j + 1)
+        }
+        let det = (0..<3).reduce(0.0) { $0 + m[$1] * cofactor[$1] }
+        return (0..<9).map { k in Float(cofactor[(k % 3) * 3 + k / 3] / det) }
+    }
+
     /// rgb[b, i, y, x] = sum_j M[i, j] t[b, j, y, x] for [B, 3, H, W].
-    public static func apply(_ t: Tensor) -> Tensor {
+    public static func apply(_ t: Tensor) -> Tensor { mix(t, normalized) }
+
+    /// The decorrelated channels of RGB images: M^-1 rgb.
+    public static func remove(_ rgb: Tensor) -> Tensor { mix(rgb, inverse) }
+
+    static func mix(_ t: Tensor, _ matrix: [Float]) -> Tensor {
         let (b, h, w) = (t.shape[0], t.shape[2], t.shape[3])
-        let m = Tensor(shape: [3, 3], values: normalized)
+        let m = Tensor(shape: [3, 3], values: matrix)
         let flat = t.permuted([0, 2, 3, 1]).reshaped([b * h * w, 3])         // pixels x channels
         return flat.matmul(m, transposeB: true).reshaped([b, h, w, 3]).permuted([0, 3, 1, 2])
     }
@@ -142,8 +160,10 @@ public final class FourierImage: ImageParameterization {
 }
 
 /// MACO (Fel et al. 2023): only the phase of the spectrum is optimised; its magnitude is fixed
-/// to the average magnitude spectrum of natural images (``MagnitudeSpectrum``). The image is
-/// irfft2(|F| e^{i phase}), standardised per image and channel, then mapped to 0...1.
+/// to the average magnitude spectrum of natural images in decorrelated colour
+/// (``MagnitudeSpectrum``). The image is irfft2(|F| e^{i phase'}) with phase' the phase
+/// standardised, standardised per image and channel, recorrelated (3 channels), then mapped to
+/// 0...1. Phases start N(0, 1).
 public final class MACOImage: ImageParameterization {
     public let phase: Tensor               // [B, C, H, W/2+1]
     let magnitude: Tensor                  // [1, C, H, W/2+1]
@@ -154,7 +174,7 @@ public final class MACOImage: ImageParameterization {
     public init(shape: [Int], magnitude spectrum: MagnitudeSpectrum, range: ValueRange = .sigmoid, generator: inout SeededGenerator) {
         self.shape = shape
         let (c, h, w) = (shape[1], shape[2], shape[3])
-        phase = Tensor.uniform([shape[0], c, h, w / 2 + 1], in: -Float.pi...Float.pi, using: &generator)
+        phase = Tensor.normal([shape[0], c, h, w / 2 + 1], using: &generator)
         phase.requiresGrad = true
         magnitude = spectrum.resampled(channels: c, height: h, width: w)
         self.range = range
@@ -163,13 +183,17 @@ public final class MACOImage: ImageParameterization {
     public func image() -> Tensor {
         let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let half = w / 2 + 1
-        let real = (magnitude * phase.cos()).reshaped([b, c, h, half, 1])
-        let imaginary = (magnitude * phase.sin()).reshaped([b, c, h, half, 1])
+        let standardPhase = Self.standardized(phase.reshaped([1, phase.count])).reshaped(phase.shape)
+        let real = (magnitude * standardPhase.cos()).reshaped([b, c, h, half, 1])
+        let imaginary = (magnitude * standardPhase.sin()).reshaped([b, c, h, half, 1])
         let x = Tensor.concat([real, imaginary], axis: 4).irfft2(height: h, width: w)
-        // Standardise each image and channel: (x - mean) / std.
-        let flat = x.reshaped([b, c, h * w])
-        let centred = flat - flat.mean(axes: [2], keepDims: true)
-        let std = (centred.pow(2).mean(axes: [2], keepDims: true) + 1e-8).sqrt()
-        return (centred / std).reshaped([b, c, h, w]).toValidImage(range, decorrelate: false)
+        let image = Self.standardized(x.reshaped([b * c, h * w])).reshaped([b, c, h, w])
+        return image.toValidImage(range, decorrelate: c == 3)
+    }
+
+    /// (x - mean) / std along the last axis of [N, M].
+    static func standardized(_ x: Tensor) -> Tensor {
+        let centred = x - x.mean(axes: [1], keepDims: true)
+        return centred / (centred.pow(2).mean(axes: [1], keepDims: true) + 1e-8).sqrt()
     }
 }

@@ -15,6 +15,12 @@ public enum ImageTransform: Sendable, Equatable {
     case scale([Float])
     /// Rotate about the centre by an angle drawn from the list, in degrees (bilinear, zeros outside).
     case rotate([Float])
+    /// MACO's crops: each image becomes `count` random square crops whose side is a fraction
+    /// in `box` of the image's, resampled (bilinear) to `size` pixels; the batch grows by
+    /// `count`.
+    case crops(count: Int, box: ClosedRange<Float>, size: Int)
+    /// Gaussian noise of this standard deviation added to every pixel.
+    case noise(Float)
 
     /// Lucid's standard transforms: pad 12 (grey), jitter 8, scale 0.90...1.10 by 0.02, rotate
     /// -10...10 degrees, jitter 4.
@@ -24,6 +30,14 @@ public enum ImageTransform: Sendable, Equatable {
         .rotate((-10...10).map(Float.init)),
         .jitter(4),
     ]
+
+    /// MACO's views of a large image (Fel et al. 2023): 6 random crops per step, whose sides are
+    /// 0.20-0.25 of a 1280-pixel image (256-320 pixels, at most the whole image here), resampled
+    /// to the model's input size, plus noise of 0.01 (horama's 0.05 on its -2.5...2.5 scale).
+    public static func macoCrops(imageSize: Int, inputSize: Int) -> [ImageTransform] {
+        let (lo, hi) = (min(1, 256 / Float(imageSize)), min(1, 320 / Float(imageSize)))
+        return [.crops(count: 6, box: lo...hi, size: inputSize), .noise(0.01)]
+    }
 
     /// The transforms with their pixel amounts scaled from Lucid's 224-pixel setting to images
     /// of `size` pixels (at least 1 where they were not 0): pad 12 is pad 2 at 28 pixels.
@@ -61,6 +75,18 @@ public enum ImageTransform: Sendable, Equatable {
         case .rotate(let degrees):
             let angle = (degrees.randomElement(using: &generator) ?? 0) * .pi / 180
             return angle == 0 ? x : x.rotatedAndScaled(angle: angle, scale: 1)
+        case .crops(let count, let box, let size):
+            let b = x.shape[0]
+            let copies = Tensor.concat((0..<count).map { _ in x }, axis: 0)      // [count B, C, H, W], copy k of image i at k B + i
+            // A crop of side s (a fraction of the image) centred at (cx, cy) in normalised coordinates.
+            let theta = (0..<(count * b)).flatMap { _ -> [Float] in
+                let s = Float.random(in: box, using: &generator)
+                let cx = Float.random(in: -(1 - s)...(1 - s), using: &generator), cy = Float.random(in: -(1 - s)...(1 - s), using: &generator)
+                return [s, 0, cx, 0, s, cy]
+            }
+            return copies.affineResampled(theta: theta, height: size, width: size)
+        case .noise(let std):
+            return std > 0 ? x + Tensor.normal(x.shape, std: std, using: &generator) : x
         }
     }
 
@@ -80,13 +106,19 @@ public enum ImageTransform: Sendable, Equatable {
             case "pad": guard let n = Int(parts[1]), n >= 0 else { throw bad }; return .pad(n, value: 0.5)
             case "jitter": guard let n = Int(parts[1]), n >= 0 else { throw bad }; return .jitter(n)
             case "roll": guard let n = Int(parts[1]), n >= 0 else { throw bad }; return .roll(n)
+            case "noise": guard let s = Float(parts[1]), s >= 0, s.isFinite else { throw bad }; return .noise(s)
+            case "crops":
+                // crops:COUNTxSIZE (box 0.20-0.25 as MACO), e.g. crops:6x224
+                let v = parts[1].split(separator: "x").compactMap { Int($0) }
+                guard v.count == 2, (1...64).contains(v[0]), (8...1024).contains(v[1]) else { throw bad }
+                return .crops(count: v[0], box: 0.20...0.25, size: v[1])
             case "rotate": guard let d = Float(parts[1]), d >= 0, d <= 180 else { throw bad }; return .rotate(stride(from: -d, through: d, by: 1).map { $0 })
             case "scale":
                 let ends = parts[1].split(separator: "-").compactMap { Float($0) }
                 guard ends.count == 2, ends[0] > 0, ends[1] >= ends[0], ends[1] <= 4 else { throw bad }
                 let count = max(1, Int(((ends[1] - ends[0]) / 0.02).rounded()))
                 return .scale((0...count).map { ends[0] + (ends[1] - ends[0]) * Float($0) / Float(count) })
-            default: throw SynthesisError("--transforms \(text): unknown transform '\(parts[0])' (pad, jitter, roll, scale, rotate)")
+            default: throw SynthesisError("--transforms \(text): unknown transform '\(parts[0])' (pad, jitter, roll, scale, rotate, crops, noise)")
             }
         }
     }
