@@ -62,7 +62,7 @@ struct Visualize: ParsableCommand {
     @Option(name: .long, help: "A range of channels, A-B or a comma list: one image each, optimised as one batch.")
     var channels: String?
 
-    @Option(name: .customLong("class"), help: "A class to visualise: index or label.")
+    @Option(name: .customLong("class"), help: "A class to visualise: index or label; several, comma-separated, are one image each, optimised as one batch.")
     var targetClass: String?
 
     @Flag(name: .long, help: "With --class: maximise the log-probability instead of the logit.")
@@ -119,6 +119,9 @@ struct Visualize: ParsableCommand {
     @Flag(name: .long, help: "One labelled picture of the objective under each prior of the lecture's table.")
     var priorsTable = false
 
+    @Option(name: .long, help: ArgumentHelp("Also score the objective on these photos' crops (a folder or files, comma-separated) and report the largest: does the visualisation beat every photo?", valueName: "photos"))
+    var compare: String?
+
     func validate() throws {
         if let steps = options.steps, steps <= 0 { throw FoveaError("--steps \(steps): must be at least 1") }
         if let lr = options.lr, !(lr.isFinite && lr > 0) { throw FoveaError("--lr \(lr): must be a positive number") }
@@ -154,9 +157,20 @@ struct Visualize: ParsableCommand {
         let stepsPerSecond: Double
         let seconds: Double
         let finalObjective: Float
+        /// The objective on the result itself, without transforms.
+        let objectiveOnImage: Float
         let skippedSteps: Int
-        let classProbability: Float?
+        /// p(class) of each image, for --class.
+        let classProbabilities: [Float]?
+        /// Mean p(class) over 16 random standard transforms of each image.
+        let classProbabilitiesUnderTransforms: [Float]?
         let images: Int
+        let bestPhoto: PhotoScore?
+    }
+
+    struct PhotoScore: Encodable {
+        let file: String
+        let objective: Float
     }
 
     func run() throws {
@@ -166,11 +180,8 @@ struct Visualize: ParsableCommand {
         let p = classifier.preprocessing
         let side = size ?? (param == .maco ? max(p.inputSize, 512) : p.inputSize)
         let channelList = try channels.map { try Self.parseChannels($0) }
-        let classIndex = try targetClass.map { name in
-            do { return try classifier.labels.resolve(name) } catch {
-                throw FoveaError("\(error)".replacingOccurrences(of: "--target", with: "--class"))
-            }
-        }
+        let classIndices = try targetClass.map { try Self.parseClasses($0, labels: classifier.labels) }
+        let classIndex = classIndices?.count == 1 ? classIndices![0] : nil
         // The layer's shape at this image size: checks the layer, the channels and a neuron's extent.
         if let layer {
             let shape = try layerShape(layer, synthesizer: synthesizer, side: side)
@@ -180,8 +191,9 @@ struct Visualize: ParsableCommand {
             }
             if neuron && shape.count < 4 { throw FoveaError("--neuron: \(layer) has no spatial extent (output \(shape)); use --channel without --neuron") }
         }
-        let images = channelList?.count ?? batch
-        let objective = makeObjective(channelList: channelList, classIndex: classIndex)
+        if priorsTable && (classIndices?.count ?? 1) > 1 { throw FoveaError("--priors-table takes one class") }
+        let images = channelList?.count ?? classIndices?.count ?? batch
+        let objective = makeObjective(channelList: channelList, classIndices: classIndices)
         let transforms = transforms == "auto"
             ? (param == .maco ? ImageTransform.macoCrops(imageSize: side, inputSize: p.inputSize) : ImageTransform.standard)
             : try ImageTransform.parse(transforms)
@@ -205,28 +217,54 @@ struct Visualize: ParsableCommand {
         let result = try Self.optimise(objective, synthesizer: synthesizer, settings: settings, param: param, shape: [images, p.channels, side, side],
                                        decorrelate: decorrelate, range: range, octaves: octaves, label: "visualize")
         let seconds = Date().timeIntervalSince(start)
-        let probability = classIndex.map { index in
-            withNoGrad { classifier.module(synthesizer.modelInput(result.image.slice(axis: 0, 0..<1))).softmax(axis: 1).scalars[index] }
+        let probabilities = classIndices.map { indices in
+            indices.enumerated().map { b, index in
+                withNoGrad { classifier.module(synthesizer.modelInput(result.image.slice(axis: 0, b..<(b + 1)))).softmax(axis: 1).scalars[index] }
+            }
         }
+        let objectiveOnImage = try synthesizer.evaluate(objective, image: result.image)
+        let robustness = classIndices.map { indices in
+            indices.enumerated().map { b, index in
+                synthesizer.meanProbability(of: index, image: result.image.slice(axis: 0, b..<(b + 1)),
+                                            transforms: ImageTransform.scaled(ImageTransform.standard, toSize: side), seed: options.seed)
+            }
+        }
+        let bestPhoto = try compare.map { try bestPhotoScore($0, objective: objective, synthesizer: synthesizer) }
         let tiles = (0..<images).map { synthesisImage(result.image.slice(axis: 0, $0..<($0 + 1)), minimum: images > 1 ? 96 : 224) }
         let picture = images == 1 ? tiles[0]
             : channelList.map { list in captionedGrid(tiles, captions: list.map { "channel \($0)" }, columns: min(8, images)) }
+                ?? classIndices.map { list in
+                    captionedGrid(tiles, captions: list.enumerated().map { b, c in
+                        String(format: "%@\np = %.2f", classifier.labels.short(c), probabilities![b])
+                    }, columns: min(8, images))
+                }
                 ?? Image.grid(tiles, columns: min(8, images), padding: 4)
         try picture.save(path: options.output)
         if result.skippedSteps > 0 { Notes.add("\(result.skippedSteps) steps had a non-finite gradient and were skipped") }
         let report = Report(objective: objective.name, output: options.output, size: side, steps: settings.steps,
                             stepsPerSecond: result.stepsPerSecond, seconds: seconds, finalObjective: result.history.last ?? .nan,
-                            skippedSteps: result.skippedSteps, classProbability: probability, images: images)
+                            objectiveOnImage: objectiveOnImage, skippedSteps: result.skippedSteps, classProbabilities: probabilities,
+                            classProbabilitiesUnderTransforms: robustness, images: images, bestPhoto: bestPhoto)
         if options.json { try printJSON(report); return }
-        let classText = probability.map { String(format: "; p(class) = %.3f", $0) } ?? ""
-        print(String(format: "%@: objective %.4g after %d steps (%.1f steps/s)%@ -> %@", objective.name, report.finalObjective,
+        let classText = probabilities.map { p in
+            "; p(class) = " + p.map { String(format: "%.3f", $0) }.joined(separator: ", ")
+                + ", under 16 random transforms " + robustness!.map { String(format: "%.3f", $0) }.joined(separator: ", ")
+        } ?? ""
+        print(String(format: "%@: objective %.4g after %d steps (%.1f steps/s)%@ -> %@", objective.name, objectiveOnImage,
                      settings.steps, result.stepsPerSecond, classText, options.output))
+        if let bestPhoto {
+            print(String(format: "  best photo: %@, objective %.4g (the visualisation: %.4g)", bestPhoto.file, bestPhoto.objective, objectiveOnImage))
+        }
     }
 
-    func makeObjective(channelList: [Int]?, classIndex: Int?) -> Objective {
+    func makeObjective(channelList: [Int]?, classIndices: [Int]?) -> Objective {
         var objective: Objective
-        if let classIndex {
-            objective = logProb ? .classLogProbability(classIndex) : .classLogit(classIndex)
+        if let classIndices, classIndices.count == 1 {
+            objective = logProb ? .classLogProbability(classIndices[0]) : .classLogit(classIndices[0])
+        } else if let classIndices {
+            objective = .sum(classIndices.enumerated().map { b, c in
+                logProb ? Objective.classLogProbability(c, batch: b) : Objective.classLogit(c, batch: b)
+            })
         } else if let channelList, let layer {
             objective = .sum(channelList.enumerated().map { b, c in Objective.channel(layer, c, batch: b) })
         } else if let channel, let layer {
@@ -305,12 +343,49 @@ struct Visualize: ParsableCommand {
         print("\(objective.name): \(rows.count) priors, \(settings.steps) steps each -> \(options.output)")
     }
 
+    /// The photo whose crop scores highest on the objective (each photo's crop, as the model sees it).
+    func bestPhotoScore(_ list: String, objective: Objective, synthesizer: Synthesizer) throws -> PhotoScore {
+        var files: [String] = []
+        for item in list.split(separator: ",").map(String.init) {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: item, isDirectory: &isDirectory) else { throw FoveaError("--compare \(item): no such file or folder") }
+            if isDirectory.boolValue {
+                let names = try FileManager.default.contentsOfDirectory(atPath: item).sorted()
+                files += names.filter { ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) }.map { "\(item)/\($0)" }
+            } else {
+                files.append(item)
+            }
+        }
+        guard !files.isEmpty else { throw FoveaError("--compare \(list): no PNG or JPEG photos there") }
+        let c = synthesizer.classifier.preprocessing.channels
+        var best = PhotoScore(file: "", objective: -.infinity)
+        for file in files {
+            let (crop, _) = try synthesizer.classifier.input(from: file)
+            let score = try synthesizer.evaluate(objective, image: crop.toTensor(scale: 1 / 255, channels: c))
+            if score > best.objective { best = PhotoScore(file: file, objective: score) }
+        }
+        return best
+    }
+
     func layerShape(_ layer: String, synthesizer: Synthesizer, side: Int) throws -> [Int] {
         let c = synthesizer.classifier.preprocessing.channels
         let probe = Tensor(repeating: 0.5, shape: [1, c, side, side])
         let outputs = try withNoGrad { try synthesizer.classifier.module.outputs(of: [layer], for: synthesizer.modelInput(probe)) }
         guard let shape = outputs[layer]?.shape else { throw FoveaError("--layer \(layer): the layer does not run for this model's input") }
         return shape
+    }
+
+    /// One class (an index or a label, which may contain commas) or a comma-separated list.
+    static func parseClasses(_ text: String, labels: Labels) throws -> [Int] {
+        func resolve(_ name: String) throws -> Int {
+            do { return try labels.resolve(name) } catch {
+                throw FoveaError("\(error)".replacingOccurrences(of: "--target", with: "--class"))
+            }
+        }
+        if let whole = try? resolve(text) { return [whole] }
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count <= 64 else { throw FoveaError("--class: at most 64 classes at once") }
+        return try parts.map(resolve)
     }
 
     /// "0-15", "3,7,9" or "0-3,8".

@@ -98,6 +98,20 @@ public final class Synthesizer {
         }
     }
 
+    /// The mean probability of class `index` over `samples` random draws of `transforms`
+    /// applied to `image` (seeded): how well a class visualisation holds its class when moved,
+    /// scaled and turned, unlike an adversarial pattern of single pixels.
+    public func meanProbability(of index: Int, image: Tensor, transforms: [ImageTransform], samples: Int = 16, seed: UInt64 = 0) -> Float {
+        var generator = SeededGenerator(seed: seed &+ 0xC1A55)
+        var total: Float = 0
+        for _ in 0..<samples {
+            var x = image
+            for t in transforms { x = t.apply(x, using: &generator) }
+            total += withNoGrad { module(modelInput(x)).softmax(axis: 1).slice(axis: 0, 0..<1).scalars[index] }
+        }
+        return total / Float(samples)
+    }
+
     /// Ascends `objective` over `parameterization` for `settings.steps` steps.
     public func run(_ objective: Objective, _ parameterization: ImageParameterization, settings: SynthesisSettings,
                     progress: ((SynthesisProgress) -> Void)? = nil) throws -> SynthesisResult {
