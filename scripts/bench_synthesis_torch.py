@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peers of `fovea visualize`: feature-visualisation steps per second on EfficientNet-Lite0.
 
-    python3 scripts/bench_synthesis_torch.py [--steps 32] [--runs 3] [--cache ~/.cache/fovea]
+    python3 scripts/bench_synthesis_torch.py [--steps 32] [--runs 3] [--cache ~/.cache/fovea] [--only NAME,...]
 
 Times whole optimisations (one warm-up run, then --runs runs of --steps steps each) and reports
 steps / second per run. torch runs with 2 threads; the model is in eval mode, its parameters frozen.
@@ -130,6 +130,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=32)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--cache", default=effnet.default_cache())
+    p.add_argument("--only", help="comma-separated workloads to time (default: all four)")
     args = p.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -175,6 +176,11 @@ def main() -> int:
         "lucent_channel_blocks2": lucent(objectives.channel("_blocks_2", 0)),
         "maco_class": maco,
     }
+    if args.only:
+        unknown = set(args.only.split(",")) - set(workloads)
+        if unknown:
+            p.error(f"--only: unknown workloads {sorted(unknown)}; choose from {list(workloads)}")
+        workloads = {name: run for name, run in workloads.items() if name in args.only.split(",")}
     results = {}
     for name, run in workloads.items():
         results[name] = steps_per_second(run, args.steps, args.runs)

@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import _FoveaTestSupport
+
+@Suite struct SynthesisCommandTests {
+    func temporaryPath(_ ext: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("fovea-synthesis-\(UUID().uuidString).\(ext)").path
+    }
+
+    /// One line on stderr naming the argument, a non-zero exit, nothing on stdout, no file.
+    func expectCleanFailure(_ args: [String], mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let out = temporaryPath("png")
+        let r = try fovea(args + ["-o", out])
+        #expect(r.status != 0, sourceLocation: sourceLocation)
+        #expect(r.out.isEmpty, "stdout: \(r.out)", sourceLocation: sourceLocation)
+        #expect(r.err.split(separator: "\n").filter { !$0.isEmpty }.count == 1, "stderr: \(r.err)", sourceLocation: sourceLocation)
+        for m in mentions { #expect(r.err.contains(m), "stderr \(r.err) lacks \(m)", sourceLocation: sourceLocation) }
+        #expect(!FileManager.default.fileExists(atPath: out), sourceLocation: sourceLocation)
+    }
+
+    @Test func badArgumentsFailWithOneLine() throws {
+        try expectCleanFailure(["visualize", "--layer", "_blocks.99", "--channel", "0"], mentions: ["_blocks.99"])
+        try expectCleanFailure(["visualize", "--layer", "_blocks.4", "--channel", "40"], mentions: ["--channel 40", "0..<40"])
+        try expectCleanFailure(["visualize", "--layer", "_fc", "--channel", "3", "--neuron"], mentions: ["--neuron", "spatial"])
+        try expectCleanFailure(["visualize", "--class", "1", "--steps", "0"], mentions: ["--steps"])
+        try expectCleanFailure(["visualize", "--class", "1", "--lr", "nan"], mentions: ["--lr"])
+        try expectCleanFailure(["visualize", "--class", "1", "--lr=-0.5"], mentions: ["--lr"])
+        try expectCleanFailure(["visualize", "--class", "1000"], mentions: ["--class 1000"])
+        try expectCleanFailure(["visualize", "--model", "fashion-cnn", "--class", "Toaster"], mentions: ["--class Toaster"])
+        try expectCleanFailure(["visualize", "--class", "1", "--transforms", "wobble:2"], mentions: ["--transforms", "wobble"])
+        try expectCleanFailure(["visualize", "--layer", "_blocks.4", "--channel", "1", "--blur-every", "4"], mentions: ["--blur-every", "pixel"])
+        try expectCleanFailure(["dream", chelsea, "--steps", "0"], mentions: ["--steps"])
+        try expectCleanFailure(["invert", chelsea, "--layer", "_blocks.42"], mentions: ["_blocks.42"])
+        let r = try fovea(["visualize", "--class", "1", "-o", "/nonexistent-folder/x.png"])
+        #expect(r.status != 0 && r.err.contains("-o /nonexistent-folder/x.png"))
+    }
+
+    /// fashion-cnn (28x28 grayscale): a class visualisation is classified as its class, and the
+    /// same seed gives the same file byte for byte.
+    @Test func smallGrayscaleClassVisualisationIsSeededAndClassified() throws {
+        let (a, b) = (temporaryPath("png"), temporaryPath("png"))
+        let args = ["visualize", "--model", "fashion-cnn", "--class", "Sneaker", "--steps", "64", "--seed", "3", "--json"]
+        let first = try fovea(args + ["-o", a])
+        #expect(first.status == 0, "\(first.err)")
+        let report = try JSONSerialization.jsonObject(with: Data(first.out.utf8)) as! [String: Any]
+        let p = (report["classProbabilities"] as! [Double])[0]
+        #expect(p > 0.9, "p(Sneaker) = \(p)")
+        #expect(report["skippedSteps"] as? Int == 0)
+        let second = try fovea(args + ["-o", b])
+        #expect(second.status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == Data(contentsOf: URL(fileURLWithPath: b)))
+    }
+
+    @Test func dreamAndInvertWriteTheirPictures() throws {
+        let dream = temporaryPath("png")
+        let d = try fovea(["dream", chelsea, "--layer", "_blocks.3", "--size", "64", "--octaves", "2", "--steps", "2", "-o", dream])
+        #expect(d.status == 0, "\(d.err)")
+        #expect(FileManager.default.fileExists(atPath: dream))
+        let inverted = temporaryPath("png")
+        let i = try fovea(["invert", chelsea, "--layer", "_blocks.1", "--steps", "30", "--json", "-o", inverted])
+        #expect(i.status == 0, "\(i.err)")
+        let rows = try JSONSerialization.jsonObject(with: Data(i.out.utf8)) as! [[String: Any]]
+        let error = rows[0]["relativeError"] as! Double
+        #expect(error < 0.5, "relative feature error \(error) after 30 steps")
+        #expect(FileManager.default.fileExists(atPath: inverted))
+    }
+
+    @Test func helpTeachesThePriors() throws {
+        let r = try fovea(["visualize", "--help"])
+        for word in ["--tv", "--blur-every", "--gradient-blur", "--bilateral-every", "--octaves", "maco", "--priors-table", "Mahendran"] {
+            #expect(r.out.contains(word), "\(word)")
+        }
+    }
+}
