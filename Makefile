@@ -43,6 +43,7 @@ bench: data build
 # and h5py. The torchvision, synthetic and training goldens have their own scripts beside them.
 golden: data
 	python3 Tests/Golden/make_golden.py --cache "$(CACHE)"
+	python3 Tests/Golden/make_synthesis_golden.py
 	@python3 -c "import onnx, onnxruntime, h5py" 2>/dev/null || python3 -m pip install --quiet onnx onnxruntime h5py
 	python3 Tests/Golden/make_onnx_golden.py "$(CACHE)"
 	python3 Tests/Golden/make_keras_golden.py "$(CACHE)"

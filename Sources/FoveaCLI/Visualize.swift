@@ -262,11 +262,12 @@ struct Visualize: ParsableCommand {
         if let classIndices, classIndices.count == 1 {
             objective = logProb ? .classLogProbability(classIndices[0]) : .classLogit(classIndices[0])
         } else if let classIndices {
-            objective = .sum(classIndices.enumerated().map { b, c in
+            objective = Objective.sum(classIndices.enumerated().map { b, c in
                 logProb ? Objective.classLogProbability(c, batch: b) : Objective.classLogit(c, batch: b)
-            })
+            }).named("\(logProb ? "log p" : "logit") of classes \(classIndices.map(String.init).joined(separator: ","))")
         } else if let channelList, let layer {
-            objective = .sum(channelList.enumerated().map { b, c in Objective.channel(layer, c, batch: b) })
+            objective = Objective.sum(channelList.enumerated().map { b, c in Objective.channel(layer, c, batch: b) })
+                .named("channels \(channels!) of \(layer), one per image")
         } else if let channel, let layer {
             objective = neuron ? .neuron(layer, channel) : .channel(layer, channel)
         } else {

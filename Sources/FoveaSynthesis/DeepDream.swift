@@ -19,6 +19,11 @@ public struct DeepDream {
     /// `image`: [1, C, H, W] in 0...1. Returns the dreamed image, same shape.
     public func run(_ objective: Objective, on image: Tensor, with synthesizer: Synthesizer,
                     progress: ((SynthesisProgress) -> Void)? = nil) throws -> Tensor {
+        try FrozenWeights.run { try dream(objective, on: image, with: synthesizer, progress: progress) }
+    }
+
+    private func dream(_ objective: Objective, on image: Tensor, with synthesizer: Synthesizer,
+                       progress: ((SynthesisProgress) -> Void)?) throws -> Tensor {
         try synthesizer.validate(objective)
         guard octaves >= 1 else { throw SynthesisError("--octaves \(octaves): must be at least 1") }
         guard octaveScale.isFinite, octaveScale >= 1 else { throw SynthesisError("--octave-scale \(octaveScale): must be at least 1") }

@@ -52,6 +52,9 @@ public struct Objective {
         Objective(name: "-\(a.name)", layers: a.layers) { -a($0) }
     }
 
+    /// The same objective under another description.
+    public func named(_ name: String) -> Objective { Objective(name: name, layers: layers, evaluate) }
+
     /// The objectives summed (one per image of a batch, for example).
     public static func sum(_ parts: [Objective]) -> Objective {
         precondition(!parts.isEmpty, "Objective.sum needs at least one objective")

@@ -113,8 +113,14 @@ public final class Synthesizer {
     }
 
     /// Ascends `objective` over `parameterization` for `settings.steps` steps.
+    /// The model's weights stay frozen throughout, so their transforms are made once (``FrozenWeights``).
     public func run(_ objective: Objective, _ parameterization: ImageParameterization, settings: SynthesisSettings,
                     progress: ((SynthesisProgress) -> Void)? = nil) throws -> SynthesisResult {
+        try FrozenWeights.run { try ascend(objective, parameterization, settings: settings, progress: progress) }
+    }
+
+    private func ascend(_ objective: Objective, _ parameterization: ImageParameterization, settings: SynthesisSettings,
+                        progress: ((SynthesisProgress) -> Void)?) throws -> SynthesisResult {
         try validate(objective)
         guard settings.steps > 0 else { throw SynthesisError("--steps \(settings.steps): must be at least 1") }
         guard settings.learningRate.isFinite, settings.learningRate > 0 else {

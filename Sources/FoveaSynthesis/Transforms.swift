@@ -32,10 +32,11 @@ public enum ImageTransform: Sendable, Equatable {
     ]
 
     /// MACO's views of a large image (Fel et al. 2023): 6 random crops per step, whose sides are
-    /// 0.20-0.25 of a 1280-pixel image (256-320 pixels, at most the whole image here), resampled
-    /// to the model's input size, plus noise of 0.01 (horama's 0.05 on its -2.5...2.5 scale).
+    /// 0.25-0.30 of a 1280-pixel image (horama 0.3.0's boxes, 320-384 pixels; at most the whole
+    /// image here), resampled to the model's input size, plus noise of 0.01 (horama's 0.05 on its
+    /// -2.5...2.5 scale).
     public static func macoCrops(imageSize: Int, inputSize: Int) -> [ImageTransform] {
-        let (lo, hi) = (min(1, 256 / Float(imageSize)), min(1, 320 / Float(imageSize)))
+        let (lo, hi) = (min(1, 320 / Float(imageSize)), min(1, 384 / Float(imageSize)))
         return [.crops(count: 6, box: lo...hi, size: inputSize), .noise(0.01)]
     }
 
@@ -108,10 +109,10 @@ public enum ImageTransform: Sendable, Equatable {
             case "roll": guard let n = Int(parts[1]), n >= 0 else { throw bad }; return .roll(n)
             case "noise": guard let s = Float(parts[1]), s >= 0, s.isFinite else { throw bad }; return .noise(s)
             case "crops":
-                // crops:COUNTxSIZE (box 0.20-0.25 as MACO), e.g. crops:6x224
+                // crops:COUNTxSIZE (box 0.25-0.30 of the image, as horama), e.g. crops:6x224
                 let v = parts[1].split(separator: "x").compactMap { Int($0) }
                 guard v.count == 2, (1...64).contains(v[0]), (8...1024).contains(v[1]) else { throw bad }
-                return .crops(count: v[0], box: 0.20...0.25, size: v[1])
+                return .crops(count: v[0], box: 0.25...0.30, size: v[1])
             case "rotate": guard let d = Float(parts[1]), d >= 0, d <= 180 else { throw bad }; return .rotate(stride(from: -d, through: d, by: 1).map { $0 })
             case "scale":
                 let ends = parts[1].split(separator: "-").compactMap { Float($0) }

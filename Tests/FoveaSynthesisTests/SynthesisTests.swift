@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Fovea
 import FoveaNN
+import FoveaONNX
 import FoveaOptim
 import FoveaTensor
 import _FoveaTestSupport
@@ -49,6 +50,26 @@ import _FoveaTestSupport
         #expect(ran == ["_blocks.2", "_blocks.3", "_blocks.6", "_conv_head", "_fc"])
         watchers.forEach { $0.remove() }
         #expect(throws: (any Error).self) { try model.outputs(of: ["_blocks.99"], for: x) }
+    }
+
+    /// An imported ONNX graph (ResNet-18 with synthetic weights) stops walking its nodes after
+    /// the layer read, with the value of the full pass.
+    @Test func importedGraphsStopEarlyToo() throws {
+        let url = try ONNXFixtures.graphWithExternalData("resnet18") { key, shape in SyntheticWeights.tensor(key, shape: shape) }
+        defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
+        let graph = try ONNXGraph(contentsOf: url)
+        graph.setRequiresGrad(false)
+        let layer = "/layer2/layer2.1/relu_1/Relu_output_0"
+        let x = SyntheticWeights.input
+        let capture = try LayerCapture(graph, layers: [layer, "/layer4/layer4.1/relu_1/Relu_output_0"], gradients: false)
+        _ = withNoGrad { graph(x) }
+        let full = capture.outputs[layer]!.scalars
+        let stopped = try withNoGrad { try graph.outputs(of: [layer], for: x) }
+        #expect(stopped[layer]!.scalars == full)
+        // Nothing after layer2 ran: layer4's hook did not see this pass's (fresh) output.
+        let before = capture.outputs["/layer4/layer4.1/relu_1/Relu_output_0"]!
+        _ = try withNoGrad { try graph.outputs(of: [layer], for: x) }
+        #expect(capture.outputs["/layer4/layer4.1/relu_1/Relu_output_0"]! === before)
     }
 
     @Test func aSeededRunRaisesItsObjectiveAndRepeatsBitForBit() throws {

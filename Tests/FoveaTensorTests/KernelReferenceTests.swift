@@ -99,7 +99,9 @@ import Testing
         // Weight gradient in the tile domain against im2col + GEMM.
         let dwWinograd = Convolution.backwardWeight(dy, x, weightShape: w.shape, g, groups: 1)
         let dwGEMM = Convolution.backwardWeightByGEMM(dy, x, weightShape: w.shape, g, groups: 1)
-        #expect(maxRelativeError(dwWinograd.scalars, dwGEMM.scalars) < 1e-4)
+        // Two float32 sums over 12,827 products in different orders: on AVX-512 hosts (OpenBLAS's
+        // SkylakeX kernels) the largest relative difference measured 1.04e-4.
+        #expect(maxRelativeError(dwWinograd.scalars, dwGEMM.scalars) < 2e-4)
     }
 
     /// Inside FrozenWeights.run a 7x7 map (16 tiles) goes through Winograd with the cached filter
