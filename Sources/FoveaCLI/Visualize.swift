@@ -116,7 +116,7 @@ struct Visualize: ParsableCommand {
     @Option(name: .long, help: "With --batch: weight of the diversity term at --layer.")
     var diversity: Float = 0
 
-    @Flag(name: .long, help: "One labelled picture of the objective under each prior of the lecture's table.")
+    @Flag(name: .long, help: "One labelled picture of the objective under each prior of the lecture's table; for a class, each caption gives p on the image and its mean over 16 random transforms (\"moved\"): priors make visualisations that survive being moved, plain ascent makes adversarial noise.")
     var priorsTable = false
 
     @Option(name: .long, help: ArgumentHelp("Also score the objective on these photos' crops (a folder or files, comma-separated) and report the largest: does the visualisation beat every photo?", valueName: "photos"))
@@ -321,24 +321,29 @@ struct Visualize: ParsableCommand {
             change(&s)
             return s
         }
+        // Pixel rows: clipped pixels, so a step of lr moves a pixel by about lr.
         rows.append(("none (pixels)", objective, .pixel, pixels { _ in }, 1))
-        rows.append(("L2 decay", objective, .pixel, pixels { $0.priors.decay = 0.01 }, 1))
-        rows.append(("total variation", objective - 0.5 * .totalVariation(beta: 2), .pixel, pixels { _ in }, 1))
+        rows.append(("L2 decay", objective, .pixel, pixels { $0.priors.decay = 0.02 }, 1))
+        rows.append(("total variation", objective - 20 * .totalVariation(beta: 2), .pixel, pixels { _ in }, 1))
         rows.append(("jitter", objective, .pixel, pixels { $0.transforms = [.roll(max(1, side / 28))] }, 1))
-        rows.append(("blur every 4", objective, .pixel, pixels { $0.priors.blurEvery = 4; $0.priors.blurSigma = 0.5 }, 1))
-        rows.append(("gradient blur", objective, .pixel, pixels { $0.priors.gradientBlurSigma = 1 }, 1))
-        rows.append(("bilateral", objective, .pixel, pixels { $0.priors.bilateralEvery = 8 }, 1))
+        rows.append(("blur every 4", objective, .pixel, pixels { $0.priors.blurEvery = 4; $0.priors.blurSigma = 1 }, 1))
+        rows.append(("gradient blur", objective, .pixel, pixels { $0.priors.gradientBlurSigma = 2 }, 1))
+        rows.append(("bilateral", objective, .pixel, pixels { $0.priors.bilateralEvery = 4 }, 1))
         rows.append(("octaves + jitter", objective, .pixel, pixels { $0.transforms = [.roll(max(1, side / 28))] }, 4))
         rows.append(("fft + decorrelation\n+ transforms", objective, .fft, pixels { $0.transforms = standard }, 1))
         var tiles: [Image] = [], captions: [String] = []
         for (name, goal, param, rowSettings, octaves) in rows {
             let result = try Self.optimise(goal, synthesizer: synthesizer, settings: rowSettings, param: param, shape: [1, channels, side, side],
-                                           decorrelate: true, range: .sigmoid, octaves: octaves, label: name.replacingOccurrences(of: "\n", with: " "))
+                                           decorrelate: true, range: param == .pixel ? .clip : .sigmoid, octaves: octaves,
+                                           label: name.replacingOccurrences(of: "\n", with: " "))
             tiles.append(synthesisImage(result.image, minimum: 160))
-            let p = classIndex.map { index in
-                withNoGrad { synthesizer.classifier.module(synthesizer.modelInput(result.image)).softmax(axis: 1).scalars[index] }
+            // p on the image, and its mean over 16 random standard transforms (robust, or adversarial?).
+            let p = classIndex.map { index -> String in
+                let still = withNoGrad { synthesizer.classifier.module(synthesizer.modelInput(result.image)).softmax(axis: 1).scalars[index] }
+                let moved = synthesizer.meanProbability(of: index, image: result.image, transforms: standard, seed: settings.seed)
+                return String(format: "\np %.2f, moved %.2f", still, moved)
             }
-            captions.append(name + (p.map { String(format: "\np = %.2f", $0) } ?? ""))
+            captions.append(name + (p ?? ""))
         }
         try captionedGrid(tiles, captions: captions, columns: 5).save(path: options.output)
         print("\(objective.name): \(rows.count) priors, \(settings.steps) steps each -> \(options.output)")
