@@ -29,7 +29,7 @@ test: data
 	swift test -c release --skip-build
 
 # Fovea against PyTorch CPU (2 threads) in one run; writes bench/results.md.
-# The peers: PyTorch, Captum, pytorch-grad-cam, openTSNE and scikit-learn. grad-cam and torchvision are installed
+# The peers: PyTorch, Captum, pytorch-grad-cam, openTSNE, scikit-learn, torch-lucent and horama (MACO). grad-cam and torchvision are installed
 # without their dependencies so that pip keeps the torch already there.
 bench: data build
 	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch numpy pillow
@@ -38,6 +38,9 @@ bench: data build
 	    python3 -m pip install --quiet tqdm matplotlib scikit-learn opencv-python-headless ttach && \
 	    python3 -m pip install --quiet --no-deps captum grad-cam torchvision; }
 	python3 scripts/bench.py $(FOVEA) --cache "$(CACHE)"
+	@python3 -c "import lucent, horama, kornia" 2>/dev/null || \
+	    python3 -m pip install --quiet einops tqdm matplotlib && python3 -m pip install --quiet --no-deps torch-lucent==0.1.8 horama==0.3.0 kornia==0.4.1
+	python3 scripts/bench_synthesis.py $(FOVEA) --cache "$(CACHE)" --maco-flags "--transforms crops:6x224,noise:0.01"
 
 # Regenerates the golden files from PyTorch (needs `pip install torch pillow numpy`), onnxruntime
 # and h5py. The torchvision, synthetic and training goldens have their own scripts beside them.

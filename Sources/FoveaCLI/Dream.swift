@@ -71,7 +71,13 @@ struct Dream: ParsableCommand {
         var photo = try Fovea.loadImage(image)
         photo = classifier.preprocessing.channels == 1 ? photo.grayscale() : photo.rgb()
         let longest = max(photo.width, photo.height)
-        let target = size ?? min(longest, 512)
+        // A photo smaller than the model's input is dreamed at the input size (upscaled), as the
+        // network cannot see much in fewer pixels than it was trained on.
+        let input = classifier.preprocessing.inputSize
+        let target = size ?? min(max(longest, input), 512)
+        if size == nil && longest < input {
+            Notes.add("\(image) is \(photo.width)x\(photo.height), smaller than \(classifier.spec.name)'s \(input)x\(input) input: upscaled to \(input) on its longest side")
+        }
         if synthesizer.needsFixedInputSize {
             Notes.add("\(classifier.spec.name) takes \(classifier.preprocessing.inputSize)x\(classifier.preprocessing.inputSize) inputs: each octave is resized to that for the model")
         }

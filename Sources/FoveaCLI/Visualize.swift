@@ -77,6 +77,9 @@ struct Visualize: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Colour decorrelation (3-channel models).")
     var decorrelate = true
 
+    @Option(name: .long, help: "fft: the spectrum's 1/f^decay scaling (higher: smoother images).")
+    var fftDecay: Float = 1
+
     @Option(name: .long, help: "Map to valid pixels by sigmoid or clip.")
     var range: ValueRange = .sigmoid
 
@@ -131,7 +134,8 @@ struct Visualize: ParsableCommand {
         for (flag, value) in [("--blur-every", blurEvery), ("--bilateral-every", bilateralEvery)] {
             if let value, value < 1 { throw FoveaError("\(flag) \(value): must be at least 1") }
         }
-        for (flag, value) in [("--tv", tv), ("--tv-beta", tvBeta), ("--l2", l2), ("--diversity", diversity), ("--blur-sigma", blurSigma)] {
+        for (flag, value) in [("--tv", tv), ("--tv-beta", tvBeta), ("--l2", l2), ("--diversity", diversity), ("--blur-sigma", blurSigma),
+                              ("--fft-decay", fftDecay)] {
             guard value.isFinite, value >= 0 else { throw FoveaError("\(flag) \(value): must be a number >= 0") }
         }
         let objectives = [channel != nil || neuron, channels != nil, targetClass != nil].filter { $0 }.count
@@ -215,7 +219,7 @@ struct Visualize: ParsableCommand {
         }
         let start = Date()
         let result = try Self.optimise(objective, synthesizer: synthesizer, settings: settings, param: param, shape: [images, p.channels, side, side],
-                                       decorrelate: decorrelate, range: range, octaves: octaves, label: "visualize")
+                                       decorrelate: decorrelate, range: range, octaves: octaves, fftDecay: fftDecay, label: "visualize")
         let seconds = Date().timeIntervalSince(start)
         let probabilities = classIndices.map { indices in
             indices.enumerated().map { b, index in
@@ -281,12 +285,12 @@ struct Visualize: ParsableCommand {
 
     /// Runs one parameterisation (octaves: pixel images at growing sizes, steps split evenly).
     static func optimise(_ objective: Objective, synthesizer: Synthesizer, settings: SynthesisSettings, param: ParamKind, shape: [Int],
-                         decorrelate: Bool, range: ValueRange, octaves: Int, label: String) throws -> SynthesisResult {
+                         decorrelate: Bool, range: ValueRange, octaves: Int, fftDecay: Float = 1, label: String) throws -> SynthesisResult {
         var generator = SeededGenerator(seed: settings.seed)
         let progress = synthesisProgress(label)
         switch param {
         case .fft:
-            let image = FourierImage(shape: shape, range: range, decorrelate: decorrelate, generator: &generator)
+            let image = FourierImage(shape: shape, decay: fftDecay, range: range, decorrelate: decorrelate, generator: &generator)
             return try synthesizer.run(objective, image, settings: settings, progress: progress)
         case .maco:
             let image = MACOImage(shape: shape, magnitude: try MagnitudeSpectrum.shipped(), range: range, generator: &generator)

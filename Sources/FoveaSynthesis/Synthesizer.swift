@@ -20,9 +20,9 @@ public struct SynthesisSettings: Sendable {
     public var priors = ImagePriors()
     /// Seed of the parameters' initialisation and of every random transform.
     public var seed: UInt64 = 0
-    /// Steps at the start during which ReLU gradients are redirected (Lucid): a unit whose
-    /// input is negative everywhere still passes gradients that would raise it, so the run
-    /// cannot stall at a dead ReLU.
+    /// Steps at the start during which a step with no gradient at all (every path through a
+    /// dead ReLU) is taken again with Lucid's redirected ReLU gradient: a unit whose input is
+    /// negative everywhere still passes gradients that would raise it, so the run cannot stall.
     public var redirectedReLUSteps = 16
 
     public init() {}
@@ -44,6 +44,8 @@ public struct SynthesisResult {
     public let history: [Float]
     /// Steps whose gradient was not finite and were skipped (0 in a healthy run).
     public let skippedSteps: Int
+    /// Steps taken with the redirected ReLU gradient (the objective started at dead ReLUs).
+    public var redirectedSteps = 0
     /// Optimisation steps per second (objective evaluations per second for L-BFGS).
     public let stepsPerSecond: Double
 
@@ -130,21 +132,29 @@ public final class Synthesizer {
         let parameters = parameterization.parameters
         let priors = settings.priors
         var history: [Float] = []
-        var skipped = 0
+        var skipped = 0, redirected = 0
 
         // Loss = -objective of the transformed image; backward fills the parameters' gradients.
         func lossAndGradient(step: Int, transformGenerator: SeededGenerator) throws -> Float {
-            var g = transformGenerator
-            for p in parameters { p.zeroGrad() }
             let forward = { () throws -> Tensor in
+                var g = transformGenerator
                 let image = parameterization.image()
                 var x = image
                 for t in settings.transforms { x = t.apply(x, using: &g) }
                 let activations = try self.module.outputs(of: Array(objective.layers), for: self.modelInput(x))
                 return -objective(ObjectiveInputs(activations: activations, image: image))
             }
-            let loss = step < settings.redirectedReLUSteps ? try withRedirectedReLU(forward) : try forward()
+            for p in parameters { p.zeroGrad() }
+            var loss = try forward()
             loss.backward()
+            // Stalled at dead ReLUs (no gradient anywhere): the same step again with Lucid's
+            // redirected ReLU gradient, which only this case needs.
+            if step < settings.redirectedReLUSteps && parameters.allSatisfy({ $0.grad.map(isZero) ?? true }) {
+                for p in parameters { p.zeroGrad() }
+                loss = try withRedirectedReLU(forward)
+                loss.backward()
+                redirected += 1
+            }
             return loss.item
         }
 
@@ -170,6 +180,7 @@ public final class Synthesizer {
                 }
                 if let error { throw error }
                 loss = first
+                if !loss.isFinite { skipped += 1 }            // L-BFGS does not move on a non-finite loss
             } else {
                 loss = try lossAndGradient(step: step, transformGenerator: stepGenerator)
                 if let sigma = priors.gradientBlurSigma {
@@ -188,7 +199,9 @@ public final class Synthesizer {
         let seconds = Date().timeIntervalSince(start)
         let image = withNoGrad { parameterization.image() }.detached()
         let evaluations = lbfgs.map { Double($0.evaluations) } ?? Double(settings.steps)
-        return SynthesisResult(image: image, history: history, skippedSteps: skipped, stepsPerSecond: evaluations / max(seconds, 1e-9))
+        var result = SynthesisResult(image: image, history: history, skippedSteps: skipped, stepsPerSecond: evaluations / max(seconds, 1e-9))
+        result.redirectedSteps = redirected
+        return result
     }
 
     /// Blur, bilateral filter and decay, on the pixels of a pixel parameterisation.
@@ -206,6 +219,12 @@ public final class Synthesizer {
         if pixels.range == .clip { raw = Elementwise.clamp01(raw) }
         if raw.storage !== pixels.raw.storage { pixels.raw.buffer.baseAddress!.update(from: raw.storage.pointer, count: raw.count) }
     }
+}
+
+private func isZero(_ t: Tensor) -> Bool {
+    let p = t.storage.pointer
+    for i in 0..<t.count where p[i] != 0 { return false }
+    return true
 }
 
 private func isFinite(_ t: Tensor) -> Bool {

@@ -87,7 +87,7 @@ public enum ImageTransform: Sendable, Equatable {
             }
             return copies.affineResampled(theta: theta, height: size, width: size)
         case .noise(let std):
-            return std > 0 ? x + Tensor.normal(x.shape, std: std, using: &generator) : x
+            return std > 0 ? x + gaussianNoise(x.shape, std: std, using: &generator) : x
         }
     }
 
@@ -121,6 +121,22 @@ public enum ImageTransform: Sendable, Equatable {
                 return .scale((0...count).map { ends[0] + (ends[1] - ends[0]) * Float($0) / Float(count) })
             default: throw SynthesisError("--transforms \(text): unknown transform '\(parts[0])' (pad, jitter, roll, scale, rotate, crops, noise)")
             }
+        }
+    }
+}
+
+/// N(0, std^2) noise by Box-Muller in Float, two values per 64-bit draw (24 bits for each
+/// uniform): the noise transform draws a value per pixel of every crop at every step.
+func gaussianNoise(_ shape: [Int], std: Float, using generator: inout SeededGenerator) -> Tensor {
+    Tensor(overwriting: shape) { buf in
+        var i = 0
+        while i < buf.count {
+            let bits = generator.next()
+            let u1 = (Float(bits >> 40) + 1) * 0x1p-24, u2 = Float((bits >> 8) & 0xFF_FFFF) * 0x1p-24   // u1 in (0, 1]
+            let r = std * (-2 * Foundation.log(u1)).squareRoot(), angle = 2 * Float.pi * u2
+            buf[i] = r * Foundation.cos(angle)
+            if i + 1 < buf.count { buf[i + 1] = r * Foundation.sin(angle) }
+            i += 2
         }
     }
 }

@@ -122,26 +122,60 @@ enum Spatial {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let px = x.storage.pointer
         return Tensor(shape: [n, c, oh, ow]) { out in
+            let po = out.baseAddress!
             for b in 0..<n {
-                affineTaps(theta, image: b, h: h, w: w, oh: oh, ow: ow) { o, i, weight in
-                    for ch in 0..<c { out[(b * c + ch) * oh * ow + o] += weight * px[(b * c + ch) * h * w + i] }
+                let (index, weight) = affineTapTable(theta, image: b, h: h, w: w, oh: oh, ow: ow)
+                // Each output row of each channel reads its four taps: rows split over the cores.
+                Parallel.forEach(c * oh, grain: 16) { rows in
+                    for row in rows {
+                        let (ch, i) = (row / oh, row % oh)
+                        let src = px + (b * c + ch) * h * w, dst = po + ((b * c + ch) * oh + i) * ow
+                        for j in 0..<ow {
+                            let t = 4 * (i * ow + j)
+                            dst[j] = weight[t] * src[index[t]] + weight[t + 1] * src[index[t + 1]]
+                                + weight[t + 2] * src[index[t + 2]] + weight[t + 3] * src[index[t + 3]]
+                        }
+                    }
                 }
             }
         }
     }
 
-    /// Adjoint of ``affine(_:theta:h:w:)``: each output gradient goes back to its four taps.
+    /// Adjoint of ``affine(_:theta:h:w:)``: each output gradient goes back to its four taps
+    /// (channels split over the cores: each scatters into its own plane).
     static func affineBackward(_ g: Tensor, theta: [Float], inputShape: [Int]) -> Tensor {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (oh, ow) = (g.shape[2], g.shape[3])
         let pg = g.storage.pointer
         return Tensor(shape: inputShape) { out in
+            let po = out.baseAddress!
             for b in 0..<n {
-                affineTaps(theta, image: b, h: h, w: w, oh: oh, ow: ow) { o, i, weight in
-                    for ch in 0..<c { out[(b * c + ch) * h * w + i] += weight * pg[(b * c + ch) * oh * ow + o] }
+                let (index, weight) = affineTapTable(theta, image: b, h: h, w: w, oh: oh, ow: ow)
+                Parallel.forEach(c) { channels in
+                    for ch in channels {
+                        let src = pg + (b * c + ch) * oh * ow, dst = po + (b * c + ch) * h * w
+                        for o in 0..<(oh * ow) {
+                            let v = src[o]
+                            for k in 0..<4 { dst[index[4 * o + k]] += weight[4 * o + k] * v }
+                        }
+                    }
                 }
             }
         }
+    }
+
+    /// The four bilinear taps of every output pixel of image b: input indices and weights,
+    /// [oh * ow * 4] each (a tap outside the input has weight 0 and index 0).
+    static func affineTapTable(_ theta: [Float], image b: Int, h: Int, w: Int, oh: Int, ow: Int) -> (index: [Int], weight: [Float]) {
+        var index = [Int](repeating: 0, count: 4 * oh * ow), weight = [Float](repeating: 0, count: 4 * oh * ow)
+        var slot = [Int](repeating: 0, count: oh * ow)
+        affineTaps(theta, image: b, h: h, w: w, oh: oh, ow: ow) { o, i, wt in
+            let t = 4 * o + slot[o]
+            index[t] = i
+            weight[t] = wt
+            slot[o] += 1
+        }
+        return (index, weight)
     }
 
     /// Calls `body(output index, input index, weight)` for every in-bounds bilinear tap of image b.
