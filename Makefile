@@ -39,7 +39,8 @@ bench: data build
 	    python3 -m pip install --quiet --no-deps captum grad-cam torchvision; }
 	python3 scripts/bench.py $(FOVEA) --cache "$(CACHE)"
 	@python3 -c "import lucent, horama, kornia" 2>/dev/null || \
-	    python3 -m pip install --quiet einops tqdm matplotlib && python3 -m pip install --quiet --no-deps torch-lucent==0.1.8 horama==0.3.0 kornia==0.4.1
+	    { python3 -m pip install --quiet einops tqdm matplotlib && \
+	      python3 -m pip install --quiet --no-deps torch-lucent==0.1.8 horama==0.3.0 kornia==0.4.1; }
 	python3 scripts/bench_synthesis.py $(FOVEA) --cache "$(CACHE)" --maco-flags "--transforms crops:6x224,noise:0.01"
 
 # Regenerates the golden files from PyTorch (needs `pip install torch pillow numpy`), onnxruntime

@@ -107,8 +107,7 @@ public final class Synthesizer {
         var generator = SeededGenerator(seed: seed &+ 0xC1A55)
         var total: Float = 0
         for _ in 0..<samples {
-            var x = image
-            for t in transforms { x = t.apply(x, using: &generator) }
+            let x = ImageTransform.apply(transforms, to: image, using: &generator)
             total += withNoGrad { module(modelInput(x)).softmax(axis: 1).slice(axis: 0, 0..<1).scalars[index] }
         }
         return total / Float(samples)
@@ -139,8 +138,7 @@ public final class Synthesizer {
             let forward = { () throws -> Tensor in
                 var g = transformGenerator
                 let image = parameterization.image()
-                var x = image
-                for t in settings.transforms { x = t.apply(x, using: &g) }
+                let x = ImageTransform.apply(settings.transforms, to: image, using: &g)
                 let activations = try self.module.outputs(of: Array(objective.layers), for: self.modelInput(x))
                 return -objective(ObjectiveInputs(activations: activations, image: image))
             }

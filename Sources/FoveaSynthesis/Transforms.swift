@@ -91,6 +91,29 @@ public enum ImageTransform: Sendable, Equatable {
         }
     }
 
+    /// Applies `transforms` in order. A scale followed by a rotation is one bilinear resampling
+    /// (the image read at the rotated point, at the scaled size: each output pixel interpolated
+    /// once instead of twice), with the same random draws as applying them one by one.
+    public static func apply(_ transforms: [ImageTransform], to x: Tensor, using generator: inout SeededGenerator) -> Tensor {
+        var x = x
+        var i = 0
+        while i < transforms.count {
+            if case .scale(let factors) = transforms[i], i + 1 < transforms.count, case .rotate(let degrees) = transforms[i + 1] {
+                let s = factors.randomElement(using: &generator) ?? 1
+                let angle = (degrees.randomElement(using: &generator) ?? 0) * .pi / 180
+                let (h, w) = (x.shape[2], x.shape[3])
+                let (nh, nw) = (max(1, Int((Float(h) * s).rounded())), max(1, Int((Float(w) * s).rounded())))
+                let (c, sn) = (Foundation.cos(angle), Foundation.sin(angle))
+                x = x.affineResampled(theta: [c, -sn, 0, sn, c, 0], height: nh, width: nw)
+                i += 2
+            } else {
+                x = transforms[i].apply(x, using: &generator)
+                i += 1
+            }
+        }
+        return x
+    }
+
     /// What the flag value `standard`, `none` or a comma-separated list such as
     /// `pad:12,jitter:8,scale:0.9-1.1,rotate:10,roll:4` means.
     public static func parse(_ text: String) throws -> [ImageTransform] {

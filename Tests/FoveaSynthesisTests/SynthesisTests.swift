@@ -142,6 +142,22 @@ import _FoveaTestSupport
         }
     }
 
+    /// A scale then a rotation is one resampling: with scale 1 it is exactly the rotation, and
+    /// it draws the same random numbers as applying the two one by one.
+    @Test func scaleThenRotateIsOneResampling() {
+        var g = SeededGenerator(seed: 4)
+        let x = Tensor.uniform([1, 3, 20, 20], in: 0...1, using: &g)
+        let pair: [ImageTransform] = [.scale([1, 1.1]), .rotate([-5, 5])]
+        var (fused, separate) = (SeededGenerator(seed: 9), SeededGenerator(seed: 9))
+        _ = ImageTransform.apply(pair, to: x, using: &fused)
+        var z = x
+        for t in pair { z = t.apply(z, using: &separate) }
+        #expect(fused.next() == separate.next())
+        var same = SeededGenerator(seed: 1)
+        let rotated = ImageTransform.apply([.scale([1]), .rotate([5])], to: x, using: &same)
+        #expect(rotated.scalars == x.rotatedAndScaled(angle: 5 * .pi / 180, scale: 1).scalars)
+    }
+
     @Test func transformListsParseAndBadOnesNameTheProblem() throws {
         #expect(try ImageTransform.parse("standard") == ImageTransform.standard)
         #expect(try ImageTransform.parse("none").isEmpty)
