@@ -26,10 +26,10 @@ public struct Labels: Sendable {
         return names[index].split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? names[index]
     }
 
-    /// Resolves a `--target` value: a class index or a (case-insensitive) label.
-    public func resolve(_ target: String) throws -> Int {
+    /// Resolves a class given as a class index or a (case-insensitive) label; errors name `flag`.
+    public func resolve(_ target: String, flag: String = "--target") throws -> Int {
         if let i = Int(target) {
-            guard i >= 0, i < names.count else { throw FoveaError("--target \(target): class index out of range 0..<\(names.count)") }
+            guard i >= 0, i < names.count else { throw FoveaError("\(flag) \(target): class index out of range 0..<\(names.count)") }
             return i
         }
         let t = target.lowercased()
@@ -37,6 +37,6 @@ public struct Labels: Sendable {
         if let i = names.firstIndex(where: { $0.lowercased().split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == t } }) {
             return i
         }
-        throw FoveaError("--target \(target): no class with that index or label")
+        throw FoveaError("\(flag) \(target): no class with that index or label")
     }
 }

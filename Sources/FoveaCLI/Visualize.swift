@@ -387,11 +387,7 @@ struct Visualize: ParsableCommand {
 
     /// One class (an index or a label, which may contain commas) or a comma-separated list.
     static func parseClasses(_ text: String, labels: Labels) throws -> [Int] {
-        func resolve(_ name: String) throws -> Int {
-            do { return try labels.resolve(name) } catch {
-                throw FoveaError("\(error)".replacingOccurrences(of: "--target", with: "--class"))
-            }
-        }
+        func resolve(_ name: String) throws -> Int { try labels.resolve(name, flag: "--class") }
         if let whole = try? resolve(text) { return [whole] }
         let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard parts.count <= 64 else { throw FoveaError("--class: at most 64 classes at once") }

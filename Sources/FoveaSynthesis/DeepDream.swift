@@ -55,7 +55,7 @@ public struct DeepDream {
                 let g = shifted.grad ?? Tensor(zeros: shifted.shape)
                 let meanAbs = g.scalars.reduce(0) { $0 + abs($1) } / Float(g.count)
                 x = withNoGrad { (shifted + g * (learningRate / (meanAbs + 1e-8))).rolled(dy: -dy, dx: -dx) }
-                x = Elementwise.clamp01(x)
+                x = clampedToUnit(x)
                 done += 1
                 progress?(SynthesisProgress(step: done, steps: total, objective: value.item))
             }

@@ -24,7 +24,7 @@ public enum ColorDecorrelation {
     static let correlationSquareRoot: [Float] = [0.26, 0.09, 0.02,
                                                  0.27, 0.00, -0.05,
                                                  0.27, -0.09, 0.03]
-    static var normalized: [Float] {
+    static let normalized: [Float] = {
         let m = correlationSquareRoot
         var maxNorm: Float = 0
         for j in 0..<3 {
@@ -33,10 +33,10 @@ public enum ColorDecorrelation {
             maxNorm = max(maxNorm, sum.squareRoot())
         }
         return m.map { $0 / maxNorm }
-    }
+    }()
 
     /// M^-1, which takes RGB into the decorrelated space (by the adjugate over the determinant).
-    static var inverse: [Float] {
+    static let inverse: [Float] = {
         let m = normalized.map(Double.init)
         func at(_ i: Int, _ j: Int) -> Double { m[((i % 3) + 3) % 3 * 3 + ((j % 3) + 3) % 3] }
         // Cofactor C[i][j] = m[i+1][j+1] m[i+2][j+2] - m[i+1][j+2] m[i+2][j+1]; inverse[j][i] = C[i][j] / det.
@@ -46,7 +46,7 @@ public enum ColorDecorrelation {
         }
         let det = (0..<3).reduce(0.0) { $0 + m[$1] * cofactor[$1] }
         return (0..<9).map { k in Float(cofactor[(k % 3) * 3 + k / 3] / det) }
-    }
+    }()
 
     /// rgb[b, i, y, x] = sum_j M[i, j] t[b, j, y, x] for [B, 3, H, W].
     public static func apply(_ t: Tensor) -> Tensor { mix(t, normalized) }
@@ -69,16 +69,15 @@ extension Tensor {
         let mixed = decorrelate && shape[1] == 3 ? ColorDecorrelation.apply(self) : self
         switch range {
         case .sigmoid: return mixed.sigmoid()
-        case .clip: return mixed.straightThrough(to: Elementwise.clamp01(mixed))
+        case .clip: return mixed.straightThrough(to: clampedToUnit(mixed))
         }
     }
 }
 
-enum Elementwise {
-    static func clamp01(_ x: Tensor) -> Tensor {
-        let p = x.storage.pointer
-        return Tensor(overwriting: x.shape) { out in for i in 0..<out.count { out[i] = min(max(p[i], 0), 1) } }
-    }
+/// min(max(x, 0), 1) elementwise, not recorded.
+func clampedToUnit(_ x: Tensor) -> Tensor {
+    let p = x.storage.pointer
+    return Tensor(overwriting: x.shape) { out in for i in 0..<out.count { out[i] = min(max(p[i], 0), 1) } }
 }
 
 /// Pixels as parameters (the lecture's plain gradient ascent), initialised N(0, std^2) around

@@ -214,7 +214,7 @@ public final class Synthesizer {
         if let k = priors.bilateralEvery, (step + 1) % k == 0 {
             raw = BilateralFilter.apply(raw, sigmaSpace: priors.bilateralSigmaSpace, sigmaRange: priors.bilateralSigmaRange)
         }
-        if pixels.range == .clip { raw = Elementwise.clamp01(raw) }
+        if pixels.range == .clip { raw = clampedToUnit(raw) }
         if raw.storage !== pixels.raw.storage { pixels.raw.buffer.baseAddress!.update(from: raw.storage.pointer, count: raw.count) }
     }
 }

@@ -70,8 +70,7 @@ public enum ImageTransform: Sendable, Equatable {
             guard d > 0 else { return x }
             return x.rolled(dy: Int.random(in: -d...d, using: &generator), dx: Int.random(in: -d...d, using: &generator))
         case .scale(let factors):
-            let s = factors.randomElement(using: &generator) ?? 1
-            let (nh, nw) = (max(1, Int((Float(h) * s).rounded())), max(1, Int((Float(w) * s).rounded())))
+            let (nh, nw) = Self.scaledSize(h, w, by: factors.randomElement(using: &generator) ?? 1)
             return nh == h && nw == w ? x : x.resized(height: nh, width: nw)
         case .rotate(let degrees):
             let angle = (degrees.randomElement(using: &generator) ?? 0) * .pi / 180
@@ -99,10 +98,8 @@ public enum ImageTransform: Sendable, Equatable {
         var i = 0
         while i < transforms.count {
             if case .scale(let factors) = transforms[i], i + 1 < transforms.count, case .rotate(let degrees) = transforms[i + 1] {
-                let s = factors.randomElement(using: &generator) ?? 1
+                let (nh, nw) = scaledSize(x.shape[2], x.shape[3], by: factors.randomElement(using: &generator) ?? 1)
                 let angle = (degrees.randomElement(using: &generator) ?? 0) * .pi / 180
-                let (h, w) = (x.shape[2], x.shape[3])
-                let (nh, nw) = (max(1, Int((Float(h) * s).rounded())), max(1, Int((Float(w) * s).rounded())))
                 let (c, sn) = (Foundation.cos(angle), Foundation.sin(angle))
                 x = x.affineResampled(theta: [c, -sn, 0, sn, c, 0], height: nh, width: nw)
                 i += 2
@@ -112,6 +109,11 @@ public enum ImageTransform: Sendable, Equatable {
             }
         }
         return x
+    }
+
+    /// h x w scaled by s, rounded, at least 1 x 1.
+    static func scaledSize(_ h: Int, _ w: Int, by s: Float) -> (Int, Int) {
+        (max(1, Int((Float(h) * s).rounded())), max(1, Int((Float(w) * s).rounded())))
     }
 
     /// What the flag value `standard`, `none` or a comma-separated list such as
