@@ -4,7 +4,7 @@ import PackageDescription
 // Layers, bottom up: C shims -> FoveaTensor (tensor + autodiff) -> FoveaNN (modules) ->
 // FoveaModels (architectures) -> FoveaIO (weights, arrays, images), FoveaONNX, FoveaKeras (imported graphs) -> Fovea (models with their
 // weights, labels and preprocessing) -> FoveaOptim (optimisers) -> techniques (FoveaAttribution, FoveaFeatures, FoveaAdversarial,
-// FoveaEmbedding, FoveaSynthesis) -> fovea (CLI).
+// FoveaEmbedding, FoveaSynthesis, FoveaStyle) -> fovea (CLI).
 let linuxOnly = TargetDependencyCondition.when(platforms: [.linux])
 
 let package = Package(
@@ -12,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fovea", targets: ["FoveaCLI"]),
-        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO", "FoveaONNX", "FoveaKeras"]),
+        .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaStyle", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO", "FoveaONNX", "FoveaKeras"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,8 +55,10 @@ let package = Package(
         // Image synthesis: objectives x parameterisations x transforms x priors, one loop.
         .target(name: "FoveaSynthesis", dependencies: ["Fovea", "FoveaOptim"],
                 resources: [.copy("Resources/maco-spectrum.npy")]),
+        // Texture and style: Gram statistics, Gatys transfer, feed-forward (Johnson) and AdaIN networks.
+        .target(name: "FoveaStyle", dependencies: ["FoveaSynthesis", "FoveaOptim"]),
         .executableTarget(name: "FoveaCLI",
-                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels",
+                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaStyle", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
@@ -69,6 +71,7 @@ let package = Package(
         .testTarget(name: "FoveaAdversarialTests", dependencies: ["FoveaAdversarial", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaEmbeddingTests", dependencies: ["FoveaEmbedding", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaSynthesisTests", dependencies: ["FoveaSynthesis", "FoveaOptim", "_FoveaTestSupport"]),
+        .testTarget(name: "FoveaStyleTests", dependencies: ["FoveaStyle", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaTrainingTests", dependencies: ["FoveaTraining", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI", "_FoveaTestSupport"]),
     ],

@@ -2,6 +2,7 @@ import Foundation
 import FoveaIO
 import FoveaModels
 import FoveaNN
+import FoveaONNX
 import FoveaTensor
 
 /// A model with its weights, labels and preprocessing: what every technique works on.
@@ -36,7 +37,9 @@ public final class ImageClassifier {
             guard FileManager.default.fileExists(atPath: file.path) else {
                 throw FoveaError("\(file.path): weights file not found")
             }
-            let state = try loadWeights(file).filter { key, _ in !spec.ignoredKeyPrefixes.contains { key.hasPrefix($0) } }
+            var state = try loadWeights(file)
+            if let convert = spec.convertWeights { state = convert(state) }
+            state = state.filter { key, _ in !spec.ignoredKeyPrefixes.contains { key.hasPrefix($0) } }
             do {
                 try module.loadStateDict(state)
             } catch let error as StateDictError {
@@ -51,8 +54,10 @@ public final class ImageClassifier {
         return ImageClassifier(spec: spec, module: module, labels: labels)
     }
 
-    /// Reads a `.pth`/`.pt` checkpoint or a `.safetensors` file (by content, not name).
+    /// Reads a `.pth`/`.pt` checkpoint or a `.safetensors` file (by content, not name), or the
+    /// float initializers of an `.onnx` file.
     public static func loadWeights(_ url: URL) throws -> [String: Tensor] {
+        if url.pathExtension.lowercased() == "onnx" { return try ONNXGraph.floatInitializers(of: url) }
         let head = (try? FileHandle(forReadingFrom: url).readData(ofLength: 9)) ?? Data()
         // safetensors: 8-byte header length then '{'.
         if head.count == 9, head[8] == UInt8(ascii: "{") { return try Safetensors.load(url) }

@@ -87,7 +87,7 @@ struct Attack: ParsableCommand {
     }
 
     func run() throws {
-        let classifier = try model.load()
+        let classifier = try model.load(needsClassifier: true)
         var settings = AttackSettings(method: method, epsilon: try AttackSettings.parseEpsilon(epsilon))
         settings.steps = steps
         settings.stepSize = try stepSize.map { try AttackSettings.parseEpsilon($0, option: "--step-size") }
@@ -241,7 +241,7 @@ struct Robustness: ParsableCommand {
         if let limit { guard limit >= 1 else { throw ValidationError("--limit must be at least 1") } }
         let values = try epsilons.split(separator: ",").map { try AttackSettings.parseEpsilon(String($0), option: "--epsilons") }.sorted()
         guard !values.isEmpty else { throw FoveaError("--epsilons: give at least one value") }
-        let classifier = try model.load()
+        let classifier = try model.load(needsClassifier: true)
         let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
         let count = min(limit ?? data.count, data.count)
         func pixels(_ range: Range<Int>) throws -> Tensor {

@@ -43,7 +43,7 @@ struct Classify: ParsableCommand {
     }
 
     func run() throws {
-        let classifier = try model.load()
+        let classifier = try model.load(needsClassifier: true)
         // Read every image before printing anything: a bad file fails the whole command.
         let inputs = try images.map { try classifier.input(from: $0, crop: crop) }
         let results = zip(images, inputs).map { file, input in

@@ -45,7 +45,7 @@ struct Explain: ParsableCommand {
 
     func run() throws {
         let files = try imageFiles(path)
-        let classifier = try model.load()
+        let classifier = try model.load(needsClassifier: true)
         let targetIndex = try target.map { try classifier.labels.resolve($0) }
         var options = AttributionOptions(inputSize: classifier.preprocessing.inputSize)
         options.layer = layer

@@ -18,7 +18,7 @@ struct FoveaCommand: ParsableCommand {
           fovea attack ~/.cache/fovea/photos/chelsea.png --method pgd --epsilon 2/255 -o adv.png
           fovea layers --model resnet18
         """,
-        subcommands: [Classify.self, Saliency.self, Explain.self, Filters.self, Activations.self, TopPatchesCommand.self, Embed.self, Neighbors.self, PCACommand.self, TSNECommand.self, MapCommand.self, Visualize.self, Dream.self, Invert.self, Spectrum.self, Attack.self, Robustness.self, Train.self, Layers.self, Models.self, RunONNX.self, Bench.self]
+        subcommands: [Classify.self, Saliency.self, Explain.self, Filters.self, Activations.self, TopPatchesCommand.self, Embed.self, Neighbors.self, PCACommand.self, TSNECommand.self, MapCommand.self, Visualize.self, Dream.self, Invert.self, Spectrum.self, Texture.self, Style.self, Attack.self, Robustness.self, Train.self, Layers.self, Models.self, RunONNX.self, Bench.self]
     )
 
     /// Runs the command; any failure is one line on stderr ("fovea: error: ...") and a non-zero
@@ -85,7 +85,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Per-channel std for --model-file, on the 0..1 pixel scale (default: ONNX 0.229,0.224,0.225; Keras 0.00392157 = 1/255). --mean 0 --std 1 feeds 0..1 pixels; --mean 0 --std 0.00392157 feeds 0..255.", valueName: "s"))
     var std: String?
 
-    func load() throws -> ImageClassifier {
+    /// The model; with `needsClassifier`, a feature extractor without a classifier head
+    /// (vgg16-features) is refused with one line.
+    func load(needsClassifier: Bool = false) throws -> ImageClassifier {
         if let modelFile {
             guard weights == nil else { throw FoveaError("--weights: a --model-file carries its own weights") }
             let names = try classNames.map { path -> [String] in
@@ -100,6 +102,9 @@ struct ModelOptions: ParsableArguments {
             throw FoveaError("\(flag) applies to --model-file only (built-in models know their preprocessing)")
         }
         let classifier = try ImageClassifier.load(model, weights: weights.map { URL(fileURLWithPath: $0) })
+        if needsClassifier && !classifier.spec.hasClassifier {
+            throw FoveaError("--model \(model): a feature extractor without a classifier; it serves texture, style, visualize --layer, filters and activations")
+        }
         if weights == nil && classifier.spec.defaultWeights == nil {
             Notes.add("\(classifier.spec.name) has no fetched weights and runs with a random initialisation; pass --weights FILE (its torchvision checkpoint)")
         }

@@ -138,7 +138,7 @@ struct Saliency: ParsableCommand {
     }
 
     func run() throws {
-        let classifier = try model.load()
+        let classifier = try model.load(needsClassifier: true)
         let (cropImage, x) = try classifier.input(from: image, crop: crop)
         let prediction = classifier.predict(x)
         let targetIndex = try target.map { try classifier.labels.resolve($0) }

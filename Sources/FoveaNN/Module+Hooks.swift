@@ -43,7 +43,8 @@ public final class LayerCapture {
     public init(_ root: Module, layers: [String], gradients wantGradients: Bool = true) throws {
         let all = root.namedModules()
         for name in layers {
-            guard let m = all.first(where: { $0.path == name })?.module else {
+            let path = root.canonicalPath(name)
+            guard let m = all.first(where: { $0.path == path })?.module else {
                 throw UnknownLayerError(name: name, in: root)
             }
             // Weak: a capture released before backward must not be called back.

@@ -23,7 +23,15 @@ extension Module {
     /// ```swift
     /// let features = try model.outputs(of: ["_blocks.2"], for: x)["_blocks.2"]!   // runs the stem and blocks 0-2
     /// ```
-    public func outputs(of layers: [String], for x: Tensor) throws -> [String: Tensor] {
+    public func outputs(of requested: [String], for x: Tensor) throws -> [String: Tensor] {
+        let layers = requested.map(canonicalPath)
+        let outputs = try outputs(ofPaths: layers, for: x)
+        var byRequest: [String: Tensor] = [:]
+        for (name, path) in zip(requested, layers) { byRequest[name] = outputs[path] }
+        return byRequest
+    }
+
+    private func outputs(ofPaths layers: [String], for x: Tensor) throws -> [String: Tensor] {
         let all = namedModules()
         var byPath: [String: Module] = [:]
         for (path, m) in all where byPath[path] == nil { byPath[path] = m }

@@ -136,9 +136,17 @@ open class Module {
         }
     }
 
-    /// The descendant at a PyTorch module path, or nil.
+    /// Other names this model's layers answer to (alias -> module path): a Keras-built network's
+    /// `block4_conv1`, or the style-transfer papers' `relu4_1`. Only the root's aliases count.
+    open var layerAliases: [String: String] { [:] }
+
+    /// The module path `name` stands for: itself, or what the alias names.
+    public func canonicalPath(_ name: String) -> String { layerAliases[name] ?? name }
+
+    /// The descendant at a PyTorch module path (or an alias of one), or nil.
     public func module(at path: String) -> Module? {
         if path.isEmpty { return self }
+        if let target = layerAliases[path] { return module(at: target) }
         // Imported graphs name layers by value names that may contain dots.
         if let exact = children.first(where: { $0.name == path })?.module { return exact }
         var current: Module = self

@@ -236,3 +236,21 @@ public final class ONNXGraph: Module {
     /// The layer names: every computing node's first output, in graph order.
     public var layerNames: [String] { children.map(\.name) }
 }
+
+extension ONNXGraph {
+    /// The floating-point initializers of the model file at `url` by name, without building the
+    /// graph (for weights that a native module takes over, such as ``vgg16-features``).
+    public static func floatInitializers(of url: URL) throws -> [String: Tensor] {
+        let model: Onnx_ModelProto
+        do { model = try Onnx_ModelProto(serializedBytes: try Data(contentsOf: url)) } catch {
+            throw ONNXError("\(url.path): not an ONNX model (\(error))")
+        }
+        let external = ExternalDataReader(directory: url.deletingLastPathComponent())
+        var out: [String: Tensor] = [:]
+        for initializer in model.graph.initializer {
+            let value = try initializer.value(context: "\(url.path): initializer '\(initializer.name)'", external: external)
+            if case .float(let t) = value { out[initializer.name] = t }
+        }
+        return out
+    }
+}

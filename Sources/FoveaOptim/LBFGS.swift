@@ -38,14 +38,18 @@ public final class LBFGS {
         self.changeTolerance = changeTolerance
     }
 
-    /// Runs up to ``maxIterations`` iterations and returns the first loss the closure gave.
+    /// Runs up to ``maxIterations`` iterations, and at most `maxEvaluations` objective
+    /// evaluations (default 5/4 of the iterations, as PyTorch's `max_eval`), and returns the
+    /// first loss the closure gave. `onIteration` sees each finished iteration's number
+    /// (from 1) and loss.
     @discardableResult
-    public func step(_ closure: () -> Float) -> Float {
+    public func step(maxEvaluations: Int? = nil, onIteration: ((Int, Float) -> Void)? = nil, _ closure: () -> Float) -> Float {
+        let evaluationLimit = evaluations + (maxEvaluations ?? maxIterations * 5 / 4)
         var x = flatParameters()
         var (f, g) = evaluate(closure)
         let firstLoss = f
         guard f.isFinite, maxAbs(g) > gradientTolerance else { return firstLoss }
-        for _ in 0..<maxIterations {
+        for iteration in 1...maxIterations {
             iterations += 1
             if let previousGradient, let previousDirection {
                 // New curvature pair s = t d, y = g - g_prev, kept when y.s > 0 (the update stays positive definite).
@@ -69,6 +73,8 @@ public final class LBFGS {
             previousGradient = gOld
             previousDirection = d
             previousStep = t
+            onIteration?(iteration, f)
+            if evaluations >= evaluationLimit { break }
             if maxAbs(g) <= gradientTolerance || abs(t) * maxAbs(d) <= changeTolerance || abs(f - fOld) < changeTolerance { break }
         }
         return firstLoss

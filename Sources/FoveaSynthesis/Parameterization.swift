@@ -15,6 +15,9 @@ public enum ValueRange: String, Sendable, CaseIterable {
     case sigmoid
     /// The values themselves, clipped to 0...1 after every step (the gradient passes unchanged).
     case clip
+    /// The values themselves, never clipped while optimising (Gatys style transfer with L-BFGS,
+    /// whose curvature pairs a clip would break); clipped when saved.
+    case unbounded
 }
 
 /// Colour decorrelation (Olah et al. 2017): the optimised channels are mapped to RGB by the
@@ -70,12 +73,13 @@ extension Tensor {
         switch range {
         case .sigmoid: return mixed.sigmoid()
         case .clip: return mixed.straightThrough(to: clampedToUnit(mixed))
+        case .unbounded: return mixed
         }
     }
 }
 
 /// min(max(x, 0), 1) elementwise, not recorded.
-func clampedToUnit(_ x: Tensor) -> Tensor {
+public func clampedToUnit(_ x: Tensor) -> Tensor {
     let p = x.storage.pointer
     return Tensor(overwriting: x.shape) { out in for i in 0..<out.count { out[i] = min(max(p[i], 0), 1) } }
 }
@@ -108,7 +112,7 @@ public final class PixelImage: ImageParameterization {
 
     /// Starts from an image in 0...1 (DeepDream, or a resized octave).
     public init(image: Tensor, range: ValueRange = .clip) {
-        precondition(range == .clip, "PixelImage(image:) starts clipped pixels")
+        precondition(range != .sigmoid, "PixelImage(image:) starts from pixels, not sigmoid logits")
         raw = image.detached().copy()
         raw.requiresGrad = true
         self.range = range

@@ -24,6 +24,8 @@ public struct SynthesisSettings: Sendable {
     /// dead ReLU) is taken again with Lucid's redirected ReLU gradient: a unit whose input is
     /// negative everywhere still passes gradients that would raise it, so the run cannot stall.
     public var redirectedReLUSteps = 16
+    /// Curvature pairs L-BFGS keeps.
+    public var lbfgsHistory = 10
 
     public init() {}
 }
@@ -46,6 +48,8 @@ public struct SynthesisResult {
     public let skippedSteps: Int
     /// Steps taken with the redirected ReLU gradient (the objective started at dead ReLUs).
     public var redirectedSteps = 0
+    /// Objective evaluations (L-BFGS line searches take more than one per step).
+    public var evaluations = 0
     /// Optimisation steps per second (objective evaluations per second for L-BFGS).
     public let stepsPerSecond: Double
 
@@ -62,7 +66,7 @@ public final class Synthesizer {
 
     public init(_ classifier: ImageClassifier) { self.classifier = classifier }
 
-    var module: Module { classifier.module }
+    public var module: Module { classifier.module }
 
     /// Whether the model needs its exact input size (a fixed-size graph or a small network that
     /// flattens its features): transformed images are then resized back to it.
@@ -161,8 +165,28 @@ public final class Synthesizer {
         case .sgd: SGD(parameters, learningRate: settings.learningRate)
         case .lbfgs: nil
         }
-        let lbfgs = settings.optimizer == .lbfgs ? LBFGS(parameters, learningRate: settings.learningRate, maxIterations: 1) : nil
         let start = Date()
+        // A deterministic objective (no random transforms, no pixel priors) is one L-BFGS run of
+        // `steps` iterations, each line search starting where the last ended.
+        if settings.optimizer == .lbfgs && settings.transforms.isEmpty && !priors.needsPixels {
+            let lbfgs = LBFGS(parameters, learningRate: settings.learningRate, maxIterations: settings.steps, history: settings.lbfgsHistory)
+            let stepGenerator = SeededGenerator(seed: generator.next())
+            var error: Error?
+            lbfgs.step(onIteration: { iteration, loss in
+                history.append(-loss)
+                progress?(SynthesisProgress(step: iteration, steps: settings.steps, objective: -loss))
+            }) {
+                do { return try lossAndGradient(step: settings.steps, transformGenerator: stepGenerator) } catch let e { error = e; return .nan }
+            }
+            if let error { throw error }
+            let seconds = Date().timeIntervalSince(start)
+            var result = SynthesisResult(image: withNoGrad { parameterization.image() }.detached(), history: history, skippedSteps: 0,
+                                         stepsPerSecond: Double(lbfgs.evaluations) / max(seconds, 1e-9))
+            result.evaluations = lbfgs.evaluations
+            return result
+        }
+        let lbfgs = settings.optimizer == .lbfgs ? LBFGS(parameters, learningRate: settings.learningRate, maxIterations: 1,
+                                                                  history: settings.lbfgsHistory) : nil
         for step in 0..<settings.steps {
             let stepGenerator = SeededGenerator(seed: generator.next())     // the step's transforms, replayed by L-BFGS
             var loss: Float
@@ -199,6 +223,7 @@ public final class Synthesizer {
         let evaluations = lbfgs.map { Double($0.evaluations) } ?? Double(settings.steps)
         var result = SynthesisResult(image: image, history: history, skippedSteps: skipped, stepsPerSecond: evaluations / max(seconds, 1e-9))
         result.redirectedSteps = redirected
+        result.evaluations = Int(evaluations)
         return result
     }
 

@@ -1,0 +1,42 @@
+import FoveaTensor
+
+/// What a style is made of, in a layer's features F [B, C, H, W] (N = C channels, M = H W positions).
+extension Tensor {
+    /// Gram matrices G_b = F_b F_b^T, F_b reshaped [C, H W]: [B, C, C], unnormalised.
+    public func gramMatrices() -> Tensor {
+        precondition(rank == 4, "gramMatrices needs [B, C, H, W] features, got \(shape)")
+        let (b, c, m) = (shape[0], shape[1], shape[2] * shape[3])
+        let grams = (0..<b).map { i -> Tensor in
+            let f = slice(axis: 0, i..<(i + 1)).reshaped([c, m])
+            return f.matmul(f, transposeB: true).reshaped([1, c, c])
+        }
+        return b == 1 ? grams[0] : Tensor.concat(grams, axis: 0)
+    }
+
+    /// Per-channel mean and standard deviation over the positions, [B, C, 1, 1] each:
+    /// std = sqrt(var + eps) with the biased variance (AdaIN's statistics).
+    public func channelMoments(eps: Float = 1e-5) -> (mean: Tensor, std: Tensor) {
+        let mean = self.mean(axes: [2, 3], keepDims: true)
+        let variance = (self - mean).pow(2).mean(axes: [2, 3], keepDims: true)
+        return (mean, (variance + eps).sqrt())
+    }
+}
+
+/// A transform of features before the style and content losses compare them.
+public enum FeatureTransform: String, Sendable, CaseIterable {
+    /// The features as they are (VGG).
+    case none
+    /// SWAG (Wang, Li & Vasconcelos, CVPR 2021): a softmax over all C H W activations of each
+    /// image, exp(F) / sum exp(F). It evens out the peaky activations of residual and
+    /// efficient networks, which otherwise stylise poorly.
+    case softmax
+
+    public func callAsFunction(_ features: Tensor) -> Tensor {
+        switch self {
+        case .none: return features
+        case .softmax:
+            let b = features.shape[0]
+            return features.reshaped([b, features.count / b]).softmax(axis: 1).reshaped(features.shape)
+        }
+    }
+}
