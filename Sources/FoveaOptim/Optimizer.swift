@@ -70,6 +70,18 @@ public final class Adam: Optimizer {
         (self.beta1, self.beta2, self.epsilon, self.weightDecay) = (beta1, beta2, epsilon, weightDecay)
     }
 
+    /// Each parameter's first and second moments, in order (nil before its first step): with
+    /// ``stepCount``, what a resumable checkpoint keeps.
+    public var momentState: [(m: [Float], v: [Float])?] { parameters.map { moments[ObjectIdentifier($0)] } }
+
+    /// Continues from a checkpoint's moments (in parameter order) and step count.
+    public func restore(moments state: [(m: [Float], v: [Float])?], stepCount: Int) {
+        precondition(state.count == parameters.count, "restore: \(state.count) moments for \(parameters.count) parameters")
+        moments = [:]
+        for (p, mv) in zip(parameters, state) { if let mv { moments[ObjectIdentifier(p)] = mv } }
+        self.stepCount = stepCount
+    }
+
     public func step() {
         stepCount += 1
         let t = Float(stepCount)
