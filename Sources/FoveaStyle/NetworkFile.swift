@@ -1,0 +1,66 @@
+import Foundation
+import Fovea
+import FoveaIO
+import FoveaNN
+import FoveaOptim
+import FoveaTensor
+
+/// Saving and loading trained style networks and their resumable checkpoints (safetensors).
+public enum NetworkFile {
+    /// Writes `module`'s state dict with `metadata` (the command that made it, the step).
+    public static func save(_ module: Module, metadata: [String: String], to url: URL) throws {
+        try Safetensors.write(module.stateDict().map { ($0.key, $0.tensor) }, metadata: metadata, to: url)
+    }
+
+    /// Loads a network file into `module` (strictly); `kind` names the network in the error.
+    /// Returns the file's metadata.
+    @discardableResult
+    public static func load(_ url: URL, into module: Module, kind: String, flag: String) throws -> [String: String] {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw FoveaError("\(flag) \(url.path): file not found") }
+        let state: StateDict
+        do { state = try Safetensors.loadStateDict(url) } catch {
+            do { state = try TorchCheckpoint.loadStateDict(url) } catch {
+                throw FoveaError("\(flag) \(url.path): neither a safetensors file nor a PyTorch checkpoint")
+            }
+        }
+        // PyTorch examples' checkpoints of old versions carry InstanceNorm running statistics; they are unused.
+        let tensors = state.tensors.filter { !$0.key.hasSuffix(".running_mean") && !$0.key.hasSuffix(".running_var") }
+        do { try module.loadStateDict(tensors) } catch let error as StateDictError {
+            throw FoveaError("\(flag) \(url.path): not \(kind) (\(error))")
+        }
+        return state.metadata
+    }
+
+    /// Writes a checkpoint: the network, the optimiser's moments and step, and `metadata`.
+    public static func saveCheckpoint(_ module: Module, optimizer: Adam, metadata: [String: String], to url: URL) throws {
+        var tensors = module.stateDict().map { ("net.\($0.key)", $0.tensor) }
+        for (i, state) in optimizer.momentState.enumerated() {
+            guard let (m, v) = state else { continue }
+            let shape = optimizer.parameters[i].shape
+            tensors.append(("adam.m.\(i)", Tensor(shape: shape, values: m)))
+            tensors.append(("adam.v.\(i)", Tensor(shape: shape, values: v)))
+        }
+        var meta = metadata
+        meta["adam_step"] = String(optimizer.stepCount)
+        let partial = url.appendingPathExtension("part")
+        try Safetensors.write(tensors, metadata: meta, to: partial)
+        _ = try? FileManager.default.removeItem(at: url)
+        try FileManager.default.moveItem(at: partial, to: url)
+    }
+
+    /// Restores a checkpoint into `module` and `optimizer`; returns its metadata.
+    public static func loadCheckpoint(_ url: URL, into module: Module, optimizer: Adam, flag: String) throws -> [String: String] {
+        let state: StateDict
+        do { state = try Safetensors.loadStateDict(url) } catch { throw FoveaError("\(flag) \(url.path): cannot read the checkpoint (\(error))") }
+        let net = Dictionary(uniqueKeysWithValues: state.tensors.filter { $0.key.hasPrefix("net.") }.map { (String($0.key.dropFirst(4)), $0.value) })
+        do { try module.loadStateDict(net) } catch let error as StateDictError {
+            throw FoveaError("\(flag) \(url.path): the checkpoint is of another network (\(error))")
+        }
+        let moments = optimizer.parameters.indices.map { i -> (m: [Float], v: [Float])? in
+            guard let m = state.tensors["adam.m.\(i)"], let v = state.tensors["adam.v.\(i)"] else { return nil }
+            return (m.scalars, v.scalars)
+        }
+        optimizer.restore(moments: moments, stepCount: Int(state.metadata["adam_step"] ?? "0") ?? 0)
+        return state.metadata
+    }
+}
