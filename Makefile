@@ -29,7 +29,8 @@ test: data
 	swift test -c release --skip-build
 
 # Fovea against PyTorch CPU (2 threads) in one run; writes bench/results.md.
-# The peers: PyTorch, Captum, pytorch-grad-cam, openTSNE, scikit-learn, torch-lucent and horama (MACO). grad-cam and torchvision are installed
+# The peers: PyTorch, Captum, pytorch-grad-cam, openTSNE, scikit-learn, torch-lucent, horama (MACO) and
+# the style computations of scripts/style_torch.py. grad-cam and torchvision are installed
 # without their dependencies so that pip keeps the torch already there.
 bench: data build
 	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch numpy pillow
@@ -42,6 +43,8 @@ bench: data build
 	    { python3 -m pip install --quiet einops tqdm matplotlib && \
 	      python3 -m pip install --quiet --no-deps torch-lucent==0.1.8 horama==0.3.0 kornia==0.4.1; }
 	python3 scripts/bench_synthesis.py $(FOVEA) --cache "$(CACHE)" --maco-flags "--transforms crops:6x224,noise:0.01"
+	@python3 -c "import onnx" 2>/dev/null || python3 -m pip install --quiet onnx
+	python3 scripts/bench_style.py $(FOVEA) --cache "$(CACHE)"
 
 # Regenerates the golden files from PyTorch (needs `pip install torch pillow numpy`), onnxruntime
 # and h5py. The torchvision, synthetic and training goldens have their own scripts beside them.
@@ -51,6 +54,7 @@ golden: data
 	@python3 -c "import onnx, onnxruntime, h5py" 2>/dev/null || python3 -m pip install --quiet onnx onnxruntime h5py
 	python3 Tests/Golden/make_onnx_golden.py "$(CACHE)"
 	python3 Tests/Golden/make_keras_golden.py "$(CACHE)"
+	python3 Tests/Golden/make_style_golden.py --cache "$(CACHE)"
 
 clean:
 	rm -rf .build

@@ -81,6 +81,15 @@ def compare(args, tmp):
     content_path = os.path.join(args.cache, "photos", "chelsea.png")
     style_path = style_image(args.cache, tmp)
     net = style_torch.load_vgg16(style_torch.vgg16_onnx_path(args.cache))
+    # Both sides read the same square PNGs (Fovea resizes only the longer side, so the squares
+    # are made once here, and PyTorch reloads the 8-bit files too).
+    for name, path in (("content", content_path), ("style", style_path)):
+        square = os.path.join(tmp, f"{name}-{args.size}.png")
+        style_torch.save_image(style_torch.load_image(path, args.size), square)
+        if name == "content":
+            content_path = square
+        else:
+            style_path = square
     content = style_torch.load_image(content_path, args.size)
     style = style_torch.load_image(style_path, args.size)
 

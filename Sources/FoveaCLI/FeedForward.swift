@@ -38,6 +38,9 @@ struct StyleTrainingOptions: ParsableArguments {
     @Option(name: .long, help: "Seed of the crops.")
     var seed: UInt64 = 0
 
+    @Flag(name: .long, help: "Save the network's weights in F16 (half the file; outputs change by about 1e-3).")
+    var halfPrecision = false
+
     @Option(name: [.short, .customLong("output")], help: "The trained network (.safetensors).")
     var output: String
 
@@ -149,7 +152,8 @@ struct TrainStyle: ParsableCommand {
             try FeedForwardStyle.trainingStep(net, batch: photos.batch(options.batch, using: &generator), loss: loss, optimizer: optimizer)
         }
         try NetworkFile.save(net, metadata: ["network": "TransformerNet", "style": (style as NSString).lastPathComponent,
-                                             "command": StyleTrainingOptions.commandLine], to: URL(fileURLWithPath: options.output))
+                                             "command": StyleTrainingOptions.commandLine],
+                              halfPrecision: options.halfPrecision, to: URL(fileURLWithPath: options.output))
         print("-> \(options.output)")
     }
 }
@@ -253,7 +257,7 @@ struct TrainAdaIN: ParsableCommand {
                                         styleWeight: styleWeight, optimizer: optimizer)
         }
         try NetworkFile.save(decoder, metadata: ["network": "AdaINDecoder", "command": StyleTrainingOptions.commandLine],
-                             to: URL(fileURLWithPath: options.output))
+                             halfPrecision: options.halfPrecision, to: URL(fileURLWithPath: options.output))
         print("-> \(options.output)")
     }
 }

@@ -123,7 +123,7 @@ struct Style: ParsableCommand {
     @OptionGroup var optimisation: StyleOptimisationOptions
 
     @Option(name: .long, help: "Style weight alpha (the content weight is --content-weight).")
-    var alpha: Float = 1e4
+    var alpha: Float = 1e3
 
     @Option(name: .long, help: "Content weight beta.")
     var contentWeight: Float = 1

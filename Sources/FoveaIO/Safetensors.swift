@@ -111,8 +111,10 @@ public enum Safetensors {
         try write(dict.ordered.map { ($0.name, $0.tensor) }, metadata: dict.metadata, to: url)
     }
 
-    /// Writes named tensors (in the given order) as F32 safetensors with optional metadata.
-    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to url: URL) throws {
+    /// Writes named tensors (in the given order) as F32 safetensors with optional metadata; with
+    /// `halfPrecision`, as F16 (IEEE half, round to nearest even: half the size, ~3 significant digits).
+    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], halfPrecision: Bool = false, to url: URL) throws {
+        let width = halfPrecision ? 2 : 4
         var seen = Set<String>()
         var fields: [String] = []
         if !metadata.isEmpty {
@@ -124,9 +126,9 @@ public enum Safetensors {
             guard name != "__metadata__", seen.insert(name).inserted else {
                 throw CheckpointError.unwritable(file: url.path, reason: "duplicate or reserved tensor name \(oneLine(name, limit: 80))")
             }
-            let end = offset + tensor.count * 4
+            let end = offset + tensor.count * width
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            fields.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            fields.append("\(jsonString(name)):{\"dtype\":\"\(halfPrecision ? "F16" : "F32")\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         var header = Array(("{" + fields.joined(separator: ",") + "}").utf8)
@@ -134,7 +136,14 @@ public enum Safetensors {
         var data = Data(capacity: 8 + header.count + offset)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(contentsOf: header)
-        for (_, tensor) in tensors { appendFloats(tensor.buffer, to: &data) }
+        for (_, tensor) in tensors {
+            if halfPrecision {
+                var halves = tensor.scalars.map { Float16($0).bitPattern.littleEndian }
+                halves.withUnsafeMutableBytes { data.append(contentsOf: $0) }
+            } else {
+                appendFloats(tensor.buffer, to: &data)
+            }
+        }
         try writeFile(data, to: url)
     }
 

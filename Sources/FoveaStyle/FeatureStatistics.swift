@@ -26,9 +26,10 @@ extension Tensor {
 public enum FeatureTransform: String, Sendable, CaseIterable {
     /// The features as they are (VGG).
     case none
-    /// SWAG (Wang, Li & Vasconcelos, CVPR 2021): a softmax over all C H W activations of each
-    /// image, exp(F) / sum exp(F). It evens out the peaky activations of residual and
-    /// efficient networks, which otherwise stylise poorly.
+    /// SWAG (Wang, Li & Vasconcelos, CVPR 2021): a softmax over all n = C H W activations of
+    /// each image, n exp(F) / sum exp(F) (scaled by n so its mean is 1 and the losses keep the
+    /// magnitudes L-BFGS and the default weights expect). It evens out the peaky activations of
+    /// residual and efficient networks, which otherwise stylise poorly.
     case softmax
 
     public func callAsFunction(_ features: Tensor) -> Tensor {
@@ -36,7 +37,11 @@ public enum FeatureTransform: String, Sendable, CaseIterable {
         case .none: return features
         case .softmax:
             let b = features.shape[0]
-            return features.reshaped([b, features.count / b]).softmax(axis: 1).reshaped(features.shape)
+            let n = features.count / b
+            let flat = features.reshaped([b, n])
+            // Temperature: each image's standard deviation (constant), so the softmax is not one-hot on peaky layers.
+            let std = withNoGrad { (flat - flat.mean(axes: [1], keepDims: true)).pow(2).mean(axes: [1], keepDims: true).sqrt() + 1e-6 }.detached()
+            return ((flat / std).softmax(axis: 1) * Float(n)).reshaped(features.shape)
         }
     }
 }

@@ -7,9 +7,10 @@ import FoveaTensor
 
 /// Saving and loading trained style networks and their resumable checkpoints (safetensors).
 public enum NetworkFile {
-    /// Writes `module`'s state dict with `metadata` (the command that made it, the step).
-    public static func save(_ module: Module, metadata: [String: String], to url: URL) throws {
-        try Safetensors.write(module.stateDict().map { ($0.key, $0.tensor) }, metadata: metadata, to: url)
+    /// Writes `module`'s state dict with `metadata` (the command that made it, the step), in F16
+    /// with `halfPrecision` (a shipped network's size halved; outputs change by ~1e-3).
+    public static func save(_ module: Module, metadata: [String: String], halfPrecision: Bool = false, to url: URL) throws {
+        try Safetensors.write(module.stateDict().map { ($0.key, $0.tensor) }, metadata: metadata, halfPrecision: halfPrecision, to: url)
     }
 
     /// Loads a network file into `module` (strictly); `kind` names the network in the error.
@@ -24,7 +25,11 @@ public enum NetworkFile {
             }
         }
         // PyTorch examples' checkpoints of old versions carry InstanceNorm running statistics; they are unused.
-        let tensors = state.tensors.filter { !$0.key.hasSuffix(".running_mean") && !$0.key.hasSuffix(".running_var") }
+        var tensors = state.tensors.filter { !$0.key.hasSuffix(".running_mean") && !$0.key.hasSuffix(".running_var") }
+        // A training checkpoint (OUTPUT.checkpoint): its network under "net.", without the optimiser.
+        if state.metadata["adam_step"] != nil {
+            tensors = Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix("net.") }.map { (String($0.key.dropFirst(4)), $0.value) })
+        }
         do { try module.loadStateDict(tensors) } catch let error as StateDictError {
             throw FoveaError("\(flag) \(url.path): not \(kind) (\(error))")
         }

@@ -16,7 +16,7 @@ public struct StyleTransferSettings {
     public var contentLayer = "relu4_2"
     public var styleLayers = StyleLayers.gatys
     /// Style weight alpha in L = contentWeight L_content + alpha L_style.
-    public var alpha: Float = 1e4
+    public var alpha: Float = 1e3
     public var contentWeight: Float = 1
     public var start = StyleStart.content
     /// Luminance-only transfer: the result keeps the content photo's colours.
