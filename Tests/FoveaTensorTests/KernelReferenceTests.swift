@@ -90,6 +90,14 @@ import Testing
         let viaWinograd = Convolution.backwardInput(dy, w, inputShape: x.shape, g, groups: 1)
         let viaGEMM = Convolution.backwardInputByGEMM(dy, w, inputShape: x.shape, g, groups: 1)
         #expect(maxRelativeError(viaWinograd.scalars, viaGEMM.scalars) < 1e-5)
+        // In bands of output rows (a large image's way), forward and adjoint: the same numbers.
+        if shape[0] == 1 {
+            let bands = Winograd.convInBands(x, w, bias: b, pad: p, bandBytes: 16 * 4 * 32 * 64 * 5)
+            #expect(maxRelativeError(bands.scalars, ref.map(Float.init)) < 1e-5)
+            let adjointBands = Winograd.convInBands(dy, w, bias: nil, pad: (2 - p.0, 2 - p.1, 2 - p.2, 2 - p.3), adjoint: true,
+                                                    bandBytes: 16 * 4 * 32 * 64 * 3)
+            #expect(maxRelativeError(adjointBands.scalars, viaGEMM.scalars) < 1e-5)
+        }
         // The same from the filter tiles a recorded forward pass keeps (transposed, flipped U).
         let kept = Convolution.Kept(x, w, g, groups: 1, forWeight: false, forInput: true)
         _ = Convolution.forward(x, w, b, g, groups: 1, keep: kept)

@@ -251,6 +251,9 @@ enum Convolution {
 
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Dims, keep: Kept?) -> Tensor {
         if Winograd.applies(d, g) {
+            if keep?.columns == nil {
+                return Winograd.convInBands(x, w, bias: bias, pad: g.padding, filterTiles: keep?.filterTiles ?? Winograd.filterTiles(w))
+            }
             return Winograd.conv(x, w, bias: bias, pad: g.padding, filterTiles: keep?.filterTiles ?? Winograd.filterTiles(w),
                                  keepInputTiles: keep?.columns)
         }
@@ -304,8 +307,8 @@ enum Convolution {
         if Winograd.applies(d, g) {
             // The adjoint of a 3x3 stride-1 convolution is one too: flipped, transposed weights.
             let p = g.padding
-            return Winograd.conv(dy, w, bias: nil, pad: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right), adjoint: true,
-                                 filterTiles: filterTiles ?? Winograd.filterTiles(w))
+            return Winograd.convInBands(dy, w, bias: nil, pad: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right), adjoint: true,
+                                        filterTiles: filterTiles ?? Winograd.filterTiles(w))
         }
         return backwardInputByGEMM(dy, w, inputShape: inputShape, g, groups: groups, gathered: gathered)
     }

@@ -399,3 +399,45 @@ enum Winograd {
         }
     }
 }
+
+extension Winograd {
+    /// Tile buffers of one convolution above this many bytes are avoided by working in bands.
+    static let bandBytes = 256 << 20
+
+    /// ``conv(_:_:bias:pad:adjoint:filterTiles:keepInputTiles:)`` of a single large image in
+    /// horizontal bands of output rows: each band convolves the input rows it reads (padded only
+    /// at the image's real borders), so the transformed tiles V and M, 4x the input and output,
+    /// exist for one band at a time. The same numbers; a 1024x1024 VGG layer's 2 GB of tile
+    /// buffers become at most ``bandBytes``.
+    static func convInBands(_ x: Tensor, _ w: Tensor, bias: Tensor?, pad: (top: Int, bottom: Int, left: Int, right: Int),
+                            adjoint: Bool = false, filterTiles: Tensor? = nil, bandBytes: Int = Winograd.bandBytes) -> Tensor {
+        let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let cout = adjoint ? w.shape[1] : w.shape[0]
+        let ho = h + pad.top + pad.bottom - 2, wo = wd + pad.left + pad.right - 2
+        let bytesPerTileRow = 16 * 4 * Swift.max(cin, cout) * ((wo + 1) / 2)
+        let tileRows = Swift.max(1, bandBytes / Swift.max(bytesPerTileRow, 1))
+        guard n == 1, 2 * tileRows < ho - 2 else {
+            return conv(x, w, bias: bias, pad: pad, adjoint: adjoint, filterTiles: filterTiles)
+        }
+        let rows = 2 * tileRows
+        let y = Tensor(overwriting: [1, cout, ho, wo]) { _ in }
+        let (px, py) = (x.storage.pointer, y.storage.pointer)
+        for o0 in stride(from: 0, to: ho, by: rows) {
+            let o1 = Swift.min(ho, o0 + rows)
+            // Output rows o0..<o1 read input rows o0 - top ..< o1 - top + 2, clipped to the image.
+            let i0 = Swift.max(0, o0 - pad.top), i1 = Swift.min(h, o1 - pad.top + 2)
+            let bandPad = (top: i0 - (o0 - pad.top), bottom: (o1 - pad.top + 2) - i1, left: pad.left, right: pad.right)
+            let band = Tensor(overwriting: [1, cin, i1 - i0, wd]) { out in
+                for c in 0..<cin {
+                    (out.baseAddress! + c * (i1 - i0) * wd).update(from: px + (c * h + i0) * wd, count: (i1 - i0) * wd)
+                }
+            }
+            let yBand = conv(band, w, bias: bias, pad: bandPad, adjoint: adjoint, filterTiles: filterTiles)
+            let pb = yBand.storage.pointer
+            for c in 0..<cout {
+                (py + (c * ho + o0) * wo).update(from: pb + c * (o1 - o0) * wo, count: (o1 - o0) * wo)
+            }
+        }
+        return y
+    }
+}
