@@ -27,8 +27,10 @@ public enum FeatureTransform: String, Sendable, CaseIterable {
     /// The features as they are (VGG).
     case none
     /// SWAG (Wang, Li & Vasconcelos, CVPR 2021): a softmax over all n = C H W activations of
-    /// each image, n exp(F) / sum exp(F) (scaled by n so its mean is 1 and the losses keep the
-    /// magnitudes L-BFGS and the default weights expect). It evens out the peaky activations of
+    /// each image, n exp(F / T) / sum exp(F / T), with the temperature T the image's standard
+    /// deviation over those activations (constant), so a peaky layer's softmax is not one-hot,
+    /// and scaled by n so its mean is 1 and the losses keep the magnitudes L-BFGS and the
+    /// default weights expect. It evens out the peaky activations of
     /// residual and efficient networks, which otherwise stylise poorly.
     case softmax
 

@@ -31,7 +31,8 @@ import FoveaTensor
         let y = FeatureTransform.softmax(x).scalars
         #expect(abs(y[0..<4].reduce(0, +) - 4) < 1e-5)
         #expect(abs(y[4..<8].reduce(0, +) - 4) < 1e-5)
-        #expect(abs(y[1] / y[0] - Float(M_E)) < 1e-4)
+        // Temperature: the image's standard deviation, sqrt(1.25) for 0, 1, 2, 3.
+        #expect(abs(y[1] / y[0] - exp(1 / Float(1.25).squareRoot())) < 1e-4)
         #expect(FeatureTransform.none(x).scalars == x.scalars)
     }
 
