@@ -17,6 +17,9 @@ struct StyleTrainingOptions: ParsableArguments {
     @Option(name: .long, help: "Training steps (batches).")
     var steps = 2000
 
+    @Option(name: .long, help: "Instead of --steps: passes over the training photos (one random crop of each photo per pass).")
+    var epochs: Int?
+
     @Option(name: .long, help: "Batch size.")
     var batch = 4
 
@@ -46,6 +49,7 @@ struct StyleTrainingOptions: ParsableArguments {
 
     func validate() throws {
         guard steps > 0 else { throw FoveaError("--steps \(steps): must be at least 1") }
+        if let epochs, epochs <= 0 { throw FoveaError("--epochs \(epochs): must be at least 1") }
         guard (1...64).contains(batch) else { throw FoveaError("--batch \(batch): must be 1 to 64") }
         guard (32...1024).contains(crop), crop % 8 == 0 else { throw FoveaError("--crop \(crop): must be a multiple of 8 from 32 to 1024") }
         if let lr, !(lr.isFinite && lr > 0) { throw FoveaError("--lr \(lr): must be a positive number") }
@@ -57,6 +61,9 @@ struct StyleTrainingOptions: ParsableArguments {
     }
 
     var checkpoint: URL { URL(fileURLWithPath: output + ".checkpoint") }
+
+    /// --steps, or --epochs passes over `photos` photos in batches.
+    func totalSteps(photos: Int) -> Int { epochs.map { $0 * Swift.max(1, (photos + batch - 1) / batch) } ?? steps }
 
     /// The training photos (all but the held-out ones).
     func trainingPhotos() throws -> ContentCrops {
@@ -73,7 +80,7 @@ struct StyleTrainingOptions: ParsableArguments {
 }
 
 /// The training loop shared by train-style and train-adain: steps, progress, checkpoints, resume.
-func trainLoop(options: StyleTrainingOptions, network: Module, optimizer: Adam, label: String,
+func trainLoop(options: StyleTrainingOptions, steps: Int, network: Module, optimizer: Adam, label: String,
                step: (inout SeededGenerator) throws -> (content: Float, style: Float)) throws {
     var first = 0
     if options.resume {
@@ -88,13 +95,14 @@ func trainLoop(options: StyleTrainingOptions, network: Module, optimizer: Adam, 
     let bar = ProgressBar(label: label)
     var smoothed: (Float, Float)?
     let start = Date()
-    for i in first..<options.steps {
+    guard first < steps else { throw FoveaError("--resume: the checkpoint is at step \(first), not before the \(steps) steps asked for") }
+    for i in first..<steps {
         let (c, s) = try step(&generator)
         guard c.isFinite && s.isFinite else { throw FoveaError("training diverged at step \(i + 1) (loss \(c) + \(s)); lower --lr") }
         smoothed = smoothed.map { (0.95 * $0.0 + 0.05 * c, 0.95 * $0.1 + 0.05 * s) } ?? (c, s)
-        bar.update(i + 1, options.steps, status: String(format: "content %.4g  style %.4g  %.2f s/step", smoothed!.0, smoothed!.1,
+        bar.update(i + 1, steps, status: String(format: "content %.4g  style %.4g  %.2f s/step", smoothed!.0, smoothed!.1,
                                                         Date().timeIntervalSince(start) / Double(i + 1 - first)))
-        if (i + 1) % options.checkpointEvery == 0 || i + 1 == options.steps {
+        if (i + 1) % options.checkpointEvery == 0 || i + 1 == steps {
             try NetworkFile.saveCheckpoint(network, optimizer: optimizer, metadata: ["step": String(i + 1), "command": StyleTrainingOptions.commandLine],
                                            to: options.checkpoint)
             if ProcessInfo.processInfo.environment["FOVEA_LOG_TRAINING"] != nil {
@@ -148,7 +156,8 @@ struct TrainStyle: ParsableCommand {
         net.train()
         let optimizer = Adam(net.namedParameters().map(\.tensor), learningRate: options.lr ?? 1e-3)
         print("training on \(photos.count) photos, \(options.crop)px crops, batch \(options.batch)")
-        try trainLoop(options: options, network: net, optimizer: optimizer, label: "train-style") { generator in
+        try trainLoop(options: options, steps: options.totalSteps(photos: photos.count), network: net, optimizer: optimizer,
+                      label: "train-style") { generator in
             try FeedForwardStyle.trainingStep(net, batch: photos.batch(options.batch, using: &generator), loss: loss, optimizer: optimizer)
         }
         try NetworkFile.save(net, metadata: ["network": "TransformerNet", "style": (style as NSString).lastPathComponent,
@@ -251,7 +260,8 @@ struct TrainAdaIN: ParsableCommand {
         decoder.train()
         let optimizer = Adam(decoder.namedParameters().map(\.tensor), learningRate: options.lr ?? 1e-4)
         print("training on \(photos.count) photos and \(paintings.count) styles, \(options.crop)px crops, batch \(options.batch)")
-        try trainLoop(options: options, network: decoder, optimizer: optimizer, label: "train-adain") { generator in
+        try trainLoop(options: options, steps: options.totalSteps(photos: photos.count), network: decoder, optimizer: optimizer,
+                      label: "train-adain") { generator in
             try AdaINStyle.trainingStep(decoder, content: photos.batch(options.batch, using: &generator),
                                         style: paintings.batch(options.batch, using: &generator), backbone: backbone,
                                         styleWeight: styleWeight, optimizer: optimizer)
