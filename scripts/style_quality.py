@@ -59,7 +59,11 @@ def run_fovea(binary, content, style, args, out_png):
     lines = [line for line in done.stdout.splitlines() if line.strip().startswith("{")]
     if done.returncode != 0 or not lines:
         return None, f"fovea style failed (exit {done.returncode}): {done.stderr.strip()[-300:]}"
-    return json.loads(lines[-1]), None
+    report = json.loads(lines[-1])
+    # Fovea reports the weighted parts (content weight 1, alpha x style); the table shows raw losses.
+    report["content_loss"] = report["contentLoss"]
+    report["style_loss"] = report["styleLoss"] / args.alpha
+    return report, None
 
 
 def main():

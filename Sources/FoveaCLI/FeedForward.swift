@@ -95,7 +95,8 @@ func trainLoop(options: StyleTrainingOptions, steps: Int, network: Module, optim
     let bar = ProgressBar(label: label)
     var smoothed: (Float, Float)?
     let start = Date()
-    guard first < steps else { throw FoveaError("--resume: the checkpoint is at step \(first), not before the \(steps) steps asked for") }
+    // A checkpoint already at --steps only writes the network (a run stopped early, finished there).
+    guard first <= steps else { throw FoveaError("--resume: the checkpoint is at step \(first), past the \(steps) steps asked for") }
     for i in first..<steps {
         let (c, s) = try step(&generator)
         guard c.isFinite && s.isFinite else { throw FoveaError("training diverged at step \(i + 1) (loss \(c) + \(s)); lower --lr") }

@@ -24,7 +24,9 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     case .cos: return { g, n, _ in [-(g * n.inputs[0].sin())] }              // d cos x = -sin x
     case .addScalar: return { g, _, _ in [g] }
     case .mulScalar(let s): return { g, _, _ in [g * s] }
-    case .powScalar(let p): return { g, n, _ in [g * (n.inputs[0].pow(p - 1) * p)] }   // d x^p = p x^(p-1)
+    case .powScalar(let p): return { g, n, _ in                                 // d x^p = p x^(p-1)
+        p == 2 && !GradMode.isEnabled ? [Elementwise.binary(g, n.inputs[0]) { 2 * $0 * $1 }] : [g * (n.inputs[0].pow(p - 1) * p)]
+    }
     case .relu: return { g, n, _ in [g.shape == n.inputs[0].shape ? Elementwise.reluBackward(g, n.inputs[0]) : Elementwise.binary(g, n.inputs[0]) { $1 > 0 ? $0 : 0 }] }
     case .relu6: return { g, n, _ in                                       // 1 on (0, 6)
         [g.shape == n.inputs[0].shape ? Elementwise.reluBackward(g, n.inputs[0], upper: 6)
