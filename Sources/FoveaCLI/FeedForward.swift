@@ -258,6 +258,9 @@ struct TrainAdaIN: ParsableCommand {
         let paintings = try ContentCrops(files: try ContentCrops.imageFiles(in: folder), crop: options.crop, flag: "--styles \(folder)")
         let backbone = Synthesizer(try ImageClassifier.load("vgg16-features"))
         let decoder = AdaINDecoder()
+        // The output layer starts at ImageNet's mean colour, not at 0: Adam moves a bias by about
+        // lr per step, so a zero start spends the first thousand steps only reaching mid-gray.
+        decoder.outputLayer.bias!.storage.pointer.update(from: [0.485, 0.456, 0.406], count: 3)
         decoder.train()
         let optimizer = Adam(decoder.namedParameters().map(\.tensor), learningRate: options.lr ?? 1e-4)
         print("training on \(photos.count) photos and \(paintings.count) styles, \(options.crop)px crops, batch \(options.batch)")

@@ -94,4 +94,7 @@ public final class AdaINDecoder: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor { body(x) }
+
+    /// The last convolution (64 -> 3 channels), child "28".
+    public var outputLayer: Conv2d { body[body.count - 1] as! Conv2d }
 }
