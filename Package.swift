@@ -56,7 +56,9 @@ let package = Package(
         .target(name: "FoveaSynthesis", dependencies: ["Fovea", "FoveaOptim"],
                 resources: [.copy("Resources/maco-spectrum.npy")]),
         // Texture and style: Gram statistics, Gatys transfer, feed-forward (Johnson) and AdaIN networks.
-        .target(name: "FoveaStyle", dependencies: ["FoveaSynthesis", "FoveaOptim"]),
+        // Networks trained by `fovea train-style` / `train-adain`, shipped (see README).
+        .target(name: "FoveaStyle", dependencies: ["FoveaSynthesis", "FoveaOptim"],
+                resources: [.copy("Resources/scream.safetensors")]),
         .executableTarget(name: "FoveaCLI",
                           dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaStyle", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -19,9 +19,9 @@ mkdir -p docs
 # EfficientNet-Lite0 as the backbone, without and with SWAG's softmax transform.
 SWAG_LAYERS=--style-layers=_conv_stem,_blocks.1,_blocks.3,_blocks.5,_blocks.9
 "$FOVEA" style "$PHOTO" "$SCREAM" --model efficientnet-lite0 $SWAG_LAYERS --content-layer _blocks.9 \
-    --size 384 --steps 200 -o docs/style-efficientnet.jpg
+    --alpha 1e5 --size 384 --steps 200 -o docs/style-efficientnet.jpg
 "$FOVEA" style "$PHOTO" "$SCREAM" --model efficientnet-lite0 $SWAG_LAYERS --content-layer _blocks.9 \
-    --feature-transform softmax --alpha 1e12 --size 384 --steps 200 -o docs/style-efficientnet-softmax.jpg
+    --feature-transform softmax --alpha 1e5 --size 384 --steps 200 -o docs/style-efficientnet-softmax.jpg
 # Johnson: the shipped network, one pass.
 "$FOVEA" stylize "$PHOTO" --size 384 -o docs/style-johnson.jpg
 # AdaIN: an alpha row and an interpolation between two styles.
