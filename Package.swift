@@ -58,7 +58,7 @@ let package = Package(
         // Texture and style: Gram statistics, Gatys transfer, feed-forward (Johnson) and AdaIN networks.
         // Networks trained by `fovea train-style` / `train-adain`, shipped (see README).
         .target(name: "FoveaStyle", dependencies: ["FoveaSynthesis", "FoveaOptim"],
-                resources: [.copy("Resources/scream.safetensors")]),
+                resources: [.copy("Resources/scream.safetensors"), .copy("Resources/adain-decoder.safetensors")]),
         .executableTarget(name: "FoveaCLI",
                           dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaStyle", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),

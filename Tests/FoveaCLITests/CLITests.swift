@@ -174,10 +174,6 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
 }
 
 @Suite struct SaliencyCommandTests {
-    func temporaryPath(_ ext: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("fovea-saliency-\(UUID().uuidString).\(ext)").path
-    }
-
     @Test func gradCAMWritesMapOverlayAndJSON() throws {
         let (npy, png) = (temporaryPath("npy"), temporaryPath("png"))
         let r = try fovea(["saliency", chelsea, "--method", "gradcam", "--layer", "_conv_head", "--npy", npy, "-o", png, "--json"])
@@ -567,4 +563,20 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         let unknown = try fovea(["run-onnx", model, "--input", "picture=\(chelsea)", "-o", out])
         #expect(unknown.status != 0 && unknown.err.contains("no input of that name"), "\(unknown.err)")
     }
+}
+
+/// A fresh file name in the temporary folder (nothing is created).
+func temporaryPath(_ ext: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("fovea-cli-\(UUID().uuidString).\(ext)").path
+}
+
+/// One line on stderr naming the argument, a non-zero exit, nothing on stdout, no file.
+func expectCleanFailure(_ args: [String], mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let out = temporaryPath("png")
+    let r = try fovea(args + ["-o", out])
+    #expect(r.status != 0, sourceLocation: sourceLocation)
+    #expect(r.out.isEmpty, "stdout: \(r.out)", sourceLocation: sourceLocation)
+    #expect(r.err.split(separator: "\n").filter { !$0.isEmpty }.count == 1, "stderr: \(r.err)", sourceLocation: sourceLocation)
+    for m in mentions { #expect(r.err.contains(m), "stderr \(r.err) lacks \(m)", sourceLocation: sourceLocation) }
+    #expect(!FileManager.default.fileExists(atPath: out), sourceLocation: sourceLocation)
 }

@@ -3,21 +3,6 @@ import Testing
 import _FoveaTestSupport
 
 @Suite struct SynthesisCommandTests {
-    func temporaryPath(_ ext: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("fovea-synthesis-\(UUID().uuidString).\(ext)").path
-    }
-
-    /// One line on stderr naming the argument, a non-zero exit, nothing on stdout, no file.
-    func expectCleanFailure(_ args: [String], mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let out = temporaryPath("png")
-        let r = try fovea(args + ["-o", out])
-        #expect(r.status != 0, sourceLocation: sourceLocation)
-        #expect(r.out.isEmpty, "stdout: \(r.out)", sourceLocation: sourceLocation)
-        #expect(r.err.split(separator: "\n").filter { !$0.isEmpty }.count == 1, "stderr: \(r.err)", sourceLocation: sourceLocation)
-        for m in mentions { #expect(r.err.contains(m), "stderr \(r.err) lacks \(m)", sourceLocation: sourceLocation) }
-        #expect(!FileManager.default.fileExists(atPath: out), sourceLocation: sourceLocation)
-    }
-
     @Test func badArgumentsFailWithOneLine() throws {
         try expectCleanFailure(["visualize", "--layer", "_blocks.99", "--channel", "0"], mentions: ["_blocks.99"])
         try expectCleanFailure(["visualize", "--layer", "_blocks.4", "--channel", "40"], mentions: ["--channel 40", "0..<40"])
