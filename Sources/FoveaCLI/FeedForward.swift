@@ -123,7 +123,10 @@ struct TrainStyle: ParsableCommand {
         perceptual loss on random crops of the content photos: contentWeight mean((F(y) - \
         F(x))^2) at relu2_2 of vgg16-features + styleWeight sum_l mean((G(y) - G(s))^2) over \
         relu1_2, relu2_2, relu3_3, relu4_3, G = F F^T / (C H W). Adam. A checkpoint \
-        (OUTPUT.checkpoint) is written every --checkpoint-every steps; --resume continues from it.
+        (OUTPUT.checkpoint) is written every --checkpoint-every steps; --resume continues from it \
+        (and with --steps equal to the checkpoint's step, only writes the network). With \
+        FOVEA_LOG_TRAINING=1 the smoothed losses are printed at each checkpoint (for runs \
+        without a terminal, where the progress bar is not drawn).
 
           fovea train-style scream.jpg -o scream.safetensors
           fovea stylize photo.jpg --net scream.safetensors -o styled.png

@@ -94,5 +94,3 @@ struct Texture: ParsableCommand {
         print("-> \(optimisation.output)")
     }
 }
-
-
