@@ -353,8 +353,14 @@ fetch_deb() {
     local dir="$TMP/deb-$pkg"
     mkdir -p "$dir/root"
     if ! (cd "$dir" && apt-get download -q "$pkg") > "$dir/apt.log" 2>&1; then
-        cat "$dir/apt.log" >&2
-        die "apt-get download $pkg failed (needs Debian 12 bookworm main in the apt sources and an 'apt-get update')"
+        # A fresh machine may have empty package lists: refresh them once and try again.
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq > "$dir/update.log" 2>&1 || true
+        if ! (cd "$dir" && apt-get download -q "$pkg") > "$dir/apt.log" 2>&1; then
+            cat "$dir/apt.log" >&2
+            die "apt-get download $pkg failed (needs Debian 12 bookworm main in the apt sources and an 'apt-get update')"
+        fi
     fi
     local deb
     deb=$(find "$dir" -maxdepth 1 -name '*.deb' | head -n 1)
