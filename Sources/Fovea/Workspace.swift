@@ -29,11 +29,14 @@ public struct Workspace: Sendable {
 
     /// A file of `Sources/Fovea/Resources`: from the resource bundle SwiftPM puts beside the
     /// executable, else from the source tree this binary was built from.
-    public static func shippedResource(_ file: String) -> URL? {
+    /// Other targets pass their bundle (`Fovea_FoveaStyle`) and their own `Resources` folder.
+    public static func shippedResource(_ file: String, bundle: String = "Fovea_Fovea",
+                                       sourceFolder: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                                           .appendingPathComponent("Resources")) -> URL? {
         let candidates = [
-            Bundle.main.bundleURL.appendingPathComponent("Fovea_Fovea.resources"),
-            Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("Fovea_Fovea.resources"),
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Resources"),
+            Bundle.main.bundleURL.appendingPathComponent("\(bundle).resources"),
+            Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("\(bundle).resources"),
+            sourceFolder,
         ]
         return candidates.compactMap { $0?.appendingPathComponent(file) }
             .first { FileManager.default.fileExists(atPath: $0.path) }

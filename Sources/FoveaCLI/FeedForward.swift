@@ -327,11 +327,7 @@ struct AdaIN: ParsableCommand {
         guard (16...8192).contains(size) else { throw FoveaError("--size \(size): must be 16 to 8192 pixels") }
         let paths = (style.map { [$0] } ?? []) + (styles.map(parseNames) ?? [])
         guard !paths.isEmpty else { throw FoveaError("give a style image or --styles a.jpg,b.jpg") }
-        let weights = try styleWeights.map { try parseNumbers($0, flag: "--style-weights") } ?? Array(repeating: 1, count: paths.count)
-        guard weights.count == paths.count else { throw FoveaError("--style-weights: \(weights.count) weights for \(paths.count) style images") }
-        guard weights.allSatisfy({ $0 >= 0 }), weights.contains(where: { $0 > 0 }) else {
-            throw FoveaError("--style-weights: weights must be >= 0 and not all zero")
-        }
+        let weights = try parseStyleWeights(styleWeights, count: paths.count)
         var contentTensor = StyleImages.tensor(of: try readImage(content, argument: "content"), longSide: size)
         var styleTensors = try paths.map { StyleImages.tensor(of: try readImage($0, argument: "style"), longSide: size) }
         let net = AdaINDecoder()

@@ -76,14 +76,15 @@ func parseNames(_ text: String) -> [String] {
     text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 }
 
-/// "0.5,0.5" as numbers, naming `flag` when one is not.
-func parseNumbers(_ text: String, flag: String) throws -> [Float] {
-    try text.split(separator: ",").map { part in
-        guard let v = Float(part.trimmingCharacters(in: .whitespaces)), v.isFinite else {
-            throw FoveaError("\(flag) \(text): '\(part)' is not a number")
-        }
-        return v
+/// The weights of `count` style images: `text` ("0.7,0.3") or equal weights; one line naming
+/// --style-weights when their number differs or they are negative or all zero.
+func parseStyleWeights(_ text: String?, count: Int) throws -> [Float] {
+    let weights = try text.map { try ModelOptions.parseList($0, "--style-weights") } ?? Array(repeating: 1, count: count)
+    guard weights.count == count else { throw FoveaError("--style-weights: \(weights.count) weights for \(count) style images") }
+    guard weights.allSatisfy({ $0 >= 0 }), weights.contains(where: { $0 > 0 }) else {
+        throw FoveaError("--style-weights \(text ?? ""): weights must be >= 0 and not all zero")
     }
+    return weights
 }
 
 /// Reads an image file or fails with one line naming the argument.
@@ -165,16 +166,10 @@ struct Style: ParsableCommand {
             }
             return v
         }
-        let weights = try styleWeights.map { try parseNumbers($0, flag: "--style-weights") } ?? Array(repeating: 1, count: styles.count)
         guard !styles.isEmpty else { throw FoveaError("give at least one style image after the content photo") }
-        guard weights.count == styles.count else {
-            throw FoveaError("--style-weights: \(weights.count) weights for \(styles.count) style images")
-        }
-        guard weights.allSatisfy({ $0 >= 0 }), weights.contains(where: { $0 > 0 }) else {
-            throw FoveaError("--style-weights \(styleWeights ?? ""): weights must be >= 0 and not all zero")
-        }
+        let weights = try parseStyleWeights(styleWeights, count: styles.count)
         let names = parseNames(styleLayers)
-        let layers = try layerWeights.map { try StyleLayers(names, weights: parseNumbers($0, flag: "--layer-weights")) } ?? StyleLayers(names)
+        let layers = try layerWeights.map { try StyleLayers(names, weights: ModelOptions.parseList($0, "--layer-weights")) } ?? StyleLayers(names)
         let contentImage = try readImage(content, argument: "content")
         let styleImages = try styles.map { try readImage($0, argument: "style") }
 

@@ -62,7 +62,7 @@ struct Texture: ParsableCommand {
         } else {
             let names = parseNames(layers)
             guard !names.isEmpty else { throw FoveaError("--layers: give at least one layer") }
-            sets = [(names.joined(separator: ","), try layerWeights.map { try StyleLayers(names, weights: parseNumbers($0, flag: "--layer-weights")) } ?? StyleLayers(names))]
+            sets = [(names.joined(separator: ","), try layerWeights.map { try StyleLayers(names, weights: ModelOptions.parseList($0, "--layer-weights")) } ?? StyleLayers(names))]
         }
         for set in sets {
             for layer in set.layers.names where synthesizer.module.module(at: layer) == nil {

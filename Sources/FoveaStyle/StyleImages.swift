@@ -5,16 +5,6 @@ import FoveaTensor
 
 /// Loading and colour handling of the images a style technique reads.
 public enum StyleImages {
-    /// The image at `path` as [1, 3, H, W] in 0...1, its longer side resized to `longSide`
-    /// (bicubic; nil keeps its size). Errors name `flag` and the file.
-    public static func load(_ path: String, longSide: Int?, flag: String) throws -> Tensor {
-        let image: Image
-        do { image = try Image.load(path: path) } catch {
-            throw FoveaError("\(flag) \(path): cannot read the image (\(error))")
-        }
-        return tensor(of: image, longSide: longSide)
-    }
-
     /// An image as [1, 3, H, W] in 0...1, its longer side resized to `longSide`.
     public static func tensor(of image: Image, longSide: Int?) -> Tensor {
         var rgb = image.rgb()
