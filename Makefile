@@ -4,6 +4,8 @@ CACHE ?= $(HOME)/.cache/fovea
 export FOVEA_CACHE := $(CACHE)
 RELEASE_TESTS := swift build -c release --build-tests -Xswiftc -enable-testing
 FOVEA := .build/release/fovea
+# The CPU-only PyTorch wheel the benchmarks were measured with (pip falls back to PyPI's torch).
+TORCH_CPU ?= 2.13.0+cpu
 
 .PHONY: demo test bench deps data build golden clean
 
@@ -33,7 +35,8 @@ test: data
 # the style computations of scripts/style_torch.py. grad-cam and torchvision are installed
 # without their dependencies so that pip keeps the torch already there.
 bench: data build
-	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet torch numpy pillow
+	@python3 -c "import torch" 2>/dev/null || python3 -m pip install --quiet "torch==$(TORCH_CPU)" numpy pillow 2>/dev/null || \
+	    python3 -m pip install --quiet torch numpy pillow
 	@python3 -c "import openTSNE, sklearn" 2>/dev/null || python3 -m pip install --quiet opentsne scikit-learn
 	@python3 -c "import captum, pytorch_grad_cam" 2>/dev/null || { \
 	    python3 -m pip install --quiet tqdm matplotlib scikit-learn opencv-python-headless ttach && \

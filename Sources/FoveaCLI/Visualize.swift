@@ -35,13 +35,14 @@ struct Visualize: ParsableCommand {
         The pixel priors (blur, gradient blur, bilateral, --decay) need --param pixel. \
         Objectives: --channel (a channel's mean), --neuron (with --channel: the centre unit), \
         --class (the logit, or --log-prob), --channels A-B (one image per channel, optimised as \
-        one batch), --batch B --diversity W (B different images of one objective). Layers are \
+        one batch), --direction V (a direction in channel space, or a photo's), --batch B --diversity W (B different images of one objective). Layers are \
         PyTorch module paths (`fovea layers`); the pass stops at the deepest layer the \
         objective reads. --priors-table draws one picture per prior for the same objective.
 
           fovea visualize --layer _blocks.4 --channel 7 -o channel.png
           fovea visualize --class goldfish -o goldfish.png
           fovea visualize --layer _blocks.10 --channels 0-15 -o sweep.png
+          fovea visualize --layer _blocks.10 --direction cat.jpg --cosine-power 1 -o cat-direction.png
           fovea visualize --class flamingo --priors-table -o priors.png
           fovea visualize --model fashion-cnn --class Sneaker -o sneaker.png
         """
@@ -67,6 +68,12 @@ struct Visualize: ParsableCommand {
 
     @Flag(name: .long, help: "With --class: maximise the log-probability instead of the logit.")
     var logProb = false
+
+    @Option(name: .long, help: ArgumentHelp("A direction in --layer's channel space: comma-separated values (one per channel), a .npy vector, or a photo (its mean activation there: what makes the layer respond like this photo).", valueName: "values|file.npy|photo"))
+    var direction: String?
+
+    @Option(name: .long, help: "With --direction: the cosine-similarity power p; the objective is mean (a.v)|cos(a,v)|^p (Olah et al.; 0: the plain dot product).")
+    var cosinePower: Float = 0
 
     @Option(name: .long, help: "Image side in pixels (default: the model's input size).")
     var size: Int?
@@ -138,9 +145,12 @@ struct Visualize: ParsableCommand {
                               ("--fft-decay", fftDecay)] {
             guard value.isFinite, value >= 0 else { throw FoveaError("\(flag) \(value): must be a number >= 0") }
         }
-        let objectives = [channel != nil || neuron, channels != nil, targetClass != nil].filter { $0 }.count
-        if objectives == 0 && layer == nil { throw FoveaError("say what to visualise: --layer L --channel C, --layer L --channels A-B, --class C, or --layer L (the whole layer)") }
-        if objectives > 1 { throw FoveaError("--channel, --channels and --class are different objectives: give one") }
+        let objectives = [channel != nil || neuron, channels != nil, targetClass != nil, direction != nil].filter { $0 }.count
+        if objectives == 0 && layer == nil { throw FoveaError("say what to visualise: --layer L --channel C, --layer L --channels A-B, --class C, --layer L --direction V, or --layer L (the whole layer)") }
+        if objectives > 1 { throw FoveaError("--channel, --channels, --class and --direction are different objectives: give one") }
+        if direction != nil && layer == nil { throw FoveaError("--direction needs --layer") }
+        if !(cosinePower.isFinite && cosinePower >= 0) { throw FoveaError("--cosine-power \(cosinePower): must be a number >= 0") }
+        if cosinePower != 0 && direction == nil { throw FoveaError("--cosine-power works with --direction") }
         if neuron && channel == nil { throw FoveaError("--neuron needs --channel") }
         if (channel != nil || channels != nil) && layer == nil { throw FoveaError("--channel and --channels need --layer") }
         if priorsTable && channels != nil { throw FoveaError("--priors-table takes one objective, not --channels") }
@@ -195,9 +205,10 @@ struct Visualize: ParsableCommand {
             }
             if neuron && shape.count < 4 { throw FoveaError("--neuron: \(layer) has no spatial extent (output \(shape)); use --channel without --neuron") }
         }
+        let directionVector = try direction.map { try directionValues($0, layer: layer!, channels: try layerShape(layer!, synthesizer: synthesizer, side: side)[1], synthesizer: synthesizer) }
         if priorsTable && (classIndices?.count ?? 1) > 1 { throw FoveaError("--priors-table takes one class") }
         let images = channelList?.count ?? classIndices?.count ?? batch
-        let objective = makeObjective(channelList: channelList, classIndices: classIndices)
+        let objective = makeObjective(channelList: channelList, classIndices: classIndices, direction: directionVector)
         let transforms = transforms == "auto"
             ? (param == .maco ? ImageTransform.macoCrops(imageSize: side, inputSize: p.inputSize) : ImageTransform.standard)
             : try ImageTransform.parse(transforms)
@@ -261,9 +272,11 @@ struct Visualize: ParsableCommand {
         }
     }
 
-    func makeObjective(channelList: [Int]?, classIndices: [Int]?) -> Objective {
+    func makeObjective(channelList: [Int]?, classIndices: [Int]?, direction: [Float]? = nil) -> Objective {
         var objective: Objective
-        if let classIndices, classIndices.count == 1 {
+        if let direction, let layer {
+            objective = .direction(layer, direction, cosinePower: cosinePower)
+        } else if let classIndices, classIndices.count == 1 {
             objective = logProb ? .classLogProbability(classIndices[0]) : .classLogit(classIndices[0])
         } else if let classIndices {
             objective = Objective.sum(classIndices.enumerated().map { b, c in
@@ -375,6 +388,36 @@ struct Visualize: ParsableCommand {
             if score > best.objective { best = PhotoScore(file: file, objective: score) }
         }
         return best
+    }
+
+    /// The --direction vector: a comma list, a .npy file, or a photo's mean activation at `layer`.
+    func directionValues(_ text: String, layer: String, channels: Int, synthesizer: Synthesizer) throws -> [Float] {
+        var values: [Float]
+        let ext = (text as NSString).pathExtension.lowercased()
+        if ext == "npy" {
+            guard FileManager.default.fileExists(atPath: text) else { throw FoveaError("--direction \(text): no such file") }
+            let t: Tensor
+            do { t = try NPY.read(URL(fileURLWithPath: text)) } catch { throw FoveaError("--direction \(text): \(error)") }
+            guard t.shape.filter({ $0 != 1 }).count <= 1 else { throw FoveaError("--direction \(text): an array of shape \(t.shape), not a vector") }
+            values = t.scalars
+        } else if ["png", "jpg", "jpeg"].contains(ext) {
+            guard FileManager.default.fileExists(atPath: text) else { throw FoveaError("--direction \(text): no such file") }
+            let (crop, _) = try synthesizer.classifier.input(from: text)
+            let image = crop.toTensor(scale: 1 / 255, channels: synthesizer.classifier.preprocessing.channels)
+            let a = try withNoGrad { try synthesizer.classifier.module.outputs(of: [layer], for: synthesizer.modelInput(image)) }[layer]!
+            values = a.rank > 2 ? a.mean(axes: Array(2..<a.rank)).scalars : a.scalars
+        } else {
+            let parts = text.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else {
+                throw FoveaError("--direction \(text): expected comma-separated numbers, a .npy file or a PNG/JPEG photo")
+            }
+            values = parts.map { $0! }
+        }
+        guard values.count == channels else { throw FoveaError("--direction: \(values.count) values for \(layer)'s \(channels) channels") }
+        guard values.allSatisfy(\.isFinite), values.contains(where: { $0 != 0 }) else {
+            throw FoveaError("--direction: the vector must be finite and not all zero")
+        }
+        return values
     }
 
     func layerShape(_ layer: String, synthesizer: Synthesizer, side: Int) throws -> [Int] {

@@ -14,6 +14,11 @@ import _FoveaTestSupport
         try expectCleanFailure(["visualize", "--model", "fashion-cnn", "--class", "Toaster"], mentions: ["--class Toaster"])
         try expectCleanFailure(["visualize", "--class", "1", "--transforms", "wobble:2"], mentions: ["--transforms", "wobble"])
         try expectCleanFailure(["visualize", "--layer", "_blocks.4", "--channel", "1", "--blur-every", "4"], mentions: ["--blur-every", "pixel"])
+        try expectCleanFailure(["visualize", "--layer", "_blocks.1", "--direction", "1,2,3"], mentions: ["--direction", "3 values", "24 channels"])
+        try expectCleanFailure(["visualize", "--layer", "_blocks.1", "--direction", "1,x"], mentions: ["--direction 1,x"])
+        try expectCleanFailure(["visualize", "--direction", "1,2"], mentions: ["--direction needs --layer"])
+        try expectCleanFailure(["visualize", "--layer", "_blocks.1", "--direction", "/nonexistent.npy"], mentions: ["/nonexistent.npy"])
+        try expectCleanFailure(["visualize", "--class", "1", "--cosine-power", "2"], mentions: ["--cosine-power", "--direction"])
         try expectCleanFailure(["dream", chelsea, "--steps", "0"], mentions: ["--steps"])
         try expectCleanFailure(["invert", chelsea, "--layer", "_blocks.42"], mentions: ["_blocks.42"])
         let r = try fovea(["visualize", "--class", "1", "-o", "/nonexistent-folder/x.png"])
@@ -34,6 +39,20 @@ import _FoveaTestSupport
         let second = try fovea(args + ["-o", b])
         #expect(second.status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == Data(contentsOf: URL(fileURLWithPath: b)))
+    }
+
+    /// --direction from a photo: the photo's mean activation at the layer as the direction; the
+    /// visualisation scores higher on it than the photo itself does.
+    @Test func directionFromAPhotoBeatsThePhoto() throws {
+        let out = temporaryPath("png")
+        let r = try fovea(["visualize", "--layer", "_blocks.2", "--direction", chelsea, "--cosine-power", "1", "--size", "96",
+                           "--steps", "48", "--compare", chelsea, "--json", "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        let objective = report["objectiveOnImage"] as! Double
+        let photo = (report["bestPhoto"] as! [String: Any])["objective"] as! Double
+        #expect((report["objective"] as! String).hasPrefix("direction(_blocks.2)"))
+        #expect(objective > photo, "visualisation \(objective) vs the photo itself \(photo)")
     }
 
     @Test func dreamAndInvertWriteTheirPictures() throws {
