@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
         .target(name: "_FoveaTestSupport", dependencies: ["Fovea", "FoveaONNX"], path: "Tests/_FoveaTestSupport"),
         .testTarget(name: "FoveaKerasTests", dependencies: ["FoveaKeras", "Fovea", "_FoveaTestSupport"]),
-        .testTarget(name: "FoveaONNXTests", dependencies: ["FoveaONNX", "Fovea", "_FoveaTestSupport"]),
+        .testTarget(name: "FoveaONNXTests", dependencies: ["FoveaONNX", "Fovea", "FoveaAttribution", "FoveaEmbedding", "FoveaFeatures", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaModelTests", dependencies: ["Fovea", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaAttributionTests", dependencies: ["FoveaAttribution", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaFeaturesTests", dependencies: ["FoveaFeatures", "_FoveaTestSupport"]),

@@ -34,9 +34,7 @@ public final class ImageClassifier {
         let module = spec.build()
         let file = try weights ?? spec.defaultWeights.map { try workspace.defaultWeights(for: $0) }
         if let file {
-            guard FileManager.default.fileExists(atPath: file.path) else {
-                throw FoveaError("\(file.path): weights file not found")
-            }
+            do { try InputFile.check(file.path, role: "weights file") } catch { throw FoveaError("\(error)") }
             var state = try loadWeights(file)
             if let convert = spec.convertWeights { state = convert(state) }
             state = state.filter { key, _ in !spec.ignoredKeyPrefixes.contains { key.hasPrefix($0) } }

@@ -1,4 +1,5 @@
 import Foundation
+import FoveaIO
 import FoveaModels
 import FoveaNN
 import FoveaKeras
@@ -16,12 +17,20 @@ public struct ImportOptions: Sendable {
     public var std: [Float]?
     /// Class names, one per output.
     public var labels: [String]?
+    /// The model takes BGR channels (Caffe, OpenCV): Fovea reverses its RGB input, and `mean`
+    /// and `std` are read in the model's (BGR) order.
+    public var bgr = false
+    /// The pixel scale `mean` and `std` are given on: 1 (0...1 pixels) or 255 (0...255 pixels).
+    public var pixelScale: Float = 1
 
-    public init(inputSize: Int? = nil, mean: [Float]? = nil, std: [Float]? = nil, labels: [String]? = nil) {
+    public init(inputSize: Int? = nil, mean: [Float]? = nil, std: [Float]? = nil, labels: [String]? = nil,
+                bgr: Bool = false, pixelScale: Float = 1) {
         self.inputSize = inputSize
         self.mean = mean
         self.std = std
         self.labels = labels
+        self.bgr = bgr
+        self.pixelScale = pixelScale
     }
 
     /// The square input size: the file's (height, width) when fixed, else `inputSize`, else 224.
@@ -36,16 +45,21 @@ public struct ImportOptions: Sendable {
         return fixed ?? inputSize ?? 224
     }
 
-    /// Mean and std per channel on the 0...255 scale.
+    /// Mean and std per channel on the 0...255 scale, in RGB order (the order Fovea's
+    /// preprocessing works in; a BGR model reverses its input after it).
     func normalization(channels: Int, defaultMean: [Float], defaultStd: [Float]) throws -> (mean: [Float], std: [Float]) {
+        guard pixelScale == 1 || pixelScale == 255 else { throw FoveaError("--pixel-scale \(pixelScale): must be 1 or 255") }
         func perChannel(_ values: [Float]?, _ fallback: [Float], _ option: String) throws -> [Float] {
-            guard let values else { return channels == fallback.count ? fallback : [Float](repeating: fallback.reduce(0, +) / Float(fallback.count), count: channels) }
-            if values.count == 1 { return [Float](repeating: values[0], count: channels) }
+            guard let values else {
+                let v = channels == fallback.count ? fallback : [Float](repeating: fallback.reduce(0, +) / Float(fallback.count), count: channels)
+                return v.map { $0 * 255 }
+            }
+            if values.count == 1 { return [Float](repeating: values[0] * 255 / pixelScale, count: channels) }
             guard values.count == channels else { throw FoveaError("\(option): \(values.count) values for a \(channels)-channel input") }
-            return values
+            return (bgr ? values.reversed() : values).map { $0 * 255 / pixelScale }
         }
-        let m = try perChannel(mean, defaultMean, "--mean").map { $0 * 255 }
-        let s = try perChannel(std, defaultStd, "--std").map { $0 * 255 }
+        let m = try perChannel(mean, defaultMean, "--mean")
+        let s = try perChannel(std, defaultStd, "--std")
         guard s.allSatisfy({ $0 > 0 }) else { throw FoveaError("--std: values must be positive") }
         return (m, s)
     }
@@ -61,19 +75,38 @@ public struct ImportOptions: Sendable {
 }
 
 extension ImageClassifier {
+    /// Whether the model takes BGR and reverses its RGB input (`--channel-order bgr`).
+    public var reversesInputChannels: Bool {
+        (module as? ONNXGraph)?.reversesInputChannels ?? (module as? KerasSequential)?.reversesInputChannels ?? false
+    }
+
     /// An image classifier from a model file: ONNX (`.onnx`) or Keras HDF5 (`.h5`), told apart by
     /// content. The graph is checked at load (ONNX: a dry run at its input size; Keras: shape
     /// inference through the layers), so a model that loads runs. Layers are named as in the
     /// file: ONNX node output names, Keras layer names.
     public static func load(modelFile url: URL, options: ImportOptions = ImportOptions(),
                             workspace: Workspace = Workspace()) throws -> ImageClassifier {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw FoveaError("\(url.path): model file not found") }
-        let head = (try? FileHandle(forReadingFrom: url).readData(ofLength: 8)) ?? Data()
+        do { try InputFile.check(url.path, role: "model file") } catch { throw FoveaError("\(error)") }
+        let head = InputFile.head(url, 8)
         if head == Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {          // "\x89HDF\r\n\x1a\n"
             return try classifier(keras: try KerasSequential(contentsOf: url), name: url.lastPathComponent, options: options, workspace: workspace)
         }
-        let graph = try ONNXGraph(contentsOf: url)
-        return try classifier(onnx: graph, name: url.lastPathComponent, options: options, workspace: workspace)
+        return try classifier(onnx: try onnxGraph(url, head: head), name: url.lastPathComponent, options: options, workspace: workspace)
+    }
+
+    /// The ONNX graph of a model file, or an error that names the formats Fovea reads.
+    public static func onnxGraph(_ url: URL, head: Data? = nil) throws -> ONNXGraph {
+        do { try InputFile.check(url.path, role: "model file") } catch { throw FoveaError("\(error)") }
+        let head = head ?? InputFile.head(url, 8)
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {                                     // zip
+            throw FoveaError("\(url.path): a zip archive (a Keras 3 .keras file or a PyTorch checkpoint?); --model-file reads ONNX (.onnx) and Keras HDF5 (.h5) models; PyTorch checkpoints go with --model NAME --weights FILE")
+        }
+        guard !head.isEmpty else { throw FoveaError("\(url.path): the file is empty; --model-file reads ONNX (.onnx) and Keras HDF5 (.h5) models") }
+        do {
+            return try ONNXGraph(contentsOf: url)
+        } catch let error as ONNXError where "\(error)".contains("protobuf decoding failed") {
+            throw FoveaError("\(url.path): not an ONNX model (protobuf decoding failed: damaged, truncated or another format) and not a Keras HDF5 file; --model-file reads ONNX (.onnx) and Keras HDF5 (.h5) models")
+        }
     }
 
     static func classifier(keras model: KerasSequential, name: String, options: ImportOptions, workspace: Workspace) throws -> ImageClassifier {
@@ -85,16 +118,26 @@ extension ImageClassifier {
         let preprocessing = Preprocessing(inputSize: size, crop: .resize, mean: mean, std: std, channels: channels)
         model.eval()
         model.setRequiresGrad(false)
+        model.reversesInputChannels = options.bgr && channels == 3
         let shapes = model.layerShapes(input: [1, channels, size, size])
         guard let out = shapes.last, out.shape.count == 2 else {
             throw FoveaError("\(file): the model does not output a vector of class scores")
         }
         let camLayer = lastSpatialLayer(shapes) ?? out.path
         nonisolated(unsafe) let module = model
-        let spec = ModelSpec(name: name, summary: "Keras Sequential, \(model.layerNames.count) layers",
+        var spec = ModelSpec(name: name, summary: "Keras Sequential, \(model.layerNames.count) layers",
                              preprocessing: preprocessing, classifier: out.path, camLayer: camLayer,
                              defaultWeights: nil, build: { module })
+        spec.importNotes = Self.preprocessingNotes(options, preprocessing)
+        if model.droppedFinalSoftmax { spec.importNotes.insert("the final softmax is left out: Fovea reads the logits before it", at: 0) }
         return ImageClassifier(spec: spec, module: model, labels: try options.labels(classes: out.shape[1], imageNet: workspace.imageNetLabels))
+    }
+
+    /// How inputs are prepared, in words, for `fovea layers`.
+    static func preprocessingNotes(_ options: ImportOptions, _ p: Preprocessing) -> [String] {
+        func list(_ v: [Float]) -> String { v.map { String(format: "%g", $0) }.joined(separator: ",") }
+        let order = options.bgr && p.channels == 3 ? "BGR (reversed from RGB)" : (p.channels == 1 ? "grayscale" : "RGB")
+        return ["input: \(order), (pixel - mean) / std on 0..255 pixels with mean \(list(p.mean)) and std \(list(p.std)) (RGB order)"]
     }
 
     /// The default Grad-CAM layer of an imported model: the last with an N x C x H x W output
@@ -121,20 +164,38 @@ extension ImageClassifier {
         let preprocessing = Preprocessing(inputSize: size, crop: .resizeThenCenter(resize: size * 256 / 224),
                                           mean: mean, std: std, channels: channels)
 
+        // The logits before a final Softmax/LogSoftmax, the linear head and its pooling.
+        let head = graph.classifierHead()
+        graph.forwardOutput = head.logits
+        graph.reversesInputChannels = options.bgr && channels == 3
+
         // Dry run: shapes and operators are checked here, with errors that name the node.
         let probe = Tensor(zeros: channelsLast ? [1, size, size, channels] : [1, channels, size, size])
-        let out = try withNoGrad { try graph.run([input.name: probe]) }[graph.outputNames[0]]!
+        let out = try withNoGrad { try graph.run([input.name: probe], outputs: [head.logits]) }[head.logits]!
         guard out.rank == 2, out.shape[0] == 1 else {
             throw FoveaError("\(file): output '\(graph.outputNames[0])' has shape \(out.shape); an image classifier gives [N, classes]")
         }
         graph.eval()
         graph.setRequiresGrad(false)
         let shapes = graph.layerShapes(input: [1, channels, size, size])
-        let camLayer = lastSpatialLayer(shapes) ?? shapes.last?.path ?? ""
+        // CAM and friends need channels on axis 1: NCHW values, or channels-last ones (shown as NCHW).
+        let spatial = shapes.filter { graph.layout(of: $0.path).map { $0 != .unknown } ?? false }
+        let camLayer = head.pooled ?? lastSpatialLayer(spatial) ?? shapes.last?.path ?? ""
         nonisolated(unsafe) let module = graph
-        let spec = ModelSpec(name: name, summary: "ONNX graph, opset \(graph.opset), \(graph.nodeCount) nodes",
-                             preprocessing: preprocessing, classifier: shapes.last?.path ?? "", camLayer: camLayer,
+        var spec = ModelSpec(name: name, summary: "ONNX graph, opset \(graph.opset), \(graph.nodeCount) nodes",
+                             preprocessing: preprocessing, classifier: head.linear ?? head.logits, camLayer: camLayer,
                              defaultWeights: nil, build: { module })
+        if let pooled = head.pooled, let weight = head.weight, weight.shape[0] == out.shape[1] {
+            spec.pooledFeatures = pooled
+            spec.classifierWeight = weight
+        }
+        spec.featuresLayer = head.features.flatMap { graph.layerNames.contains($0) ? $0 : nil }
+        if let activation = head.finalActivation {
+            spec.importNotes.append("the graph ends in \(activation): Fovea reads the logits before it ('\(head.logits)')")
+        }
+        if channelsLast { spec.importNotes.append("the graph takes channels-last (NHWC) input; channels-last layers are shown as N x C x H x W") }
+        if input.shape.first == 1 { spec.importNotes.append("the graph was exported for a batch of 1: batches run one image at a time") }
+        spec.importNotes += Self.preprocessingNotes(options, preprocessing)
         return ImageClassifier(spec: spec, module: graph, labels: try options.labels(classes: out.shape[1], imageNet: workspace.imageNetLabels))
     }
 }

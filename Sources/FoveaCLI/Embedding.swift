@@ -68,7 +68,7 @@ struct Embed: ParsableCommand {
             let names = (0..<data.count).map { data.name(at: $0) }
             try (names.joined(separator: "\n") + "\n").write(toFile: paths, atomically: true, encoding: .utf8)
         }
-        print("\(data.count) images x \(embedding.shape[1]) features (\(layer ?? "input of \(classifier.embeddingLayer)")) -> \(output)")
+        print("\(data.count) images x \(embedding.shape[1]) features (\(layer ?? (classifier.spec.featuresLayer.map { "\($0), the input of \(classifier.spec.classifier)" } ?? "input of \(classifier.embeddingLayer)"))) -> \(output)")
     }
 }
 

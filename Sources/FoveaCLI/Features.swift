@@ -39,17 +39,20 @@ struct Filters: ParsableCommand {
         guard maxFilters >= 1 else { throw ValidationError("--max-filters must be at least 1") }
         let classifier = try model.load()
         let size = classifier.preprocessing.inputSize
-        let path = try layer ?? FilterGrid.firstConvolution(of: classifier.module, input: [1, 3, size, size])
-            ?? { throw FoveaError("--model \(classifier.spec.name): no convolution layer") }()
+        let channels = classifier.preprocessing.channels
+        let first = FilterGrid.firstConvolution(of: classifier.module, input: [1, channels, size, size])
+        let path = try layer ?? first ?? { throw FoveaError("--model \(classifier.spec.name): no convolution layer with constant weights") }()
         guard let module = classifier.module.module(at: path) else {
             throw UnknownLayerError(name: path, in: classifier.module)
         }
-        guard let conv = module as? Conv2d else {
-            throw FoveaError("--layer \(path): a \(type(of: module)), not a convolution (see `fovea layers`)")
+        guard var weight = (module as? ConvolutionWeighted)?.convolutionWeight else {
+            throw FoveaError("--layer \(path): a \(module.kindDescription) layer, not a convolution with constant weights (see `fovea layers`)")
         }
-        let image = FilterGrid.render(conv.weight, maxFilters: maxFilters, sharedScale: sharedScale)
+        // A BGR model's first filters, drawn in RGB.
+        if path == first && weight.shape[1] == 3 && classifier.reversesInputChannels { weight = weight.reversed(axis: 1) }
+        let image = FilterGrid.render(weight, maxFilters: maxFilters, sharedScale: sharedScale)
         try image.save(path: output)
-        print("\(path): weights \(conv.weight.shape.map(String.init).joined(separator: "x")) -> \(output) (\(image.width)x\(image.height))")
+        print("\(path): weights \(weight.shape.map(String.init).joined(separator: "x")) -> \(output) (\(image.width)x\(image.height))")
     }
 }
 

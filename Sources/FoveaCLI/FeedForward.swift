@@ -107,7 +107,7 @@ func trainLoop(options: StyleTrainingOptions, steps: Int, network: Module, optim
             try NetworkFile.saveCheckpoint(network, optimizer: optimizer, metadata: ["step": String(i + 1), "command": StyleTrainingOptions.commandLine],
                                            to: options.checkpoint)
             if ProcessInfo.processInfo.environment["FOVEA_LOG_TRAINING"] != nil {
-                FileHandle.standardError.write(Data(String(format: "step %d content %.5g style %.5g\n", i + 1, smoothed!.0, smoothed!.1).utf8))
+                writeStandardError(String(format: "step %d content %.5g style %.5g\n", i + 1, smoothed!.0, smoothed!.1))
             }
         }
     }

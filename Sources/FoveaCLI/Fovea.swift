@@ -24,6 +24,7 @@ struct FoveaCommand: ParsableCommand {
     /// Runs the command; any failure is one line on stderr ("fovea: error: ...") and a non-zero
     /// exit status, never a crash or a usage dump.
     static func main() {
+        signal(SIGPIPE, SIG_IGN)            // a closed output pipe is a write error, not a kill
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -38,10 +39,17 @@ struct FoveaCommand: ParsableCommand {
                 .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
                 .filter { !$0.isEmpty }.joined(separator: "; ")
             let line = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
-            FileHandle.standardError.write(Data("fovea: error: \(line)\n".utf8))
+            writeStandardError("fovea: error: \(line)\n")
             Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
     }
+}
+
+/// Writes to stderr without ever trapping: a full or closed stderr loses the text, the exit
+/// status still tells (FileHandle.write traps on a write error).
+func writeStandardError(_ text: String) {
+    fputs(text, stderr)
+    fflush(stderr)
 }
 
 /// Prints `value` as JSON with sorted keys (pretty-printed unless `pretty` is false).
@@ -57,7 +65,7 @@ enum Notes {
     nonisolated(unsafe) static var pending: [String] = []
     static func add(_ note: String) { pending.append(note) }
     static func flush() {
-        for note in pending { FileHandle.standardError.write(Data("fovea: note: \(note)\n".utf8)) }
+        for note in pending { writeStandardError("fovea: note: \(note)\n") }
         pending = []
     }
 }
@@ -85,6 +93,12 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Per-channel std for --model-file, on the 0..1 pixel scale (default: ONNX 0.229,0.224,0.225; Keras 0.00392157 = 1/255). --mean 0 --std 1 feeds 0..1 pixels; --mean 0 --std 0.00392157 feeds 0..255.", valueName: "s"))
     var std: String?
 
+    @Option(name: .long, help: ArgumentHelp("Channel order --model-file takes: rgb, or bgr (Caffe, OpenCV): Fovea reverses its RGB input, and --mean/--std are read in BGR order.", valueName: "rgb|bgr"))
+    var channelOrder: String?
+
+    @Option(name: .long, help: ArgumentHelp("The pixel scale --mean and --std are written on: 1 (0..1 pixels, the default) or 255 (e.g. Caffe's --mean 103.939,116.779,123.68 --std 1 --channel-order bgr --pixel-scale 255).", valueName: "1|255"))
+    var pixelScale: String?
+
     /// The model; with `needsClassifier`, a feature extractor without a classifier head
     /// (vgg16-features) is refused with one line.
     func load(needsClassifier: Bool = false) throws -> ImageClassifier {
@@ -94,11 +108,15 @@ struct ModelOptions: ParsableArguments {
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FoveaError("--class-names \(path): cannot read the file") }
                 return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             }
+            guard ["rgb", "bgr", nil].contains(channelOrder?.lowercased()) else { throw FoveaError("--channel-order \(channelOrder!): must be rgb or bgr") }
+            guard ["1", "255", nil].contains(pixelScale) else { throw FoveaError("--pixel-scale \(pixelScale!): must be 1 or 255") }
             let options = ImportOptions(inputSize: try inputSize.map(Self.parseSize), mean: try mean.map { try Self.parseList($0, "--mean") },
-                                        std: try std.map { try Self.parseList($0, "--std") }, labels: names)
+                                        std: try std.map { try Self.parseList($0, "--std") }, labels: names,
+                                        bgr: channelOrder?.lowercased() == "bgr", pixelScale: pixelScale == "255" ? 255 : 1)
             return try ImageClassifier.load(modelFile: URL(fileURLWithPath: modelFile), options: options)
         }
-        for (flag, value) in [("--input-size", inputSize), ("--mean", mean), ("--std", std), ("--class-names", classNames)] where value != nil {
+        for (flag, value) in [("--input-size", inputSize), ("--mean", mean), ("--std", std), ("--class-names", classNames),
+                              ("--channel-order", channelOrder), ("--pixel-scale", pixelScale)] where value != nil {
             throw FoveaError("\(flag) applies to --model-file only (built-in models know their preprocessing)")
         }
         let classifier = try ImageClassifier.load(model, weights: weights.map { URL(fileURLWithPath: $0) })

@@ -4,6 +4,7 @@ import Fovea
 import FoveaModels
 import FoveaNN
 import FoveaONNX
+import FoveaTensor
 
 struct Layers: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +28,15 @@ struct Layers: ParsableCommand {
     var layer: String?
 
     func run() throws {
-        let classifier = try model.load()
+        let classifier: ImageClassifier
+        do {
+            classifier = try model.load()
+        } catch {
+            // A graph that is not a single-input classifier (a style network): list its node outputs.
+            guard let file = model.modelFile, let graph = try? ImageClassifier.onnxGraph(URL(fileURLWithPath: file)) else { throw error }
+            try listGraph(graph, reason: "\(error)")
+            return
+        }
         let module = classifier.module
         let p = classifier.preprocessing
         let shapes = module.layerShapes(input: [1, p.channels, p.inputSize, p.inputSize])
@@ -38,12 +47,37 @@ struct Layers: ParsableCommand {
             (depth == nil || row.path.split(separator: ".").count <= depth!)
                 && (layer == nil || row.path == layer! || row.path.hasPrefix(layer! + "."))
         }
+        for note in classifier.spec.importNotes { print("note: \(note)") }
         let width = max(rows.map(\.path.count).max() ?? 0, 5)
         print("\("layer".rightPad(width))  output shape")
         for (path, shape) in rows {
             let kind = module.module(at: path)!.kindDescription
             print("\(path.rightPad(width))  \(shape.map(String.init).joined(separator: "x").rightPad(16))  \(kind)")
         }
+    }
+}
+
+extension Layers {
+    /// Every node output of an ONNX graph, with shapes when its inputs' shapes are all fixed.
+    func listGraph(_ graph: ONNXGraph, reason: String) throws {
+        let why = reason.hasPrefix(graph.source + ": ") ? String(reason.dropFirst(graph.source.count + 2)) : reason
+        print("note: not used as an image classifier (\(why)); the graph's node outputs follow")
+        for input in graph.inputs {
+            print("input \(input.name): \(input.shape.map { $0.map(String.init) ?? "?" }.joined(separator: "x"))")
+        }
+        var shapes: [String: [Int]] = [:]
+        if graph.inputs.allSatisfy({ $0.shape.allSatisfy { $0 != nil } }) {
+            let feeds = Dictionary(uniqueKeysWithValues: graph.inputs.map { ($0.name, Tensor(zeros: $0.shape.map { $0! })) })
+            if let values = try? withNoGrad({ try graph.run(feeds, outputs: graph.layerNames) }) { shapes = values.mapValues(\.shape) }
+        }
+        let names = graph.layerNames.filter { layer == nil || $0 == layer! }
+        let width = max(names.map(\.count).max() ?? 0, 5)
+        print("\("layer".rightPad(width))  output shape")
+        for name in names {
+            let shape = shapes[name].map { $0.map(String.init).joined(separator: "x") } ?? "?"
+            print("\(name.rightPad(width))  \(shape.rightPad(16))  \(graph.module(at: name)!.kindDescription)")
+        }
+        print("outputs: \(graph.outputNames.joined(separator: ", "))")
     }
 }
 

@@ -12,7 +12,7 @@ struct ProgressBar {
         guard enabled, total > 0 else { return }
         let width = 30, filled = width * done / total
         let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total) \(status)".utf8))
-        if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        writeStandardError("\r\(label) [\(bar)] \(done)/\(total) \(status)")
+        if done == total { writeStandardError("\n") }
     }
 }

@@ -6,7 +6,7 @@ import FoveaTensor
 extension ImageClassifier {
     /// The default embedding layer: what enters the final linear classifier (the lecture's
     /// "last-layer features": 1280-d for EfficientNet-Lite0, 512-d for ResNet-18).
-    public var embeddingLayer: String { spec.classifier }
+    public var embeddingLayer: String { spec.featuresLayer ?? spec.classifier }
 
     /// Features of model inputs x [N, 3, H, W] at `layer` (nil: the input of the final linear
     /// layer; a named layer: its output, averaged over space for conv layers), [N, D].
@@ -17,7 +17,7 @@ extension ImageClassifier {
         }
         var captured: Tensor?
         // Default: the classifier's input (pre-hook); a named layer: its output.
-        let handle = layer == nil
+        let handle = layer == nil && spec.featuresLayer == nil
             ? target.addForwardPreHook { _, x in captured = x; return nil }
             : target.addForwardHook { _, y in captured = y; return nil }
         defer { handle.remove() }

@@ -8,7 +8,7 @@ public enum FilterGrid {
     /// The first convolution in forward order (AlexNet `features.0`, ResNet `conv1`,
     /// EfficientNet `_conv_stem`).
     public static func firstConvolution(of model: Module, input shape: [Int]) -> String? {
-        model.layerShapes(input: shape).map(\.path).first { model.module(at: $0) is Conv2d }
+        model.layerShapes(input: shape).map(\.path).first { (model.module(at: $0) as? ConvolutionWeighted)?.convolutionWeight != nil }
     }
 
     /// Tiles of a weight tensor [out, in, kh, kw]:

@@ -66,6 +66,10 @@ final class KerasConv2D: Module {
     }
 }
 
+extension KerasConv2D: ConvolutionWeighted {
+    var convolutionWeight: Tensor? { kernel }
+}
+
 extension KerasConv2D: KerasShaped {
     func outputShape(_ s: [Int]) -> [Int]? {
         guard s.count == 3, s[0] == kernel.shape[1] * groups, kernel.shape[0] % groups == 0 else { return nil }

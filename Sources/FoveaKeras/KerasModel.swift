@@ -205,7 +205,10 @@ public final class KerasSequential: Module {
         for (name, module) in modules { registerChild(name, module) }
     }
 
+    /// Feed BGR images: ``forward(_:)`` reverses the channels of its RGB input.
+    public var reversesInputChannels = false
+
     public override func forward(_ x: Tensor) -> Tensor {
-        children.reduce(x) { y, child in child.module(y) }
+        children.reduce(reversesInputChannels ? x.reversed(axis: 1) : x) { y, child in child.module(y) }
     }
 }

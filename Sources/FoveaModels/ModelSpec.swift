@@ -70,6 +70,15 @@ public struct ModelSpec: Sendable {
     public var convertWeights: (@Sendable ([String: Tensor]) -> [String: Tensor])? = nil
     /// Whether the model ends in a classifier (false: a feature extractor such as vgg16-features).
     public var hasClassifier = true
+    /// The final linear map's weight [classes, K] when `classifier` is not a ``Linear`` module
+    /// (an imported graph's Gemm or MatMul, a Keras Dense): with `pooledFeatures`, what CAM needs.
+    public var classifierWeight: Tensor? = nil
+    /// The layer whose output is the last-layer features [N, K] (the default embedding), when
+    /// that is not simply `classifier`'s input (imported graphs, whose layers are node outputs).
+    public var featuresLayer: String? = nil
+    /// What the model does that Fovea leaves out or adds, for `fovea layers` (an imported
+    /// graph's final Softmax read as logits, a channels-last input).
+    public var importNotes: [String] = []
 
     public init(name: String, summary: String, preprocessing: Preprocessing, classifier: String, camLayer: String,
                 defaultWeights: String?, build: @escaping @Sendable () -> Module, pooledFeatures: String? = nil,

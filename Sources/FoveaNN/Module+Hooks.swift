@@ -35,6 +35,20 @@ public struct UnknownLayerError: Error, CustomStringConvertible {
 /// let a = capture.outputs["_blocks.15"]!, g = capture.gradients["_blocks.15"]!
 /// capture.remove()
 /// ```
+/// A layer whose output may not hold channels on axis 1: an imported graph's value whose axis
+/// order was lost (an unusual Transpose). Maps and channel rankings of it would be wrong.
+public protocol AxisOrderReporting: AnyObject {
+    /// Why the output's channels are not known to be on axis 1, or nil when they are.
+    var axisOrderProblem: String? { get }
+}
+
+/// A layer was asked for that cannot be read as N x C x H x W.
+public struct LayerAxisError: Error, CustomStringConvertible {
+    public let name: String
+    public let problem: String
+    public var description: String { "--layer \(name): \(problem); choose another layer (`fovea layers`)" }
+}
+
 public final class LayerCapture {
     public private(set) var outputs: [String: Tensor] = [:]
     public private(set) var gradients: [String: Tensor] = [:]
@@ -47,6 +61,7 @@ public final class LayerCapture {
             guard let m = all.first(where: { $0.path == path })?.module else {
                 throw UnknownLayerError(name: name, in: root)
             }
+            if let problem = (m as? AxisOrderReporting)?.axisOrderProblem { throw LayerAxisError(name: name, problem: problem) }
             // Weak: a capture released before backward must not be called back.
             handles.append(m.addForwardHook { [weak self] _, y in
                 guard let self else { return nil }

@@ -5,10 +5,16 @@ import SwiftProtobuf
 
 /// The output of one ONNX node as a layer. Its forward is the identity, called on the node's
 /// output, so a hook on it sees (and may replace) that output, as a PyTorch forward hook does.
-final class ONNXNodeOutput: Module {
+final class ONNXNodeOutput: Module, ConvolutionWeighted, AxisOrderReporting {
     let opType: String
+    /// A Conv node's constant weight [out, in / group, kh, kw].
+    var convolutionWeight: Tensor?
+    /// The node's value is channels-last in the file (hooks see it as NCHW).
+    var channelsLast = false
+    /// The node's 4-D value has an axis order Fovea could not follow.
+    var axisOrderProblem: String?
     init(opType: String) { self.opType = opType }
-    override var kindDescription: String { "ONNX \(opType)" }
+    override var kindDescription: String { "ONNX \(opType)" + (channelsLast ? " (NHWC in the file)" : "") }
 }
 
 /// An ONNX model imported as a ``Module``: every node is lowered to differentiable tensor ops,
@@ -32,6 +38,7 @@ public final class ONNXGraph: Module {
     }
 
     struct Step {
+        let node: Onnx_NodeProto
         let context: String
         let inputs: [String]
         let outputs: [String]
@@ -49,9 +56,19 @@ public final class ONNXGraph: Module {
     public let nodeCount: Int
     public let foldedNodeCount: Int
     /// Feed channels-last images: ``forward(_:)`` permutes NCHW input to NHWC (TensorFlow exports).
-    public var channelsLastInput = false
-    private let constants: [String: ONNXValue]
-    private let steps: [Step]
+    public var channelsLastInput = false {
+        didSet { followLayouts() }
+    }
+    /// Feed BGR images: ``forward(_:)`` reverses the channels of its RGB input (Caffe-style exports).
+    public var reversesInputChannels = false
+    /// The value ``forward(_:)`` returns: the first graph output, or the logits before a final
+    /// Softmax (see ``classifierHead()``).
+    public var forwardOutput: String
+    let constants: [String: ONNXValue]
+    let steps: [Step]
+    /// Each followed 4-D value's axis order. Channels-last values are shown to their layer (and
+    /// so to hooks) as NCHW, so every technique reads channels on axis 1.
+    private(set) var layouts: [String: ONNXLayout] = [:]
 
     /// The ONNX opsets whose operator semantics Fovea implements.
     public static let supportedOpsets = 7...22
@@ -128,8 +145,11 @@ public final class ONNXGraph: Module {
             } else {
                 guard layerOutputs.insert(first).inserted else { throw ONNXError("\(context): output '\(first)' is computed twice") }
                 let layer = ONNXNodeOutput(opType: node.opType)
+                if node.opType == "Conv", node.input.count > 1, case .float(let w)? = constants[node.input[1]], w.rank == 4 {
+                    layer.convolutionWeight = w
+                }
                 layers.append((first, layer))
-                steps.append(Step(context: context, inputs: node.input, outputs: node.output, kernel: kernel, layer: layer))
+                steps.append(Step(node: node, context: context, inputs: node.input, outputs: node.output, kernel: kernel, layer: layer))
             }
             known.formUnion(live)
         }
@@ -140,11 +160,22 @@ public final class ONNXGraph: Module {
         guard !outputNames.isEmpty else { throw ONNXError("\(source): the graph has no outputs") }
         self.constants = constants
         self.steps = steps
+        forwardOutput = outputNames[0]
         nodeCount = graph.node.count
         foldedNodeCount = folded
         super.init()
+        followLayouts()
         for (name, tensor) in parameters { registerParameter(name, tensor) }
         for (name, layer) in layers { registerChild(name, layer) }
+    }
+
+    private func followLayouts() {
+        layouts = Self.followLayouts(steps: steps, input: inputs[0].name, channelsLastInput: channelsLastInput, constants: Set(constants.keys))
+        for step in steps {
+            step.layer.channelsLast = layouts[step.outputs[0]] == .nhwc
+            step.layer.axisOrderProblem = layouts[step.outputs[0]] == .unknown
+                ? "a value whose axes a Transpose in the graph put in an order that is neither NCHW nor NHWC" : nil
+        }
     }
 
     /// Runs the graph on named inputs; returns the graph outputs (or the values `outputs` names:
@@ -155,16 +186,26 @@ public final class ONNXGraph: Module {
             throw ONNXError("\(source): no value named '\(name)' (see `fovea layers`)")
         }
         var values = constants
+        // A graph exported for a batch of 1 (torch.onnx.export's default) runs a larger batch one
+        // image at a time, node by node: hooks still see each layer's whole batch.
+        var batch = 1
         for input in inputs {
             guard let t = feeds[input.name] else {
                 throw ONNXError("\(source): input '\(input.name)' was not given (inputs: \(inputs.map(\.name).joined(separator: ", ")))")
             }
-            let fits = t.rank == input.shape.count && zip(t.shape, input.shape).allSatisfy { $1 == nil || $0 == $1 }
+            let perImage = input.shape.first == 1 && t.rank == input.shape.count && t.rank > 0 && t.shape[0] > 1
+            let declared = perImage ? [nil] + input.shape.dropFirst() : input.shape
+            let fits = t.rank == input.shape.count && zip(t.shape, declared).allSatisfy { $1 == nil || $0 == $1 }
             guard fits || input.shape.isEmpty else {
                 throw ONNXError("\(source): input '\(input.name)' has shape \(t.shape); the graph declares \(input.shape.map { $0.map(String.init) ?? "?" })")
             }
+            if perImage {
+                guard batch == 1 || batch == t.shape[0] else { throw ONNXError("\(source): inputs have different batch sizes") }
+                batch = t.shape[0]
+            }
             values[input.name] = .float(t)
         }
+        var batched: Set<String> = batch > 1 ? Set(inputs.map(\.name)) : []
         for step in steps {
             if ForwardStop.current?.isStopped == true { return [:] }       // a truncated pass: nothing more is read
             let arguments = try step.inputs.map { name -> ONNXValue? in
@@ -172,13 +213,23 @@ public final class ONNXGraph: Module {
                 guard let v = values[name] else { throw ONNXError("\(step.context): input '\(name)' is missing") }
                 return v
             }
-            var results = try step.kernel(arguments)
+            var results: [ONNXValue]
+            if batch > 1 && step.inputs.contains(where: batched.contains) {
+                results = try perImage(step, arguments, batch: batch, batched: batched)
+                batched.formUnion(step.outputs.filter { !$0.isEmpty })
+            } else {
+                results = try step.kernel(arguments)
+            }
             guard results.count >= step.outputs.filter({ !$0.isEmpty }).count else {
                 throw ONNXError("\(step.context): produces \(results.count) outputs, the graph uses \(step.outputs.count)")
             }
             // Feature tensors ([N, ...]) go through their layer, where hooks see them; scalars and
             // vectors of shape arithmetic do not.
-            if case .float(let y) = results[0], y.rank >= 2 { results[0] = .float(step.layer(y)) }
+            if case .float(let y) = results[0], y.rank >= 2 {
+                results[0] = .float(y.rank == 4 && layouts[step.outputs[0]] == .nhwc
+                    ? step.layer(y.permuted([0, 3, 1, 2])).permuted([0, 2, 3, 1])
+                    : step.layer(y))
+            }
             for (name, value) in zip(step.outputs, results) where !name.isEmpty { values[name] = value }
         }
         var out: [String: Tensor] = [:]
@@ -192,17 +243,36 @@ public final class ONNXGraph: Module {
         return out
     }
 
-    /// The first output for the first input (a classifier's logits). `x` is NCHW; with
+    /// One node on each image of a batch the graph was exported without: batched inputs are
+    /// sliced to [1, ...], float results concatenated back; shape arithmetic (integers) is the
+    /// same for every image and taken from the first.
+    private func perImage(_ step: Step, _ arguments: [ONNXValue?], batch: Int, batched: Set<String>) throws -> [ONNXValue] {
+        var perImage: [[ONNXValue]] = []
+        for b in 0..<batch {
+            let slice = zip(step.inputs, arguments).map { name, value -> ONNXValue? in
+                guard batched.contains(name), case .float(let t)? = value else { return value }
+                return .float(t.slice(axis: 0, b..<(b + 1)))
+            }
+            perImage.append(try step.kernel(slice))
+        }
+        return perImage[0].indices.map { k in
+            guard case .float = perImage[0][k] else { return perImage[0][k] }
+            return .float(Tensor.concat(perImage.map { if case .float(let t) = $0[k] { t } else { Tensor(scalar: 0) } }, axis: 0))
+        }
+    }
+
+    /// ``forwardOutput`` for the first input (a classifier's logits). `x` is NCHW; with
     /// ``channelsLastInput`` it is permuted to NHWC first.
     ///
     /// Module's forward cannot throw: shapes are checked when a model is loaded (a dry run at
     /// its input size), and a graph that still fails ends the process with its one-line error.
     public override func forward(_ x: Tensor) -> Tensor {
-        let input = channelsLastInput ? x.permuted([0, 2, 3, 1]) : x
+        let ordered = reversesInputChannels ? x.reversed(axis: 1) : x
+        let input = channelsLastInput ? ordered.permuted([0, 2, 3, 1]) : ordered
         do {
-            return try run([inputs[0].name: input])[outputNames[0]] ?? input        // nil: a truncated pass
+            return try run([inputs[0].name: input], outputs: [forwardOutput])[forwardOutput] ?? input        // nil: a truncated pass
         } catch {
-            FileHandle.standardError.write(Data("fovea: error: \(error)\n".utf8))
+            fputs("fovea: error: \(error)\n", stderr)
             exit(1)
         }
     }

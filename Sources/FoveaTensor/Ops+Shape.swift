@@ -45,6 +45,12 @@ extension Tensor {
             .recorded(.slice(axis: a, start: range.lowerBound, end: range.upperBound), [self])
     }
 
+    /// The entries along `axis` in reverse order (RGB <-> BGR on axis 1), differentiable.
+    public func reversed(axis: Int) -> Tensor {
+        let n = shape[axis]
+        return n <= 1 ? self : Tensor.concat((0..<n).reversed().map { slice(axis: axis, $0..<($0 + 1)) }, axis: axis)
+    }
+
     /// Concatenates tensors along `axis`.
     public static func concat(_ tensors: [Tensor], axis: Int) -> Tensor {
         precondition(!tensors.isEmpty, "concat of no tensors")

@@ -1,6 +1,28 @@
-"""Shared by the golden scripts: a minimal safetensors writer (no safetensors package needed)."""
+"""Shared by the golden scripts: the seeded values u(key, i) and a minimal safetensors writer
+(no safetensors package needed)."""
 import json
 import struct
+
+import numpy as np
+
+
+def fnv1a(text):
+    h = 0x811C9DC5
+    for b in text.encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def uniform(key, count):
+    """u(key, i) for i < count: a murmur-style finaliser of (i * 0x9E3779B1 + fnv1a(key))."""
+    i = np.arange(count, dtype=np.uint64)
+    h = (i * np.uint64(0x9E3779B1) + np.uint64(fnv1a(key))) & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(16)
+    return (h.astype(np.float64) / 2.0 ** 32 - 0.5).astype(np.float32)
 
 
 def write_safetensors(path, tensors, dtype="F32"):

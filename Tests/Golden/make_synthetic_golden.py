@@ -28,29 +28,13 @@ import torchvision
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from golden_io import write_safetensors  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_io import fnv1a, uniform  # noqa: E402,F401  (uniform is imported from here by the other scripts)
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torchvision", "synthetic")
 MODELS = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "squeezenet1_0", "squeezenet1_1",
           "mobilenet_v2", "densenet121", "googlenet"]
-
-
-def fnv1a(text):
-    h = 0x811C9DC5
-    for b in text.encode():
-        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
-def uniform(key, count):
-    """u(key, i) for i < count: a murmur-style finaliser of (i * 0x9E3779B1 + fnv1a(key))."""
-    i = np.arange(count, dtype=np.uint64)
-    h = (i * np.uint64(0x9E3779B1) + np.uint64(fnv1a(key))) & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(16)
-    h = (h * np.uint64(0x85EBCA6B)) & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(13)
-    h = (h * np.uint64(0xC2B2AE35)) & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(16)
-    return (h.astype(np.float64) / 2.0 ** 32 - 0.5).astype(np.float32)
 
 
 def synthetic(key, shape):

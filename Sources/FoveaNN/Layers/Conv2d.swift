@@ -25,6 +25,17 @@ public enum ConvPadding: Sendable {
 }
 
 /// `torch.nn.Conv2d`: parameters `weight` [out, in/groups, kh, kw] and optional `bias` [out].
+/// A layer that computes a 2-D convolution, with its weight [out, in / groups, kh, kw] (nil if
+/// the weight is not a constant): what `fovea filters` draws, for native Conv2d, ONNX Conv and
+/// Keras Conv2D/DepthwiseConv2D layers alike.
+public protocol ConvolutionWeighted: AnyObject {
+    var convolutionWeight: Tensor? { get }
+}
+
+extension Conv2d: ConvolutionWeighted {
+    public var convolutionWeight: Tensor? { weight }
+}
+
 public final class Conv2d: Module {
     public let weight: Tensor
     public let bias: Tensor?
