@@ -49,14 +49,17 @@ bench: data build
 	@python3 -c "import onnx" 2>/dev/null || python3 -m pip install --quiet onnx
 	python3 scripts/bench_style.py $(FOVEA) --cache "$(CACHE)"
 
-# Regenerates the golden files from PyTorch (needs `pip install torch pillow numpy`), onnxruntime
-# and h5py. The torchvision, synthetic and training goldens have their own scripts beside them.
+# Regenerates the golden files from PyTorch (needs `pip install torch pillow numpy`), onnxruntime,
+# h5py and Keras 3 (on its torch backend). The torchvision, synthetic and training goldens have their own scripts beside them.
 golden: data
 	python3 Tests/Golden/make_golden.py --cache "$(CACHE)"
 	python3 Tests/Golden/make_synthesis_golden.py
 	@python3 -c "import onnx, onnxruntime, h5py" 2>/dev/null || python3 -m pip install --quiet onnx onnxruntime h5py
 	python3 Tests/Golden/make_onnx_golden.py "$(CACHE)"
 	python3 Tests/Golden/make_keras_golden.py "$(CACHE)"
+	python3 Tests/Golden/make_exports_golden.py
+	@python3 -c "import keras" 2>/dev/null || python3 -m pip install --quiet keras
+	KERAS_BACKEND=torch python3 Tests/Golden/make_keras_functional_golden.py
 	python3 Tests/Golden/make_style_golden.py --cache "$(CACHE)"
 
 clean:

@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "FoveaONNX", dependencies: ["FoveaNN", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         // Keras .h5 import through libhdf5 (Debian libhdf5-dev).
         .target(name: "CFoveaHDF5", linkerSettings: [.linkedLibrary("hdf5_serial")]),
-        .target(name: "FoveaKeras", dependencies: ["FoveaNN", "CFoveaHDF5"]),
+        .target(name: "FoveaKeras", dependencies: ["FoveaNN", "FoveaIO", "CFoveaHDF5"]),
         .target(name: "FoveaIO", dependencies: ["FoveaTensor", "CPNG", "CJPEG", "CZlib", "CFoveaPNG", "CFoveaJPEG"]),
         .target(name: "Fovea", dependencies: ["FoveaModels", "FoveaIO", "FoveaONNX", "FoveaKeras"],
                 // fashion-cnn's trained weights (fovea train; see README).

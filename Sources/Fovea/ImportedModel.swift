@@ -77,19 +77,20 @@ public struct ImportOptions: Sendable {
 extension ImageClassifier {
     /// Whether the model takes BGR and reverses its RGB input (`--channel-order bgr`).
     public var reversesInputChannels: Bool {
-        (module as? ONNXGraph)?.reversesInputChannels ?? (module as? KerasSequential)?.reversesInputChannels ?? false
+        (module as? ONNXGraph)?.reversesInputChannels ?? (module as? KerasModel)?.reversesInputChannels ?? false
     }
 
-    /// An image classifier from a model file: ONNX (`.onnx`) or Keras HDF5 (`.h5`), told apart by
-    /// content. The graph is checked at load (ONNX: a dry run at its input size; Keras: shape
+    /// An image classifier from a model file: ONNX (`.onnx`), Keras HDF5 (`.h5`) or a Keras 3
+    /// archive (`.keras`), told apart by content. The graph is checked at load (ONNX: a dry run at its input size; Keras: shape
     /// inference through the layers), so a model that loads runs. Layers are named as in the
     /// file: ONNX node output names, Keras layer names.
     public static func load(modelFile url: URL, options: ImportOptions = ImportOptions(),
                             workspace: Workspace = Workspace()) throws -> ImageClassifier {
         do { try InputFile.check(url.path, role: "model file") } catch { throw FoveaError("\(error)") }
         let head = InputFile.head(url, 8)
-        if head == Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {          // "\x89HDF\r\n\x1a\n"
-            return try classifier(keras: try KerasSequential(contentsOf: url), name: url.lastPathComponent, options: options, workspace: workspace)
+        let kerasArchive = head.starts(with: [0x50, 0x4B, 0x03, 0x04]) && (try? ZipFile.entry("config.json", of: url)) != nil
+        if head == Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) || kerasArchive {          // "\x89HDF\r\n\x1a\n", or a zip
+            return try classifier(keras: try KerasModel(contentsOf: url), name: url.lastPathComponent, options: options, workspace: workspace)
         }
         return try classifier(onnx: try onnxGraph(url, head: head), name: url.lastPathComponent, options: options, workspace: workspace)
     }
@@ -99,17 +100,17 @@ extension ImageClassifier {
         do { try InputFile.check(url.path, role: "model file") } catch { throw FoveaError("\(error)") }
         let head = head ?? InputFile.head(url, 8)
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {                                     // zip
-            throw FoveaError("\(url.path): a zip archive (a Keras 3 .keras file or a PyTorch checkpoint?); --model-file reads ONNX (.onnx) and Keras HDF5 (.h5) models; PyTorch checkpoints go with --model NAME --weights FILE")
+            throw FoveaError("\(url.path): a zip archive that is not a Keras 3 model (a PyTorch checkpoint?); --model-file reads ONNX (.onnx) and Keras (.h5, .keras) models; PyTorch checkpoints go with --model NAME --weights FILE")
         }
-        guard !head.isEmpty else { throw FoveaError("\(url.path): the file is empty; --model-file reads ONNX (.onnx) and Keras HDF5 (.h5) models") }
+        guard !head.isEmpty else { throw FoveaError("\(url.path): the file is empty; --model-file reads ONNX (.onnx) and Keras (.h5, .keras) models") }
         do {
             return try ONNXGraph(contentsOf: url)
         } catch let error as ONNXError where "\(error)".contains("protobuf decoding failed") {
-            throw FoveaError("\(url.path): not an ONNX model (protobuf decoding failed: damaged, truncated or another format) and not a Keras HDF5 file; --model-file reads ONNX (.onnx) and Keras HDF5 (.h5) models")
+            throw FoveaError("\(url.path): not an ONNX model (protobuf decoding failed: damaged, truncated or another format) and not a Keras HDF5 file; --model-file reads ONNX (.onnx) and Keras (.h5, .keras) models")
         }
     }
 
-    static func classifier(keras model: KerasSequential, name: String, options: ImportOptions, workspace: Workspace) throws -> ImageClassifier {
+    static func classifier(keras model: KerasModel, name: String, options: ImportOptions, workspace: Workspace) throws -> ImageClassifier {
         let file = model.source
         let channels = model.inputShape.channels ?? 3
         let size = try options.inputSize(declared: (model.inputShape.height, model.inputShape.width), file: file)
@@ -123,11 +124,15 @@ extension ImageClassifier {
         guard let out = shapes.last, out.shape.count == 2 else {
             throw FoveaError("\(file): the model does not output a vector of class scores")
         }
-        let camLayer = lastSpatialLayer(shapes) ?? out.path
+        let camLayer = model.classifierHead?.pooled ?? lastSpatialLayer(shapes) ?? out.path
         nonisolated(unsafe) let module = model
-        var spec = ModelSpec(name: name, summary: "Keras Sequential, \(model.layerNames.count) layers",
+        var spec = ModelSpec(name: name, summary: "Keras \(model.architecture), \(model.layerNames.count) layers",
                              preprocessing: preprocessing, classifier: out.path, camLayer: camLayer,
                              defaultWeights: nil, build: { module })
+        if let head = model.classifierHead, let pooled = head.pooled {
+            spec.pooledFeatures = pooled
+            spec.classifierWeight = head.weight
+        }
         spec.importNotes = Self.preprocessingNotes(options, preprocessing)
         if model.droppedFinalSoftmax { spec.importNotes.insert("the final softmax is left out: Fovea reads the logits before it", at: 0) }
         return ImageClassifier(spec: spec, module: model, labels: try options.labels(classes: out.shape[1], imageNet: workspace.imageNetLabels))

@@ -78,7 +78,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Weights file (.pth zip or legacy format, or .safetensors) with the model's PyTorch state-dict keys. Default: the model's fetched weights.")
     var weights: String?
 
-    @Option(name: .long, help: ArgumentHelp("Your own model instead of --model: an ONNX file, or a Keras Sequential .h5 (model.save). Layers are ONNX node output names or Keras layer names (`fovea layers --model-file F`).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Your own model instead of --model: an ONNX file, or a Keras model (Sequential or Functional: Keras 2 .h5 from model.save, Keras 3 .keras). Layers are ONNX node output names or Keras layer names (`fovea layers --model-file F`).", valueName: "file"))
     var modelFile: String?
 
     @Option(name: .long, help: ArgumentHelp("Class names for --model-file: a text file, one name per line, in output order.", valueName: "file"))

@@ -140,3 +140,14 @@ func crc32(_ data: ArraySlice<UInt8>) -> UInt32 {
         }
     }
 }
+
+/// The stored entries of a zip file (Keras 3 `.keras` archives, like PyTorch's, store them
+/// uncompressed).
+public enum ZipFile {
+    /// The contents of entry `name` of the zip file at `url`, nil if it has no such entry.
+    public static func entry(_ name: String, of url: URL) throws -> Data? {
+        let archive = try ZipArchive(Array(try Data(contentsOf: url)))
+        guard let entry = archive.entry(name) else { return nil }
+        return Data(archive.bytes[try archive.contents(of: entry)])
+    }
+}

@@ -12,10 +12,11 @@ final class HDF5File {
     private let handle: Int64
     private static let library = NSLock()
 
-    init(path: String) throws {
-        self.path = path
+    /// `label`: the name errors use (an archive's member is unpacked to a temporary path).
+    init(path: String, label: String? = nil) throws {
+        self.path = label ?? path
         handle = Self.library.withLock { fovea_h5_open(path) }
-        guard handle >= 0 else { throw KerasError("\(path): not an HDF5 file") }
+        guard handle >= 0 else { throw KerasError("\(label ?? path): not an HDF5 file") }
     }
 
     deinit { Self.library.withLock { fovea_h5_close(handle) } }

@@ -15,7 +15,7 @@ protocol KerasShaped {
 
 /// A Keras activation by name.
 enum KerasActivation: String {
-    case linear, relu, relu6, sigmoid, tanh, softmax, elu, swish, hard_sigmoid
+    case linear, relu, relu6, sigmoid, tanh, softmax, elu, swish, silu, hard_sigmoid, hard_swish, hard_silu, softplus
 
     func apply(_ x: Tensor) -> Tensor {
         switch self {
@@ -26,8 +26,10 @@ enum KerasActivation: String {
         case .tanh: return x.tanh()
         case .softmax: return x.softmax(axis: 1)
         case .elu: return x.relu() + ((x - x.relu()).exp() - 1)          // x > 0 ? x : e^x - 1
-        case .swish: return x * x.sigmoid()
+        case .swish, .silu: return x * x.sigmoid()
         case .hard_sigmoid: return 1 - (1 - (x * 0.2 + 0.5).relu()).relu()
+        case .hard_swish, .hard_silu: return x * (x + 3).relu6() / 6          // x relu6(x + 3) / 6
+        case .softplus: return x.relu() + ((-x.abs()).exp() + 1).log()          // log(1 + e^x), stable
         }
     }
 }
@@ -64,6 +66,10 @@ final class KerasConv2D: Module {
                                   stride: stride, dilation: dilation)
         return activation.apply(x.conv2d(weight: kernel, bias: bias, stride: stride, padding: p, dilation: dilation, groups: groups))
     }
+}
+
+extension KerasSeparableConv2D: ConvolutionWeighted {
+    var convolutionWeight: Tensor? { depthwise.kernel }
 }
 
 extension KerasConv2D: ConvolutionWeighted {
@@ -155,15 +161,116 @@ extension KerasPooling2D: KerasShaped {
 
 final class KerasGlobalPooling2D: Module {
     override var kindDescription: String { max ? "Keras GlobalMaxPooling2D" : "Keras GlobalAveragePooling2D" }
-    let max: Bool
-    init(max: Bool) { self.max = max }
+    let max: Bool, keepDims: Bool
+    init(max: Bool, keepDims: Bool = false) { self.max = max; self.keepDims = keepDims }
     override func forward(_ x: Tensor) -> Tensor {
-        max ? x.max(axis: 2).max(axis: 3).flattened() : x.adaptiveAvgPool2d(height: 1, width: 1).flattened()
+        let pooled = max ? x.max(axis: 2).max(axis: 3) : x.adaptiveAvgPool2d(height: 1, width: 1)      // [N, C, 1, 1]
+        return keepDims ? pooled : pooled.flattened()
     }
 }
 
 extension KerasGlobalPooling2D: KerasShaped {
-    func outputShape(_ s: [Int]) -> [Int]? { s.count == 3 ? [s[0]] : nil }
+    func outputShape(_ s: [Int]) -> [Int]? { s.count == 3 ? (keepDims ? [s[0], 1, 1] : [s[0]]) : nil }
+}
+
+/// SeparableConv2D: a depthwise convolution (kernel (kh, kw, C, m)) then a pointwise 1x1 one
+/// ((1, 1, C m, out)) with the bias and activation.
+final class KerasSeparableConv2D: Module {
+    override var kindDescription: String { "Keras SeparableConv2D" }
+    let depthwise: KerasConv2D, pointwise: KerasConv2D
+
+    init(depthwise: KerasConv2D, pointwise: KerasConv2D) {
+        self.depthwise = depthwise; self.pointwise = pointwise
+        super.init()
+        registerParameter("depthwise_kernel", depthwise.kernel)
+        registerParameter("pointwise_kernel", pointwise.kernel)
+        if let bias = pointwise.bias { registerParameter("bias", bias) }
+    }
+
+    override func forward(_ x: Tensor) -> Tensor { pointwise.forward(depthwise.forward(x)) }
+}
+
+extension KerasSeparableConv2D: KerasShaped {
+    func outputShape(_ s: [Int]) -> [Int]? { depthwise.outputShape(s).flatMap(pointwise.outputShape) }
+}
+
+/// Reshape to a channels-last `target` (Keras's view): an N x C x H x W input is read in
+/// N x H x W x C order, and a 3-D target (H, W, C) comes back as N x C x H x W.
+final class KerasReshape: Module, KerasShaped {
+    override var kindDescription: String { "Keras Reshape" }
+    let target: [Int]
+    init(target: [Int]) { self.target = target }
+
+    override func forward(_ x: Tensor) -> Tensor {
+        let flat = x.rank == 4 ? x.permuted([0, 2, 3, 1]) : x
+        let y = flat.reshaped([x.shape[0]] + target)
+        return target.count == 3 ? y.permuted([0, 3, 1, 2]) : y
+    }
+
+    func outputShape(_ s: [Int]) -> [Int]? {
+        guard s.reduce(1, *) == target.reduce(1, *) else { return nil }
+        return target.count == 3 ? [target[2], target[0], target[1]] : target
+    }
+}
+
+/// A layer of several inputs (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate).
+/// The model computes ``merge(_:)`` and passes the result through the layer (an identity), so
+/// hooks on it see its output.
+final class KerasMerge: Module {
+    enum Operation: String { case add = "Add", subtract = "Subtract", multiply = "Multiply", average = "Average",
+                                  maximum = "Maximum", minimum = "Minimum", concatenate = "Concatenate" }
+    let operation: Operation
+    /// Concatenate's Keras axis (channels-last numbering, negative from the end).
+    let axis: Int
+    init(_ operation: Operation, axis: Int = -1) { self.operation = operation; self.axis = axis }
+    override var kindDescription: String { "Keras \(operation.rawValue)" }
+
+    /// Keras's axis `axis` of a rank-`rank` channels-last tensor, on Fovea's channels-first one.
+    static func channelsFirstAxis(_ axis: Int, rank: Int) -> Int {
+        let a = axis < 0 ? axis + rank : axis
+        guard rank >= 3 else { return a }
+        return a == 0 ? 0 : (a == rank - 1 ? 1 : a + 1)
+    }
+
+    func merge(_ xs: [Tensor]) -> Tensor {
+        switch operation {
+        case .add: return xs.dropFirst().reduce(xs[0], +)
+        case .subtract: return xs[0] - xs[1]
+        case .multiply: return xs.dropFirst().reduce(xs[0], *)
+        case .average: return xs.dropFirst().reduce(xs[0], +) / Float(xs.count)
+        case .maximum: return xs.dropFirst().reduce(xs[0]) { a, b in a + (b - a).relu() }
+        case .minimum: return xs.dropFirst().reduce(xs[0]) { a, b in a - (a - b).relu() }
+        case .concatenate: return Tensor.concat(xs, axis: Self.channelsFirstAxis(axis, rank: xs[0].rank))
+        }
+    }
+
+    /// The output shape ([C, H, W] or [features]) of inputs of `shapes`, nil if they do not fit.
+    func outputShape(_ shapes: [[Int]]) -> [Int]? {
+        guard let first = shapes.first, shapes.allSatisfy({ $0.count == first.count }) else { return nil }
+        switch operation {
+        case .concatenate:
+            let a = Self.channelsFirstAxis(axis, rank: first.count + 1) - 1
+            guard a >= 0 && a < first.count else { return nil }
+            for s in shapes where (0..<first.count).contains(where: { $0 != a && s[$0] != first[$0] }) { return nil }
+            var out = first
+            out[a] = shapes.reduce(0) { $0 + $1[a] }
+            return out
+        case .subtract where shapes.count != 2:
+            return nil
+        default:
+            // Broadcasting of size-1 axes (a squeeze-excite gate [C, 1, 1] times a map [C, H, W]).
+            var out = first
+            for s in shapes.dropFirst() {
+                for i in out.indices {
+                    guard out[i] == s[i] || out[i] == 1 || s[i] == 1 else { return nil }
+                    out[i] = max(out[i], s[i])
+                }
+            }
+            return out
+        }
+    }
+
+    override func forward(_ x: Tensor) -> Tensor { x }
 }
 
 /// Flatten in Keras's channels-last order, so Dense kernels apply unchanged.

@@ -71,7 +71,7 @@ public final class Synthesizer {
     /// Whether the model needs its exact input size (a fixed-size graph or a small network that
     /// flattens its features): transformed images are then resized back to it.
     public var needsFixedInputSize: Bool {
-        module is ONNXGraph || module is KerasSequential || classifier.preprocessing.inputSize < 64
+        module is ONNXGraph || module is KerasModel || classifier.preprocessing.inputSize < 64
     }
 
     /// The model's input for images in 0...1 (any size): resized to the input size when fixed,

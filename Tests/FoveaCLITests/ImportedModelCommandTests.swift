@@ -57,7 +57,7 @@ import _FoveaTestSupport
         #expect(r.out.contains("not used as an image classifier") && r.out.contains("outputs: probabilities, log_probabilities, gram"))
         let text = temporaryPath("onnx")
         try Data("not a model".utf8).write(to: URL(fileURLWithPath: text))
-        try expectOneLine(["layers", "--model-file", text], mentions: [text, "ONNX (.onnx) and Keras HDF5 (.h5)"])
+        try expectOneLine(["layers", "--model-file", text], mentions: [text, "ONNX (.onnx) and Keras (.h5, .keras)"])
         try expectOneLine(["layers", "--model-file", NSTemporaryDirectory()], mentions: ["a folder, not a model file"])
         try expectCleanFailure(["classify", chelsea, "--weights", "/dev/zero"], mentions: ["/dev/zero", "a device"])
         let fifo = temporaryPath("fifo")

@@ -16,7 +16,7 @@ import _FoveaTestSupport
 
     @Test func cifarCNNMatchesPyTorch() throws {
         let golden = try Self.golden.get()
-        let model = try KerasSequential(contentsOf: Self.file)
+        let model = try KerasModel(contentsOf: Self.file)
         #expect(model.layerNames.first == "conv2d" && model.layerNames.last == "dense_2" && model.layerNames.count == 21)
         #expect(model.inputShape.height == 32 && model.inputShape.channels == 3 && !model.droppedFinalSoftmax)
         model.eval()
@@ -48,11 +48,11 @@ import _FoveaTestSupport
         defer { try? FileManager.default.removeItem(at: folder) }
         let text = folder.appendingPathComponent("model.h5")
         try Data("just text".utf8).write(to: text)
-        #expect(throws: KerasError.self) { _ = try KerasSequential(contentsOf: text) }
+        #expect(throws: KerasError.self) { _ = try KerasModel(contentsOf: text) }
         let truncated = folder.appendingPathComponent("cut.h5")
         try Data(contentsOf: Self.file).prefix(4096).write(to: truncated)
         do {
-            _ = try KerasSequential(contentsOf: truncated)
+            _ = try KerasModel(contentsOf: truncated)
             Issue.record("a truncated file loaded")
         } catch {
             #expect("\(error)".hasPrefix(truncated.path), "\(error)")
