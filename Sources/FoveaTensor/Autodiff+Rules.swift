@@ -98,7 +98,7 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
                                                inputGradient: inputGradient)
             return grads
         }
-        precondition(inputUpper == nil, "conv2dBatchNormClamp: an input map needs a frozen depthwise convolution")
+        check(inputUpper == nil, "conv2dBatchNormClamp: an input map needs a frozen depthwise convolution")
         let dz = Normalization.batchNormClampedBackward(g, y: out, scale: scale, upper: upper)
         (grads[0], grads[1]) = Convolution.backward(dz, x: x, w: w, geometry, groups: groups, needsInput: x.isDifferentiable,
                                                     needsWeight: w.isDifferentiable, kept: .init(saved: n.saved))

@@ -6,7 +6,7 @@ extension Tensor {
     /// ``gradHooks`` run once its gradient is complete. Rules run without recording.
     public func backward(_ seed: Tensor? = nil) {
         let seed = seed ?? Tensor(repeating: 1, shape: shape)
-        precondition(seed.shape == shape, "backward seed shape \(seed.shape) != tensor shape \(shape)")
+        check(seed.shape == shape, "backward seed shape \(seed.shape) != tensor shape \(shape)")
         let order = topologicalOrder()
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
         withNoGrad {
@@ -19,11 +19,11 @@ extension Tensor {
                 guard let node = tensor.node else { continue }
                 let rule = node.rule ?? standardRule(node.primitive)
                 let inputGrads = rule(g, node, tensor)
-                precondition(inputGrads.count == node.inputs.count,
+                check(inputGrads.count == node.inputs.count,
                              "rule for \(node.primitive.name) returned \(inputGrads.count) gradients")
                 for (input, ig) in zip(node.inputs, inputGrads) {
                     guard let ig, input.isDifferentiable else { continue }
-                    precondition(ig.shape == input.shape,
+                    check(ig.shape == input.shape,
                                  "\(node.primitive.name) gradient shape \(ig.shape) != input \(input.shape)")
                     let key = ObjectIdentifier(input)
                     grads[key] = grads[key].map { $0 + ig } ?? ig

@@ -43,7 +43,7 @@ extension Tensor {
     /// `value` (same shape) in the forward pass, with the identity as its gradient with respect to
     /// `self` (the straight-through estimator of rounding, as in quantisation-aware training).
     public func straightThrough(to value: Tensor) -> Tensor {
-        precondition(value.shape == shape, "straightThrough: \(value.shape) vs \(shape)")
+        check(value.shape == shape, "straightThrough: \(value.shape) vs \(shape)")
         return Tensor(shape: shape, storage: value.storage).recorded(.straightThrough, [self])
     }
 

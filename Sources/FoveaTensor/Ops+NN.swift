@@ -3,10 +3,10 @@ import Foundation
 extension Tensor {
     /// Matrix product of 2-D tensors: [m, k] x [k, n] -> [m, n] (optionally transposing either).
     public func matmul(_ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
-        precondition(rank == 2 && b.rank == 2, "matmul needs 2-D tensors, got \(shape) and \(b.shape)")
+        check(rank == 2 && b.rank == 2, "matmul needs 2-D tensors, got \(shape) and \(b.shape)")
         let (m, k) = transposeA ? (shape[1], shape[0]) : (shape[0], shape[1])
         let (k2, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
-        precondition(k == k2, "matmul inner dimensions differ: \(shape) x \(b.shape)")
+        check(k == k2, "matmul inner dimensions differ: \(shape) x \(b.shape)")
         let out = Tensor(zeros: [m, n])
         sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
               a: storage.pointer, lda: shape[1], b: b.storage.pointer, ldb: b.shape[1],
@@ -48,16 +48,16 @@ extension Tensor {
                                        upper: Float,
                                        input: (batchNorm: (weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, eps: Float),
                                                upper: Float)? = nil) -> Tensor {
-        precondition(bn.weight.count == weight.shape[0], "batchNorm: \(bn.weight.count) channels vs conv output \(weight.shape[0])")
+        check(bn.weight.count == weight.shape[0], "batchNorm: \(bn.weight.count) channels vs conv output \(weight.shape[0])")
         let (g, keep) = convolutionGeometry(weight, stride: stride, padding: padding, dilation: dilation, groups: groups)
         let (scale, shift) = Normalization.evalScaleShift(weight: bn.weight, bias: bn.bias, runningMean: bn.runningMean,
                                                           runningVar: bn.runningVar, eps: bn.eps)
         var inputs = [self, weight, scale, shift]
         var inputMap: Convolution.AffineClamp?
         if let input {
-            precondition(groups == shape[1] && weight.shape[0] == groups && !weight.isDifferentiable,
+            check(groups == shape[1] && weight.shape[0] == groups && !weight.isDifferentiable,
                          "conv2dBatchNormClamped: an input batch norm needs a frozen depthwise convolution")
-            precondition(input.batchNorm.weight.count == shape[1], "input batchNorm: \(input.batchNorm.weight.count) channels vs \(shape[1])")
+            check(input.batchNorm.weight.count == shape[1], "input batchNorm: \(input.batchNorm.weight.count) channels vs \(shape[1])")
             let b = input.batchNorm
             let (s, t) = Normalization.evalScaleShift(weight: b.weight, bias: b.bias, runningMean: b.runningMean,
                                                       runningVar: b.runningVar, eps: b.eps)
@@ -77,13 +77,13 @@ extension Tensor {
     private func convolutionGeometry(_ weight: Tensor, stride: (Int, Int),
                                      padding: (top: Int, bottom: Int, left: Int, right: Int),
                                      dilation: (Int, Int), groups: Int) -> (Conv2dGeometry, Convolution.Kept?) {
-        precondition(rank == 4, "conv2d needs NCHW input, got \(shape)")
-        precondition(weight.rank == 4 && shape[1] == weight.shape[1] * groups && weight.shape[0] % groups == 0,
+        check(rank == 4, "conv2d needs NCHW input, got \(shape)")
+        check(weight.rank == 4 && shape[1] == weight.shape[1] * groups && weight.shape[0] % groups == 0,
                      "conv2d: input \(shape) does not match weight \(weight.shape) with groups \(groups)")
         let g = Conv2dGeometry(kernel: (weight.shape[2], weight.shape[3]), stride: stride,
                                padding: padding, dilation: dilation)
         let (ho, wo) = g.outputSize(h: shape[2], w: shape[3])
-        precondition(ho > 0 && wo > 0, "conv2d: input \(shape) too small for kernel \(weight.shape)")
+        check(ho > 0 && wo > 0, "conv2d: input \(shape) too small for kernel \(weight.shape)")
         let keep = GradMode.isEnabled && (weight.isDifferentiable || isDifferentiable)
             ? Convolution.Kept(self, weight, g, groups: groups, forWeight: weight.isDifferentiable, forInput: isDifferentiable)
             : nil
@@ -97,14 +97,14 @@ extension Tensor {
                                 padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
                                 outputPadding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1),
                                 groups: Int = 1) -> Tensor {
-        precondition(rank == 4, "convTranspose2d needs NCHW input, got \(shape)")
-        precondition(weight.rank == 4 && shape[1] == weight.shape[0] && weight.shape[0] % groups == 0,
+        check(rank == 4, "convTranspose2d needs NCHW input, got \(shape)")
+        check(weight.rank == 4 && shape[1] == weight.shape[0] && weight.shape[0] % groups == 0,
                      "convTranspose2d: input \(shape) does not match weight \(weight.shape) with groups \(groups)")
         let g = Conv2dGeometry(kernel: (weight.shape[2], weight.shape[3]), stride: stride,
                                padding: padding, dilation: dilation)
         let ho = (shape[2] - 1) * stride.0 - padding.top - padding.bottom + dilation.0 * (weight.shape[2] - 1) + outputPadding.0 + 1
         let wo = (shape[3] - 1) * stride.1 - padding.left - padding.right + dilation.1 * (weight.shape[3] - 1) + outputPadding.1 + 1
-        precondition(ho > 0 && wo > 0, "convTranspose2d: empty output for input \(shape)")
+        check(ho > 0 && wo > 0, "convTranspose2d: empty output for input \(shape)")
         let outShape = [shape[0], weight.shape[1] * groups, ho, wo]
         let y = Convolution.backwardInput(self, weight, inputShape: outShape, g, groups: groups)
         if let bias { Convolution.addBias(y, bias) }
@@ -114,7 +114,7 @@ extension Tensor {
     public func maxPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil,
                           padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
                           dilation: (Int, Int) = (1, 1), ceilMode: Bool = false) -> Tensor {
-        precondition(rank == 4, "maxPool2d needs NCHW input, got \(shape)")
+        check(rank == 4, "maxPool2d needs NCHW input, got \(shape)")
         let g = Conv2dGeometry(kernel: kernel, stride: stride ?? kernel, padding: padding, dilation: dilation)
         let (y, index) = Pooling.maxPool(self, g, ceilMode: ceilMode)
         return y.recorded(.maxPool2d(g, ceilMode: ceilMode), [self], saved: [index])
@@ -123,14 +123,14 @@ extension Tensor {
     public func avgPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil,
                           padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
                           ceilMode: Bool = false, countIncludePad: Bool = true) -> Tensor {
-        precondition(rank == 4, "avgPool2d needs NCHW input, got \(shape)")
+        check(rank == 4, "avgPool2d needs NCHW input, got \(shape)")
         let g = Conv2dGeometry(kernel: kernel, stride: stride ?? kernel, padding: padding)
         return Pooling.avgPool(self, g, ceilMode: ceilMode, countIncludePad: countIncludePad)
             .recorded(.avgPool2d(g, ceilMode: ceilMode, countIncludePad: countIncludePad), [self])
     }
 
     public func adaptiveAvgPool2d(height: Int, width: Int) -> Tensor {
-        precondition(rank == 4, "adaptiveAvgPool2d needs NCHW input, got \(shape)")
+        check(rank == 4, "adaptiveAvgPool2d needs NCHW input, got \(shape)")
         return Pooling.adaptiveAvgPool(self, oh: height, ow: width)
             .recorded(.adaptiveAvgPool2d(h: height, w: width), [self])
     }
@@ -142,7 +142,7 @@ extension Tensor {
     /// Eval: the running statistics.
     public func batchNorm(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
                           training: Bool, momentum: Float = 0.1, eps: Float) -> Tensor {
-        precondition(rank >= 2 && shape[1] == weight.count, "batchNorm: input \(shape) vs \(weight.count) channels")
+        check(rank >= 2 && shape[1] == weight.count, "batchNorm: input \(shape) vs \(weight.count) channels")
         let (y, mean, invstd) = Normalization.batchNorm(self, weight: weight, bias: bias,
                                                         runningMean: runningMean, runningVar: runningVar,
                                                         training: training, momentum: momentum, eps: eps)
@@ -155,7 +155,7 @@ extension Tensor {
     /// dx = g * weight / sqrt(var + eps) where 0 < y < upper. No gradient reaches weight or bias.
     public func batchNormClamped(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
                                  eps: Float, upper: Float) -> Tensor {
-        precondition(rank >= 2 && shape[1] == weight.count, "batchNorm: input \(shape) vs \(weight.count) channels")
+        check(rank >= 2 && shape[1] == weight.count, "batchNorm: input \(shape) vs \(weight.count) channels")
         let (y, scale) = Normalization.batchNormClamped(self, weight: weight, bias: bias, runningMean: runningMean,
                                                         runningVar: runningVar, eps: eps, upper: upper)
         return y.recorded(.batchNormClamp(upper: upper), [self, scale])
@@ -164,7 +164,7 @@ extension Tensor {
     /// Instance normalisation: each (n, c) plane of [N, C, H, W] normalised by its own mean and
     /// biased variance, then optionally scaled and shifted per channel.
     public func instanceNorm(weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5) -> Tensor {
-        precondition(rank == 4, "instanceNorm needs NCHW input, got \(shape)")
+        check(rank == 4, "instanceNorm needs NCHW input, got \(shape)")
         let mu = mean(axes: [2, 3], keepDims: true)
         let centred = self - mu
         let variance = centred.pow(2).mean(axes: [2, 3], keepDims: true)
@@ -178,11 +178,11 @@ extension Tensor {
     /// -sum_n log softmax(self_n)[label_n], divided by N when `mean` (as
     /// `torch.nn.functional.cross_entropy` with reduction "mean" or "sum").
     public func crossEntropy(labels: [Int], mean: Bool = true) -> Tensor {
-        precondition(rank == 2 && shape[0] == labels.count, "crossEntropy: logits \(shape) for \(labels.count) labels")
+        check(rank == 2 && shape[0] == labels.count, "crossEntropy: logits \(shape) for \(labels.count) labels")
         let (n, c) = (shape[0], shape[1])
         let oneHot = Tensor(shape: [n, c]) { out in
             for (i, label) in labels.enumerated() {
-                precondition(label >= 0 && label < c, "crossEntropy: label \(label) out of range 0..<\(c)")
+                check(label >= 0 && label < c, "crossEntropy: label \(label) out of range 0..<\(c)")
                 out[i * c + label] = 1
             }
         }

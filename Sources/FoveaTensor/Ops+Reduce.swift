@@ -3,7 +3,7 @@ import Foundation
 extension Tensor {
     func normalizedAxis(_ axis: Int) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        precondition(a >= 0 && a < rank, "axis \(axis) out of range for shape \(shape)")
+        check(a >= 0 && a < rank, "axis \(axis) out of range for shape \(shape)")
         return a
     }
 

@@ -6,10 +6,10 @@ extension Tensor {
         var s = newShape
         if let i = s.firstIndex(of: -1) {
             let known = s.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-            precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+            check(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
             s[i] = count / known
         }
-        precondition(s.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+        check(s.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
         if s == shape { return self }
         return Tensor(shape: s, storage: storage).recorded(.reshape, [self])
     }
@@ -22,7 +22,7 @@ extension Tensor {
     /// Broadcasts to `shape` (materialised copy).
     public func expanded(to target: [Int]) -> Tensor {
         guard let b = broadcastShape(shape, target), b == target else {
-            preconditionFailure("cannot expand \(shape) to \(target)")
+            checkFailure("cannot expand \(shape) to \(target)")
         }
         if target == shape { return self }
         return Elementwise.expand(self, to: target).recorded(.expand, [self])
@@ -30,7 +30,7 @@ extension Tensor {
 
     /// Reorders axes: out.shape[i] = shape[order[i]].
     public func permuted(_ order: [Int]) -> Tensor {
-        precondition(order.sorted() == Array(0..<rank), "bad permutation \(order) for rank \(rank)")
+        check(order.sorted() == Array(0..<rank), "bad permutation \(order) for rank \(rank)")
         return Layout.permute(self, order).recorded(.permute(order), [self])
     }
 
@@ -40,7 +40,7 @@ extension Tensor {
     /// Elements `start..<end` along `axis`.
     public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
         let a = normalizedAxis(axis)
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[a], "slice \(range) out of bounds for axis \(a) of \(shape)")
+        check(range.lowerBound >= 0 && range.upperBound <= shape[a], "slice \(range) out of bounds for axis \(a) of \(shape)")
         return Layout.slice(self, axis: a, start: range.lowerBound, end: range.upperBound)
             .recorded(.slice(axis: a, start: range.lowerBound, end: range.upperBound), [self])
     }
@@ -53,16 +53,16 @@ extension Tensor {
 
     /// Concatenates tensors along `axis`.
     public static func concat(_ tensors: [Tensor], axis: Int) -> Tensor {
-        precondition(!tensors.isEmpty, "concat of no tensors")
+        check(!tensors.isEmpty, "concat of no tensors")
         let a = tensors[0].normalizedAxis(axis)
         return Layout.concat(tensors, axis: a).recorded(.concat(axis: a), tensors)
     }
 
     /// Pads the last two axes (H, W) of an NCHW tensor.
     public func padded(top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode = .zero) -> Tensor {
-        precondition(rank == 4, "pad2d needs NCHW input, got \(shape)")
+        check(rank == 4, "pad2d needs NCHW input, got \(shape)")
         if mode == .reflect {
-            precondition(top < shape[2] && bottom < shape[2] && left < shape[3] && right < shape[3],
+            check(top < shape[2] && bottom < shape[2] && left < shape[3] && right < shape[3],
                          "reflection padding must be smaller than the input size \(shape)")
         }
         return Spatial.pad(self, top: top, bottom: bottom, left: left, right: right, mode: mode)
@@ -71,7 +71,7 @@ extension Tensor {
 
     /// Resamples the H, W axes of an NCHW tensor (PyTorch `interpolate`, align_corners=False).
     public func resized(height: Int, width: Int, mode: ResizeMode = .bilinear) -> Tensor {
-        precondition(rank == 4, "resize2d needs NCHW input, got \(shape)")
+        check(rank == 4, "resize2d needs NCHW input, got \(shape)")
         return Spatial.resize(self, h: height, w: width, mode: mode)
             .recorded(.resize2d(h: height, w: width, mode: mode), [self])
     }
@@ -81,8 +81,8 @@ extension Tensor {
     /// `grid_sample(x, affine_grid(theta, [N, C, height, width], align_corners=False), align_corners=False)`.
     /// `theta` holds 6 values per image, row-major, or 6 for all images.
     public func affineResampled(theta: [Float], height: Int, width: Int) -> Tensor {
-        precondition(rank == 4, "affineResample needs NCHW input, got \(shape)")
-        precondition(theta.count == 6 || theta.count == 6 * shape[0], "affineResample needs 6 or 6N matrix values, got \(theta.count)")
+        check(rank == 4, "affineResample needs NCHW input, got \(shape)")
+        check(theta.count == 6 || theta.count == 6 * shape[0], "affineResample needs 6 or 6N matrix values, got \(theta.count)")
         return Spatial.affine(self, theta: theta, h: height, w: width)
             .recorded(.affineResample(theta: theta, h: height, w: width), [self])
     }
@@ -97,7 +97,7 @@ extension Tensor {
 
     /// The H, W axes rolled by (dy, dx) with wrap-around (`torch.roll(x, (dy, dx), (2, 3))`).
     public func rolled(dy: Int, dx: Int) -> Tensor {
-        precondition(rank == 4, "roll needs NCHW input, got \(shape)")
+        check(rank == 4, "roll needs NCHW input, got \(shape)")
         func roll(_ x: Tensor, _ by: Int, axis: Int) -> Tensor {
             let n = x.shape[axis], k = ((by % n) + n) % n
             guard k != 0 else { return x }
@@ -149,9 +149,9 @@ enum Layout {
     static func concat(_ xs: [Tensor], axis: Int) -> Tensor {
         var s = xs[0].shape
         for x in xs.dropFirst() {
-            precondition(x.rank == s.count, "concat rank mismatch")
+            check(x.rank == s.count, "concat rank mismatch")
             for d in 0..<s.count where d != axis {
-                precondition(x.shape[d] == s[d], "concat shape mismatch \(xs[0].shape) vs \(x.shape) on axis \(d)")
+                check(x.shape[d] == s[d], "concat shape mismatch \(xs[0].shape) vs \(x.shape) on axis \(d)")
             }
         }
         s[axis] = xs.reduce(0) { $0 + $1.shape[axis] }

@@ -18,7 +18,7 @@ extension Tensor {
     /// `sigma` pixels, kernel radius ceil(3 sigma) (at most the image size - 1), reflected at the
     /// border; separable (a 1 x k then a k x 1 depthwise convolution), differentiable.
     public func gaussianBlurred(sigma: Float) -> Tensor {
-        precondition(rank == 4, "gaussianBlurred needs NCHW input, got \(shape)")
+        check(rank == 4, "gaussianBlurred needs NCHW input, got \(shape)")
         guard sigma > 0 else { return self }
         let radius = Swift.min(Int((3 * sigma).rounded(.up)), shape[2] - 1, shape[3] - 1)
         guard radius > 0 else { return self }

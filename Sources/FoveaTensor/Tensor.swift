@@ -26,7 +26,7 @@ public final class Tensor: @unchecked Sendable {
     public internal(set) var node: Node?
 
     public init(shape: [Int], storage: Storage, requiresGrad: Bool = false) {
-        precondition(shape.reduce(1, *) == storage.count,
+        check(shape.reduce(1, *) == storage.count,
                      "shape \(shape) needs \(shape.reduce(1, *)) elements, storage has \(storage.count)")
         self.shape = shape
         self.storage = storage
@@ -34,7 +34,7 @@ public final class Tensor: @unchecked Sendable {
     }
 
     public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
-        precondition(shape.reduce(1, *) == values.count,
+        check(shape.reduce(1, *) == values.count,
                      "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
         let storage = Storage(count: values.count, zeroed: false) { buf in
             _ = buf.initialize(from: values)
@@ -72,7 +72,7 @@ public final class Tensor: @unchecked Sendable {
     public var scalars: [Float] { Array(storage.buffer) }
     /// The only element of a one-element tensor.
     public var item: Float {
-        precondition(count == 1, "item needs a one-element tensor, shape is \(shape)")
+        check(count == 1, "item needs a one-element tensor, shape is \(shape)")
         return storage.pointer[0]
     }
     public var buffer: UnsafeMutableBufferPointer<Float> { storage.buffer }

@@ -243,7 +243,7 @@ enum Convolution {
                         input: AffineClamp? = nil, output: AffineClamp? = nil) -> Tensor {
         let d = dims(x.shape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.forward(x, w, bias, g, d, input: input?.planeMap, output: output?.planeMap) }
-        precondition(input == nil, "conv2d: an input map needs a depthwise convolution")
+        check(input == nil, "conv2d: an input map needs a depthwise convolution")
         let y = forward(x, w, bias, g, d, keep: keep)
         guard let output else { return y }
         return Normalization.affineClamped(y, scale: output.scale, shift: output.shift, upper: output.upper)

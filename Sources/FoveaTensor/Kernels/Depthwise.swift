@@ -20,7 +20,7 @@ enum Depthwise {
         let taps: [(phase: Int, offset: Int)]
 
         init(_ d: Dims, _ g: Conv2dGeometry) {
-            precondition(g.stride.h == g.stride.w, "depthwise kernel needs equal strides")
+            check(g.stride.h == g.stride.w, "depthwise kernel needs equal strides")
             s = g.stride.w
             let hp = max(d.h + g.padding.top + g.padding.bottom, (d.ho - 1) * s + (d.kh - 1) * g.dilation.h + 1)
             let wp = max(d.w + g.padding.left + g.padding.right, (d.wo - 1) * s + (d.kw - 1) * g.dilation.w + 1)
@@ -289,7 +289,7 @@ enum Depthwise {
     static func backwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry, _ d: Dims,
                               gradient: Normalization.PlaneMap? = nil, inputGradient: Normalization.PlaneMap? = nil) -> Tensor {
         let m = d.cout / d.cin
-        precondition(m == 1 || (gradient == nil && inputGradient == nil), "depthwise: fused maps need one output per input channel")
+        check(m == 1 || (gradient == nil && inputGradient == nil), "depthwise: fused maps need one output per input channel")
         // Stride 1, one output per input channel: dx is the correlation of dy with the flipped
         // filters, padded by the kernel extent minus the forward padding: the forward kernel,
         // with no scatter pass.
@@ -306,7 +306,7 @@ enum Depthwise {
                                          dilation: (g.dilation.h, g.dilation.w))
             let dx = forward(dy, flipped, nil, adjoint, Convolution.dims(dy.shape, w.shape, adjoint, groups: d.groups),
                              input: gradient, output: inputGradient)
-            precondition(dx.shape == inputShape, "depthwise adjoint: \(dx.shape) vs \(inputShape)")
+            check(dx.shape == inputShape, "depthwise adjoint: \(dx.shape) vs \(inputShape)")
             return dx
         }
         let L = Layout(d, g), span = L.span

@@ -80,7 +80,7 @@ enum Elementwise {
     @inline(__always)
     static func binary(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         guard let shape = broadcastShape(a.shape, b.shape) else {
-            preconditionFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
+            checkFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
         }
         let pa = a.storage.pointer, pb = b.storage.pointer
         if a.shape == b.shape {

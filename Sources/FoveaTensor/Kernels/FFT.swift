@@ -47,7 +47,7 @@ enum FFT {
 
     /// Half spectra [..., H, W/2+1, 2] of real images [..., H, W].
     static func rfft2(_ x: Tensor) -> Tensor {
-        precondition(x.rank >= 2, "rfft2 needs [..., H, W], got \(x.shape)")
+        check(x.rank >= 2, "rfft2 needs [..., H, W], got \(x.shape)")
         let (h, w) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
         let count = x.count / (h * w), half = halfWidth(w)
         let plan = plan(h: h, w: w, count: count, inverse: false)
@@ -64,7 +64,7 @@ enum FFT {
     /// type's formula, also for spectra that are not Hermitian in those columns.)
     static func irfft2(_ spectrum: Tensor, h: Int, w: Int) -> Tensor {
         let half = halfWidth(w)
-        precondition(spectrum.rank >= 3 && Array(spectrum.shape.suffix(3)) == [h, half, 2],
+        check(spectrum.rank >= 3 && Array(spectrum.shape.suffix(3)) == [h, half, 2],
                      "irfft2 to \(h)x\(w) needs [..., \(h), \(half), 2], got \(spectrum.shape)")
         let count = spectrum.count / (h * half * 2)
         let plan = plan(h: h, w: w, count: count, inverse: true)
