@@ -58,6 +58,9 @@ public struct AttackResult: Sendable {
     public let sourceClass: Int
     public let targetClass: Int?
     public let succeeded: Bool
+    /// The cross-entropy gradient was exactly zero (a saturated softmax: p = 1 in float), so the
+    /// attack followed the logit margin max_{j != y} z_j - z_y instead (as Carlini & Wagner do).
+    public var usedLogitMargin = false
 
     /// max |delta| and ||delta||_2 on the 0...1 scale.
     public var linf: Float { zip(adversarial.scalars, clean.scalars).map { Swift.abs($0 - $1) }.max() ?? 0 }
@@ -81,19 +84,53 @@ extension ImageClassifier {
     public func image(ofPixels p: Tensor) -> Image { Image(tensor: p, scale: 1 / 255) }
 
     /// d loss / d pixels of a batch [B, C, H, W], loss = sum over b of the cross-entropy of
-    /// logits_b with `labels[b]` (in eval mode each image's gradient is its own loss's). Must run
-    /// with recording on (not inside `withNoGrad`).
+    /// logits_b with `labels[b]` (in eval mode each image's gradient is its own loss's). An image
+    /// whose cross-entropy gradient is exactly zero (saturated softmax) gets the gradient of the
+    /// logit margin max_{j != y} z_j - z_y instead, which points the same way and never
+    /// saturates; `marginImages` counts them. Must run with recording on (not inside `withNoGrad`).
     func lossGradient(_ p: Tensor, labels: [Int]) -> Tensor {
+        var marginImages = 0
+        return lossGradient(p, labels: labels, marginImages: &marginImages)
+    }
+
+    func lossGradient(_ p: Tensor, labels: [Int], marginImages: inout Int) -> Tensor {
         let x = p.detached()
         x.requiresGrad = true
         module(normalizedInput(x)).crossEntropy(labels: labels, mean: false).backward()
-        return x.grad ?? Tensor(zeros: p.shape)
+        let g = x.grad ?? Tensor(zeros: p.shape)
+        let batch = p.shape[0], per = p.count / batch
+        let values = g.scalars
+        let flat = (0..<batch).filter { b in values[(b * per)..<((b + 1) * per)].allSatisfy { $0 == 0 } }
+        guard !flat.isEmpty else { return g }
+        let y = p.detached()
+        y.requiresGrad = true
+        let z = module(normalizedInput(y))
+        let classes = z.shape[1], scores = z.scalars
+        var weights = [Float](repeating: 0, count: batch * classes)
+        for b in flat {
+            let row = scores[(b * classes)..<((b + 1) * classes)]
+            let runnerUp = row.indices.filter { $0 - b * classes != labels[b] }.max { row[$0] < row[$1] }! - b * classes
+            weights[b * classes + runnerUp] = 1
+            weights[b * classes + labels[b]] = -1
+        }
+        (z * Tensor(shape: [batch, classes], values: weights)).sum().backward()
+        let margin = y.grad?.scalars ?? []
+        var combined = values
+        for b in flat { for i in (b * per)..<((b + 1) * per) { combined[i] = margin.isEmpty ? 0 : margin[i] } }
+        marginImages += flat.count
+        return Tensor(shape: p.shape, values: combined)
     }
 
     /// The adversarial pixels of a batch `clean` [B, C, H, W] (0...1): FGSM or PGD ascending the
     /// cross-entropy of `labels` (untargeted) or descending it (`targeted`: labels are the
     /// targets). Iterates stay in the L-infinity epsilon ball around `clean` and in 0...1.
     public func perturb(_ clean: Tensor, labels: [Int], targeted: Bool, _ s: AttackSettings) -> Tensor {
+        var marginImages = 0
+        return perturb(clean, labels: labels, targeted: targeted, s, marginImages: &marginImages)
+    }
+
+    /// ``perturb(_:labels:targeted:_:)``, counting the gradient steps that fell back to the logit margin.
+    public func perturb(_ clean: Tensor, labels: [Int], targeted: Bool, _ s: AttackSettings, marginImages: inout Int) -> Tensor {
         FrozenWeights.run {
             precondition(clean.shape[0] == labels.count, "one label per image")
             let direction: Float = targeted ? -1 : 1
@@ -115,7 +152,7 @@ extension ImageClassifier {
             }
             switch s.method {
             case .fgsm:
-                let g = lossGradient(clean, labels: labels)            // outside withNoGrad: it records
+                let g = lossGradient(clean, labels: labels, marginImages: &marginImages)      // outside withNoGrad: it records
                 return project(withNoGrad { clean + g.sign() * (direction * s.epsilon) })
             case .pgd:
                 var generator = SeededGenerator(seed: s.seed)
@@ -124,7 +161,7 @@ extension ImageClassifier {
                     : clean
                 let step = s.stepSize ?? 2.5 * s.epsilon / Float(s.steps)
                 for _ in 0..<s.steps {
-                    let g = lossGradient(p, labels: labels)
+                    let g = lossGradient(p, labels: labels, marginImages: &marginImages)
                     p = project(withNoGrad { p + g.sign() * (direction * step) })
                 }
                 return p
@@ -147,11 +184,14 @@ extension ImageClassifier {
         }
         guard source >= 0 && source < classes else { throw FoveaError("--label \(source): class index out of range 0..<\(classes)") }
         guard s.steps >= 1 else { throw FoveaError("--steps \(s.steps): at least one step") }
-        let p = perturb(clean, labels: [s.target ?? source], targeted: s.target != nil, s)
+        var marginImages = 0
+        let p = perturb(clean, labels: [s.target ?? source], targeted: s.target != nil, s, marginImages: &marginImages)
         let after = predict(normalizedInput(p))
         let top = after.top(1)[0].index
         let succeeded = s.target.map { top == $0 } ?? (top != source)
-        return AttackResult(clean: clean, adversarial: p, before: before, after: after, sourceClass: source,
-                            targetClass: s.target, succeeded: succeeded)
+        var result = AttackResult(clean: clean, adversarial: p, before: before, after: after, sourceClass: source,
+                                  targetClass: s.target, succeeded: succeeded)
+        result.usedLogitMargin = marginImages > 0
+        return result
     }
 }

@@ -102,6 +102,12 @@ struct Attack: ParsableCommand {
             let top = classifier.predict(classifier.normalizedInput(reloaded)).top(1)[0].index
             return settings.target.map { top == $0 } ?? (top != r.sourceClass)
         }
+        if result.usedLogitMargin {
+            Notes.add("the cross-entropy gradient was exactly zero (the softmax is saturated at p = 1), so the attack followed the logit margin max_j z_j - z_label instead (Carlini & Wagner)")
+        }
+        if !result.succeeded && result.linf == 0 {
+            Notes.add("the perturbation is zero: the model's gradient with respect to the pixels is zero here, so there is no direction to move (a flat or dead model)")
+        }
         var survived = survives(result)
         var rerun = false
         if result.succeeded && !survived && method == .pgd {

@@ -3,6 +3,8 @@ import Testing
 import Fovea
 @testable import FoveaAdversarial
 import FoveaIO
+import FoveaModels
+import FoveaNN
 import FoveaTensor
 import _FoveaTestSupport
 
@@ -73,5 +75,29 @@ import _FoveaTestSupport
         for bad in ["-1", "300", "abc", "1/0", "nan"] {
             #expect(throws: FoveaError.self) { try AttackSettings.parseEpsilon(bad) }
         }
+    }
+
+    /// A softmax saturated at p = 1 in float has an exactly zero cross-entropy gradient; the
+    /// attack then follows the logit margin and still moves the pixels.
+    @Test func saturatedSoftmaxFallsBackToTheLogitMargin() throws {
+        let model = Sequential([Flatten(), Linear(3 * 4 * 4, 2)])
+        try model.loadStateDict(["1.weight": Tensor(shape: [2, 48], values: [Float](repeating: 40, count: 48) + [Float](repeating: -40, count: 48)),
+                                 "1.bias": Tensor(zeros: [2])])
+        model.eval()
+        model.setRequiresGrad(false)
+        let spec = ModelSpec(name: "saturated", summary: "", preprocessing: Preprocessing(inputSize: 4, crop: .resize, mean: [0, 0, 0], std: [255, 255, 255]),
+                             classifier: "1", camLayer: "1", defaultWeights: nil, build: { Sequential([]) })
+        let classifier = ImageClassifier(spec: spec, module: model, labels: Labels(names: ["a", "b"]))
+        let clean = Tensor(repeating: 0.5, shape: [1, 3, 4, 4])
+        #expect(classifier.predict(classifier.normalizedInput(clean)).probabilities[0] == 1)       // 40 x 48 x 0.5 apart
+        let crossEntropy = classifier.lossGradient(clean, labels: [0]).scalars
+        var settings = AttackSettings(method: .fgsm, epsilon: 8 / 255)
+        settings.label = 0
+        let result = try classifier.attack(clean, settings)
+        #expect(result.usedLogitMargin)
+        #expect(crossEntropy.contains { $0 != 0 }, "lossGradient falls back by itself")
+        #expect(abs(result.linf - 8 / 255) < 1e-6)
+        // Every pixel moved against class a's weights (down), as the margin's gradient says.
+        #expect(zip(result.adversarial.scalars, clean.scalars).allSatisfy { $0 < $1 })
     }
 }
