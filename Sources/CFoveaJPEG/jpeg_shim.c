@@ -11,6 +11,8 @@
 
 /// Largest decoded buffer we agree to allocate (bytes).
 #define FOVEA_JPEG_MAX_BYTES ((size_t)1 << 31)
+// The largest image decoded, checked from the header before anything is allocated.
+#define FOVEA_JPEG_MAX_PIXELS ((unsigned long long)100000000)
 
 typedef struct {
     struct jpeg_error_mgr base;  // must be first: libjpeg hands us a pointer to it
@@ -42,6 +44,9 @@ static void on_emit_message(j_common_ptr cinfo, int level) {
     // fatal. (libjpeg-turbo reads ahead, so even a file missing only its final EOI marker hits
     // this while the last scanlines are decoded; such a file is rejected too.)
     if (cinfo->err->msg_code == JWRN_JPEG_EOF) on_error_exit(cinfo);
+    // Corrupt entropy-coded data (libjpeg would decode on, with gray or garbage blocks): an error too.
+    if (cinfo->err->msg_code == JWRN_EXTRANEOUS_DATA || cinfo->err->msg_code == JWRN_HIT_MARKER ||
+        cinfo->err->msg_code == JWRN_MUST_RESYNC || cinfo->err->msg_code == JWRN_HUFF_BAD_CODE) on_error_exit(cinfo);
     cinfo->err->num_warnings++;
 }
 
@@ -75,6 +80,12 @@ int fovea_jpeg_decode(const unsigned char *bytes, size_t length, fovea_jpeg_imag
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, bytes, (unsigned long)length);
     jpeg_read_header(&cinfo, TRUE);
+    if ((unsigned long long)cinfo.image_width * cinfo.image_height > FOVEA_JPEG_MAX_PIXELS) {
+        status = FOVEA_JPEG_TOO_LARGE;
+        snprintf(message, message_size, "the header declares %ux%u pixels, more than the 100-megapixel limit",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height);
+        longjmp(errors.jump, 1);
+    }
 
     int channels;
     switch (cinfo.jpeg_color_space) {

@@ -119,6 +119,13 @@ int fovea_png_decode(const unsigned char *bytes, size_t length, fovea_png_image 
         status = FOVEA_PNG_UNSUPPORTED;
         png_error(png, "unexpected pixel layout after expansion");
     }
+    if ((unsigned long long)width * height > 100000000ULL) {
+        static char declared[120];
+        snprintf(declared, sizeof declared, "the header declares %ux%u pixels, more than the 100-megapixel limit",
+                 (unsigned)width, (unsigned)height);
+        status = FOVEA_PNG_TOO_LARGE;
+        png_error(png, declared);
+    }
     if (width == 0 || height == 0 || row_bytes > FOVEA_PNG_MAX_BYTES / height) {
         status = FOVEA_PNG_TOO_LARGE;
         png_error(png, "image dimensions too large");

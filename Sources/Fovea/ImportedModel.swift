@@ -39,6 +39,7 @@ public struct ImportOptions: Sendable {
             throw FoveaError("\(file): the input is \(h)x\(w); Fovea's preprocessing makes square inputs only")
         }
         let fixed = declared.0 ?? declared.1
+        if let fixed, fixed > 4096 { throw FoveaError("\(file): the input is \(fixed)x\(fixed); Fovea handles inputs up to 4096x4096") }
         if let fixed, let asked = inputSize, asked != fixed {
             throw FoveaError("--input-size \(asked): \(file) takes \(fixed)x\(fixed) inputs")
         }

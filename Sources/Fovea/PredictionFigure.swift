@@ -19,7 +19,8 @@ public enum PredictionFigure {
         for entry in top {
             let name = entry.label.split(separator: ",").first.map(String.init) ?? entry.label
             figure.drawText(String(name.prefix(24)), x: x0, y: y + 4, color: [0, 0, 0], scale: textScale)
-            let bar = max(1, Int(Float(barMax) * entry.probability))
+            let p = entry.probability.isFinite ? min(max(entry.probability, 0), 1) : 0
+            let bar = max(1, Int(Float(barMax) * p))
             figure.fillRect(x: x0 + labelWidth, y: y + 2, width: bar, height: rowHeight - 8, color: [230, 120, 30])
             figure.drawText(String(format: "%.3f", entry.probability), x: x0 + labelWidth + bar + 6, y: y + 4,
                             color: [0, 0, 0], scale: textScale)

@@ -92,6 +92,11 @@ struct Attack: ParsableCommand {
         settings.steps = steps
         settings.stepSize = try stepSize.map { try AttackSettings.parseEpsilon($0, option: "--step-size") }
         settings.target = try target.map { try classifier.labels.resolve($0) }
+        try checkWritable(output, flag: "-o", extensions: ["png"])
+        if let figure {
+            try checkWritable(figure, flag: "--figure")
+            if explain { try checkWritable(URL(fileURLWithPath: figure).deletingPathExtension().path + "-explain.png", flag: "--figure (its -explain.png)") }
+        }
         settings.label = try label.map { try classifier.labels.resolve($0) }
         let crop = try classifier.input(from: image, crop: crop).crop
         let clean = classifier.pixels(crop)
@@ -117,16 +122,16 @@ struct Attack: ParsableCommand {
             rerun = true
         }
         let adversarialImage = classifier.image(ofPixels: result.adversarial)
-        try adversarialImage.save(path: output)
+        // Every picture is made before any is written: a failure leaves no file behind.
+        var pictures: [(image: Image, path: String)] = [(adversarialImage, output)]
         func describe(_ p: Prediction) -> String {
             let e = p.top(1)[0]
             return "\(classifier.labels.short(e.index)) \(String(format: "%.3f", e.probability))"
         }
         if let figure {
             let delta = withNoGrad { result.adversarial - result.clean }
-            try AttackFigure.render(original: crop, adversarial: adversarialImage, perturbation: delta,
-                                    epsilon: settings.epsilon, before: describe(result.before), after: describe(result.after))
-                .save(path: figure)
+            pictures.append((AttackFigure.render(original: crop, adversarial: adversarialImage, perturbation: delta,
+                                                 epsilon: settings.epsilon, before: describe(result.before), after: describe(result.after)), figure))
             if explain {
                 let target = result.sourceClass
                 var panels: [Image] = []
@@ -141,13 +146,14 @@ struct Attack: ParsableCommand {
                     }
                 }
                 let path = URL(fileURLWithPath: figure).deletingPathExtension().path + "-explain.png"
-                try Image.grid(panels, columns: 2, padding: 6).save(path: path)
+                pictures.append((Image.grid(panels, columns: 2, padding: 6), path))
                 if let index, let paths {
-                    try neighbours(classifier, clean: result.clean, adversarial: result.adversarial, index: index, paths: paths,
-                                   to: URL(fileURLWithPath: figure).deletingPathExtension().path + "-neighbors.png")
+                    pictures.append((try neighbours(classifier, clean: result.clean, adversarial: result.adversarial, index: index, paths: paths),
+                                     URL(fileURLWithPath: figure).deletingPathExtension().path + "-neighbors.png"))
                 }
             }
         }
+        for picture in pictures { try picture.image.save(path: picture.path) }
         let report = Report(file: image, method: method.rawValue, epsilon: settings.epsilon,
                             steps: method == .pgd ? steps : nil, targeted: settings.target != nil,
                             source: result.sourceClass, target: settings.target,
@@ -170,9 +176,8 @@ struct Attack: ParsableCommand {
 extension Attack {
     /// Two rows: the clean image and its 5 nearest index images, then the adversarial one and
     /// its neighbours (cosine distance of the embeddings).
-    func neighbours(_ classifier: ImageClassifier, clean: Tensor, adversarial: Tensor, index: String, paths: String, to output: String) throws {
-        let embeddings = try NPY.read(URL(fileURLWithPath: index))
-        guard embeddings.rank == 2 else { throw FoveaError("\(index): not an [N, D] embedding matrix") }
+    func neighbours(_ classifier: ImageClassifier, clean: Tensor, adversarial: Tensor, index: String, paths: String) throws -> Image {
+        let embeddings = try DataMatrix.read(index)
         let rowPaths = try CoordinateFile.paths(paths, rows: embeddings.shape[0])
         let search = NearestNeighbors(index: embeddings, metric: .cosine)
         var tiles: [Image] = []
@@ -190,7 +195,7 @@ extension Attack {
                 tiles.append(t)
             }
         }
-        try Image.grid(tiles, columns: 6, padding: 3).save(path: output)
+        return Image.grid(tiles, columns: 6, padding: 3)
     }
 }
 

@@ -46,8 +46,12 @@ struct Classify: ParsableCommand {
         let classifier = try model.load(needsClassifier: true)
         // Read every image before printing anything: a bad file fails the whole command.
         let inputs = try images.map { try classifier.input(from: $0, crop: crop) }
-        let results = zip(images, inputs).map { file, input in
-            Result(file: file, top: classifier.predict(input.tensor).top(top))
+        let results = try zip(images, inputs).map { file, input in
+            let prediction = classifier.predict(input.tensor)
+            guard prediction.probabilities.allSatisfy(\.isFinite) else {
+                throw FoveaError("\(file): the model's output is not finite (NaN or infinity) for this image; nothing written")
+            }
+            return Result(file: file, top: prediction.top(top))
         }
         if let figure {
             let panels = zip(results, inputs).map { r, input in

@@ -48,6 +48,9 @@ struct Embed: ParsableCommand {
     var paths: String?
 
     func run() throws {
+        try checkWritable(output, flag: "-o", extensions: ["npy"])
+        if let labels { try checkWritable(labels, flag: "--labels", extensions: ["npy"]) }
+        if let paths { try checkWritable(paths, flag: "--paths", extensions: nil) }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         if dataset.lowercased().hasSuffix(".csv") {
             let (pixels, digitLabels) = try Digits.load(URL(fileURLWithPath: dataset))
@@ -115,8 +118,14 @@ struct Neighbors: ParsableCommand {
 
     func run() throws {
         guard k >= 1 else { throw ValidationError("--k must be at least 1") }
-        let embeddings = try NPY.read(URL(fileURLWithPath: index))
-        guard embeddings.rank == 2, embeddings.shape[0] >= 1 else { throw FoveaError("\(index): not an [N, D] embedding matrix") }
+        if let output { try checkWritable(output, flag: "-o") }
+        let embeddings = try DataMatrix.read(index)
+        let rows = embeddings.shape[0]
+        if evaluate && k >= rows {
+            throw FoveaError("--k \(k): the index has \(rows) rows, so leave-one-out has at most \(rows - 1) neighbours")
+        }
+        let k = min(self.k, rows)
+        if k < self.k { Notes.add("--k \(self.k): the index has \(rows) rows; all of them are shown") }
         let search = NearestNeighbors(index: embeddings, metric: metric)
         if evaluate {
             guard let labels else { throw FoveaError("--evaluate needs --labels") }
@@ -174,7 +183,11 @@ struct PCACommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        let x = try NPY.read(URL(fileURLWithPath: embeddings))
+        try checkWritable(output, flag: "-o", extensions: ["npy", "csv"])
+        let x = try DataMatrix.read(embeddings)
+        guard components >= 1, components <= x.shape[1] else {
+            throw FoveaError("--components \(components): \(embeddings) has \(x.shape[1]) columns, so 1...\(x.shape[1]) components")
+        }
         let pca = try PCA(x, components: components)
         let coords = pca.transform(x)
         try CoordinateFile.write(coords, to: output)
@@ -241,14 +254,15 @@ struct TSNECommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        if let perplexity { guard perplexity > 0 else { throw ValidationError("--perplexity must be positive") } }
+        if let perplexity { guard perplexity.isFinite, perplexity >= 1 else { throw FoveaError("--perplexity \(perplexity): must be a number >= 1 (the effective number of neighbours)") } }
+        if let learningRate { guard learningRate.isFinite, learningRate > 0 else { throw FoveaError("--learning-rate \(learningRate): must be a positive number") } }
+        try checkWritable(output, flag: "-o", extensions: ["npy", "csv"])
         if let iterations { guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") } }
         guard theta >= 0, theta < 2 else { throw ValidationError("--theta must be in 0..<2") }
-        let x = try NPY.read(URL(fileURLWithPath: embeddings))
-        guard x.rank == 2, x.shape[0] >= 1 else { throw FoveaError("\(embeddings): not an [N, D] embedding matrix") }
+        let x = try DataMatrix.read(embeddings)
         if transform {
             guard let reference, let referenceCoords else { throw ValidationError("--transform needs --reference and --reference-coords") }
-            let r = try NPY.read(URL(fileURLWithPath: reference))
+            let r = try DataMatrix.read(reference)
             let map = try CoordinateFile.read(referenceCoords)
             guard r.rank == 2, r.shape[1] == x.shape[1] else {
                 throw FoveaError("\(reference): \(r.shape) does not match \(embeddings)'s \(x.shape[1])-d rows")
@@ -315,7 +329,8 @@ struct MapCommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        guard grid >= 2 else { throw ValidationError("--grid must be at least 2") }
+        try checkWritable(output, flag: "-o")
+        guard (2...400).contains(grid) else { throw FoveaError("--grid \(grid): must be between 2 and 400 cells per side") }
         let c = try CoordinateFile.read(coords)
         guard c.shape[1] == 2 else { throw FoveaError("\(coords): coordinates must be [N, 2], got \(c.shape)") }
         let n = c.shape[0]
@@ -332,7 +347,12 @@ struct MapCommand: ParsableCommand {
         } else {
             let l = try labels.map { try NPY.readIntegers(URL(fileURLWithPath: $0)).values }
             if let l, l.count != n { throw FoveaError("\(labels!): \(l.count) labels for \(n) points") }
-            try MapFigure.scatter(c, labels: l, classNames: try classNames()).save(path: output)
+            let names = try classNames()
+            let classCount = names.isEmpty ? 1000 : names.count
+            if let l, let bad = l.first(where: { $0 < 0 || $0 >= classCount }) {
+                throw FoveaError("\(labels!): label \(bad) is out of range 0..<\(classCount)\(names.isEmpty ? "" : " (the classes given)")")
+            }
+            try MapFigure.scatter(c, labels: l, classNames: names).save(path: output)
         }
         print("\(n) points -> \(output)")
     }
@@ -349,8 +369,24 @@ struct MapCommand: ParsableCommand {
 
 }
 
+/// An [N, D] float matrix from a .npy file, checked: two axes, at least one row and one column,
+/// every value finite.
+enum DataMatrix {
+    static func read(_ path: String) throws -> Tensor {
+        do { try InputFile.check(path, role: ".npy file", limit: 16 << 30) } catch { throw FoveaError("\(error)") }
+        let t: Tensor
+        do { t = try NPY.read(URL(fileURLWithPath: path)) } catch { throw FoveaError("\(path): \(error)") }
+        guard t.rank == 2, t.shape[0] >= 1, t.shape[1] >= 1 else { throw FoveaError("\(path): not an [N, D] matrix with rows and columns (shape \(t.shape))") }
+        if let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
+            throw FoveaError("\(path): row \(bad / t.shape[1]) holds \(t.scalars[bad]); every value must be finite")
+        }
+        return t
+    }
+}
+
 /// Row-aligned files next to an embedding: coordinates (.npy or .csv) and image paths.
 enum CoordinateFile {
+
     /// Writes [N, k] as .csv (one row per line) or .npy, by the extension.
     static func write(_ t: Tensor, to path: String) throws {
         guard path.lowercased().hasSuffix(".csv") else { return try NPY.write(t, to: URL(fileURLWithPath: path)) }
@@ -359,19 +395,17 @@ enum CoordinateFile {
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    /// Reads [N, k] from .csv or .npy.
+    /// Reads [N, k] from .csv or .npy; every value must be finite.
     static func read(_ path: String) throws -> Tensor {
-        guard path.lowercased().hasSuffix(".csv") else {
-            let t = try NPY.read(URL(fileURLWithPath: path))
-            guard t.rank == 2 else { throw FoveaError("\(path): expected an [N, k] array, got \(t.shape)") }
-            return t
-        }
+        guard path.lowercased().hasSuffix(".csv") else { return try DataMatrix.read(path) }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FoveaError("\(path): cannot read") }
         let rows = text.split(separator: "\n").map { $0.split(separator: ",").compactMap { Float($0) } }
         guard let k = rows.first?.count, k > 0, rows.allSatisfy({ $0.count == k }) else {
             throw FoveaError("\(path): expected rows with the same number of comma-separated numbers")
         }
-        return Tensor(shape: [rows.count, k], values: rows.flatMap { $0 })
+        let values = rows.flatMap { $0 }
+        guard values.allSatisfy(\.isFinite) else { throw FoveaError("\(path): every value must be finite") }
+        return Tensor(shape: [rows.count, k], values: values)
     }
 
     /// The lines of a paths file, which must match `rows`.

@@ -44,6 +44,7 @@ struct Explain: ParsableCommand {
     var methods: [AttributionMethod] = AttributionMethod.allCases
 
     func run() throws {
+        try checkOutputFolder(output, flag: "-o")
         let files = try imageFiles(path)
         let classifier = try model.load(needsClassifier: true)
         let targetIndex = try target.map { try classifier.labels.resolve($0) }

@@ -143,7 +143,8 @@ struct TopPatchesCommand: ParsableCommand {
     func run() throws {
         guard k >= 1, topChannels >= 1, batch >= 1 else { throw ValidationError("--k, --top-channels and --batch must be at least 1") }
         let list = try channels.map { text in
-            try text.split(separator: ",").map { part -> Int in
+            guard !text.trimmingCharacters(in: .whitespaces).isEmpty else { throw FoveaError("--channels: empty; give channel numbers such as 3,17,42") }
+            return try text.split(separator: ",").map { part -> Int in
                 guard let c = Int(part.trimmingCharacters(in: .whitespaces)) else { throw FoveaError("--channels \(text): not a list of integers") }
                 return c
             }

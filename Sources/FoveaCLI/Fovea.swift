@@ -155,6 +155,7 @@ import Foundation
 /// out with a note that counts them and names the first.
 func openDatasetNoting(_ spec: String, skipUnreadable: Bool) throws -> any ImageDataset {
     let data = try Fovea.openDataset(spec, skipUnreadable: skipUnreadable)
+    guard data.count > 0 else { throw FoveaError("\(spec): the dataset holds no images") }
     if let folder = data as? ImageFolder, let first = folder.skipped.first {
         Notes.add("skipped \(folder.skipped.count) unreadable image\(folder.skipped.count == 1 ? "" : "s") of \(spec) (first: \(first.reason))")
     }

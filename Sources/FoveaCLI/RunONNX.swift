@@ -35,7 +35,8 @@ struct RunONNX: ParsableCommand {
     var out: String
 
     func run() throws {
-        let graph = try ONNXGraph(contentsOf: URL(fileURLWithPath: model))
+        try checkOutputFolder(out, flag: "--out")
+        let graph = try ImageClassifier.onnxGraph(URL(fileURLWithPath: model))
         var feeds: [String: Tensor] = [:]
         for spec in input {
             guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else {

@@ -138,6 +138,8 @@ struct Saliency: ParsableCommand {
     }
 
     func run() throws {
+        if let output { try checkWritable(output, flag: "-o") }
+        if let npy { try checkWritable(npy, flag: "--npy", extensions: ["npy"]) }
         let classifier = try model.load(needsClassifier: true)
         let (cropImage, x) = try classifier.input(from: image, crop: crop)
         let prediction = classifier.predict(x)

@@ -31,10 +31,18 @@ struct SynthesisOptions: ParsableArguments {
     }
 }
 
-/// Throws one line unless an image can be written at `path`.
-func checkWritable(_ path: String, flag: String) throws {
+/// Throws one line unless a file with one of `extensions` (nil: any) can be written at `path`.
+/// Commands call it for every output before they write anything, so a bad second output never
+/// leaves the first behind.
+func checkWritable(_ path: String, flag: String, extensions: [String]? = ["png", "jpg", "jpeg"]) throws {
     let ext = (path as NSString).pathExtension.lowercased()
-    guard ["png", "jpg", "jpeg"].contains(ext) else { throw FoveaError("\(flag) \(path): use a .png or .jpg file name") }
+    if let extensions, !extensions.contains(ext) {
+        throw FoveaError("\(flag) \(path): use a \(extensions.map { "." + $0 }.joined(separator: " or ")) file name")
+    }
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+        throw FoveaError("\(flag) \(path): a folder, not a file")
+    }
     let directory = (path as NSString).deletingLastPathComponent
     let folder = directory.isEmpty ? "." : directory
     var isDirectory: ObjCBool = false
@@ -44,6 +52,23 @@ func checkWritable(_ path: String, flag: String) throws {
     guard FileManager.default.isWritableFile(atPath: folder) else { throw FoveaError("\(flag) \(path): folder \(folder) is not writable") }
     if FileManager.default.fileExists(atPath: path) && !FileManager.default.isWritableFile(atPath: path) {
         throw FoveaError("\(flag) \(path): the file is not writable")
+    }
+}
+
+/// Throws one line unless `path` is, or can be made, a writable folder for a command's files.
+func checkOutputFolder(_ path: String, flag: String) throws {
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) {
+        guard isFolder.boolValue else { throw FoveaError("\(flag) \(path): an existing file, not a folder (this option names a folder)") }
+        guard FileManager.default.isWritableFile(atPath: path) else { throw FoveaError("\(flag) \(path): the folder is not writable") }
+        return
+    }
+    var parent = (path as NSString).deletingLastPathComponent
+    while !parent.isEmpty && !FileManager.default.fileExists(atPath: parent) { parent = (parent as NSString).deletingLastPathComponent }
+    let existing = parent.isEmpty ? "." : parent
+    guard FileManager.default.fileExists(atPath: existing, isDirectory: &isFolder), isFolder.boolValue,
+          FileManager.default.isWritableFile(atPath: existing) else {
+        throw FoveaError("\(flag) \(path): cannot create the folder (\(existing) is not a writable folder)")
     }
 }
 

@@ -76,6 +76,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        try checkWritable(output, flag: "-o", extensions: ["safetensors"])
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         if let lr { guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") } }

@@ -10,8 +10,23 @@ public struct IDXArray: Sendable {
 
     /// Reads a plain or gzip-compressed IDX file.
     public init(contentsOf url: URL) throws {
-        let data = try Gzip.contents(of: url)
         let name = url.path
+        // A gzipped file stops inflating once its header says how long it is.
+        let data = try Gzip.contents(of: url) { head in
+            guard head.count >= 4 else { return 4 << 30 }
+            let rank = Int(head[head.startIndex + 3])
+            guard head.count >= 4 + 4 * rank else { return 4 << 30 }
+            var count = 1
+            for d in 0..<rank {
+                let at = head.startIndex + 4 + 4 * d
+                let (product, overflow) = count.multipliedReportingOverflow(by: head[at..<at + 4].reduce(0) { $0 << 8 | Int($1) })
+                guard !overflow, product <= 4 << 30 else {
+                    throw CheckpointError.malformed(file: name, detail: "the IDX header declares more than 4 GiB")
+                }
+                count = product
+            }
+            return 4 + 4 * rank + count
+        }
         guard data.count >= 4 else { throw CheckpointError.truncated(file: name, detail: "no IDX header") }
         let b = [UInt8](data.prefix(4))
         guard b[0] == 0, b[1] == 0 else {

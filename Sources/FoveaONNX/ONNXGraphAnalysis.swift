@@ -93,9 +93,11 @@ extension ONNXGraph {
             return v
         }
         // Final normalisation.
-        var logits = back(outputNames[0], through: ["Identity", "Flatten", "Reshape", "Squeeze"])
+        // (Reshapes after the Softmax are skipped only when there is a Softmax behind them.)
+        var logits = outputNames[0]
         var finalActivation: String?
-        if let step = producers[logits], ["Softmax", "LogSoftmax"].contains(step.node.opType) {
+        if let step = producers[back(outputNames[0], through: ["Identity", "Flatten", "Reshape", "Squeeze"])],
+           ["Softmax", "LogSoftmax"].contains(step.node.opType) {
             finalActivation = step.node.opType
             logits = step.inputs[0]
         }

@@ -10,7 +10,7 @@ extension ONNXOperators {
         switch auto {
         case "NOTSET":
             let p = try attr.ints("pads") ?? [0, 0, 0, 0]
-            guard p.count == 4, p.allSatisfy({ $0 >= 0 }) else { throw ONNXError("\(c): pads \(p) must be 4 non-negative values (2-D only)") }
+            guard p.count == 4, p.allSatisfy({ $0 >= 0 && $0 <= 1 << 20 }) else { throw ONNXError("\(c): pads \(p) must be 4 values in 0...1048576 (2-D only)") }
             return (p[0], p[2], p[1], p[3])
         case "VALID": return (0, 0, 0, 0)
         case "SAME_UPPER", "SAME_LOWER":
@@ -26,7 +26,7 @@ extension ONNXOperators {
 
     static func pair(_ v: [Int]?, _ fallback: Int, _ name: String, _ c: String) throws -> (Int, Int) {
         guard let v else { return (fallback, fallback) }
-        guard v.count == 2, v.allSatisfy({ $0 >= 1 }) else { throw ONNXError("\(c): \(name) \(v) must be two positive values (2-D only)") }
+        guard v.count == 2, v.allSatisfy({ $0 >= 1 && $0 <= 1 << 16 }) else { throw ONNXError("\(c): \(name) \(v) must be two values in 1...65536 (2-D only)") }
         return (v[0], v[1])
     }
 
@@ -44,9 +44,12 @@ extension ONNXOperators {
             if let bias, bias.count != w.shape[0] { throw ONNXError("\(c): bias of \(bias.count) for \(w.shape[0]) channels") }
             let kernel = (w.shape[2], w.shape[3])
             let p = try padding2d(attr, input: (x.shape[2], x.shape[3]), kernel: kernel, stride: stride, dilation: dilation, c)
+            try checkSize([x.shape[0], x.shape[1], x.shape[2] + p.top + p.bottom, x.shape[3] + p.left + p.right], "padded input", c)
             let g = Conv2dGeometry(kernel: kernel, stride: stride, padding: p, dilation: dilation)
             let (ho, wo) = g.outputSize(h: x.shape[2], w: x.shape[3])
             guard ho > 0, wo > 0 else { throw ONNXError("\(c): input \(x.shape) is too small for kernel \(w.shape)") }
+            try checkSize([x.shape[0], w.shape[0], ho, wo], "output", c)
+            try checkSize([w.shape[1], kernel.0, kernel.1, ho, wo], "unfolded input (im2col)", c)
             return [.float(x.conv2d(weight: w, bias: bias, stride: stride, padding: p, dilation: dilation, groups: group))]
         }
     }
@@ -83,7 +86,7 @@ extension ONNXOperators {
                 pads = (t, b, l, r)
             } else if auto == "NOTSET" {
                 let p = try attr.ints("pads") ?? [0, 0, 0, 0]
-                guard p.count == 4, p.allSatisfy({ $0 >= 0 }) else { throw ONNXError("\(c): pads \(p) must be 4 non-negative values") }
+                guard p.count == 4, p.allSatisfy({ $0 >= 0 && $0 <= 1 << 20 }) else { throw ONNXError("\(c): pads \(p) must be 4 values in 0...1048576") }
                 pads = (p[0], p[2], p[1], p[3])
             } else if auto != "VALID" {
                 throw ONNXError("\(c): ConvTranspose auto_pad '\(auto)' without output_shape is not supported")
@@ -94,6 +97,7 @@ extension ONNXOperators {
             let ho = (x.shape[2] - 1) * stride.0 - pads.top - pads.bottom + dilation.0 * (k.0 - 1) + extra.0 + 1
             let wo = (x.shape[3] - 1) * stride.1 - pads.left - pads.right + dilation.1 * (k.1 - 1) + extra.1 + 1
             guard ho > 0, wo > 0 else { throw ONNXError("\(c): empty output") }
+            try checkSize([x.shape[0], w.shape[1] * group, ho, wo], "output", c)
             return [.float(x.convTranspose2d(weight: w, bias: bias, stride: stride, padding: pads, outputPadding: extra,
                                              dilation: dilation, groups: group))]
         }
@@ -111,6 +115,7 @@ extension ONNXOperators {
             let x = try float(i, 0, c)
             guard x.rank == 4 else { throw ONNXError("\(c): only 2-D pooling is supported, got \(x.shape)") }
             let p = try padding2d(attr, input: (x.shape[2], x.shape[3]), kernel: kernel, stride: stride, dilation: dilation, c)
+            try checkSize([x.shape[0], x.shape[1], x.shape[2] + p.top + p.bottom, x.shape[3] + p.left + p.right], "padded input", c)
             let g = Conv2dGeometry(kernel: kernel, stride: stride, padding: p, dilation: dilation)
             let (ho, wo) = g.outputSize(h: x.shape[2], w: x.shape[3], ceilMode: ceil)
             guard ho > 0, wo > 0 else { throw ONNXError("\(c): input \(x.shape) is too small for pooling \(kernel)") }
@@ -139,6 +144,9 @@ extension ONNXOperators {
             }
             guard pads.count == 2 * x.rank else { throw ONNXError("\(c): \(pads.count) pads for rank \(x.rank)") }
             let begin = Array(pads[..<x.rank]), end = Array(pads[x.rank...])
+            let padded = (0..<x.rank).map { x.shape[$0].addingReportingOverflow(begin[$0]).partialValue.addingReportingOverflow(end[$0]).partialValue }
+            guard zip(begin, end).allSatisfy({ abs($0) < 1 << 31 && abs($1) < 1 << 31 }) else { throw ONNXError("\(c): pads \(pads) are out of range") }
+            try checkSize(padded, "padded output", c)
             // NCHW padding of H and W only, by zeros or reflection: one primitive.
             if x.rank == 4, begin[0] == 0, begin[1] == 0, end[0] == 0, end[1] == 0, pads.allSatisfy({ $0 >= 0 }),
                (mode == "reflect" && begin[2] < x.shape[2] && end[2] < x.shape[2] && begin[3] < x.shape[3] && end[3] < x.shape[3])
@@ -215,6 +223,9 @@ extension ONNXOperators {
             if let scales {
                 guard scales.count == 4, scales[0] == 1, scales[1] == 1 else { throw ONNXError("\(c): scales \(scales) must be [1, 1, sh, sw]") }
                 let h = Float(x.shape[2]) * scales[2], w = Float(x.shape[3]) * scales[3]
+                guard h.isFinite, w.isFinite, h >= 1, w >= 1, h * w < Float(1 << 26) else {
+                    throw ONNXError("\(c): scales \(scales) give an output size out of range for \(x.shape)")
+                }
                 guard h == h.rounded(), w == w.rounded() else {
                     throw ONNXError("\(c): scales \(scales) do not give a whole output size for \(x.shape)")
                 }
@@ -222,7 +233,7 @@ extension ONNXOperators {
             } else if op == "Upsample" || opset < 11 {
                 throw ONNXError("\(c): Resize without scales")
             }
-            guard size.0 > 0, size.1 > 0, size.0 * size.1 < 1 << 26 else { throw ONNXError("\(c): output size \(size) is out of range") }
+            guard size.0 > 0, size.1 > 0, size.0 < 1 << 16, size.1 < 1 << 16, size.0 * size.1 < 1 << 26 else { throw ONNXError("\(c): output size \(size) is out of range") }
             return [.float(x.resized(height: size.0, width: size.1, mode: resizeMode))]
         }
     }

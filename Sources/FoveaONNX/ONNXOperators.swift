@@ -19,6 +19,23 @@ public enum ONNXOperators {
         "Squeeze", "Sub", "Sum", "Tanh", "Transpose", "Unsqueeze", "Upsample",
     ]
 
+    /// The most elements one value may hold (4 GiB of float32): a graph whose shape arithmetic
+    /// or attributes ask for more is refused before anything is allocated.
+    static let maxElements = 1 << 30
+
+    /// Throws unless `shape` is non-negative and holds at most ``maxElements`` (no overflow).
+    static func checkSize(_ shape: [Int], _ what: String, _ c: String) throws {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { throw ONNXError("\(c): \(what) \(shape) has a negative size") }
+            let (product, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= maxElements else {
+                throw ONNXError("\(c): \(what) \(shape) is too large (more than \(maxElements) elements)")
+            }
+            n = product
+        }
+    }
+
     /// How many operator types Fovea runs (for listings).
     public static var count: Int { supported.count }
 
@@ -306,7 +323,9 @@ public enum ONNXOperators {
         case "Expand": return { i in
             guard let x = i.first ?? nil else { throw ONNXError("\(c): missing input") }
             let target = try integers(i, 1, c)
+            try checkSize(target, "target shape", c)
             guard let shape = broadcastShape(x.shape, target) else { throw ONNXError("\(c): cannot expand \(x.shape) to \(target)") }
+            try checkSize(shape, "output", c)
             switch x {
             case .float(let t): return [.float(t.expanded(to: shape))]
             case .integer(let a):
@@ -330,7 +349,7 @@ public enum ONNXOperators {
             let fill = try attr.tensor("value") ?? .float(Tensor(scalar: 0))
             return { i in
                 let shape = try integers(i, 0, c)
-                guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) < 1 << 28 else { throw ONNXError("\(c): bad shape \(shape)") }
+                try checkSize(shape, "shape", c)
                 switch fill {
                 case .float(let t): return [.float(Tensor(repeating: t.scalars.first ?? 0, shape: shape))]
                 case .integer(let a):

@@ -149,6 +149,16 @@ final class ExternalDataReader {
             data = cached
         } else {
             let url = directory.appendingPathComponent(location)
+            // After symlinks, the file must still be a regular file inside the model's folder.
+            let folder = directory.resolvingSymlinksInPath().standardizedFileURL.path
+            let resolved = url.resolvingSymlinksInPath().standardizedFileURL.path
+            guard resolved.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/") else {
+                throw ONNXError("\(context): external data file \(url.path) resolves to \(resolved), outside the model's folder \(folder); it is not read")
+            }
+            var info = stat()
+            guard stat(resolved, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+                throw ONNXError("\(context): external data \(url.path) is missing or not a regular file (keep it beside the .onnx file)")
+            }
             do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
                 throw ONNXError("\(context): cannot read external data file \(url.path) (keep it beside the .onnx file)")
             }
@@ -158,7 +168,7 @@ final class ExternalDataReader {
             throw ONNXError("\(context): external data offset \(fields["offset"] ?? "") is outside \(location) (\(data.count) bytes)")
         }
         let length = Int(fields["length"] ?? "") ?? (data.count - offset)
-        guard length >= 0, offset + length <= data.count else {
+        guard length >= 0, length <= data.count - offset else {
             throw ONNXError("\(context): external data \(offset)+\(length) runs past the end of \(location) (\(data.count) bytes)")
         }
         return data.subdata(in: (data.startIndex + offset)..<(data.startIndex + offset + length))

@@ -580,3 +580,12 @@ func expectCleanFailure(_ args: [String], mentions: [String], sourceLocation: So
     for m in mentions { #expect(r.err.contains(m), "stderr \(r.err) lacks \(m)", sourceLocation: sourceLocation) }
     #expect(!FileManager.default.fileExists(atPath: out), sourceLocation: sourceLocation)
 }
+
+/// A failure given exactly these arguments: one line on stderr naming `mentions`, nothing on
+/// stdout, a non-zero exit.
+func expectOneLineFailure(_ args: [String], mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let r = try fovea(args)
+    #expect(r.status != 0 && r.out.isEmpty, "stdout: \(r.out)", sourceLocation: sourceLocation)
+    #expect(r.err.split(separator: "\n").count == 1, "stderr: \(r.err)", sourceLocation: sourceLocation)
+    for m in mentions { #expect(r.err.contains(m), "stderr \(r.err) lacks \(m)", sourceLocation: sourceLocation) }
+}

@@ -76,6 +76,7 @@ extension BatchNorm2d {
     }
 
     private func fused(_ x: Tensor, _ conv: Conv2d, upper: Float, input: (norm: BatchNorm2d, upper: Float)? = nil) -> Tensor? {
+        if ForwardStop.current?.isStopped == true { return x }        // a truncated pass: as a skipped module
         let w = conv.weight, channels = w.shape[0]
         guard canFuse(upper: upper), !conv.hasHooks, !w.isDifferentiable, conv.bias?.isDifferentiable != true,
               conv.groups == channels, w.shape[1] == 1, channels == weight.count, x.rank == 4, x.shape[1] == channels,
@@ -99,6 +100,7 @@ extension BatchNorm2d {
     }
 
     private func fused(_ x: Tensor, upper: Float) -> Tensor? {
+        if ForwardStop.current?.isStopped == true { return x }        // a truncated pass: as a skipped module
         guard canFuse(upper: upper) else { return nil }
         return x.batchNormClamped(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
                                   eps: eps, upper: upper)
