@@ -7,7 +7,7 @@ FOVEA := .build/release/fovea
 # The CPU-only PyTorch wheel the benchmarks were measured with (pip falls back to PyPI's torch).
 TORCH_CPU ?= 2.13.0+cpu
 
-.PHONY: demo test bench deps data build golden clean
+.PHONY: demo test bench deps data build golden fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -61,6 +61,11 @@ golden: data
 	@python3 -c "import keras" 2>/dev/null || python3 -m pip install --quiet keras
 	KERAS_BACKEND=torch python3 Tests/Golden/make_keras_functional_golden.py
 	python3 Tests/Golden/make_style_golden.py --cache "$(CACHE)"
+
+# libFuzzer on every file loader (PNG, JPEG, pickle, safetensors, ONNX, HDF5, .npy, IDX) for
+# FUZZ_SECONDS each (default 30); crashes land in .build/fuzz/crashes/.
+fuzz: deps
+	scripts/fuzz.sh
 
 clean:
 	rm -rf .build

@@ -59,6 +59,9 @@ let package = Package(
         // Networks trained by `fovea train-style` / `train-adain`, shipped (see README).
         .target(name: "FoveaStyle", dependencies: ["FoveaSynthesis", "FoveaOptim"],
                 resources: [.copy("Resources/scream.safetensors"), .copy("Resources/adain-decoder.safetensors")]),
+        // libFuzzer targets for the file loaders (`make fuzz`).
+        .executableTarget(name: "FoveaFuzz", dependencies: ["FoveaIO", "FoveaONNX", "FoveaKeras"],
+                          swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(name: "FoveaCLI",
                           dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaStyle", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -92,8 +92,10 @@ struct Train: ParsableCommand {
         Init.reseed(seed)
         let model = spec.build()
         let classes = model.module(at: spec.classifier).flatMap { ($0 as? Linear)?.weight.shape[0] } ?? 0
-        if let bad = (train.labels + (test?.labels ?? [])).first(where: { $0 < 0 || $0 >= classes }) {
-            throw FoveaError("\(dataset): label \(bad) out of range for \(spec.name)'s \(classes) classes")
+        for (flag, name, labels) in [("--dataset", dataset, train.labels), ("--test-dataset", testSpec ?? "", test?.labels ?? [])] {
+            if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
+                throw FoveaError("\(flag) \(name): label \(bad) out of range for \(spec.name)'s \(classes) classes")
+            }
         }
         let parameters = model.namedParameters().map(\.tensor)
         for p in parameters { p.requiresGrad = true }

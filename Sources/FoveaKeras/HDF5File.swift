@@ -21,17 +21,37 @@ final class HDF5File {
 
     deinit { Self.library.withLock { fovea_h5_close(handle) } }
 
-    func exists(_ object: String) -> Bool { Self.library.withLock { fovea_h5_exists(handle, object) != 0 } }
+    /// Seconds one libhdf5 call may take (FOVEA_HDF5_TIMEOUT, default 30). Debian's libhdf5
+    /// loops forever on some corrupt files (found by `make fuzz`); past this, the process stops
+    /// with one line naming the file instead of hanging.
+    static let timeout = Double(ProcessInfo.processInfo.environment["FOVEA_HDF5_TIMEOUT"] ?? "") ?? 30
+
+    /// `body` (a libhdf5 call) under the library lock and the watchdog.
+    private func call<T>(_ body: () -> T) -> T {
+        Self.library.withLock {
+            let finished = DispatchSemaphore(value: 0)
+            let file = path
+            Thread.detachNewThread {
+                guard finished.wait(timeout: .now() + Self.timeout) == .timedOut else { return }
+                fputs("fovea: error: \(file): libhdf5 did not finish reading the file in \(Int(Self.timeout)) s (a corrupt HDF5 file)\n", stderr)
+                _exit(1)
+            }
+            defer { finished.signal() }
+            return body()
+        }
+    }
+
+    func exists(_ object: String) -> Bool { call { fovea_h5_exists(handle, object) != 0 } }
 
     func stringAttribute(_ object: String, _ name: String) -> String? {
-        guard let raw = Self.library.withLock({ fovea_h5_string_attribute(handle, object, name) }) else { return nil }
+        guard let raw = call({ fovea_h5_string_attribute(handle, object, name) }) else { return nil }
         defer { free(raw) }
         return String(cString: raw)
     }
 
     func stringArrayAttribute(_ object: String, _ name: String) -> [String]? {
         var strings: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = nil
-        let count = Self.library.withLock { fovea_h5_string_array_attribute(handle, object, name, &strings) }
+        let count = call { fovea_h5_string_array_attribute(handle, object, name, &strings) }
         guard count >= 0 else { return nil }
         defer { fovea_h5_free_strings(strings, count) }
         return (0..<count).map { strings![$0].map { String(cString: $0) } ?? "" }
@@ -40,7 +60,7 @@ final class HDF5File {
     /// The dataset at `path` as float32, with its shape.
     func floats(_ path: String) throws -> Tensor {
         var dims = [Int64](repeating: 0, count: 8)
-        let rank = Self.library.withLock { fovea_h5_dataset_shape(handle, path, &dims) }
+        let rank = call { fovea_h5_dataset_shape(handle, path, &dims) }
         guard rank >= 0 else { throw KerasError("\(self.path): dataset \(path) is missing") }
         let shape = dims.prefix(Int(rank)).map { Int(clamping: $0) }
         guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }) < 1 << 30 else {
@@ -49,7 +69,7 @@ final class HDF5File {
         let count = shape.reduce(1, *)
         var status: Int32 = 0
         let t = Tensor(overwriting: shape) { buffer in
-            status = Self.library.withLock { fovea_h5_read_floats(handle, path, buffer.baseAddress, Int64(count)) }
+            status = call { fovea_h5_read_floats(handle, path, buffer.baseAddress, Int64(count)) }
         }
         guard status == 0 else { throw KerasError("\(self.path): dataset \(path) is not numeric or cannot be read") }
         return t

@@ -2,13 +2,15 @@ import Foundation
 import Testing
 import _FoveaTestSupport
 
-/// Runs the built `fovea` binary (next to the test bundle) and returns (status, stdout, stderr).
-func fovea(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+/// Runs the built `fovea` binary (next to the test bundle), with `environment` added to this
+/// process's, and returns (status, stdout, stderr).
+func fovea(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
     let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     let binary = directory.appendingPathComponent("fovea")
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err

@@ -18,6 +18,16 @@ import _FoveaTestSupport
                                  mentions: ["more than the 800 bytes"])
     }
 
+    /// A corrupt HDF5 file on which Debian's libhdf5 loops forever (found by `make fuzz`): the
+    /// watchdog stops the process with one line.
+    @Test func libhdf5HangBecomesAnError() throws {
+        let start = Date()
+        let r = try fovea(["layers", "--model-file", "\(Self.folder)/libhdf5_hang.h5"], environment: ["FOVEA_HDF5_TIMEOUT": "2"])
+        #expect(r.status != 0 && r.err.contains("libhdf5 did not finish reading the file"), "\(r.err)")
+        #expect(r.err.split(separator: "\n").count == 1)
+        #expect(Date().timeIntervalSince(start) < 30)
+    }
+
     @Test func corruptDataIsAnError() throws {
         try expectCleanFailure(["classify", "\(Self.folder)/truncated.jpg"], mentions: ["truncated.jpg", "Corrupt JPEG data"])
         try expectCleanFailure(["classify", chelsea, "--model-file", "\(Self.folder)/nan_model.onnx"], mentions: ["not finite"])

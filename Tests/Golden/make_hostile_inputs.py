@@ -16,6 +16,10 @@ huge_header.jpg         a 16x16 JPEG whose SOF header declares 26000x26000 (a fe
 truncated.jpg           a real 64x64 JPEG cut in its scan data, then an EOI marker appended
 bomb-images-idx3-ubyte.gz  gzip of an IDX header for 1 x 28 x 28 images followed by 64 MB of zeros
 empty-images-idx3-ubyte    an IDX images file with 0 images of 28 x 28
+
+Not written by this script: libhdf5_hang.h5, the input `make fuzz` found (a mutation of
+Tests/Golden/keras/functional.h5) on which Debian's libhdf5 1.10 loops forever inside H5Aread;
+kept as is.
 """
 import gzip
 import io
