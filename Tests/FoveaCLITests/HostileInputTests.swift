@@ -81,9 +81,27 @@ import _FoveaTestSupport
         try expectOneLineFailure(["tsne", good, "--learning-rate", "nan", "-o", out + ".npy"], mentions: ["--learning-rate"])
         try expectOneLineFailure(["tsne", good, "--perplexity", "1e-30", "-o", out + ".npy"], mentions: ["--perplexity"])
         let labels = try npy("labels", (0..<20).map { [Float($0 % 3)] }, integers: true)
+        let badLabels = try npy("bad-labels", [[0], [-1]], integers: true)
+        try expectOneLineFailure(["map", try npy("two", [[0, 0], [1, 1]]), "--labels", badLabels, "-o", out + ".png"], mentions: ["label -1"])
+        try expectOneLineFailure(["pca", try npy("nan", [[1, 2], [.nan, 0]]), "-o", out + ".npy"], mentions: ["row 1", "finite"])
+        try expectOneLineFailure(["tsne", good, "-o", "\(dir)/c.json"], mentions: ["c.json", ".npy or .csv"])
         try expectOneLineFailure(["neighbors", "--evaluate", "--index", good, "--labels", labels, "--k", "20"], mentions: ["--k 20", "20 rows"])
         try expectOneLineFailure(["top-patches", Self.folder, "--layer", "_blocks.2", "--channels", "", "-o", out + ".png"], mentions: ["--channels"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).allSatisfy { $0.hasSuffix(".npy") && !$0.hasPrefix("out") })
+    }
+
+    /// An error that cannot be written (stderr on a full device) still ends with a non-zero
+    /// exit, not a trap; a folder given as weights is named as one.
+    @Test func unwritableStderrAndFolderWeights() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fovea")
+        process.arguments = ["classify", "/nonexistent.png"]
+        process.standardError = FileHandle(forWritingAtPath: "/dev/full")
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1)
+        try expectOneLineFailure(["classify", chelsea, "--model", "resnet18", "--weights", NSTemporaryDirectory()], mentions: ["a folder, not a weights file"])
     }
 
     /// Every output is checked before anything is written.
