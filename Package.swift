@@ -22,6 +22,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CPangoCairo", path: "Sources/CPangoCairo", pkgConfig: "pangocairo",
+                       providers: [.apt(["libpango1.0-dev", "libcairo2-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
@@ -41,7 +43,7 @@ let package = Package(
         // Keras .h5 import through libhdf5 (Debian libhdf5-dev).
         .target(name: "CFoveaHDF5", linkerSettings: [.linkedLibrary("hdf5_serial")]),
         .target(name: "FoveaKeras", dependencies: ["FoveaNN", "FoveaIO", "CFoveaHDF5"]),
-        .target(name: "FoveaIO", dependencies: ["FoveaTensor", "CPNG", "CJPEG", "CZlib", "CFoveaPNG", "CFoveaJPEG"]),
+        .target(name: "FoveaIO", dependencies: ["FoveaTensor", "CPNG", "CJPEG", "CZlib", "CFoveaPNG", "CFoveaJPEG", "CPangoCairo"]),
         .target(name: "Fovea", dependencies: ["FoveaModels", "FoveaIO", "FoveaONNX", "FoveaKeras"],
                 // fashion-cnn's trained weights (fovea train; see README).
                 resources: [.copy("Resources/fashion-cnn.safetensors")]),
