@@ -30,7 +30,7 @@ struct Classify: ParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of a table.")
     var json = false
 
-    @Option(name: [.customShort("o"), .long], help: "Write a picture of the result (the crop the network saw and the top classes as bars) to this PNG; with several images, one figure per image stacked vertically.")
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("figure")], help: "Write a picture of the result (the crop the network saw and the top classes as bars) to this PNG; with several images, one figure per image stacked vertically.")
     var figure: String?
 
     func validate() throws {

@@ -39,11 +39,24 @@ struct Explain: ParsableCommand {
     @Option(name: .long, help: "center: the model's own crop; none: resize the whole image.")
     var crop: CropMode = .center
 
-    @Option(name: .long, parsing: .upToNextOption,
-            help: "Only these methods (default: all of them: \(AttributionMethod.allCases.map(\.rawValue).joined(separator: " "))).")
-    var methods: [AttributionMethod] = AttributionMethod.allCases
+    @Option(name: .long, help: ArgumentHelp("Only these methods, comma-separated (default: all of them: \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ","))).", valueName: "list"))
+    var methods: String?
+
+    /// "gradcam,occlusion" -> those methods, checked by name.
+    static func parseMethods(_ text: String?) throws -> [AttributionMethod] {
+        guard let text else { return AttributionMethod.allCases }
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw FoveaError("--methods: give at least one method") }
+        return try names.map { name in
+            guard let m = AttributionMethod(rawValue: name) else {
+                throw FoveaError("--methods \(name): unknown method; choose from \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return m
+        }
+    }
 
     func run() throws {
+        let methods = try Self.parseMethods(methods)
         try checkOutputFolder(output, flag: "-o")
         let files = try imageFiles(path)
         let classifier = try model.load(needsClassifier: true)

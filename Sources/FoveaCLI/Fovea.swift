@@ -1,5 +1,7 @@
 import ArgumentParser
 import Fovea
+import FoveaModels
+import FoveaONNX
 
 @main
 struct FoveaCommand: ParsableCommand {
@@ -18,6 +20,7 @@ struct FoveaCommand: ParsableCommand {
           fovea attack ~/.cache/fovea/photos/chelsea.png --method pgd --epsilon 2/255 -o adv.png
           fovea layers --model resnet18
         """,
+        version: "fovea 0.9 (\(ONNXOperators.count) ONNX operators, \(ModelSpec.all.count) built-in models)",
         subcommands: [Classify.self, Saliency.self, Explain.self, Filters.self, Activations.self, TopPatchesCommand.self, Embed.self, Neighbors.self, PCACommand.self, TSNECommand.self, MapCommand.self, Visualize.self, Dream.self, Invert.self, Spectrum.self, Texture.self, Style.self, TrainStyle.self, Stylize.self, TrainAdaIN.self, AdaIN.self, BenchStyle.self, Attack.self, Robustness.self, Train.self, Layers.self, Models.self, RunONNX.self, Bench.self]
     )
 
@@ -55,7 +58,7 @@ func writeStandardError(_ text: String) {
 /// Prints `value` as JSON with sorted keys (pretty-printed unless `pretty` is false).
 func printJSON<T: Encodable>(_ value: T, pretty: Bool = true) throws {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 

@@ -28,14 +28,14 @@ struct RunONNX: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("NAME=FILE (a PNG/JPEG image or a .npy array); repeat for each graph input.", valueName: "name=file"))
     var input: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("A value to write (graph output or any node output); repeat. Default: the graph outputs.", valueName: "name"))
-    var output: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Values to write (graph outputs or any node outputs), comma-separated or repeated. Default: the graph outputs.", valueName: "names"))
+    var node: [String] = []
 
-    @Option(name: .shortAndLong, help: "Output folder.")
-    var out: String
+    @Option(name: [.customShort("o"), .long], help: "Output folder.")
+    var output: String
 
     func run() throws {
-        try checkOutputFolder(out, flag: "--out")
+        try checkOutputFolder(output, flag: "-o")
         let graph = try ImageClassifier.onnxGraph(URL(fileURLWithPath: model))
         var feeds: [String: Tensor] = [:]
         for spec in input {
@@ -51,11 +51,12 @@ struct RunONNX: ParsableCommand {
         for missing in graph.inputs where feeds[missing.name] == nil {
             throw FoveaError("input '\(missing.name)' (shape \(missing.shape.map { $0.map(String.init) ?? "?" })) is not given: add --input \(missing.name)=FILE")
         }
-        let results = try withNoGrad { try graph.run(feeds, outputs: output.isEmpty ? nil : output) }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let nodes = node.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let results = try withNoGrad { try graph.run(feeds, outputs: nodes.isEmpty ? nil : nodes) }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         for (name, tensor) in results.sorted(by: { $0.key < $1.key }) {
             let file = name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }
-            let base = URL(fileURLWithPath: out).appendingPathComponent(String(file))
+            let base = URL(fileURLWithPath: output).appendingPathComponent(String(file))
             try NPY.write(tensor, to: base.appendingPathExtension("npy"))
             var line = "\(name): \(tensor.shape.map(String.init).joined(separator: "x")) -> \(base.path).npy"
             if let image = Self.image(tensor) {

@@ -19,12 +19,18 @@ struct Train: ParsableCommand {
         state-dict keys, ready for --weights.
 
         The shipped fashion-cnn weights come from exactly:
-          fovea train --dataset fashion-mnist --arch fashion-cnn --epochs 4 -o fashion-cnn.safetensors
+          fovea train fashion-mnist --model fashion-cnn --epochs 4 -o fashion-cnn.safetensors
         """
     )
 
-    @Option(name: .long, help: "fashion-mnist, an IDX images file, or a folder of class subfolders.")
-    var dataset: String
+    @Argument(help: "fashion-mnist, an IDX images file, or a folder of class subfolders.")
+    var datasetArgument: String?
+
+    @Option(name: .customLong("dataset"), help: .hidden)
+    var datasetOption: String?
+
+    /// The dataset, positional like every other command's (`--dataset` still works).
+    var dataset: String { datasetArgument ?? datasetOption ?? "" }
 
     @Flag(name: .long, help: skipUnreadableHelp)
     var skipUnreadable = false
@@ -32,7 +38,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Held-out dataset for the test accuracy (default for fashion-mnist: its test split).")
     var testDataset: String?
 
-    @Option(name: .long, help: "Architecture (see `fovea models`).")
+    @Option(name: [.customLong("model"), .customLong("arch")], help: "Architecture (see `fovea models`); --arch is the old name.")
     var arch = "fashion-cnn"
 
     @Option(name: .long, help: "Passes over the training set.")
@@ -76,12 +82,15 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        guard (datasetArgument == nil) != (datasetOption == nil) else {
+            throw FoveaError(datasetArgument == nil ? "give the dataset to train on: fovea train DATASET" : "give the dataset once (positional or --dataset)")
+        }
         try checkWritable(output, flag: "-o", extensions: ["safetensors"])
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         if let lr { guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") } }
         guard let spec = ModelSpec.named(arch) else {
-            throw FoveaError("--arch \(arch): unknown architecture; available: \(ModelSpec.all.map(\.name).joined(separator: ", "))")
+            throw FoveaError("--model \(arch): unknown architecture; available: \(ModelSpec.all.map(\.name).joined(separator: ", "))")
         }
         let isFashion = dataset.lowercased().hasPrefix("fashion-mnist")
         let trainSet = try openDatasetNoting(isFashion && !dataset.contains(":") ? "fashion-mnist:train" : dataset, skipUnreadable: skipUnreadable)

@@ -224,7 +224,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
             try FileManager.default.copyItem(at: golden.appendingPathComponent(name), to: photos.appendingPathComponent(name))
         }
         let r = try fovea(["explain", photos.path, "--crop", "none", "-o", out.path,
-                           "--methods", "gradient", "cam", "gradcam", "gradcam++"])
+                           "--methods", "gradient,cam,gradcam,gradcam++"])
         #expect(r.status == 0, "\(r.err)")
         for stem in ["chelsea_input", "coffee_input"] {
             let html = try String(contentsOf: out.appendingPathComponent("\(stem).html"), encoding: .utf8)
@@ -243,7 +243,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-explain-\(UUID().uuidString)")
         let golden = fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Golden/efficientnet_lite0")
         let r = try fovea(["explain", golden.appendingPathComponent("coffee_input.png").path, "--model", "vgg11",
-                           "-o", out.path, "--methods", "cam", "gradient"])
+                           "-o", out.path, "--methods", "cam,gradient"])
         #expect(r.status == 0, "\(r.err)")
         let html = try String(contentsOf: out.appendingPathComponent("coffee_input.html"), encoding: .utf8)
         #expect(html.contains("Not applicable") && html.contains("cam: vgg11 does not end in global average pooling"))

@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+import _FoveaTestSupport
+
+/// One command line: -o is the output everywhere, lists take commas, train reads its dataset
+/// like every other command, JSON paths are plain.
+@Suite struct CommandLineTests {
+    @Test func listsTakeCommasAndOutputIsDashO() throws {
+        let folder = temporaryPath("explain")
+        let exports = ONNXFixtures.folder.deletingLastPathComponent().appendingPathComponent("exports/torch_softmax.onnx").path
+        let r = try fovea(["explain", chelsea, "--model-file", exports, "--methods", "gradcam,occlusion", "-o", folder])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("gradcam") && r.out.contains("occlusion") && !r.out.contains("smoothgrad"), "\(r.out)")
+        try expectOneLineFailure(["explain", chelsea, "--methods", "gradcam,wobble", "-o", folder], mentions: ["--methods wobble", "gradcam"])
+        // classify: -o, --output and the old --figure name the same picture.
+        for flag in ["-o", "--output", "--figure"] {
+            let png = temporaryPath("png")
+            let c = try fovea(["classify", chelsea, "--model", "fashion-cnn", flag, png])
+            #expect(c.status == 0 && FileManager.default.fileExists(atPath: png), "\(flag): \(c.err)")
+        }
+    }
+
+    @Test func trainTakesAPositionalDatasetAndModel() throws {
+        try expectOneLineFailure(["train", "fashion-mnist", "--model", "nonet", "-o", temporaryPath("safetensors")], mentions: ["--model nonet"])
+        try expectOneLineFailure(["train", "--model", "fashion-cnn", "-o", temporaryPath("safetensors")], mentions: ["fovea train DATASET"])
+    }
+
+    @Test func versionAndPlainJSONPaths() throws {
+        let v = try fovea(["--version"])
+        #expect(v.status == 0 && v.out.hasPrefix("fovea "), "\(v.out)")
+        let j = try fovea(["classify", chelsea, "--model", "fashion-cnn", "--json"])
+        #expect(j.out.contains("\"file\" : \"\(chelsea)\"") && !j.out.contains("\\/"), "\(j.out)")
+    }
+}
