@@ -24,17 +24,18 @@ public struct Explanation: Sendable {
     public let skipped: [(method: AttributionMethod, reason: String)]
 
     /// The comparison grid: one overlay per method, deletion and insertion AUC under each.
-    public func grid(columns: Int = 5) -> Image {
+    public func grid(columns: Int = 5, colormap: Colormap? = nil) -> Image {
         let panels = entries.map { e in
             SaliencyFigure.render(
                 crop: crop, map: e.attribution.map, caption: e.attribution.method.rawValue,
-                footnote: String(format: "deletion %.3f  insertion %.3f", e.faithfulness.deletionAUC, e.faithfulness.insertionAUC))
+                footnote: String(format: "deletion %.3f  insertion %.3f", e.faithfulness.deletionAUC, e.faithfulness.insertionAUC),
+                colormap: colormap)
         }
         return Image.grid(panels, columns: min(columns, max(panels.count, 1)), padding: 6)
     }
 
     /// A self-contained HTML page (images inline as base64 PNG).
-    public func html() throws -> String {
+    public func html(colormap: Colormap? = nil) throws -> String {
         func png(_ image: Image) throws -> String { "data:image/png;base64," + (try PNG.encode(image)).base64EncodedString() }
         func escape(_ s: String) -> String {
             s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
@@ -43,7 +44,7 @@ public struct Explanation: Sendable {
         for e in entries {
             let f = e.faithfulness
             let extra = e.attribution.integrated.map { String(format: "completeness error %.3g of %.3g", $0.completenessError, $0.scoreDifference) } ?? ""
-            let figure = SaliencyFigure.render(crop: crop, map: e.attribution.map, caption: e.attribution.method.rawValue)
+            let figure = SaliencyFigure.render(crop: crop, map: e.attribution.map, caption: e.attribution.method.rawValue, colormap: colormap)
             rows += """
             <tr><td><img src="\(try png(figure))" alt="\(e.attribution.method.rawValue)"></td>
             <td>\(e.attribution.method.rawValue)\(e.attribution.map.layer.map { " at <code>\(escape($0))</code>" } ?? "")</td>

@@ -42,6 +42,9 @@ struct Explain: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only these methods, comma-separated (default: all of them: \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ","))).", valueName: "list"))
     var methods: String?
 
+    @Option(name: .long, help: "Colour map: jet, viridis, inferno, turbo, gray, or coolwarm (diverging). Default: jet, and coolwarm centred at 0 for signed maps (Integrated Gradients).")
+    var cmap: Colormap?
+
     /// "gradcam,occlusion" -> those methods, checked by name.
     static func parseMethods(_ text: String?) throws -> [AttributionMethod] {
         guard let text else { return AttributionMethod.allCases }
@@ -77,8 +80,8 @@ struct Explain: ParsableCommand {
                 ? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
                 : String(file.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
             let base = URL(fileURLWithPath: output).appendingPathComponent(stem)
-            try explanation.grid().save(path: base.appendingPathExtension("png").path)
-            try explanation.html().write(to: base.appendingPathExtension("html"), atomically: true, encoding: .utf8)
+            try explanation.grid(colormap: cmap).save(path: base.appendingPathExtension("png").path)
+            try explanation.html(colormap: cmap).write(to: base.appendingPathExtension("html"), atomically: true, encoding: .utf8)
             print("\(file): \(explanation.target) \(explanation.label) (p = \(String(format: "%.3f", explanation.probability)))")
             for e in explanation.entries {
                 print("  \(e.attribution.method.rawValue.rightPad(22)) deletion \(String(format: "%.3f", e.faithfulness.deletionAUC))  insertion \(String(format: "%.3f", e.faithfulness.insertionAUC))  \(String(format: "%5.2f s", e.seconds))")

@@ -95,6 +95,9 @@ struct Saliency: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "Write the map overlaid on the crop, with a colour bar, to this PNG.")
     var output: String?
 
+    @Option(name: .long, help: "Colour map: jet, viridis, inferno, turbo, gray, or coolwarm (diverging). Default: jet, and coolwarm centred at 0 for signed maps (--signed, Integrated Gradients).")
+    var cmap: Colormap?
+
     @Option(name: .long, help: "Write the raw map as a float32 .npy.")
     var npy: String?
 
@@ -165,7 +168,7 @@ struct Saliency: ParsableCommand {
         if let npy { try NPY.write(map.tensor, to: URL(fileURLWithPath: npy)) }
         if let output {
             let caption = "\(method.rawValue): \(label) \(String(format: "%.3f", probability))"
-            try SaliencyFigure.render(crop: cropImage, map: map, caption: caption).save(path: output)
+            try SaliencyFigure.render(crop: cropImage, map: map, caption: caption, colormap: cmap).save(path: output)
         }
         let report = Report(file: image, method: method.rawValue, layer: map.layer, target: targetIndex,
                             label: label, probability: probability, height: map.height, width: map.width,
@@ -195,3 +198,5 @@ struct Saliency: ParsableCommand {
 extension AttributionMethod: ExpressibleByArgument {}
 extension Faithfulness.Baseline: ExpressibleByArgument {}
 extension Quadrature: ExpressibleByArgument {}
+
+extension Colormap: ExpressibleByArgument {}

@@ -11,6 +11,14 @@ public enum Colormap: String, CaseIterable, Sendable {
     case turbo
     /// Black -> white.
     case gray
+    /// matplotlib's inferno (black -> purple -> orange -> pale yellow), perceptually uniform.
+    case inferno
+    /// Moreland's cool-warm diverging map (blue -> light gray -> red), for signed values
+    /// centred at 0.
+    case coolwarm
+
+    /// Whether the map is meant for signed values around a centre.
+    public var isDiverging: Bool { self == .coolwarm }
 
     /// 256 RGB entries, 768 bytes: table[3 * i + c].
     public var table: [UInt8] {
@@ -19,6 +27,8 @@ public enum Colormap: String, CaseIterable, Sendable {
         case .jet: return Colormap.jetTable
         case .turbo: return Colormap.turboTable
         case .gray: return Colormap.grayTable
+        case .inferno: return Colormap.infernoTable
+        case .coolwarm: return Colormap.coolwarmTable
         }
     }
 
@@ -51,14 +61,16 @@ public enum Colormap: String, CaseIterable, Sendable {
         return Image(width: map.width, height: map.height, channels: 3, pixels: pixels)
     }
 
-    /// A colour bar: low values at the left (horizontal) or bottom (vertical).
-    public func bar(width: Int, height: Int, vertical: Bool = false) -> Image {
+    /// A colour bar: low values at the left (horizontal) or bottom (vertical); `reversed` puts
+    /// the top of the map there instead (for values shown with their sign flipped).
+    public func bar(width: Int, height: Int, vertical: Bool = false, reversed: Bool = false) -> Image {
         var image = Image(width: width, height: height, channels: 3)
         let lut = table
         for y in 0..<height {
             for x in 0..<width {
-                let t = vertical ? Float(height - 1 - y) / Float(max(height - 1, 1))
-                                 : Float(x) / Float(max(width - 1, 1))
+                let position = vertical ? Float(height - 1 - y) / Float(max(height - 1, 1))
+                                        : Float(x) / Float(max(width - 1, 1))
+                let t = reversed ? 1 - position : position
                 let k = 3 * Colormap.index(t)
                 for c in 0..<3 { image[x: x, y: y, c: c] = lut[k + c] }
             }
@@ -106,6 +118,27 @@ public enum Colormap: String, CaseIterable, Sendable {
     ]
 
     static let turboTable = interpolated(turboKnots)
+
+    /// Inferno through matplotlib's values at t = 0, 0.1, ..., 1 (#000004, #160b39, #420a68,
+    /// #6a176e, #932667, #bc3754, #dd513a, #f37819, #fca50a, #f6d746, #fcffa4), linearly
+    /// interpolated between them.
+    static let infernoTable = evenlySpaced([(0, 0, 4), (22, 11, 57), (66, 10, 104), (106, 23, 110), (147, 38, 103), (188, 55, 84),
+                                            (221, 81, 58), (243, 120, 25), (252, 165, 10), (246, 215, 70), (252, 255, 164)])
+
+    /// Cool-warm (Moreland 2009) through its published colours at t = 0, 1/8, ..., 1
+    /// (#3b4cc0 ... #dddddd at 0.5 ... #b40426).
+    static let coolwarmTable = evenlySpaced([(59, 76, 192), (98, 130, 234), (141, 176, 254), (184, 208, 249), (221, 221, 221),
+                                             (245, 196, 173), (244, 154, 123), (222, 96, 77), (180, 4, 38)])
+
+    /// 256 entries linearly interpolated through RGB knots (0...255) spaced evenly over 0...1.
+    static func evenlySpaced(_ knots: [(Double, Double, Double)]) -> [UInt8] {
+        (0..<256).flatMap { i -> [UInt8] in
+            let x = Double(i) / 255 * Double(knots.count - 1)
+            let j = min(Int(x), knots.count - 2), f = x - Double(j)
+            let (a, b) = (knots[j], knots[j + 1])
+            return [a.0 + f * (b.0 - a.0), a.1 + f * (b.1 - a.1), a.2 + f * (b.2 - a.2)].map { UInt8(max(0, min(255, $0.rounded()))) }
+        }
+    }
 
     /// Expands 33 knots (table indices 0, 8, ..., 248, 255) to 256 RGB bytes by linear
     /// interpolation: entry i between knots at i0 <= i <= i1 is a + (i - i0) / (i1 - i0) * (b - a).
