@@ -3,7 +3,8 @@ import FoveaIO
 /// A picture of a classification: the crop the network saw, and the top classes as bars.
 public enum PredictionFigure {
     /// crop | bars: one row per class with its label, bar length proportional to probability.
-    public static func render(crop: Image, top: [Prediction.Entry], title: String? = nil) -> Image {
+    public static func render(crop small: Image, top: [Prediction.Entry], title: String? = nil) -> Image {
+        let crop = small.enlargedForDisplay()
         let margin = 12, rowHeight = 26, barMax = 220, textScale = 2
         let labelWidth = 230
         let width = crop.width + labelWidth + barMax + 90 + 3 * margin

@@ -10,10 +10,7 @@ public enum AttackFigure {
         // The perturbation, scaled so that +-epsilon spans black...white (0 is mid-gray).
         let amplified = Tensor(shape: perturbation.shape, values: perturbation.scalars.map { 0.5 + 0.5 * $0 / max(epsilon, 1e-12) })
         // Small inputs (28x28 Fashion-MNIST) are enlarged by an integer factor, nearest neighbour.
-        let zoom = max(1, 168 / max(original.width, 1))
-        func shown(_ image: Image) -> Image {
-            zoom == 1 ? image.rgb() : image.rgb().resized(width: image.width * zoom, height: image.height * zoom, filter: .nearest)
-        }
+        func shown(_ image: Image) -> Image { image.rgb().enlargedForDisplay() }
         let (original, adversarial) = (shown(original), shown(adversarial))
         let noise = shown(Image(tensor: amplified, scale: 1 / 255))
         let (w, h) = (original.width, original.height)

@@ -110,6 +110,16 @@ extension Image {
     /// antialiased when shrinking, 22-bit fixed-point weights, each pass rounding
     /// (sum + 2^21) >> 22 and clamping to 0...255. RGBA is premultiplied by alpha around the
     /// passes as PIL does (p' = (p a + 128 + ((p a + 128) >> 8)) >> 8; back: min(255, 255 p' / a)).
+    /// For figures: a small image (a 28 x 28 Fashion-MNIST crop) enlarged by the smallest whole
+    /// factor that makes its short side at least `minimum`, with nearest neighbour so its pixels
+    /// stay visible; larger images are returned as they are.
+    public func enlargedForDisplay(minimum: Int = 224) -> Image {
+        let side = Swift.min(width, height)
+        guard side > 0, side < minimum else { return self }
+        let factor = (minimum + side - 1) / side
+        return resized(width: width * factor, height: height * factor, filter: .nearest)
+    }
+
     public func resized(width: Int, height: Int, filter: ResampleFilter = .bicubic) -> Image {
         precondition(width > 0 && height > 0, "resize target must be positive, got \(width)x\(height)")
         precondition(self.width > 0 && self.height > 0, "cannot resize an empty image")

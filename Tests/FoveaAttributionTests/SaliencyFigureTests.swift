@@ -6,12 +6,19 @@ import FoveaIO
 /// The colour scale tells the truth: signed maps diverge around 0, occlusion's bar reads low to
 /// high from the bottom, and the bar sits where the layout puts it.
 @Suite struct SaliencyFigureTests {
-    let crop = Image(width: 40, height: 40, channels: 3, color: [128, 128, 128])
-    /// The bar's colour at its top and bottom rows (it starts at x = 2 * 8 + 40, y = 8 + 22).
+    let crop = Image(width: 224, height: 224, channels: 3, color: [128, 128, 128])
+    /// The bar's colour at its top and bottom rows (it starts at x = 2 * 8 + 224, y = 8 + 22).
     func barEnds(_ figure: Image) -> (top: [UInt8], bottom: [UInt8]) {
-        let (x, top) = (2 * 8 + 40 + 8, 8 + 22)
+        let (x, top) = (2 * 8 + 224 + 8, 8 + 22)
         func rgb(_ y: Int) -> [UInt8] { (0..<3).map { figure[x: x, y: y, c: $0] } }
-        return (rgb(top), rgb(top + 39))
+        return (rgb(top), rgb(top + 223))
+    }
+
+    /// A 28 x 28 crop is drawn at 224 px (8x, nearest), so the panel and its labels fit.
+    @Test func smallCropsAreEnlarged() {
+        let map = SaliencyMap(values: [Float](repeating: 1, count: 16), height: 4, width: 4, method: "gradcam", layer: "l", target: 0)
+        let figure = SaliencyFigure.render(crop: Image(width: 28, height: 28, channels: 1, color: [90]), map: map, caption: "gradcam")
+        #expect(figure.height >= 224 + 30 && figure.width >= 224 + 40)
     }
 
     @Test func signedMapsUseADivergingScaleCentredAtZero() {
