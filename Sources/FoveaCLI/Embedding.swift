@@ -47,6 +47,9 @@ struct Embed: ParsableCommand {
     @Option(name: .long, help: "Image paths, one per line, in row order.")
     var paths: String?
 
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
     func run() throws {
         try checkWritable(output, flag: "-o", extensions: ["npy"])
         if let labels { try checkWritable(labels, flag: "--labels", extensions: ["npy"]) }
@@ -71,7 +74,12 @@ struct Embed: ParsableCommand {
             let names = (0..<data.count).map { data.name(at: $0) }
             try (names.joined(separator: "\n") + "\n").write(toFile: paths, atomically: true, encoding: .utf8)
         }
-        print("\(data.count) images x \(embedding.shape[1]) features (\(layer ?? (classifier.spec.featuresLayer.map { "\($0), the input of \(classifier.spec.classifier)" } ?? "input of \(classifier.embeddingLayer)"))) -> \(output)")
+        let layerText = layer ?? (classifier.spec.featuresLayer.map { "\($0), the input of \(classifier.spec.classifier)" } ?? "input of \(classifier.embeddingLayer)")
+        if json {
+            struct Report: Encodable { let images: Int; let features: Int; let layer: String; let output: String; let labels: String?; let paths: String? }
+            return try printJSON(Report(images: data.count, features: embedding.shape[1], layer: layerText, output: output, labels: labels, paths: paths))
+        }
+        print("\(data.count) images x \(embedding.shape[1]) features (\(layerText)) -> \(output)")
     }
 }
 
@@ -116,6 +124,12 @@ struct Neighbors: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "Picture: the query on the left, neighbours with distances.")
     var output: String?
 
+    @Option(name: .long, help: "Class names for --labels (comma-separated, a text file, or fashion-mnist): neighbours are shown with their class.")
+    var classNames: String?
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
     func run() throws {
         guard k >= 1 else { throw ValidationError("--k must be at least 1") }
         if let output { try checkWritable(output, flag: "-o") }
@@ -143,8 +157,21 @@ struct Neighbors: ParsableCommand {
             throw FoveaError("\(index): \(embeddings.shape[1])-d rows, but \(classifier.spec.name) gives \(q.shape[1])-d features here; use the model and --layer of the index")
         }
         let found = search.search(q, k: min(k, embeddings.shape[0]))[0]
-        for (rank, hit) in found.enumerated() {
-            print("\(rank + 1). row \(hit.row)  distance \(String(format: "%.4f", hit.distance))  \(rowPaths?[hit.row] ?? "")")
+        let rowLabels = try labels.map { try NPY.readIntegers(URL(fileURLWithPath: $0)).values }
+        if let rowLabels, rowLabels.count != embeddings.shape[0] { throw FoveaError("\(labels!): \(rowLabels.count) labels for \(embeddings.shape[0]) rows") }
+        let names = try classNames.map { try MapCommand.classNames($0) } ?? []
+        func className(_ row: Int) -> String? {
+            guard let l = rowLabels?[row] else { return nil }
+            return names.indices.contains(l) ? names[l] : "class \(l)"
+        }
+        if json {
+            struct Row: Encodable { let rank: Int; let row: Int; let distance: Float; let path: String?; let label: String? }
+            try printJSON(found.enumerated().map { Row(rank: $0 + 1, row: $1.row, distance: $1.distance, path: rowPaths?[$1.row], label: className($1.row)) })
+        } else {
+            for (rank, hit) in found.enumerated() {
+                let label = className(hit.row).map { "  [\($0)]" } ?? ""
+                print("\(rank + 1). row \(hit.row)  distance \(String(format: "%.4f", hit.distance))\(label)  \(rowPaths?[hit.row] ?? "")")
+            }
         }
         if let output {
             guard let rowPaths else { throw FoveaError("-o needs --paths to draw the neighbours") }
@@ -157,7 +184,9 @@ struct Neighbors: ParsableCommand {
                 tile.drawText(caption, x: 2, y: 134, color: [0, 0, 0])
                 return tile
             }
-            let tiles = try [thumb(query, "query")] + found.map { try thumb(rowPaths[$0.row], String(format: "%.3f", $0.distance)) }
+            let tiles = try [thumb(query, "query")] + found.map { hit in
+                try thumb(rowPaths[hit.row], String(format: "%.3f", hit.distance) + (className(hit.row).map { " \($0)" } ?? ""))
+            }
             try Image.grid(tiles, columns: tiles.count, padding: 4).save(path: output)
         }
     }
@@ -236,7 +265,10 @@ struct TSNECommand: ParsableCommand {
     var initialization: TSNE.Initialization = .pca
 
     @Option(name: .long, help: "Seed of the random initial map (with --initialization random).")
-    var seed: UInt64 = 0
+    var seed: UInt64?
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
 
     @Option(name: .long, help: "Barnes-Hut accuracy: cells with side / distance below theta are summarised.")
     var theta: Float = 0.5
@@ -282,9 +314,16 @@ struct TSNECommand: ParsableCommand {
         if let perplexity { tsne.perplexity = perplexity }
         if let iterations { tsne.iterations = iterations }
         (tsne.learningRate, tsne.method, tsne.theta) = (learningRate, method, theta)
-        (tsne.initialization, tsne.seed) = (initialization, seed)
+        (tsne.initialization, tsne.seed) = (initialization, seed ?? 0)
+        if seed != nil && initialization != .random {
+            Notes.add("--seed seeds only --initialization random; the PCA start (the default) is deterministic")
+        }
         let result = try tsne.fit(x, progress: ProgressBar(label: "t-SNE").update)
         try CoordinateFile.write(result.coordinates, to: output)
+        if json {
+            struct Report: Encodable { let points: Int; let method: String; let perplexity: Float; let kl: Float; let output: String }
+            return try printJSON(Report(points: x.shape[0], method: result.method.rawValue, perplexity: tsne.perplexity, kl: result.kl, output: output))
+        }
         print("\(x.shape[0]) points -> 2-D (\(result.method.rawValue)), perplexity \(tsne.perplexity), KL divergence \(String(format: "%.4f", result.kl)) -> \(output)")
     }
 }
@@ -359,6 +398,11 @@ struct MapCommand: ParsableCommand {
 
     func classNames() throws -> [String] {
         guard let classes else { return [] }
+        return try Self.classNames(classes)
+    }
+
+    /// Class names from "fashion-mnist", a text file (one per line) or a comma-separated list.
+    static func classNames(_ classes: String) throws -> [String] {
         if classes.lowercased() == "fashion-mnist" { return FashionMNIST.classNames }
         if FileManager.default.fileExists(atPath: classes) {
             guard let text = try? String(contentsOfFile: classes, encoding: .utf8) else { throw FoveaError("\(classes): cannot read") }

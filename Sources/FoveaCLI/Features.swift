@@ -53,6 +53,9 @@ struct Filters: ParsableCommand {
         let image = FilterGrid.render(weight, maxFilters: maxFilters, sharedScale: sharedScale)
         try image.save(path: output)
         print("\(path): weights \(weight.shape.map(String.init).joined(separator: "x")) -> \(output) (\(image.width)x\(image.height))")
+        let (filters, inputs) = (weight.shape[0], weight.shape[1])
+        if filters > maxFilters { Notes.add("showing the first \(maxFilters) of \(filters) filters (--max-filters)") }
+        if inputs != 3 && inputs > 16 { Notes.add("showing the first 16 of \(inputs) input channels of each filter") }
     }
 }
 
@@ -140,6 +143,9 @@ struct TopPatchesCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "Output PNG.")
     var output: String
 
+    @Flag(name: .long, help: "Print JSON: per channel, each patch's image, activation and window.")
+    var json = false
+
     func run() throws {
         guard k >= 1, topChannels >= 1, batch >= 1 else { throw ValidationError("--k, --top-channels and --batch must be at least 1") }
         let list = try channels.map { text in
@@ -162,6 +168,15 @@ struct TopPatchesCommand: ParsableCommand {
         }
         try grid.save(path: output)
         let f = result.field
+        if json {
+            struct Patch: Encodable { let image: String; let activation: Float; let y: Int; let x: Int; let height: Int; let width: Int }
+            struct Channel: Encodable { let channel: Int; let patches: [Patch] }
+            struct Report: Encodable { let layer: String; let receptiveField: Int; let stride: Int; let images: Int; let channels: [Channel]; let output: String }
+            return try printJSON(Report(layer: layer, receptiveField: f.size.h, stride: f.jump.h, images: data.count, channels: result.hits.map { c in
+                Channel(channel: c.channel, patches: c.hits.map { Patch(image: data.name(at: $0.image), activation: $0.value, y: $0.window.y, x: $0.window.x,
+                                                                     height: $0.window.height, width: $0.window.width) })
+            }, output: output))
+        }
         print("\(layer): receptive field \(f.size.h)x\(f.size.w) px, stride \(f.jump.h); \(result.hits.count) channels x \(k) patches from \(data.count) images -> \(output)")
     }
 }

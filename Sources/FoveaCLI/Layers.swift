@@ -27,6 +27,9 @@ struct Layers: ParsableCommand {
     @Option(name: .long, help: "Only show this layer and the layers inside it.")
     var layer: String?
 
+    @Flag(name: .long, help: "Print JSON: the layers with their shapes and kinds, and the import notes.")
+    var json = false
+
     func run() throws {
         let classifier: ImageClassifier
         do {
@@ -46,6 +49,12 @@ struct Layers: ParsableCommand {
         let rows = shapes.filter { row in
             (depth == nil || row.path.split(separator: ".").count <= depth!)
                 && (layer == nil || row.path == layer! || row.path.hasPrefix(layer! + "."))
+        }
+        if json {
+            struct Row: Encodable { let layer: String; let shape: [Int]; let kind: String }
+            struct Report: Encodable { let model: String; let notes: [String]; let layers: [Row] }
+            return try printJSON(Report(model: classifier.spec.name, notes: classifier.spec.importNotes,
+                                        layers: rows.map { Row(layer: $0.path, shape: $0.shape, kind: module.module(at: $0.path)!.kindDescription) }))
         }
         for note in classifier.spec.importNotes { print("note: \(note)") }
         let width = max(rows.map(\.path.count).max() ?? 0, 5)
@@ -92,8 +101,17 @@ struct Models: ParsableCommand {
         """
     )
 
-    func run() {
-        print("model".rightPad(20) + "input".rightPad(12) + "preprocessing".rightPad(45) + "layers  modules  params    weights")
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    struct Row: Encodable {
+        let name: String, input: String, preprocessing: String, layers: Int, modules: Int, parameters: Int, weights: String
+    }
+
+    func run() throws {
+        var table: [Row] = []
+        if !json { print("model".rightPad(20) + "input".rightPad(12) + "preprocessing".rightPad(45) + "layers  modules  params    weights") }
         for spec in ModelSpec.all {
             let module = spec.build()
             let modules = module.namedModules().dropFirst()
@@ -109,14 +127,18 @@ struct Models: ParsableCommand {
             }
             let norm = p.mean == Preprocessing.torchvision.mean ? "ImageNet mean/std" : (p.channels == 1 ? "mean \(fmt(p.mean[0] / 255)) std \(fmt(p.std[0] / 255))" : "(x-127)/128")
             let weights = spec.defaultWeights.map { $0 == "fashion-cnn.safetensors" ? "shipped" : "fetched" } ?? "--weights FILE"
+            table.append(Row(name: spec.name, input: input, preprocessing: "\(crop), \(norm)", layers: layers, modules: modules.count,
+                             parameters: params, weights: weights))
+            if json { continue }
             print(spec.name.rightPad(20) + input.rightPad(12) + "\(crop), \(norm)".rightPad(45)
                   + String(layers).rightPad(8) + String(modules.count).rightPad(9) + String(format: "%-9@", millions(params) as NSString) + " " + weights)
         }
+        if json { return try printJSON(table) }
         print("""
 
         Your own models load with --model-file FILE (see `fovea layers --model-file FILE`):
           ONNX (.onnx)        graphs of the \(ONNXOperators.count) supported operators, opsets \(ONNXGraph.supportedOpsets.lowerBound)-\(ONNXGraph.supportedOpsets.upperBound); layers are node outputs; preprocessing from --input-size, --mean, --std
-          Keras (.h5)         Sequential CNNs saved by model.save; layers are Keras layer names; raw 0..255 pixels unless --mean/--std
+          Keras (.h5, .keras) Sequential and Functional CNNs (Keras 2 model.save, Keras 3); layers are Keras layer names; raw 0..255 pixels unless --mean/--std
         """)
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+/// A one-line progress bar on stderr, drawn only when stderr is a terminal, and erased when done.
 struct ProgressBar {
     let label: String
     let enabled = isatty(2) != 0
@@ -13,6 +13,6 @@ struct ProgressBar {
         let width = 30, filled = width * done / total
         let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
         writeStandardError("\r\(label) [\(bar)] \(done)/\(total) \(status)")
-        if done == total { writeStandardError("\n") }
+        if done == total { writeStandardError("\r\u{1B}[2K") }          // cleared, so results print on a clean line
     }
 }

@@ -64,7 +64,7 @@ extension ImageClassifier {
     /// The receptive field of `layer` on an input of the model's size.
     public func receptiveField(of layer: String) throws -> ReceptiveField {
         let size = preprocessing.inputSize
-        let x = Tensor(zeros: [1, 3, size, size])
+        let x = Tensor(zeros: [1, preprocessing.channels, size, size])
         x.requiresGrad = true                                    // record the graph
         let capture = try LayerCapture(module, layers: [layer], gradients: false)
         defer { capture.remove() }

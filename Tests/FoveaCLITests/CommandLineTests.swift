@@ -31,4 +31,22 @@ import _FoveaTestSupport
         let j = try fovea(["classify", chelsea, "--model", "fashion-cnn", "--json"])
         #expect(j.out.contains("\"file\" : \"\(chelsea)\"") && !j.out.contains("\\/"), "\(j.out)")
     }
+
+    /// --json where a script wants numbers; grayscale models' receptive fields (the probe used
+    /// to be 3-channel, silently wrong until the engine's checks stopped it).
+    @Test func jsonReportsAndGrayscaleTopPatches() throws {
+        let r = try fovea(["top-patches", "fashion-mnist:test", "--model", "fashion-cnn", "--layer", "features.6", "--top-channels", "2", "--k", "3",
+                           "--json", "-o", temporaryPath("png")])
+        #expect(r.status == 0, "\(r.err)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        let field = report["receptiveField"] as! Int
+        #expect(field > 3 && field <= 28, "receptive field \(field)")
+        let channels = report["channels"] as! [[String: Any]]
+        #expect(channels.count == 2 && (channels[0]["patches"] as! [Any]).count == 3)
+        let layers = try fovea(["layers", "--model", "fashion-cnn", "--json"])
+        let rows = (try JSONSerialization.jsonObject(with: Data(layers.out.utf8)) as! [String: Any])["layers"] as! [[String: Any]]
+        #expect(rows.contains { $0["layer"] as? String == "features.0" && $0["shape"] as? [Int] == [1, 32, 28, 28] })
+        let models = try fovea(["models", "--json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(models.out.utf8)) as! [[String: Any]]).contains { $0["name"] as? String == "resnet50" })
+    }
 }
