@@ -75,4 +75,20 @@ import _FoveaTestSupport
             #expect(r.out.contains(word), "\(word)")
         }
     }
+
+    /// visualize on other people's exports: an ONNX graph (its own final Softmax read as
+    /// logits, a fixed batch of 1) and a Keras Functional model, from the command line.
+    @Test func visualizeImportedModels() throws {
+        let exports = ONNXFixtures.folder.deletingLastPathComponent().appendingPathComponent("exports/torch_softmax.onnx").path
+        let onnx = try fovea(["visualize", "--model-file", exports, "--class", "2", "--steps", "32", "--seed", "1", "--json", "-o", temporaryPath("png")])
+        #expect(onnx.status == 0, "\(onnx.err)")
+        let report = try JSONSerialization.jsonObject(with: Data(onnx.out.utf8)) as! [String: Any]
+        #expect((report["classProbabilities"] as! [Double])[0] > 0.9 && report["skippedSteps"] as? Int == 0)
+        let channel = try fovea(["visualize", "--model-file", exports, "--layer", "/features/features.4/Relu_output_0", "--channels", "0-3",
+                                 "--steps", "16", "-o", temporaryPath("png")])
+        #expect(channel.status == 0, "\(channel.err)")
+        let keras = ONNXFixtures.folder.deletingLastPathComponent().appendingPathComponent("keras/functional.keras").path
+        let k = try fovea(["visualize", "--model-file", keras, "--layer", "se_scale", "--channel", "3", "--steps", "16", "-o", temporaryPath("png")])
+        #expect(k.status == 0, "\(k.err)")
+    }
 }
