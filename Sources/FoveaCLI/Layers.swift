@@ -111,9 +111,9 @@ struct Models: ParsableCommand {
 
     func run() throws {
         var table: [Row] = []
-        if !json { print("model".rightPad(20) + "input".rightPad(12) + "preprocessing".rightPad(45) + "layers  modules  params    weights") }
+        if !json { print("model".rightPad(20) + "input".rightPad(12) + "preprocessing".rightPad(50) + "layers  modules  params    weights") }
         for spec in ModelSpec.all {
-            let module = spec.build()
+            let module = Init.shapesOnly { spec.build() }          // shapes and counts only: no random weights
             let modules = module.namedModules().dropFirst()
             let layers = modules.filter { $0.module is Conv2d || $0.module is Linear }.count
             let params = module.namedParameters().reduce(0) { $0 + $1.tensor.count }
@@ -125,12 +125,16 @@ struct Models: ParsableCommand {
             case .resizeThenCenter(let r): crop = "resize \(r), centre \(p.inputSize)"
             case .resize: crop = "resize to \(p.inputSize)"
             }
-            let norm = p.mean == Preprocessing.torchvision.mean ? "ImageNet mean/std" : (p.channels == 1 ? "mean \(fmt(p.mean[0] / 255)) std \(fmt(p.std[0] / 255))" : "(x-127)/128")
+            let norm: String
+            if p.mean == Preprocessing.torchvision.mean && p.std == Preprocessing.torchvision.std { norm = "ImageNet mean/std" }
+            else if p.mean.allSatisfy({ $0 == 127 }) && p.std.allSatisfy({ $0 == 128 }) { norm = "(x-127)/128" }
+            else if p.std.allSatisfy({ $0 == 1 }) { norm = "x - (\(p.mean.map { String(format: "%.1f", $0) }.joined(separator: ",")))" }
+            else { norm = "mean \(p.mean.map { fmt($0 / 255) }.joined(separator: ",")) std \(p.std.map { fmt($0 / 255) }.joined(separator: ","))" }
             let weights = spec.defaultWeights.map { $0 == "fashion-cnn.safetensors" ? "shipped" : "fetched" } ?? "--weights FILE"
             table.append(Row(name: spec.name, input: input, preprocessing: "\(crop), \(norm)", layers: layers, modules: modules.count,
                              parameters: params, weights: weights))
             if json { continue }
-            print(spec.name.rightPad(20) + input.rightPad(12) + "\(crop), \(norm)".rightPad(45)
+            print(spec.name.rightPad(20) + input.rightPad(12) + "\(crop), \(norm)".rightPad(50)
                   + String(layers).rightPad(8) + String(modules.count).rightPad(9) + String(format: "%-9@", millions(params) as NSString) + " " + weights)
         }
         if json { return try printJSON(table) }
