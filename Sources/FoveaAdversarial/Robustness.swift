@@ -51,9 +51,12 @@ extension ImageClassifier {
 
 /// A line plot of accuracy (0...1) against epsilon, with gridlines and labels.
 public enum RobustnessPlot {
-    public static func render(_ curve: RobustnessCurve, width: Int = 640, height: Int = 400) -> Image {
+    /// Accuracy against epsilon. `labels` names each epsilon as the user wrote it ("8/255"),
+    /// in the order of `curve.epsilons`; nil prints the values.
+    public static func render(_ curve: RobustnessCurve, labels: [String]? = nil, width: Int = 640, height: Int = 420) -> Image {
         var image = Image(width: width, height: height, channels: 3, color: [255, 255, 255])
-        let (left, right, top, bottom) = (56, 20, 30, 40)
+        // Margins leave room for the axis titles, the tick labels and the last marker.
+        let (left, right, top, bottom) = (72, 44, 40, 58)
         let plotW = width - left - right, plotH = height - top - bottom
         let maxEps = max(curve.epsilons.max() ?? 1, 1e-6)
         func point(_ e: Float, _ a: Float) -> (Int, Int) {
@@ -62,12 +65,14 @@ public enum RobustnessPlot {
         for k in 0...4 {                                                    // accuracy gridlines
             let y = top + plotH * k / 4
             image.fillRect(x: left, y: y, width: plotW, height: 1, color: [225, 225, 225])
-            image.drawText(String(format: "%3d%%", 100 - 25 * k), x: 8, y: y - 3, color: [80, 80, 80])
+            let text = String(format: "%d%%", 100 - 25 * k)
+            image.drawText(text, x: left - 8 - Image.textSize(text).width, y: y - 5, color: [80, 80, 80])
         }
-        for e in curve.epsilons {
+        for (i, e) in curve.epsilons.enumerated() {
             let (x, _) = point(e, 0)
             image.fillRect(x: x, y: top, width: 1, height: plotH, color: [235, 235, 235])
-            image.drawText(String(format: "%.3g", e), x: x - 8, y: top + plotH + 8, color: [80, 80, 80])
+            let text = labels.flatMap { $0.indices.contains(i) ? $0[i] : nil } ?? String(format: "%.3g", e)
+            image.drawText(text, x: x - Image.textSize(text).width / 2, y: top + plotH + 8, color: [80, 80, 80])
         }
         image.fillRect(x: left, y: top, width: 1, height: plotH, color: [0, 0, 0])
         image.fillRect(x: left, y: top + plotH, width: plotW, height: 1, color: [0, 0, 0])
@@ -80,8 +85,11 @@ public enum RobustnessPlot {
             }
         }
         for p in points { image.fillRect(x: p.0 - 3, y: p.1 - 3, width: 6, height: 6, color: [214, 39, 40]) }
-        image.drawText("\(curve.method.uppercased()): accuracy vs epsilon (\(curve.images) images, vs \(curve.reference))",
-                       x: left, y: 8, color: [0, 0, 0])
+        image.drawText("\(curve.method.uppercased()): accuracy against epsilon (\(curve.images) images, vs \(curve.reference))",
+                       x: left, y: 10, color: [0, 0, 0], scale: 2)
+        let xTitle = "epsilon (L-infinity, pixels on the 0..1 scale)"
+        image.drawText(xTitle, x: left + (plotW - Image.textSize(xTitle).width) / 2, y: top + plotH + 28, color: [0, 0, 0])
+        image.drawText("accuracy", x: 6, y: top + plotH / 2 - 5, color: [0, 0, 0])
         return image
     }
 }

@@ -250,7 +250,11 @@ struct Robustness: ParsableCommand {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         if let limit { guard limit >= 1 else { throw ValidationError("--limit must be at least 1") } }
-        let values = try epsilons.split(separator: ",").map { try AttackSettings.parseEpsilon(String($0), option: "--epsilons") }.sorted()
+        // The values, and each as the user wrote it ("8/255"), sorted together.
+        let written = try epsilons.split(separator: ",").map { text in
+            (value: try AttackSettings.parseEpsilon(String(text), option: "--epsilons"), text: text.trimmingCharacters(in: .whitespaces))
+        }.sorted { $0.value < $1.value }
+        let values = written.map(\.value)
         guard !values.isEmpty else { throw FoveaError("--epsilons: give at least one value") }
         let classifier = try model.load(needsClassifier: true)
         let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
@@ -284,7 +288,7 @@ struct Robustness: ParsableCommand {
         let curve = try classifier.robustness(count: count, labels: labels, pixels: pixels, epsilons: values, method: method,
                                               steps: steps, batch: batch, reference: reference,
                                               progress: ProgressBar(label: "robustness").update)
-        if let output { try RobustnessPlot.render(curve).save(path: output) }
+        if let output { try RobustnessPlot.render(curve, labels: written.map(\.text)).save(path: output) }
         if json {
             try printJSON(curve)
             return

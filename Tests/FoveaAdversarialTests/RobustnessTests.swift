@@ -42,3 +42,16 @@ import _FoveaTestSupport
         #expect(zip(a, c).contains { abs($0 - $1) > 0.05 })
     }
 }
+
+/// The last epsilon's marker and tick label stay inside the plot (they were clipped at the right edge).
+@Test func robustnessPlotKeepsItsLastMarkerInside() {
+    let curve = RobustnessCurve(method: "fgsm", epsilons: [0, 0.3], accuracies: [1, 0], images: 10, reference: "labels", seconds: 1)
+    let plot = RobustnessPlot.render(curve, labels: ["0", "0.3"])
+    let red = (0..<plot.height).flatMap { y in (0..<plot.width).map { (x: $0, y: y) } }
+        .filter { plot[x: $0.x, y: $0.y, c: 0] == 214 && plot[x: $0.x, y: $0.y, c: 1] == 39 }
+    let rightmost = red.map(\.x).max() ?? plot.width
+    #expect(!red.isEmpty && rightmost < plot.width - 20, "last marker at x = \(rightmost) of \(plot.width)")
+    // Ink right of the last marker's column, below the axis: its tick label, not cut off.
+    let labelInk = (0..<plot.height).contains { y in (rightmost..<plot.width).contains { plot[x: $0, y: y, c: 0] < 128 } }
+    #expect(labelInk)
+}
