@@ -82,8 +82,8 @@ extension ImageClassifier {
     }
 
     /// An image classifier from a model file: ONNX (`.onnx`), Keras HDF5 (`.h5`) or a Keras 3
-    /// archive (`.keras`), told apart by content. The graph is checked at load (ONNX: a dry run at its input size; Keras: shape
-    /// inference through the layers), so a model that loads runs. Layers are named as in the
+    /// archive (`.keras`), told apart by content. The graph is checked at load (ONNX: a dry run
+    /// at its input size; Keras: shape inference through the layers), so a model that loads runs. Layers are named as in the
     /// file: ONNX node output names, Keras layer names.
     public static func load(modelFile url: URL, options: ImportOptions = ImportOptions(),
                             workspace: Workspace = Workspace()) throws -> ImageClassifier {

@@ -189,6 +189,7 @@ public final class ONNXGraph: Module {
         // A graph exported for a batch of 1 (torch.onnx.export's default) runs a larger batch one
         // image at a time, node by node: hooks still see each layer's whole batch.
         var batch = 1
+        var batched: Set<String> = []
         for input in inputs {
             guard let t = feeds[input.name] else {
                 throw ONNXError("\(source): input '\(input.name)' was not given (inputs: \(inputs.map(\.name).joined(separator: ", ")))")
@@ -202,10 +203,10 @@ public final class ONNXGraph: Module {
             if perImage {
                 guard batch == 1 || batch == t.shape[0] else { throw ONNXError("\(source): inputs have different batch sizes") }
                 batch = t.shape[0]
+                batched.insert(input.name)
             }
             values[input.name] = .float(t)
         }
-        var batched: Set<String> = batch > 1 ? Set(inputs.map(\.name)) : []
         for step in steps {
             if ForwardStop.current?.isStopped == true { return [:] }       // a truncated pass: nothing more is read
             let arguments = try step.inputs.map { name -> ONNXValue? in
