@@ -23,8 +23,21 @@ public struct Explanation: Sendable {
     /// Methods that do not apply to this model, with the reason.
     public let skipped: [(method: AttributionMethod, reason: String)]
 
-    /// The comparison grid: one overlay per method, deletion and insertion AUC under each.
+    /// The comparison grid under a header (file, model, class and probability): one overlay
+    /// per method, deletion and insertion AUC under each.
     public func grid(columns: Int = 5, colormap: Colormap? = nil) -> Image {
+        let body = panelGrid(columns: columns, colormap: colormap)
+        let name = URL(fileURLWithPath: file).lastPathComponent
+        let header = String(format: "%@ (%@): %@, p = %.3f", name, model, label, probability)
+        let headerHeight = Image.textSize(header, scale: 2).height + 16
+        var figure = Image(width: max(body.width, Image.textSize(header, scale: 2).width + 16), height: body.height + headerHeight,
+                           channels: 3, color: [255, 255, 255])
+        figure.drawText(header, x: 8, y: 8, color: [0, 0, 0], scale: 2)
+        figure.paste(body.rgb(), x: 0, y: headerHeight)
+        return figure
+    }
+
+    private func panelGrid(columns: Int, colormap: Colormap?) -> Image {
         let panels = entries.map { e in
             SaliencyFigure.render(
                 crop: crop, map: e.attribution.map, caption: e.attribution.method.rawValue,
