@@ -48,6 +48,14 @@ def weights(key, shape, scale):
     return (scale * 2 * uniform(key, int(np.prod(shape)))).astype(np.float32).reshape(shape)
 
 
+def save_graph(path, nodes, inputs, outputs, init, producer="onnx-helper"):
+    """A checked opset-13 model of `nodes`, written to `path`."""
+    graph = helper.make_graph(nodes, os.path.splitext(os.path.basename(path))[0], inputs, outputs, init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name=producer)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
 class SoftmaxCNN(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -98,11 +106,8 @@ def tf_nhwc(path):
         helper.make_node("Add", ["dense/MatMul", "dense/bias"], ["dense/BiasAdd"], name="dense/add"),
         helper.make_node("LogSoftmax", ["dense/BiasAdd"], ["dense/LogSoftmax"], axis=1, name="dense/logsoftmax"),
     ]
-    graph = helper.make_graph(nodes, "tf_nhwc", [helper.make_tensor_value_info("input_1", TensorProto.FLOAT, [1, 32, 32, 3])],
-                              [helper.make_tensor_value_info("dense/LogSoftmax", TensorProto.FLOAT, [1, 5])], init)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="tf2onnx-pattern")
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
+    save_graph(path, nodes, [helper.make_tensor_value_info("input_1", TensorProto.FLOAT, [1, 32, 32, 3])],
+               [helper.make_tensor_value_info("dense/LogSoftmax", TensorProto.FLOAT, [1, 5])], init, producer="tf2onnx-pattern")
 
 
 def reducemean_head(path):
@@ -123,11 +128,8 @@ def reducemean_head(path):
         helper.make_node("MatMul", ["flat", "fc_w"], ["mm"]),
         helper.make_node("Add", ["mm", "fc_b"], ["scores"]),
     ]
-    graph = helper.make_graph(nodes, "reducemean_head", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
-                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 5])], init)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="onnx-helper")
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
+    save_graph(path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
+               [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 5])], init)
 
 
 def odd_transpose(path):
@@ -144,11 +146,8 @@ def odd_transpose(path):
         helper.make_node("Flatten", ["pooled"], ["flat"]),
         helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["scores"], transB=1),
     ]
-    graph = helper.make_graph(nodes, "odd_transpose", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
-                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 5])], init)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="onnx-helper")
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
+    save_graph(path, nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+               [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 5])], init)
 
 
 def linear_weight(path):
