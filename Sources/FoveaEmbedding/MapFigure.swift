@@ -11,15 +11,19 @@ public enum MapFigure {
         [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
     ]
 
-    /// Positions of the rows of coords [N, 2] in a size x size square (with a margin).
+    /// Positions of the rows of coords [N, 2] in a size x size square (with a margin), one
+    /// scale for both axes, so a map is not stretched.
     static func place(_ coords: Tensor, size: Int, margin: Int) -> [(x: Int, y: Int)] {
         let v = coords.scalars, n = coords.shape[0]
         let xs = (0..<n).map { v[2 * $0] }, ys = (0..<n).map { v[2 * $0 + 1] }
         let (x0, x1, y0, y1) = (xs.min() ?? 0, xs.max() ?? 1, ys.min() ?? 0, ys.max() ?? 1)
+        // One scale for both axes (distances in the map are isotropic); the shorter extent is centred.
         let span = Float(size - 2 * margin - 1)
+        let scale = span / max(x1 - x0, y1 - y0, 1e-12)
+        let (padX, padY) = ((span - (x1 - x0) * scale) / 2, (span - (y1 - y0) * scale) / 2)
         return (0..<n).map { i in
-            (margin + Int(((xs[i] - x0) / max(x1 - x0, 1e-12) * span).rounded()),
-             margin + Int(((y1 - ys[i]) / max(y1 - y0, 1e-12) * span).rounded()))
+            (margin + Int((padX + (xs[i] - x0) * scale).rounded()).clamped(0, Int(span)),
+             margin + Int((padY + (y1 - ys[i]) * scale).rounded()).clamped(0, Int(span)))
         }
     }
 
@@ -61,4 +65,8 @@ public enum MapFigure {
         }
         return image
     }
+}
+
+private extension Int {
+    func clamped(_ lo: Int, _ hi: Int) -> Int { Swift.min(Swift.max(self, lo), hi) }
 }

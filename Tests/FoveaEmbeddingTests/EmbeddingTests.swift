@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import Fovea
-import FoveaEmbedding
+@testable import FoveaEmbedding
 import FoveaIO
 import FoveaNN
 import FoveaTensor
@@ -129,4 +129,13 @@ import _FoveaTestSupport
         // Point 1 (1, 1) is drawn at the top right: tab10 orange.
         #expect((0..<3).map { image[x: 87, y: 12, c: $0] } == [255, 127, 14])
     }
+}
+
+/// A map 10 wide and 1 tall stays 10:1 in the picture (x and y were stretched separately).
+@Test func mapPlacementKeepsTheAspectRatio() {
+    let coords = Tensor(shape: [3, 2], values: [0, 0, 10, 1, 5, 0.5])
+    let p = MapFigure.place(coords, size: 501, margin: 0)
+    let (width, height) = (p[1].x - p[0].x, p[0].y - p[1].y)
+    #expect(width == 500 && abs(height - 50) <= 1, "\(width) x \(height)")
+    #expect(abs(p[2].y - 250) <= 1, "the shorter axis is centred")
 }
