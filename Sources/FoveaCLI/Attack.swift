@@ -133,9 +133,13 @@ struct Attack: ParsableCommand {
             pictures.append((AttackFigure.render(original: crop, adversarial: adversarialImage, perturbation: delta,
                                                  epsilon: settings.epsilon, before: describe(result.before), after: describe(result.after)), figure))
             if explain {
-                let target = result.sourceClass
+                // Rows: the clean image and the adversarial one explained for the original class,
+                // then the adversarial one for the class it now gets (when that changed).
+                let source = result.sourceClass, fooled = result.after.top(1)[0].index
+                var rows = [("clean", result.clean, source), ("adversarial", result.adversarial, source)]
+                if fooled != source { rows.append(("adversarial", result.adversarial, fooled)) }
                 var panels: [Image] = []
-                for (name, pixels) in [("clean", result.clean), ("adversarial", result.adversarial)] {
+                for (name, pixels, target) in rows {
                     let x = classifier.normalizedInput(pixels)
                     let shownCrop = classifier.image(ofPixels: pixels)
                     for m in [AttributionMethod.gradcam, .gradient] {

@@ -328,6 +328,11 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         for suffix in ["-explain.png", "-neighbors.png"] {
             #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("fig\(suffix)").path))
         }
+        // Three rows of panels when the attack succeeds: clean and adversarial for the original
+        // class, then the adversarial image for the class it now gets (PNG IHDR: width, height).
+        let header = [UInt8](try Data(contentsOf: dir.appendingPathComponent("fig-explain.png")).prefix(24))
+        let (width, height) = (header[16..<20].reduce(0) { $0 << 8 | Int($1) }, header[20..<24].reduce(0) { $0 << 8 | Int($1) })
+        #expect(r.out.contains("attack succeeded") && height > width, "\(width)x\(height)")
         let lonely = try fovea(["attack", chelsea, "--method", "fgsm", "--epsilon", "2", "-o", dir.appendingPathComponent("b.png").path, "--index", emb])
         #expect(lonely.status != 0 && lonely.err.contains("--index and --paths go together"))
     }
