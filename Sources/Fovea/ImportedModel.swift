@@ -89,17 +89,21 @@ extension ImageClassifier {
                             workspace: Workspace = Workspace()) throws -> ImageClassifier {
         do { try InputFile.check(url.path, role: "model file") } catch { throw FoveaError("\(error)") }
         let head = InputFile.head(url, 8)
-        let kerasArchive = head.starts(with: [0x50, 0x4B, 0x03, 0x04]) && (try? ZipFile.entry("config.json", of: url)) != nil
+        let kerasArchive = head.starts(with: [0x50, 0x4B, 0x03, 0x04]) && ((try? ZipFile.names(of: url))?.contains("config.json") ?? false)
         if head == Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) || kerasArchive {          // "\x89HDF\r\n\x1a\n", or a zip
             return try classifier(keras: try KerasModel(contentsOf: url), name: url.lastPathComponent, options: options, workspace: workspace)
         }
-        return try classifier(onnx: try onnxGraph(url, head: head), name: url.lastPathComponent, options: options, workspace: workspace)
+        return try classifier(onnx: try parseONNX(url, head: head), name: url.lastPathComponent, options: options, workspace: workspace)
     }
 
     /// The ONNX graph of a model file, or an error that names the formats Fovea reads.
-    public static func onnxGraph(_ url: URL, head: Data? = nil) throws -> ONNXGraph {
+    public static func onnxGraph(_ url: URL) throws -> ONNXGraph {
         do { try InputFile.check(url.path, role: "model file") } catch { throw FoveaError("\(error)") }
-        let head = head ?? InputFile.head(url, 8)
+        return try parseONNX(url, head: InputFile.head(url, 8))
+    }
+
+    /// ``onnxGraph(_:)`` of a file already checked, whose first bytes are `head`.
+    private static func parseONNX(_ url: URL, head: Data) throws -> ONNXGraph {
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {                                     // zip
             throw FoveaError("\(url.path): a zip archive that is not a Keras 3 model (a PyTorch checkpoint?); --model-file reads ONNX (.onnx) and Keras (.h5, .keras) models; PyTorch checkpoints go with --model NAME --weights FILE")
         }

@@ -14,13 +14,7 @@ enum TextRenderer {
     /// separated by "\n".
     static func render(_ text: String, scale: Int, bold: Bool = false) -> (width: Int, height: Int, alpha: [UInt8]) {
         lock.withLock {
-            let measure = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1)
-            defer { cairo_surface_destroy(measure) }
-            let (width, height) = withLayout(text, scale: scale, bold: bold, surface: measure!) { layout, _ in
-                var w: Int32 = 0, h: Int32 = 0
-                pango_layout_get_pixel_size(layout, &w, &h)
-                return (Int(w), Int(h))
-            }
+            let (width, height) = measure(text, scale: scale, bold: bold)
             guard width > 0, height > 0 else { return (0, 0, []) }
             let surface = cairo_image_surface_create(CAIRO_FORMAT_A8, Int32(width), Int32(height))
             defer { cairo_surface_destroy(surface) }
@@ -39,11 +33,22 @@ enum TextRenderer {
         }
     }
 
-    /// Width and height in pixels of `text` as ``render(_:scale:bold:)`` draws it.
+    /// Width and height in pixels of `text` as ``render(_:scale:bold:)`` draws it (laid out,
+    /// not rasterised).
     static func size(_ text: String, scale: Int) -> (width: Int, height: Int) {
         guard !text.isEmpty else { return (0, 0) }
-        let r = render(text, scale: scale)
-        return (r.width, r.height)
+        return lock.withLock { measure(text, scale: scale, bold: false) }
+    }
+
+    /// The layout's pixel size; the caller holds `lock`.
+    private static func measure(_ text: String, scale: Int, bold: Bool) -> (width: Int, height: Int) {
+        let surface = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1)
+        defer { cairo_surface_destroy(surface) }
+        return withLayout(text, scale: scale, bold: bold, surface: surface!) { layout, _ in
+            var w: Int32 = 0, h: Int32 = 0
+            pango_layout_get_pixel_size(layout, &w, &h)
+            return (Int(w), Int(h))
+        }
     }
 
     private static func withLayout<T>(_ text: String, scale: Int, bold: Bool, surface: OpaquePointer,

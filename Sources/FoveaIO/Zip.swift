@@ -144,10 +144,20 @@ func crc32(_ data: ArraySlice<UInt8>) -> UInt32 {
 /// The stored entries of a zip file (Keras 3 `.keras` archives, like PyTorch's, store them
 /// uncompressed).
 public enum ZipFile {
-    /// The contents of entry `name` of the zip file at `url`, nil if it has no such entry.
-    public static func entry(_ name: String, of url: URL) throws -> Data? {
+    /// The contents of the entries `names` of the zip file at `url`, read once; names the
+    /// archive lacks are absent from the result.
+    public static func entries(_ names: [String], of url: URL) throws -> [String: Data] {
         let archive = try ZipArchive(Array(try Data(contentsOf: url)))
-        guard let entry = archive.entry(name) else { return nil }
-        return Data(archive.bytes[try archive.contents(of: entry)])
+        var out: [String: Data] = [:]
+        for name in names {
+            guard let entry = archive.entry(name) else { continue }
+            out[name] = Data(archive.bytes[try archive.contents(of: entry)])
+        }
+        return out
+    }
+
+    /// The names of the zip file's entries (without reading their contents).
+    public static func names(of url: URL) throws -> [String] {
+        try ZipArchive(Array(try Data(contentsOf: url))).entries.map(\.name)
     }
 }

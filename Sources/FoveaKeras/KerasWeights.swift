@@ -86,8 +86,8 @@ extension KerasArchiveWeights {
     static func open<T>(_ url: URL, _ body: (_ config: Data, _ weights: KerasArchiveWeights) throws -> T) throws -> T {
         let config: Data?, weights: Data?
         do {
-            config = try ZipFile.entry("config.json", of: url)
-            weights = try ZipFile.entry("model.weights.h5", of: url)
+            let entries = try ZipFile.entries(["config.json", "model.weights.h5"], of: url)
+            (config, weights) = (entries["config.json"], entries["model.weights.h5"])
         } catch {
             throw KerasError("\(url.path): not a readable Keras archive (\(error))")
         }
