@@ -28,8 +28,11 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "CFoveaParallel"),
+        // oneDNN convolutions (Debian libdnnl-dev), Linux only.
+        .target(name: "CFoveaDNNL", linkerSettings: [.linkedLibrary("dnnl", .when(platforms: [.linux]))]),
         .target(name: "FoveaTensor",
-                dependencies: [.target(name: "CBLAS", condition: linuxOnly), "CFFTW", "CFoveaParallel"],
+                dependencies: [.target(name: "CBLAS", condition: linuxOnly), .target(name: "CFoveaDNNL", condition: linuxOnly),
+                               "CFFTW", "CFoveaParallel"],
                 // Kernels are compiled for AVX2 + FMA (x86-64 from 2013 on) on Linux, so loops
                 // vectorise 8-wide and fused multiply-adds are single instructions.
                 swiftSettings: [.unsafeFlags(["-Ounchecked"]),

@@ -250,6 +250,7 @@ enum Convolution {
     }
 
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Dims, keep: Kept?) -> Tensor {
+        if OneDNN.applies(d, g, pass: .forward), let y = OneDNN.forward(x, w, bias, g, d) { return y }
         if Winograd.applies(d, g) {
             if keep?.columns == nil {
                 return Winograd.convInBands(x, w, bias: bias, pad: g.padding, filterTiles: keep?.filterTiles ?? Winograd.filterTiles(w))
@@ -304,6 +305,7 @@ enum Convolution {
                               gathered: UnsafePointer<Float>? = nil, filterTiles: Tensor? = nil) -> Tensor {
         let d = dims(inputShape, w.shape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.backwardInput(dy, w, inputShape: inputShape, g, d) }
+        if OneDNN.applies(d, g, pass: .backwardData), let dx = OneDNN.backwardData(dy, w, inputShape: inputShape, g) { return dx }
         if Winograd.applies(d, g) {
             // The adjoint of a 3x3 stride-1 convolution is one too: flipped, transposed weights.
             let p = g.padding
@@ -363,6 +365,7 @@ enum Convolution {
                                columns kept: Tensor? = nil, gathered given: UnsafePointer<Float>? = nil) -> Tensor {
         let d = dims(x.shape, weightShape, g, groups: groups)
         if isDepthwise(d) { return Depthwise.backwardWeight(dy, x, weightShape: weightShape, g, d) }
+        if OneDNN.applies(d, g, pass: .backwardWeights), let dw = OneDNN.backwardWeights(dy, x, weightShape: weightShape, g) { return dw }
         if Winograd.applies(d, g) { return Winograd.weightGradient(dy, x, pad: g.padding, inputTiles: kept) }
         return backwardWeightByGEMM(dy, x, weightShape: weightShape, g, groups: groups, columns: kept, gathered: given)
     }

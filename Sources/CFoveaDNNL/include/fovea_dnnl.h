@@ -1,0 +1,58 @@
+// 2-D convolutions through oneDNN (Debian libdnnl 2.x, CPU engine): forward, input gradient and
+// weight gradient of x: [N, Cin, H, W] (NCHW) by w: [Cout, Cin, kh, kw] (OIHW), groups = 1.
+//
+// oneDNN picks its own (blocked) layouts for the computation; a plan converts NCHW/OIHW to them
+// and back. Every buffer a call needs besides its operands, the converted operands and oneDNN's
+// own scratchpad, lives in one caller-owned scratch area of fovea_conv_scratch_bytes(plan)
+// bytes, so a plan holds no data and the caller can recycle the memory.
+#ifndef FOVEA_DNNL_H
+#define FOVEA_DNNL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fovea_conv fovea_conv;
+
+typedef enum {
+    FOVEA_CONV_FORWARD = 0,         // y = conv(x, w) + bias
+    FOVEA_CONV_BACKWARD_DATA = 1,   // dx = conv^T(dy, w)
+    FOVEA_CONV_BACKWARD_WEIGHTS = 2 // dw = sum over images and positions of dy x-patch (and dbias)
+} fovea_conv_kind;
+
+/// Shapes and geometry, PyTorch's conventions (dilation 1 = none).
+typedef struct {
+    int64_t n, cin, h, w, cout, kh, kw;
+    int64_t stride_h, stride_w, dilation_h, dilation_w;
+    int64_t pad_top, pad_bottom, pad_left, pad_right;
+    int has_bias;
+} fovea_conv_shape;
+
+/// A plan for one kind of pass at one shape, or NULL (with a reason in `error`, if given) when
+/// oneDNN has no implementation for it.
+fovea_conv *fovea_conv_create(const fovea_conv_shape *shape, fovea_conv_kind kind, const char **error);
+void fovea_conv_destroy(fovea_conv *plan);
+
+/// Bytes of scratch the plan's passes need (a multiple of 64).
+size_t fovea_conv_scratch_bytes(const fovea_conv *plan);
+
+/// oneDNN's name for the implementation it chose (e.g. "jit:avx512_core").
+const char *fovea_conv_implementation(const fovea_conv *plan);
+
+/// The passes; `scratch` is 64-byte aligned and fovea_conv_scratch_bytes(plan) long. Each
+/// returns 0 on success, else a oneDNN status.
+int fovea_conv_forward(const fovea_conv *plan, const float *x, const float *w, const float *bias, float *y,
+                       void *scratch);
+int fovea_conv_backward_data(const fovea_conv *plan, const float *dy, const float *w, float *dx, void *scratch);
+/// dbias may be NULL (then the plan must have been made without has_bias).
+int fovea_conv_backward_weights(const fovea_conv *plan, const float *x, const float *dy, float *dw, float *dbias,
+                                void *scratch);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,56 @@
+import Testing
+@testable import FoveaTensor
+
+/// oneDNN's convolutions (Linux) against the direct reference and the im2col + GEMM kernels,
+/// for the geometries the in-house kernels hand it and some they never would.
+struct OneDNNTests {
+    /// (N, Cin, H, W, Cout, kernel, stride, padding top/bottom/left/right, dilation)
+    static let cases: [(Int, Int, Int, Int, Int, Int, Int, (Int, Int, Int, Int), Int)] = [
+        (1, 3, 21, 19, 5, 9, 1, (4, 4, 4, 4), 1),     // the Johnson network's 9x9 layers
+        (2, 8, 17, 16, 6, 3, 2, (1, 1, 1, 1), 1),     // a strided 3x3, odd size
+        (1, 4, 15, 15, 7, 5, 1, (2, 1, 0, 2), 2),     // asymmetric padding, dilation
+        (1, 6, 12, 10, 3, 1, 1, (0, 0, 0, 0), 1),     // pointwise
+        (1, 3, 33, 33, 8, 11, 4, (2, 2, 2, 2), 1),    // AlexNet's stem
+    ]
+
+    @Test(arguments: 0..<cases.count)
+    func matchesTheInHouseKernels(_ index: Int) throws {
+        #if canImport(CFoveaDNNL)
+        let (n, cin, h, w, cout, k, s, p, dil) = Self.cases[index]
+        let x = randomTensor([n, cin, h, w], seed: 11), wt = randomTensor([cout, cin, k, k], seed: 12)
+        let b = randomTensor([cout], seed: 13)
+        let g = Conv2dGeometry(kernel: (k, k), stride: (s, s), padding: (p.0, p.1, p.2, p.3), dilation: (dil, dil))
+        let d = Convolution.dims(x.shape, wt.shape, g, groups: 1)
+        let y = try #require(OneDNN.forward(x, wt, b, g, d))
+        let reference = KernelReferenceTests.referenceConv(x, wt, b, stride: s, pad: (p.0, p.1, p.2, p.3), dilation: dil, groups: 1)
+        #expect(y.shape == [n, cout, d.ho, d.wo])
+        #expect(maxRelativeError(y.scalars, reference.map(Float.init)) < 1e-5)
+
+        let dy = randomTensor(y.shape, seed: 14)
+        let dx = try #require(OneDNN.backwardData(dy, wt, inputShape: x.shape, g))
+        let dxGEMM = Convolution.backwardInputByGEMM(dy, wt, inputShape: x.shape, g, groups: 1)
+        #expect(maxRelativeError(dx.scalars, dxGEMM.scalars) < 1e-5)
+        let dw = try #require(OneDNN.backwardWeights(dy, x, weightShape: wt.shape, g))
+        let dwGEMM = Convolution.backwardWeightByGEMM(dy, x, weightShape: wt.shape, g, groups: 1)
+        #expect(maxRelativeError(dw.scalars, dwGEMM.scalars) < 1e-4)
+        #endif
+    }
+
+    /// The default rule: oneDNN for large-kernel and strided layers with real work, Winograd
+    /// for 3x3 stride-1 layers, the batched GEMMs for training's small maps.
+    @Test func takesTheLayersItWasMeasuredFasterOn() {
+        func dims(_ x: [Int], _ w: [Int], _ g: Conv2dGeometry) -> (Convolution.Dims, Conv2dGeometry) {
+            (Convolution.dims(x, w, g, groups: 1), g)
+        }
+        let johnson = dims([1, 3, 512, 512], [32, 3, 9, 9], Conv2dGeometry(kernel: (9, 9), padding: (4, 4, 4, 4)))
+        let strided = dims([4, 32, 256, 256], [64, 32, 3, 3], Conv2dGeometry(kernel: (3, 3), stride: (2, 2), padding: (1, 1, 1, 1)))
+        let vgg = dims([1, 64, 512, 512], [64, 64, 3, 3], Conv2dGeometry(kernel: (3, 3), padding: (1, 1, 1, 1)))
+        let stem224 = dims([1, 3, 224, 224], [64, 3, 7, 7], Conv2dGeometry(kernel: (7, 7), stride: (2, 2), padding: (3, 3, 3, 3)))
+        let fashion = dims([128, 32, 14, 14], [64, 32, 5, 5], Conv2dGeometry(kernel: (5, 5), padding: (2, 2, 2, 2)))
+        #expect(OneDNN.preferred(johnson.0, johnson.1, pass: .forward))
+        #expect(OneDNN.preferred(strided.0, strided.1, pass: .backwardData))
+        #expect(!OneDNN.preferred(vgg.0, vgg.1, pass: .forward))
+        #expect(!OneDNN.preferred(stem224.0, stem224.1, pass: .forward))
+        #expect(!OneDNN.preferred(fashion.0, fashion.1, pass: .forward))
+    }
+}
