@@ -162,16 +162,23 @@ extension Tensor {
     }
 
     /// Instance normalisation: each (n, c) plane of [N, C, H, W] normalised by its own mean and
-    /// biased variance, then optionally scaled and shifted per channel.
+    /// biased variance, then optionally scaled and shifted per channel. It is training-mode batch
+    /// norm of the [1, N*C, H, W] view (each plane a channel of its own) with the weight and bias
+    /// repeated for each image: one fused pass for the statistics and one for y, instead of the
+    /// eight elementwise passes of mean, subtract, square, mean, divide, scale and shift.
     public func instanceNorm(weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5) -> Tensor {
         check(rank == 4, "instanceNorm needs NCHW input, got \(shape)")
-        let mu = mean(axes: [2, 3], keepDims: true)
-        let centred = self - mu
-        let variance = centred.pow(2).mean(axes: [2, 3], keepDims: true)
-        var y = centred / (variance + eps).sqrt()
-        if let weight { y = y * weight.reshaped([1, shape[1], 1, 1]) }
-        if let bias { y = y + bias.reshaped([1, shape[1], 1, 1]) }
-        return y
+        let (n, c) = (shape[0], shape[1]), planes = shape[0] * shape[1]
+        func perPlane(_ t: Tensor?, _ fill: Float) -> Tensor {
+            guard let t else { return Tensor(repeating: fill, shape: [planes]) }
+            check(t.count == c, "instanceNorm: \(t.count) parameters for \(c) channels")
+            return n == 1 ? t.reshaped([c]) : t.reshaped([1, c]).expanded(to: [n, c]).reshaped([planes])
+        }
+        // The running statistics batch norm updates are not used.
+        let y = reshaped([1, planes, shape[2], shape[3]])
+            .batchNorm(weight: perPlane(weight, 1), bias: perPlane(bias, 0), runningMean: Tensor(zeros: [planes]),
+                       runningVar: Tensor(repeating: 1, shape: [planes]), training: true, eps: eps)
+        return y.reshaped(shape)
     }
 
     /// Cross-entropy of logits [N, C] against class indices, differentiable:

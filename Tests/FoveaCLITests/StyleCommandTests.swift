@@ -51,7 +51,10 @@ let scream = cache.appendingPathComponent("styles/scream.jpg").path
     /// A network trained for one step runs on an odd-sized image and gives that size back; so does AdaIN.
     @Test func feedForwardNetworksTrainSaveAndRun() throws {
         let folder = cache.appendingPathComponent("photos").path
-        let net = temporaryPath("safetensors")
+        let net = temporaryPath("safetensors"), decoder = temporaryPath("safetensors")
+        defer {
+            for file in [net, net + ".checkpoint", decoder, decoder + ".checkpoint"] { try? FileManager.default.removeItem(atPath: file) }
+        }
         let t = try fovea(["train-style", scream, "--content", folder, "--holdout", "2", "--steps", "1", "--crop", "32", "--batch", "2", "-o", net])
         #expect(t.status == 0, "\(t.err)")
         #expect(FileManager.default.fileExists(atPath: net + ".checkpoint"))
@@ -61,7 +64,6 @@ let scream = cache.appendingPathComponent("styles/scream.jpg").path
         #expect(s.out.contains("67x45"))
         let resumed = try fovea(["train-style", scream, "--content", folder, "--holdout", "2", "--steps", "2", "--crop", "32", "--batch", "2", "--resume", "-o", net])
         #expect(resumed.status == 0 && resumed.err.contains("resumed at step 1"), "\(resumed.err)")
-        let decoder = temporaryPath("safetensors")
         let a = try fovea(["train-adain", "--content", folder, "--styles", cache.appendingPathComponent("styles").path, "--holdout", "2",
                            "--steps", "1", "--crop", "32", "--batch", "1", "-o", decoder])
         #expect(a.status == 0, "\(a.err)")

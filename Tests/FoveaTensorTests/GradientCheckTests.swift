@@ -105,6 +105,21 @@ import Testing
         checkGradients([x, w, b], tolerance: 3e-2) { $0[0].instanceNorm(weight: $0[1], bias: $0[2]) }
     }
 
+    /// The fused instance norm against its definition in elementwise operations, on planes with
+    /// a mean far from zero (where a one-pass variance could lose digits) and with no parameters.
+    @Test func instanceNormMatchesItsDefinition() {
+        let x = randomTensor([3, 4, 9, 7], seed: 23) * 2 + 5, w = randomTensor([4], seed: 24), b = randomTensor([4], seed: 25)
+        func definition(_ x: Tensor, _ w: Tensor?, _ b: Tensor?) -> Tensor {
+            let centred = x - x.mean(axes: [2, 3], keepDims: true)
+            var y = centred / (centred.pow(2).mean(axes: [2, 3], keepDims: true) + 1e-5).sqrt()
+            if let w { y = y * w.reshaped([1, 4, 1, 1]) }
+            if let b { y = y + b.reshaped([1, 4, 1, 1]) }
+            return y
+        }
+        #expect(maxRelativeError(x.instanceNorm(weight: w, bias: b).scalars, definition(x, w, b).scalars) < 1e-5)
+        #expect(maxRelativeError(x.instanceNorm().scalars, definition(x, nil, nil).scalars) < 1e-5)
+    }
+
     @Test func shapeOps() {
         let x = randomTensor([2, 3, 4], seed: 21), y = randomTensor([2, 2, 4], seed: 22)
         checkGradients([x]) { $0[0].reshaped([6, 4]) }
