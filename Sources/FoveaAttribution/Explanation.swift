@@ -24,9 +24,10 @@ public struct Explanation: Sendable {
     public let skipped: [(method: AttributionMethod, reason: String)]
 
     /// The comparison grid under a header (file, model, class and probability): one overlay
-    /// per method, deletion and insertion AUC under each.
-    public func grid(columns: Int = 5, colormap: Colormap? = nil) -> Image {
-        let body = panelGrid(columns: columns, colormap: colormap)
+    /// per method, deletion and insertion AUC under each. `sharedRanges`: colour ranges by
+    /// method shared with other images' grids (``SaliencyFigure/range(of:)``); else each map's own.
+    public func grid(columns: Int = 5, colormap: Colormap? = nil, sharedRanges: [AttributionMethod: ClosedRange<Float>] = [:]) -> Image {
+        let body = panelGrid(columns: columns, colormap: colormap, sharedRanges: sharedRanges)
         let name = URL(fileURLWithPath: file).lastPathComponent
         let header = String(format: "%@ (%@): %@, p = %.3f", name, model, label, probability)
         let headerHeight = Image.textSize(header, scale: 2).height + 16
@@ -37,17 +38,23 @@ public struct Explanation: Sendable {
         return figure
     }
 
-    private func panelGrid(columns: Int, colormap: Colormap?) -> Image {
+    private func panelGrid(columns: Int, colormap: Colormap?, sharedRanges: [AttributionMethod: ClosedRange<Float>]) -> Image {
         let panels = entries.map { e in
             SaliencyFigure.render(
                 crop: crop, map: e.attribution.map, caption: e.attribution.method.rawValue,
                 footnote: String(format: "deletion %.3f  insertion %.3f", e.faithfulness.deletionAUC, e.faithfulness.insertionAUC),
-                colormap: colormap)
+                colormap: colormap, sharedRange: sharedRanges[e.attribution.method])
         }
         return Image.grid(panels, columns: min(columns, max(panels.count, 1)), padding: 6)
     }
 
     /// A self-contained HTML page (images inline as base64 PNG).
+    /// Each method's colour range over the maps of all these explanations (`--scale shared`).
+    public static func sharedRanges(_ explanations: [Explanation]) -> [AttributionMethod: ClosedRange<Float>] {
+        let maps = Dictionary(grouping: explanations.flatMap(\.entries), by: \.attribution.method)
+        return maps.mapValues { SaliencyFigure.range(of: $0.map(\.attribution.map)) }
+    }
+
     public func html(colormap: Colormap? = nil) throws -> String {
         func png(_ image: Image) throws -> String { "data:image/png;base64," + (try PNG.encode(image)).base64EncodedString() }
         func escape(_ s: String) -> String {

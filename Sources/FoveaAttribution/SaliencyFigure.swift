@@ -7,34 +7,21 @@ public enum SaliencyFigure {
     /// `colormap` nil: jet, or cool-warm for a signed map. Signed pixel maps (Integrated
     /// Gradients, `--signed`) are drawn around 0 with a diverging map; occlusion maps (the
     /// probability left with a patch in place: low is important) are drawn with low values hot
-    /// and a bar that reads low to high from the bottom.
+    /// and a bar that reads low to high from the bottom. `sharedRange`: the colour range of
+    /// several panels drawn on one scale (``range(of:)`` over their maps), else this map's own.
     public static func render(crop: Image, map: SaliencyMap, caption: String, footnote: String? = nil,
-                              colormap: Colormap? = nil, alpha: Float = 0.5, range fixed: ClosedRange<Float>? = nil) -> Image {
+                              colormap: Colormap? = nil, alpha: Float = 0.5, sharedRange: ClosedRange<Float>? = nil) -> Image {
         let occlusion = map.method == "occlusion"
         let signed = map.layer == nil && !occlusion && map.values.contains { $0 < 0 }
         let colormap = colormap ?? (signed ? .coolwarm : .jet)
-        // Pixel-space maps are sparse with a few extreme values: the colour scale is clipped at
-        // the 99th percentile (of |value| for signed maps) so the structure shows; the .npy
-        // keeps the raw values.
-        let clipped = map.layer == nil && !occlusion && map.values.count > 100
+        let clipped = isClipped(map)
         let shown = occlusion ? map.values.map { -$0 } : map.values
-        let range: ClosedRange<Float>
-        if let fixed {
-            range = occlusion ? -fixed.upperBound...(-fixed.lowerBound) : fixed
-        } else if signed {
-            let magnitudes = map.values.map(Swift.abs).sorted()
-            let m = clipped ? magnitudes[magnitudes.count * 99 / 100] : (magnitudes.last ?? 1)
-            range = m > 0 ? -m...m : -1...1
-        } else {
-            let sorted = shown.sorted()
-            let lo = sorted.first ?? 0
-            let hi = clipped ? sorted[sorted.count * 99 / 100] : (sorted.last ?? 0)
-            range = lo < hi ? lo...hi : lo...(lo + 1)
-        }
+        let range = shownRange(sharedRange ?? range(of: [map]), occlusion: occlusion)
         let heat = FloatMap(width: map.width, height: map.height, values: shown)
         // Bar labels in the map's own units, low at the bottom.
         let (topLabel, bottomLabel) = occlusion ? (-range.lowerBound, -range.upperBound) : (range.upperBound, range.lowerBound)
         let barTitle = occlusion ? "p with patch" : (signed ? (clipped ? "signed, 99% clip" : "signed") : (clipped ? "99th pct clip" : map.method))
+            + (sharedRange != nil ? ", shared" : "")
         // Small inputs (28-32 px) are enlarged so the panel and its labels are readable.
         let overlay = crop.rgb().enlargedForDisplay().overlaying(heatmap: heat, colormap: colormap, alpha: alpha, range: range)
         let margin = 8, barWidth = 16
@@ -54,5 +41,38 @@ public enum SaliencyFigure {
         figure.drawText(barTitle, x: barX - 4, y: top + overlay.height + 2, color: [90, 90, 90])
         if let footnote { figure.drawText(footnote, x: margin, y: top + overlay.height + 14, color: [60, 60, 60]) }
         return figure
+    }
+
+    /// Pixel-space maps are sparse with a few extreme values: their colour scale is clipped at
+    /// the 99th percentile (of |value| for signed maps) so the structure shows; the .npy keeps
+    /// the raw values.
+    static func isClipped(_ map: SaliencyMap) -> Bool {
+        map.layer == nil && map.method != "occlusion" && map.values.count > 100
+    }
+
+    /// The colour range of these maps' values pooled, in their own units: what `render` gives
+    /// one map, and for several maps of one method the scale they share (`--scale shared`).
+    /// Signed maps get -m...m, m the (clipped) largest |value|.
+    public static func range(of maps: [SaliencyMap]) -> ClosedRange<Float> {
+        guard let first = maps.first else { return 0...1 }
+        let values = maps.flatMap(\.values)
+        let clipped = maps.allSatisfy(isClipped)
+        if first.method == "occlusion" {
+            return (values.min() ?? 0)...max(values.max() ?? 1, (values.min() ?? 0) + 1e-6)
+        }
+        if first.layer == nil && values.contains(where: { $0 < 0 }) {
+            let magnitudes = values.map(Swift.abs).sorted()
+            let m = clipped ? magnitudes[magnitudes.count * 99 / 100] : (magnitudes.last ?? 1)
+            return m > 0 ? -m...m : -1...1
+        }
+        let sorted = values.sorted()
+        let lo = sorted.first ?? 0
+        let hi = clipped ? sorted[sorted.count * 99 / 100] : (sorted.last ?? 0)
+        return lo < hi ? lo...hi : lo...(lo + 1)
+    }
+
+    /// A range in map units as the overlay shows it: occlusion maps negated (low is hot).
+    static func shownRange(_ r: ClosedRange<Float>, occlusion: Bool) -> ClosedRange<Float> {
+        occlusion ? -r.upperBound...(-r.lowerBound) : r
     }
 }

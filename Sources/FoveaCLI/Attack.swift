@@ -58,6 +58,9 @@ struct Attack: ParsableCommand {
     @Flag(name: .long, help: "Also write clean vs adversarial Grad-CAM and gradient saliency to --figure's folder (NAME-explain.png).")
     var explain = false
 
+    @Option(name: .long, help: "With --explain: shared (each method's panels on one colour scale, so clean and adversarial compare) or each (every panel on its own range).")
+    var scale: PanelScale = .shared
+
     @Option(name: .long, help: "With --explain: an embedding index (from `fovea embed`) to show the clean and adversarial images' nearest neighbours in.")
     var index: String?
 
@@ -138,15 +141,18 @@ struct Attack: ParsableCommand {
                 let source = result.sourceClass, fooled = result.after.top(1)[0].index
                 var rows = [("clean", result.clean, source), ("adversarial", result.adversarial, source)]
                 if fooled != source { rows.append(("adversarial", result.adversarial, fooled)) }
+                let methods = [AttributionMethod.gradcam, .gradient]
+                let maps = try rows.map { row in
+                    try methods.map { try classifier.attribute($0, input: classifier.normalizedInput(row.1), target: row.2).map }
+                }
+                // --scale shared: each method's panels on one colour scale, so the rows compare.
+                let shared = methods.indices.map { m in scale == .shared ? SaliencyFigure.range(of: maps.map { $0[m] }) : nil }
                 var panels: [Image] = []
-                for (name, pixels, target) in rows {
-                    let x = classifier.normalizedInput(pixels)
+                for ((name, pixels, target), rowMaps) in zip(rows, maps) {
                     let shownCrop = classifier.image(ofPixels: pixels)
-                    for m in [AttributionMethod.gradcam, .gradient] {
-                        let map = try classifier.attribute(m, input: x, target: target).map
-                        panels.append(SaliencyFigure.render(crop: shownCrop, map: map,
-                                                            caption: "\(name) \(m.rawValue)",
-                                                            footnote: "for \(classifier.labels.short(target))"))
+                    for (m, map) in rowMaps.enumerated() {
+                        panels.append(SaliencyFigure.render(crop: shownCrop, map: map, caption: "\(name) \(methods[m].rawValue)",
+                                                            footnote: "for \(classifier.labels.short(target))", sharedRange: shared[m]))
                     }
                 }
                 let path = URL(fileURLWithPath: figure).deletingPathExtension().path + "-explain.png"

@@ -5,6 +5,11 @@ import FoveaEmbedding
 import FoveaIO
 import Foundation
 
+/// How the saliency panels of one figure (or one folder run) are coloured.
+enum PanelScale: String, ExpressibleByArgument, CaseIterable {
+    case shared, each
+}
+
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run every applicable attribution method on an image (or a folder) and compare them.",
@@ -45,6 +50,9 @@ struct Explain: ParsableCommand {
     @Option(name: .long, help: "Colour map: jet, viridis, inferno, turbo, gray, or coolwarm (diverging). Default: jet, and coolwarm centred at 0 for signed maps (Integrated Gradients).")
     var cmap: Colormap?
 
+    @Option(name: .long, help: "Colour scale of a folder's grids: each (every map on its own range) or shared (each method on one range over all the images, so they compare).")
+    var scale: PanelScale = .each
+
     /// "gradcam,occlusion" -> those methods, checked by name.
     static func parseMethods(_ text: String?) throws -> [AttributionMethod] {
         guard let text else { return AttributionMethod.allCases }
@@ -70,17 +78,20 @@ struct Explain: ParsableCommand {
         let inputs = try files.map { try classifier.input(from: $0, crop: crop) }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let bar = ProgressBar(label: "explain")
-        for (n, (file, input)) in zip(files, inputs).enumerated() {
-            let explanation = try classifier.explain(file: file, crop: input.crop, input: input.tensor, target: targetIndex,
-                                                     options: options, baseline: baseline, methods: methods) { _, i, total in
+        let explanations = try zip(files, inputs).enumerated().map { n, item in
+            try classifier.explain(file: item.0, crop: item.1.crop, input: item.1.tensor, target: targetIndex,
+                                   options: options, baseline: baseline, methods: methods) { _, i, total in
                 bar.update(n * total + i, files.count * total)
             }
+        }
+        let shared = scale == .shared ? Explanation.sharedRanges(explanations) : [:]
+        for (file, explanation) in zip(files, explanations) {
             // "photo.jpg" -> "photo"; a dataset reference "fashion-mnist:test#3" -> "fashion-mnist-test-3".
             let stem = FileManager.default.fileExists(atPath: file)
                 ? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
                 : String(file.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
             let base = URL(fileURLWithPath: output).appendingPathComponent(stem)
-            try explanation.grid(colormap: cmap).save(path: base.appendingPathExtension("png").path)
+            try explanation.grid(colormap: cmap, sharedRanges: shared).save(path: base.appendingPathExtension("png").path)
             try explanation.html(colormap: cmap).write(to: base.appendingPathExtension("html"), atomically: true, encoding: .utf8)
             print("\(file): \(explanation.target) \(explanation.label) (p = \(String(format: "%.3f", explanation.probability)))")
             for e in explanation.entries {

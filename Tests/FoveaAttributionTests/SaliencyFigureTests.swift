@@ -48,4 +48,23 @@ import FoveaIO
         let middle = Colormap.coolwarm.color(at: 0.5)
         #expect(middle.allSatisfy { $0 > 200 } && Colormap.coolwarm.isDiverging)
     }
+
+    /// `--scale shared`: two maps of one method on the range of both, so the weaker one looks
+    /// weaker; on their own ranges both would span the whole colour map.
+    @Test func sharedScaleSpansEveryPanel() {
+        let weak = SaliencyMap(values: (0..<16).map { Float($0) / 15 }, height: 4, width: 4, method: "gradcam", layer: "l", target: 0)
+        let strong = SaliencyMap(values: (0..<16).map { Float($0) * 10 / 15 }, height: 4, width: 4, method: "gradcam", layer: "l", target: 0)
+        let shared = SaliencyFigure.range(of: [weak, strong])
+        #expect(shared == 0...10)
+        let occlusion = [0.2, 0.9].map { p in
+            SaliencyMap(values: [Float](repeating: Float(p), count: 15) + [0.5], height: 4, width: 4, method: "occlusion", layer: nil, target: 0)
+        }
+        #expect(SaliencyFigure.range(of: occlusion) == 0.2...0.9)
+        // The weak map's hottest pixel (its bottom-right corner) is drawn at a tenth of the scale.
+        func corner(_ figure: Image) -> [UInt8] { (0..<3).map { figure[x: 8 + 223, y: 8 + 22 + 223, c: $0] } }
+        let own = SaliencyFigure.render(crop: crop, map: weak, caption: "w", alpha: 1)
+        let onShared = SaliencyFigure.render(crop: crop, map: weak, caption: "w", alpha: 1, sharedRange: shared)
+        #expect(corner(own) == Colormap.jet.color(at: 1))
+        #expect(corner(onShared) != Colormap.jet.color(at: 1))
+    }
 }

@@ -5,6 +5,24 @@ import _FoveaTestSupport
 /// One command line: -o is the output everywhere, lists take commas, train reads its dataset
 /// like every other command, JSON paths are plain.
 @Suite struct CommandLineTests {
+    /// explain --scale shared: a folder's maps of one method on one colour range, so at least
+    /// one image's grid differs from its own-range (--scale each) grid.
+    @Test func explainScaleSharedDrawsOneRangePerMethod() throws {
+        let photos = temporaryPath("photos")
+        try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+        for name in ["chelsea.png", "coffee.png"] {
+            try FileManager.default.copyItem(atPath: cache.appendingPathComponent("photos/\(name)").path, toPath: photos + "/" + name)
+        }
+        var grids: [String: [Data]] = [:]
+        for scale in ["each", "shared"] {
+            let out = temporaryPath("explain")
+            let r = try fovea(["explain", photos, "--methods", "gradcam", "--scale", scale, "-o", out])
+            #expect(r.status == 0, "\(r.err)")
+            grids[scale] = try ["chelsea", "coffee"].map { try Data(contentsOf: URL(fileURLWithPath: "\(out)/\($0).png")) }
+        }
+        #expect(grids["each"] != grids["shared"])
+    }
+
     @Test func listsTakeCommasAndOutputIsDashO() throws {
         let folder = temporaryPath("explain")
         let exports = ONNXFixtures.folder.deletingLastPathComponent().appendingPathComponent("exports/torch_softmax.onnx").path
