@@ -5,24 +5,39 @@ import Foundation
 public final class Storage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// Whether the buffer goes back to the pool when released (else straight to the system).
+    private let pooled: Bool
 
     /// Zero-filled storage of `count` floats.
     public init(zeros count: Int) {
         self.count = count
-        pointer = BufferPool.take(count)
-        pointer.update(repeating: 0, count: count)
+        pointer = BufferPool.takeZeroed(count)
+        pooled = true
+    }
+
+    /// Zero-filled storage that may never be read: fresh pages from calloc, which the kernel
+    /// maps to zero only when touched, released straight to the system. For models built only
+    /// for their shapes (`fovea models` lists 40 architectures; with pooled buffers each one
+    /// cleared the weights the one before it left behind).
+    public init(untouchedZeros count: Int) {
+        self.count = count
+        guard let raw = calloc(max(count, 1), MemoryLayout<Float>.stride) else { fatalError("out of memory: \(count * 4) bytes") }
+        pointer = raw.bindMemory(to: Float.self, capacity: count)
+        pooled = false
     }
 
     /// Storage whose contents are written by `fill`. With `zeroed: false` the buffer starts
     /// with arbitrary contents, for kernels that write every element.
     public init(count: Int, zeroed: Bool = true, fill: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
         self.count = count
-        pointer = BufferPool.take(count)
-        if zeroed { pointer.update(repeating: 0, count: count) }
+        pointer = zeroed ? BufferPool.takeZeroed(count) : BufferPool.take(count)
+        pooled = true
         try fill(UnsafeMutableBufferPointer(start: pointer, count: count))
     }
 
-    deinit { BufferPool.give(pointer, count: count) }
+    deinit {
+        if pooled { BufferPool.give(pointer, count: count) } else { free(pointer) }
+    }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
 }
@@ -45,16 +60,31 @@ enum BufferPool {
     static let lock = NSLock()
 
     static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count >= minimumCount {
-            let reused: UnsafeMutablePointer<Float>? = lock.withLock {
-                guard let p = idle[count]?.popLast() else { return nil }
-                idleBytes -= count * 4
-                return p
-            }
-            if let reused { return reused }
-            return allocateLarge(count)
+        guard count >= minimumCount else { return .allocate(capacity: max(count, 1)) }
+        return reuse(count) ?? allocateLarge(count)
+    }
+
+    /// An idle buffer of exactly `count` floats, if the pool holds one.
+    private static func reuse(_ count: Int) -> UnsafeMutablePointer<Float>? {
+        lock.withLock {
+            guard let p = idle[count]?.popLast() else { return nil }
+            idleBytes -= count * 4
+            return p
         }
-        return .allocate(capacity: max(count, 1))
+    }
+
+    /// A zero-filled buffer: a recycled one cleared, or fresh pages from calloc, which the
+    /// kernel maps to zero lazily (a model built only for its shapes, `fovea models`, never
+    /// touches most of its weights).
+    static func takeZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count >= minimumCount {
+            if let reused = reuse(count) { reused.update(repeating: 0, count: count); return reused }
+            guard let raw = calloc(count, MemoryLayout<Float>.stride) else { fatalError("out of memory: \(count * 4) bytes") }
+            return raw.bindMemory(to: Float.self, capacity: count)
+        }
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+        p.update(repeating: 0, count: count)
+        return p
     }
 
     /// Pooled buffers are 64-byte aligned (a cache line, an AVX-512 vector).
@@ -67,7 +97,7 @@ enum BufferPool {
 
     static func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
         guard count >= minimumCount else { pointer.deallocate(); return }
-        // Pooled sizes come from posix_memalign (allocateLarge): free() releases them.
+        // Pooled sizes come from posix_memalign or calloc: free() releases them.
         let evicted: [UnsafeMutablePointer<Float>] = lock.withLock {
             // Over the limit: free idle buffers of other sizes, largest first, until this fits.
             var out: [UnsafeMutablePointer<Float>] = []

@@ -22,7 +22,7 @@ public enum Init {
     /// U(-1/sqrt(fanIn), 1/sqrt(fanIn)): PyTorch's default for conv and linear weights
     /// (kaiming_uniform with a = sqrt(5)) and biases.
     public static func uniformFanIn(_ shape: [Int], fanIn: Int) -> Tensor {
-        if skipsValues { return Tensor(zeros: shape) }
+        if skipsValues { return Tensor(shape: shape, storage: Storage(untouchedZeros: shape.reduce(1, *))) }
         let bound = 1 / Float(max(fanIn, 1)).squareRoot()
         return lock.withLock { Tensor.uniform(shape, in: -bound...bound, using: &generator) }
     }
