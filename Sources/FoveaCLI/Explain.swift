@@ -17,7 +17,10 @@ struct Explain: ParsableCommand {
         For each image writes, into --output (default ./explain):
           NAME.png   one overlay per method with its deletion and insertion AUC
           NAME.html  one self-contained page: crop, top-5, every map with its scores
+          index.html (a folder) each method's mean deletion and insertion AUC and mean
+                     curves, and one row per image; click a column to sort
         Methods that do not apply (CAM without a global-pooling head) are listed as skipped.
+        --json prints the index's numbers (per method and per image, with the curves).
 
           fovea explain chelsea.png
           fovea explain ~/.cache/fovea/photos --output explained
@@ -49,6 +52,9 @@ struct Explain: ParsableCommand {
 
     @Option(name: .long, help: "Colour map: jet, viridis, inferno, turbo, gray, or coolwarm (diverging). Default: jet, and coolwarm centred at 0 for signed maps (Integrated Gradients).")
     var cmap: Colormap?
+
+    @Flag(name: .long, help: "Print JSON: each method's mean scores and curves, and each image's scores.")
+    var json = false
 
     @Option(name: .long, help: "Colour scale of a folder's grids: each (every map on its own range) or shared (each method on one range over all the images, so they compare).")
     var scale: PanelScale = .each
@@ -85,20 +91,40 @@ struct Explain: ParsableCommand {
             }
         }
         let shared = scale == .shared ? Explanation.sharedRanges(explanations) : [:]
-        for (file, explanation) in zip(files, explanations) {
-            // "photo.jpg" -> "photo"; a dataset reference "fashion-mnist:test#3" -> "fashion-mnist-test-3".
+        // "photo.jpg" -> "photo"; a dataset reference "fashion-mnist:test#3" -> "fashion-mnist-test-3".
+        // Same-named images of different class subfolders get -2, -3, ...
+        var taken: [String: Int] = [:]
+        let names = files.map { file in
             let stem = FileManager.default.fileExists(atPath: file)
                 ? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
                 : String(file.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
-            let base = URL(fileURLWithPath: output).appendingPathComponent(stem)
+            taken[stem, default: 0] += 1
+            return taken[stem]! == 1 ? stem : "\(stem)-\(taken[stem]!)"
+        }
+        for (explanation, name) in zip(explanations, names) {
+            let base = URL(fileURLWithPath: output).appendingPathComponent(name)
             try explanation.grid(colormap: cmap, sharedRanges: shared).save(path: base.appendingPathExtension("png").path)
             try explanation.html(colormap: cmap).write(to: base.appendingPathExtension("html"), atomically: true, encoding: .utf8)
-            print("\(file): \(explanation.target) \(explanation.label) (p = \(String(format: "%.3f", explanation.probability)))")
+            guard !json else { continue }
+            print("\(explanation.file): \(explanation.target) \(explanation.label) (p = \(String(format: "%.3f", explanation.probability)))")
             for e in explanation.entries {
                 print("  \(e.attribution.method.rawValue.rightPad(22)) deletion \(String(format: "%.3f", e.faithfulness.deletionAUC))  insertion \(String(format: "%.3f", e.faithfulness.insertionAUC))  \(String(format: "%5.2f s", e.seconds))")
             }
             print("  wrote \(base.path).png and .html")
         }
+        let index = ExplanationIndex(explanations, names: names)
+        if files.count > 1 {
+            let page = URL(fileURLWithPath: output).appendingPathComponent("index.html")
+            try index.page.write(to: page, atomically: true, encoding: .utf8)
+            if !json {
+                print("mean over \(files.count) images:")
+                for m in index.methods {
+                    print("  \(m.method.rightPad(22)) deletion \(String(format: "%.3f", m.meanDeletionAUC))  insertion \(String(format: "%.3f", m.meanInsertionAUC))")
+                }
+                print("wrote \(page.path)")
+            }
+        }
+        if json { try printJSON(index) }
     }
 
     /// The image itself (a file or `DATASET#INDEX`), or every image of a folder (and of its

@@ -14,13 +14,25 @@ import _FoveaTestSupport
             try FileManager.default.copyItem(atPath: cache.appendingPathComponent("photos/\(name)").path, toPath: photos + "/" + name)
         }
         var grids: [String: [Data]] = [:]
+        var index: [String: Any] = [:]
         for scale in ["each", "shared"] {
             let out = temporaryPath("explain")
-            let r = try fovea(["explain", photos, "--methods", "gradcam", "--scale", scale, "-o", out])
+            let r = try fovea(["explain", photos, "--methods", "gradcam,gradient", "--scale", scale, "-o", out] + (scale == "shared" ? ["--json"] : []))
             #expect(r.status == 0, "\(r.err)")
             grids[scale] = try ["chelsea", "coffee"].map { try Data(contentsOf: URL(fileURLWithPath: "\(out)/\($0).png")) }
+            let page = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+            #expect(page.contains("chelsea.html") && page.contains("coffee.html") && page.contains("<polyline"))
+            if scale == "shared" { index = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]) }
         }
         #expect(grids["each"] != grids["shared"])
+        // The folder's index: each method's mean is the mean of its images' scores.
+        let methods = try #require(index["methods"] as? [[String: Any]]), images = try #require(index["images"] as? [[String: Any]])
+        #expect(methods.map { $0["method"] as? String } == ["gradcam", "gradient"] && images.count == 2)
+        for (m, method) in methods.enumerated() {
+            let scores = images.map { (($0["scores"] as! [[String: Any]])[m]["deletionAUC"] as! Double) }
+            #expect(abs((method["meanDeletionAUC"] as! Double) - scores.reduce(0, +) / 2) < 1e-6)
+            #expect((method["meanDeletionCurve"] as! [Double]).count == 33)
+        }
     }
 
     @Test func listsTakeCommasAndOutputIsDashO() throws {
