@@ -8,6 +8,19 @@ public struct SanityStep: Codable, Sendable {
     public let layer: String
     /// Spearman rank correlation between the original map and this step's map.
     public let spearman: Float
+    /// This step's map (for the figure; not in the JSON).
+    public let map: SaliencyMap?
+
+    enum CodingKeys: String, CodingKey { case layer, spearman }
+
+    public init(layer: String, spearman: Float, map: SaliencyMap? = nil) {
+        (self.layer, self.spearman, self.map) = (layer, spearman, map)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(layer: try c.decode(String.self, forKey: .layer), spearman: try c.decode(Float.self, forKey: .spearman))
+    }
 }
 
 extension ImageClassifier {
@@ -18,9 +31,10 @@ extension ImageClassifier {
     /// similar reflects the input more than the model. The weights are restored afterwards.
     /// Layers are the model's top-level modules, with containers (`_blocks`, `layer4`,
     /// `features`) expanded one level.
+    /// Returns the original map and the steps.
     public func sanityCheck(_ method: AttributionMethod, input: Tensor, target: Int,
                             options: AttributionOptions = AttributionOptions(), seed: UInt64 = 0,
-                            progress: ((Int, Int) -> Void)? = nil) throws -> [SanityStep] {
+                            progress: ((Int, Int) -> Void)? = nil) throws -> (original: SaliencyMap, steps: [SanityStep]) {
         try FrozenWeights.suspend {
             let original = try attribute(method, input: input, target: target, options: options).map
             let layers = randomisableLayers().reversed()
@@ -38,10 +52,10 @@ extension ImageClassifier {
                     p.storage.pointer.update(from: noise.storage.pointer, count: p.count)
                 }
                 let map = try attribute(method, input: input, target: target, options: options).map
-                steps.append(SanityStep(layer: path, spearman: spearman(original.values, map.values)))
+                steps.append(SanityStep(layer: path, spearman: spearman(original.values, map.values), map: map))
             }
             progress?(layers.count, layers.count)
-            return steps
+            return (original, steps)
         }
     }
 

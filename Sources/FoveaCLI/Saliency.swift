@@ -110,7 +110,7 @@ struct Saliency: ParsableCommand {
     @Flag(name: .long, help: "Skip the deletion/insertion scores (2 x 33 extra forward passes).")
     var noFaithfulness = false
 
-    @Flag(name: .long, help: "Model-parameter randomisation test (Adebayo et al. 2018): randomise layers from the top down and report the rank correlation of each step's map with the original.")
+    @Flag(name: .long, help: "Model-parameter randomisation test (Adebayo et al. 2018): randomise layers from the top down and report the rank correlation of each step's map with the original. With -o, also draws every step's map into NAME-sanity.png.")
     var sanity = false
 
     func validate() throws {
@@ -142,6 +142,8 @@ struct Saliency: ParsableCommand {
 
     func run() throws {
         if let output { try checkWritable(output, flag: "-o") }
+        let sanityFigure = output.flatMap { sanity ? URL(fileURLWithPath: $0).deletingPathExtension().path + "-sanity.png" : nil }
+        if let sanityFigure { try checkWritable(sanityFigure, flag: "-o (its -sanity.png)") }
         if let npy { try checkWritable(npy, flag: "--npy", extensions: ["npy"]) }
         let classifier = try model.load(needsClassifier: true)
         let (cropImage, x) = try classifier.input(from: image, crop: crop)
@@ -160,8 +162,9 @@ struct Saliency: ParsableCommand {
                                               progress: ProgressBar(label: method.rawValue).update)
         let (map, integrated) = (result.map, result.integrated)
         let faithfulness = noFaithfulness ? nil : classifier.faithfulness(of: map, input: x, baseline: baseline)
-        let sanitySteps = sanity ? try classifier.sanityCheck(method, input: x, target: targetIndex, options: options,
-                                                              progress: ProgressBar(label: "sanity").update) : nil
+        let sanityResult = sanity ? try classifier.sanityCheck(method, input: x, target: targetIndex, options: options,
+                                                               progress: ProgressBar(label: "sanity").update) : nil
+        let sanitySteps = sanityResult?.steps
         let label = classifier.labels.short(targetIndex)
         let probability = prediction.probabilities[targetIndex]
         // Everything is computed; only now write files.
@@ -169,6 +172,10 @@ struct Saliency: ParsableCommand {
         if let output {
             let caption = "\(method.rawValue): \(label) \(String(format: "%.3f", probability))"
             try SaliencyFigure.render(crop: cropImage, map: map, caption: caption, colormap: cmap).save(path: output)
+        }
+        if let sanityFigure, let sanityResult {
+            try SanityFigure.render(crop: cropImage, original: sanityResult.original, steps: sanityResult.steps, method: method.rawValue,
+                                    colormap: cmap ?? .jet).save(path: sanityFigure)
         }
         let report = Report(file: image, method: method.rawValue, layer: map.layer, target: targetIndex,
                             label: label, probability: probability, height: map.height, width: map.width,

@@ -286,11 +286,16 @@ import _FoveaTestSupport
         let classifier = try Pretrained.efficientNet.get()
         let x = classifier.preprocessing.normalize(try Golden.image("chelsea_input.png"))
         let before = classifier.logits(x).scalars
-        let steps = try classifier.sanityCheck(.gradcam, input: x, target: 282)
+        let (original, steps) = try classifier.sanityCheck(.gradcam, input: x, target: 282)
         #expect(steps.map(\.layer).prefix(4) == ["_fc", "_bn1", "_conv_head", "_blocks.15"])
         #expect(steps.count == 21 && steps.last?.layer == "_conv_stem")
         // Randomising everything leaves a map unrelated to the trained one.
         #expect(steps.allSatisfy { abs($0.spearman) < 0.9 })
         #expect(classifier.logits(x).scalars == before)
+        // The figure: the input, the original map, then one panel per step, in columns of 6.
+        let figure = SanityFigure.render(crop: try Golden.image("chelsea_input.png"), original: original, steps: steps, method: "gradcam")
+        let panels = 2 + steps.count, rows = (panels + 5) / 6
+        #expect(figure.width > 6 * SanityFigure.panelSize && figure.height > rows * SanityFigure.panelSize)
+        #expect(figure.height < (rows + 1) * SanityFigure.panelSize + 80)
     }
 }

@@ -5,6 +5,20 @@ import _FoveaTestSupport
 /// One command line: -o is the output everywhere, lists take commas, train reads its dataset
 /// like every other command, JSON paths are plain.
 @Suite struct CommandLineTests {
+    /// saliency --sanity -o: the report's steps and NAME-sanity.png with a panel per step
+    /// (21 steps for EfficientNet-Lite0: 23 panels, 4 rows of 6).
+    @Test func sanityCheckDrawsItsSteps() throws {
+        let out = temporaryPath("png")
+        let r = try fovea(["saliency", chelsea, "--method", "gradcam", "--sanity", "--no-faithfulness", "--json", "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect((report["sanity"] as? [[String: Any]])?.count == 21)
+        let figure = String(out.dropLast(4)) + "-sanity.png"
+        let header = [UInt8](try Data(contentsOf: URL(fileURLWithPath: figure)).prefix(24))
+        let (width, height) = (header[16..<20].reduce(0) { $0 << 8 | Int($1) }, header[20..<24].reduce(0) { $0 << 8 | Int($1) })
+        #expect(width >= 6 * 128 && height >= 4 * 128 && height < 5 * 128 + 60, "\(width)x\(height)")
+    }
+
     /// explain --scale shared: a folder's maps of one method on one colour range, so at least
     /// one image's grid differs from its own-range (--scale each) grid.
     @Test func explainScaleSharedDrawsOneRangePerMethod() throws {
