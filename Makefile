@@ -7,7 +7,7 @@ FOVEA := .build/release/fovea
 # The CPU-only PyTorch wheel the benchmarks were measured with (pip falls back to PyPI's torch).
 TORCH_CPU ?= 2.13.0+cpu
 
-.PHONY: demo test bench deps data build golden fuzz clean
+.PHONY: demo test bench deps data build golden fuzz docs clean
 
 deps:
 	@scripts/install-deps.sh
@@ -48,6 +48,12 @@ bench: data build
 	python3 scripts/bench_synthesis.py $(FOVEA) --cache "$(CACHE)" --maco-flags "--transforms crops:6x224,noise:0.01"
 	@python3 -c "import onnx" 2>/dev/null || python3 -m pip install --quiet onnx
 	python3 scripts/bench_style.py $(FOVEA) --cache "$(CACHE)"
+
+# Redraws every README picture with the commands their captions give (about 30 minutes on 2 cores).
+docs: data build
+	scripts/make-figures.sh $(FOVEA) "$(CACHE)"
+	scripts/make-gallery.sh $(FOVEA)
+	scripts/make-style-gallery.sh $(FOVEA) "$(CACHE)"
 
 # Regenerates the golden files from PyTorch (needs `pip install torch pillow numpy`), onnxruntime,
 # h5py and Keras 3 (on its torch backend). The torchvision, synthetic and training goldens have their own scripts beside them.
