@@ -48,13 +48,13 @@ public struct Explanation: Sendable {
         return Image.grid(panels, columns: min(columns, max(panels.count, 1)), padding: 6)
     }
 
-    /// A self-contained HTML page (images inline as base64 PNG).
     /// Each method's colour range over the maps of all these explanations (`--scale shared`).
     public static func sharedRanges(_ explanations: [Explanation]) -> [AttributionMethod: ClosedRange<Float>] {
         let maps = Dictionary(grouping: explanations.flatMap(\.entries), by: \.attribution.method)
         return maps.mapValues { SaliencyFigure.range(of: $0.map(\.attribution.map)) }
     }
 
+    /// A self-contained HTML page (images inline as base64 PNG).
     public func html(colormap: Colormap? = nil) throws -> String {
         func png(_ image: Image) throws -> String { "data:image/png;base64," + (try PNG.encode(image)).base64EncodedString() }
         func escape(_ s: String) -> String {

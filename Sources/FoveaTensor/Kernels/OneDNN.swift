@@ -5,8 +5,7 @@ import Foundation
 
 /// Dense convolutions (groups = 1) through oneDNN (Debian `libdnnl`, `fovea_dnnl.h`): forward,
 /// input gradient and weight gradient of NCHW tensors, each in the layout oneDNN picks for the
-/// machine (AVX-512 blocked layouts where the CPU has it; OpenBLAS is pinned to its AVX2
-/// kernels here). Plans are made once per (pass, shape, geometry) and hold no data; their
+/// machine (AVX-512 blocked layouts where the CPU has it). Plans are made once per (pass, shape, geometry) and hold no data; their
 /// scratch (converted operands, oneDNN's scratchpad) comes from the buffer pool.
 ///
 /// `FOVEA_CONV=blas` turns it off (the im2col/Winograd kernels, and the only path on Apple);
