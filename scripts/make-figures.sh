@@ -16,12 +16,12 @@ mkdir -p docs
 # t-SNE of scikit-learn's digits: a scatter by class beside the image map.
 "$FOVEA" embed "$CACHE/datasets/digits.csv" -o "$TMP/digits.npy" --labels "$TMP/digits-labels.npy"
 "$FOVEA" tsne "$TMP/digits.npy" -o "$TMP/digits-coords.npy"
-"$FOVEA" map "$TMP/digits-coords.npy" --labels "$TMP/digits-labels.npy" -o "$TMP/digits-scatter.png"
+"$FOVEA" map "$TMP/digits-coords.npy" --labels "$TMP/digits-labels.npy" --axes "t-SNE 1,t-SNE 2" -o "$TMP/digits-scatter.png"
 "$FOVEA" map "$TMP/digits-coords.npy" --digits "$CACHE/datasets/digits.csv" -o "$TMP/digits-map.png"
 # Fashion-MNIST's 10k test images in fashion-cnn's feature space.
 "$FOVEA" embed fashion-mnist --model fashion-cnn -o "$TMP/fm.npy" --labels "$TMP/fm-labels.npy" --paths "$TMP/fm.txt"
 "$FOVEA" tsne "$TMP/fm.npy" -o "$TMP/fm-coords.npy"
-"$FOVEA" map "$TMP/fm-coords.npy" --labels "$TMP/fm-labels.npy" --classes fashion-mnist -o "$TMP/fm-scatter.png"
+"$FOVEA" map "$TMP/fm-coords.npy" --labels "$TMP/fm-labels.npy" --classes fashion-mnist --axes "t-SNE 1,t-SNE 2" -o "$TMP/fm-scatter.png"
 "$FOVEA" map "$TMP/fm-coords.npy" --images "$TMP/fm.txt" -o "$TMP/fm-map.png" --grid 40
 python3 - "$TMP" <<'PY'
 import sys

@@ -364,6 +364,12 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: "Image map: cells per side.")
     var grid = 30
 
+    @Option(name: .long, help: ArgumentHelp("Scatter: a frame with ticks in the coordinates' units and these axis titles, e.g. 't-SNE 1,t-SNE 2'.", valueName: "x,y"))
+    var axes: String?
+
+    @Option(name: .long, help: "Scatter: a title above the plot.")
+    var title: String?
+
     @Option(name: [.customShort("o"), .long], help: "Output PNG.")
     var output: String
 
@@ -391,9 +397,17 @@ struct MapCommand: ParsableCommand {
             if let l, let bad = l.first(where: { $0 < 0 || $0 >= classCount }) {
                 throw FoveaError("\(labels!): label \(bad) is out of range 0..<\(classCount)\(names.isEmpty ? "" : " (the classes given)")")
             }
-            try MapFigure.scatter(c, labels: l, classNames: names).save(path: output)
+            try MapFigure.scatter(c, labels: l, classNames: names, axes: try axisTitles(), title: title).save(path: output)
         }
         print("\(n) points -> \(output)")
+    }
+
+    /// "t-SNE 1,t-SNE 2" -> the two axis titles.
+    func axisTitles() throws -> (x: String, y: String)? {
+        guard let axes else { return nil }
+        let parts = axes.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2 else { throw FoveaError("--axes \(axes): give two titles, x and y, separated by a comma") }
+        return (parts[0], parts[1])
     }
 
     func classNames() throws -> [String] {

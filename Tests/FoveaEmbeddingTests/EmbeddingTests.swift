@@ -129,6 +129,24 @@ import _FoveaTestSupport
         // Point 1 (1, 1) is drawn at the top right: tab10 orange.
         #expect((0..<3).map { image[x: 87, y: 12, c: $0] } == [255, 127, 14])
     }
+
+    @Test func ticksAreRoundNumbersInsideTheRange() {
+        #expect(MapFigure.niceTicks(0, 10) == [0, 2, 4, 6, 8, 10])
+        #expect(MapFigure.niceTicks(-73, 81) == [-50, 0, 50])
+        let small = MapFigure.niceTicks(0.013, 0.061), expected: [Float] = [0.02, 0.03, 0.04, 0.05, 0.06]
+        #expect(small.count == expected.count && zip(small, expected).allSatisfy { abs($0 - $1) < 1e-6 }, "\(small)")
+    }
+
+    /// --axes: the plot moves right and up by the axis margins, keeps its points, and gets a frame.
+    @Test func scatterAxesFrameThePlot() {
+        let coords = Tensor(shape: [3, 2], values: [0, 0, 1, 1, 0.5, 0.5])
+        let image = MapFigure.scatter(coords, labels: [0, 1, 2], size: 100, axes: ("x", "y"), title: "a title")
+        let top = image.height - 100 - 44
+        #expect(image.width == 64 + 260 && top > 10)
+        #expect((0..<3).map { image[x: 64 + 87, y: top + 12, c: $0] } == [255, 127, 14])
+        #expect((0..<3).map { image[x: 64 + 50, y: top + 99, c: $0] } == [60, 60, 60])       // the frame's bottom edge
+        #expect((0..<3).map { image[x: 64 + 50, y: top + 50, c: $0] } != [60, 60, 60])
+    }
 }
 
 /// A map 10 wide and 1 tall stays 10:1 in the picture (x and y were stretched separately).
