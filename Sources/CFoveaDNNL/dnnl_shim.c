@@ -34,7 +34,6 @@ struct fovea_conv {
     operand a, b, c;          // forward: x, w, y; backward data: dy, w, dx; backward weights: x, dy, dw
     dnnl_memory_desc_t bias;  // forward: bias; backward weights: dbias (ndims 0 when none)
     size_t scratchpad_offset, scratch_bytes;
-    const char *implementation;
 };
 
 static size_t align64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
@@ -131,7 +130,6 @@ fovea_conv *fovea_conv_create(const fovea_conv_shape *s, fovea_conv_kind kind, c
     p->scratchpad_offset = bytes;
     bytes += align64(pad ? dnnl_memory_desc_get_size(pad) : 0);
     p->scratch_bytes = bytes > 0 ? bytes : 64;
-    dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &p->implementation);
     if (dnnl_primitive_create(&p->primitive, p->pd) != dnnl_success) {
         if (error) *error = "primitive";
         fovea_conv_destroy(p);
@@ -150,7 +148,6 @@ void fovea_conv_destroy(fovea_conv *p) {
 }
 
 size_t fovea_conv_scratch_bytes(const fovea_conv *p) { return p->scratch_bytes; }
-const char *fovea_conv_implementation(const fovea_conv *p) { return p->implementation ? p->implementation : "?"; }
 
 static dnnl_memory_t wrap(const dnnl_memory_desc_t *md, const void *data) {
     dnnl_memory_t m = NULL;

@@ -57,9 +57,6 @@ public struct Explanation: Sendable {
     /// A self-contained HTML page (images inline as base64 PNG).
     public func html(colormap: Colormap? = nil) throws -> String {
         func png(_ image: Image) throws -> String { "data:image/png;base64," + (try PNG.encode(image)).base64EncodedString() }
-        func escape(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-        }
         var rows = ""
         for e in entries {
             let f = e.faithfulness
@@ -67,22 +64,22 @@ public struct Explanation: Sendable {
             let figure = SaliencyFigure.render(crop: crop, map: e.attribution.map, caption: e.attribution.method.rawValue, colormap: colormap)
             rows += """
             <tr><td><img src="\(try png(figure))" alt="\(e.attribution.method.rawValue)"></td>
-            <td>\(e.attribution.method.rawValue)\(e.attribution.map.layer.map { " at <code>\(escape($0))</code>" } ?? "")</td>
+            <td>\(e.attribution.method.rawValue)\(e.attribution.map.layer.map { " at <code>\(htmlEscaped($0))</code>" } ?? "")</td>
             <td>\(e.attribution.map.height)&times;\(e.attribution.map.width)</td>
             <td>\(String(format: "%.3f", f.deletionAUC))</td><td>\(String(format: "%.3f", f.insertionAUC))</td>
-            <td>\(String(format: "%.2f s", e.seconds))</td><td>\(escape(extra))</td></tr>
+            <td>\(String(format: "%.2f s", e.seconds))</td><td>\(htmlEscaped(extra))</td></tr>
 
             """
         }
-        let predictions = top.map { "\($0.index) \(escape($0.label)) \(String(format: "%.3f", $0.probability))" }.joined(separator: "<br>")
-        let skippedText = skipped.map { "<li>\($0.method.rawValue): \(escape($0.reason))</li>" }.joined()
+        let predictions = top.map { "\($0.index) \(htmlEscaped($0.label)) \(String(format: "%.3f", $0.probability))" }.joined(separator: "<br>")
+        let skippedText = skipped.map { "<li>\($0.method.rawValue): \(htmlEscaped($0.reason))</li>" }.joined()
         return """
         <!doctype html>
-        <html><head><meta charset="utf-8"><title>Fovea: \(escape(file))</title>
+        <html><head><meta charset="utf-8"><title>Fovea: \(htmlEscaped(file))</title>
         <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-align:middle}img{display:block}</style>
         </head><body>
-        <h1>\(escape(URL(fileURLWithPath: file).lastPathComponent))</h1>
-        <p>Model <code>\(escape(model))</code>. Maps explain class <b>\(target) \(escape(label))</b> (p = \(String(format: "%.3f", probability))).</p>
+        <h1>\(htmlEscaped(URL(fileURLWithPath: file).lastPathComponent))</h1>
+        <p>Model <code>\(htmlEscaped(model))</code>. Maps explain class <b>\(target) \(htmlEscaped(label))</b> (p = \(String(format: "%.3f", probability))).</p>
         <table><tr><td><img src="\(try png(crop))" alt="input crop"></td><td>\(predictions)</td></tr></table>
         <h2>Methods</h2>
         <p>Faithfulness (Petsiuk et al. 2018), baseline \(entries.first?.faithfulness.baseline.rawValue ?? "blur"): deletion AUC
@@ -126,4 +123,10 @@ extension ImageClassifier {
                                entries: entries, skipped: skipped)
         }
     }
+}
+
+/// Text made safe inside HTML and SVG elements and quoted attributes.
+func htmlEscaped(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
 }

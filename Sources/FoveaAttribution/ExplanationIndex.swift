@@ -75,25 +75,21 @@ public struct ExplanationIndex: Codable, Sendable {
     /// One self-contained page: the method summary, the mean curves, one row per image linking
     /// to its own page. Clicking a column header sorts by it.
     public var page: String {
-        func escape(_ s: String) -> String {
-            s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-        }
         func number(_ v: Float) -> String { String(format: "%.3f", v) }
         let summaryRows = methods.map { m in
-            "<tr><td>\(escape(m.method))</td><td>\(m.images)</td><td>\(number(m.meanDeletionAUC))</td><td>\(number(m.meanInsertionAUC))</td></tr>"
+            "<tr><td>\(htmlEscaped(m.method))</td><td>\(m.images)</td><td>\(number(m.meanDeletionAUC))</td><td>\(number(m.meanInsertionAUC))</td></tr>"
         }.joined(separator: "\n")
         let methodNames = methods.map(\.method)
         let header = (["image", "class", "p"] + methodNames.flatMap { ["\($0) del.", "\($0) ins."] })
-            .map { "<th>\(escape($0))</th>" }.joined()
+            .map { "<th>\(htmlEscaped($0))</th>" }.joined()
         let imageRows = images.map { image in
             let byMethod = Dictionary(image.scores.map { ($0.method, $0) }, uniquingKeysWith: { a, _ in a })
             let cells = methodNames.map { m in
                 byMethod[m].map { "<td>\(number($0.deletionAUC))</td><td>\(number($0.insertionAUC))</td>" } ?? "<td></td><td></td>"
             }.joined()
             let link = URL(fileURLWithPath: image.name).lastPathComponent.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? image.name
-            return "<tr><td><a href=\"\(link).html\">\(escape(URL(fileURLWithPath: image.file).lastPathComponent))</a></td>"
-                + "<td>\(image.target) \(escape(image.label))</td><td>\(number(image.probability))</td>\(cells)</tr>"
+            return "<tr><td><a href=\"\(link).html\">\(htmlEscaped(URL(fileURLWithPath: image.file).lastPathComponent))</a></td>"
+                + "<td>\(image.target) \(htmlEscaped(image.label))</td><td>\(number(image.probability))</td>\(cells)</tr>"
         }.joined(separator: "\n")
         return """
         <!doctype html>
@@ -102,8 +98,8 @@ public struct ExplanationIndex: Codable, Sendable {
         td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}th{cursor:pointer;background:#f4f4f4}
         th:hover{background:#e6e6e6}svg{margin-right:2em}.plots{display:flex;flex-wrap:wrap}</style>
         </head><body>
-        <h1>\(images.count) images explained by <code>\(escape(model))</code></h1>
-        <p>Faithfulness (Petsiuk et al. 2018), baseline \(escape(baseline)): deletion AUC, the target's
+        <h1>\(images.count) images explained by <code>\(htmlEscaped(model))</code></h1>
+        <p>Faithfulness (Petsiuk et al. 2018), baseline \(htmlEscaped(baseline)): deletion AUC, the target's
         probability as the most salient pixels are removed (lower is better), and insertion AUC, as they
         are put back into the baseline (higher is better). Click a column to sort.</p>
         <h2>Methods</h2>
@@ -145,7 +141,7 @@ public struct ExplanationIndex: Codable, Sendable {
         func x(_ f: Double) -> Double { left + f * plotW }
         func y(_ p: Double) -> Double { top + (1 - min(max(p, 0), 1)) * plotH }
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-size=\"11\" font-family=\"sans-serif\">"
-        svg += "<text x=\"\(left)\" y=\"16\" font-size=\"13\">\(title)</text>"
+        svg += "<text x=\"\(left)\" y=\"16\" font-size=\"13\">\(htmlEscaped(title))</text>"
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotW)\" height=\"\(plotH)\" fill=\"none\" stroke=\"#888\"/>"
         for tick in stride(from: 0.0, through: 1.0, by: 0.25) {
             svg += "<text x=\"\(x(tick) - 8)\" y=\"\(top + plotH + 14)\">\(String(format: "%.2g", tick))</text>"
@@ -159,7 +155,7 @@ public struct ExplanationIndex: Codable, Sendable {
             svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>"
             let ly = top + 12 + Double(i) * 14
             svg += "<line x1=\"\(left + plotW + 10)\" y1=\"\(ly - 4)\" x2=\"\(left + plotW + 28)\" y2=\"\(ly - 4)\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
-            svg += "<text x=\"\(left + plotW + 32)\" y=\"\(ly)\">\(curve.name.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;"))</text>"
+            svg += "<text x=\"\(left + plotW + 32)\" y=\"\(ly)\">\(htmlEscaped(curve.name))</text>"
         }
         return svg + "</svg>"
     }

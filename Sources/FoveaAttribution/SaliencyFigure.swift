@@ -11,19 +11,15 @@ public enum SaliencyFigure {
     /// several panels drawn on one scale (``range(of:)`` over their maps), else this map's own.
     public static func render(crop: Image, map: SaliencyMap, caption: String, footnote: String? = nil,
                               colormap: Colormap? = nil, alpha: Float = 0.5, sharedRange: ClosedRange<Float>? = nil) -> Image {
-        let occlusion = map.method == "occlusion"
-        let signed = map.layer == nil && !occlusion && map.values.contains { $0 < 0 }
-        let colormap = colormap ?? (signed ? .coolwarm : .jet)
+        let look = colouring(map, colormap: colormap, sharedRange: sharedRange)
+        let (occlusion, signed, range) = (look.occlusion, look.signed, look.range)
         let clipped = isClipped(map)
-        let shown = occlusion ? map.values.map { -$0 } : map.values
-        let range = shownRange(sharedRange ?? range(of: [map]), occlusion: occlusion)
-        let heat = FloatMap(width: map.width, height: map.height, values: shown)
         // Bar labels in the map's own units, low at the bottom.
         let (topLabel, bottomLabel) = occlusion ? (-range.lowerBound, -range.upperBound) : (range.upperBound, range.lowerBound)
         let barTitle = occlusion ? "p with patch" : (signed ? (clipped ? "signed, 99% clip" : "signed") : (clipped ? "99th pct clip" : map.method))
             + (sharedRange != nil ? ", shared" : "")
         // Small inputs (28-32 px) are enlarged so the panel and its labels are readable.
-        let overlay = crop.rgb().enlargedForDisplay().overlaying(heatmap: heat, colormap: colormap, alpha: alpha, range: range)
+        let overlay = look.overlay(on: crop.rgb().enlargedForDisplay(), map: map, alpha: alpha)
         let margin = 8, barWidth = 16
         let captionHeight = 22
         let width = overlay.width + barWidth + 3 * margin + 70
@@ -34,13 +30,40 @@ public enum SaliencyFigure {
         let top = margin + captionHeight
         figure.paste(overlay, x: margin, y: top)
         let barX = margin * 2 + overlay.width
-        figure.paste(colormap.bar(width: barWidth, height: overlay.height, vertical: true, reversed: occlusion), x: barX, y: top)
+        figure.paste(look.colormap.bar(width: barWidth, height: overlay.height, vertical: true, reversed: occlusion), x: barX, y: top)
         figure.drawText(String(format: "%.3g", topLabel), x: barX + barWidth + 4, y: top, color: [0, 0, 0])
         if signed { figure.drawText("0", x: barX + barWidth + 4, y: top + overlay.height / 2 - 4, color: [0, 0, 0]) }
         figure.drawText(String(format: "%.3g", bottomLabel), x: barX + barWidth + 4, y: top + overlay.height - 9, color: [0, 0, 0])
         figure.drawText(barTitle, x: barX - 4, y: top + overlay.height + 2, color: [90, 90, 90])
         if let footnote { figure.drawText(footnote, x: margin, y: top + overlay.height + 14, color: [60, 60, 60]) }
         return figure
+    }
+
+    /// How a map is coloured: its colour map (cool-warm for a signed map unless one is given)
+    /// and its range as the overlay shows it (occlusion negated: low is hot).
+    struct Colouring {
+        let colormap: Colormap
+        let range: ClosedRange<Float>
+        let signed, occlusion: Bool
+
+        /// The map upsampled (bilinear) over `base`.
+        func overlay(on base: Image, map: SaliencyMap, alpha: Float) -> Image {
+            let heat = FloatMap(width: map.width, height: map.height, values: occlusion ? map.values.map { -$0 } : map.values)
+            return base.overlaying(heatmap: heat, colormap: colormap, alpha: alpha, range: range)
+        }
+    }
+
+    /// `sharedRange`: a range from ``range(of:)`` over several maps, else this map's own.
+    static func colouring(_ map: SaliencyMap, colormap: Colormap?, sharedRange: ClosedRange<Float>? = nil) -> Colouring {
+        let occlusion = map.method == "occlusion", signed = isSigned([map])
+        return Colouring(colormap: colormap ?? (signed ? .coolwarm : .jet),
+                         range: shownRange(sharedRange ?? range(of: [map]), occlusion: occlusion), signed: signed, occlusion: occlusion)
+    }
+
+    /// Signed pixel maps (Integrated Gradients, `--signed`): drawn around 0.
+    static func isSigned(_ maps: [SaliencyMap]) -> Bool {
+        guard let first = maps.first else { return false }
+        return first.layer == nil && first.method != "occlusion" && maps.contains { $0.values.contains { $0 < 0 } }
     }
 
     /// Pixel-space maps are sparse with a few extreme values: their colour scale is clipped at
@@ -60,7 +83,7 @@ public enum SaliencyFigure {
         if first.method == "occlusion" {
             return (values.min() ?? 0)...max(values.max() ?? 1, (values.min() ?? 0) + 1e-6)
         }
-        if first.layer == nil && values.contains(where: { $0 < 0 }) {
+        if isSigned(maps) {
             let magnitudes = values.map(Swift.abs).sorted()
             let m = clipped ? magnitudes[magnitudes.count * 99 / 100] : (magnitudes.last ?? 1)
             return m > 0 ? -m...m : -1...1

@@ -10,17 +10,12 @@ public enum SanityFigure {
     /// Side of each square panel, in pixels.
     public static let panelSize = 128
 
+    /// `colormap` nil: jet, or cool-warm for signed maps (as ``SaliencyFigure``).
     public static func render(crop: Image, original: SaliencyMap, steps: [SanityStep], method: String,
-                              colormap: Colormap = .jet, columns: Int = 6) -> Image {
+                              colormap: Colormap? = nil, columns: Int = 6) -> Image {
         let base = crop.rgb().resized(width: panelSize, height: panelSize, filter: .bilinear)
         func panel(_ map: SaliencyMap?, _ lines: [String]) -> Image {
-            var picture = base
-            if let map {
-                let range = SaliencyFigure.range(of: [map])
-                let heat = FloatMap(width: map.width, height: map.height, values: map.method == "occlusion" ? map.values.map { -$0 } : map.values)
-                picture = base.overlaying(heatmap: heat, colormap: colormap, alpha: 0.6,
-                                          range: SaliencyFigure.shownRange(range, occlusion: map.method == "occlusion"))
-            }
+            let picture = map.map { SaliencyFigure.colouring($0, colormap: colormap).overlay(on: base, map: $0, alpha: 0.6) } ?? base
             let lineHeight = Image.textSize("Ag").height + 2
             var out = Image(width: panelSize, height: panelSize + lines.count * lineHeight + 4, channels: 3, color: [255, 255, 255])
             out.paste(picture, x: 0, y: 0)

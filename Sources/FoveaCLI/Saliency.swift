@@ -175,7 +175,7 @@ struct Saliency: ParsableCommand {
         }
         if let sanityFigure, let sanityResult {
             try SanityFigure.render(crop: cropImage, original: sanityResult.original, steps: sanityResult.steps, method: method.rawValue,
-                                    colormap: cmap ?? .jet).save(path: sanityFigure)
+                                    colormap: cmap).save(path: sanityFigure)
         }
         let report = Report(file: image, method: method.rawValue, layer: map.layer, target: targetIndex,
                             label: label, probability: probability, height: map.height, width: map.width,

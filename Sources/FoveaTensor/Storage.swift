@@ -11,7 +11,8 @@ public final class Storage: @unchecked Sendable {
     /// Zero-filled storage of `count` floats.
     public init(zeros count: Int) {
         self.count = count
-        pointer = BufferPool.takeZeroed(count)
+        pointer = BufferPool.take(count)
+        pointer.update(repeating: 0, count: count)
         pooled = true
     }
 
@@ -30,7 +31,8 @@ public final class Storage: @unchecked Sendable {
     /// with arbitrary contents, for kernels that write every element.
     public init(count: Int, zeroed: Bool = true, fill: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
         self.count = count
-        pointer = zeroed ? BufferPool.takeZeroed(count) : BufferPool.take(count)
+        pointer = BufferPool.take(count)
+        if zeroed { pointer.update(repeating: 0, count: count) }
         pooled = true
         try fill(UnsafeMutableBufferPointer(start: pointer, count: count))
     }
@@ -73,20 +75,6 @@ enum BufferPool {
         }
     }
 
-    /// A zero-filled buffer: a recycled one cleared, or fresh pages from calloc, which the
-    /// kernel maps to zero lazily (a model built only for its shapes, `fovea models`, never
-    /// touches most of its weights).
-    static func takeZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count >= minimumCount {
-            if let reused = reuse(count) { reused.update(repeating: 0, count: count); return reused }
-            guard let raw = calloc(count, MemoryLayout<Float>.stride) else { fatalError("out of memory: \(count * 4) bytes") }
-            return raw.bindMemory(to: Float.self, capacity: count)
-        }
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-        p.update(repeating: 0, count: count)
-        return p
-    }
-
     /// Pooled buffers are 64-byte aligned (a cache line, an AVX-512 vector).
     static func allocateLarge(_ count: Int) -> UnsafeMutablePointer<Float> {
         let bytes = count * MemoryLayout<Float>.stride
@@ -97,7 +85,7 @@ enum BufferPool {
 
     static func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
         guard count >= minimumCount else { pointer.deallocate(); return }
-        // Pooled sizes come from posix_memalign or calloc: free() releases them.
+        // Pooled sizes come from posix_memalign (allocateLarge): free() releases them.
         let evicted: [UnsafeMutablePointer<Float>] = lock.withLock {
             // Over the limit: free idle buffers of other sizes, largest first, until this fits.
             var out: [UnsafeMutablePointer<Float>] = []

@@ -39,9 +39,6 @@ void fovea_conv_destroy(fovea_conv *plan);
 /// Bytes of scratch the plan's passes need (a multiple of 64).
 size_t fovea_conv_scratch_bytes(const fovea_conv *plan);
 
-/// oneDNN's name for the implementation it chose (e.g. "jit:avx512_core").
-const char *fovea_conv_implementation(const fovea_conv *plan);
-
 /// The passes; `scratch` is 64-byte aligned and fovea_conv_scratch_bytes(plan) long. Each
 /// returns 0 on success, else a oneDNN status.
 int fovea_conv_forward(const fovea_conv *plan, const float *x, const float *w, const float *bias, float *y,
