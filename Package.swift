@@ -4,12 +4,12 @@ import PackageDescription
 // Layers, bottom up: C shims -> FoveaTensor (tensor + autodiff) -> FoveaNN (modules) ->
 // FoveaModels (architectures) -> FoveaIO (weights, arrays, images), FoveaONNX, FoveaKeras (imported graphs) -> Fovea (models with their
 // weights, labels and preprocessing) -> FoveaOptim (optimisers) -> techniques (FoveaAttribution, FoveaFeatures, FoveaAdversarial,
-// FoveaEmbedding, FoveaSynthesis, FoveaStyle) -> fovea (CLI).
+// FoveaEmbedding, FoveaSynthesis, FoveaStyle) -> FoveaViewer (web) -> fovea (CLI).
 let linuxOnly = TargetDependencyCondition.when(platforms: [.linux])
 
 let package = Package(
     name: "Fovea",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "fovea", targets: ["FoveaCLI"]),
         .library(name: "Fovea", targets: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaStyle", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaIO", "FoveaONNX", "FoveaKeras"]),
@@ -17,6 +17,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
@@ -64,11 +67,16 @@ let package = Package(
         // Networks trained by `fovea train-style` / `train-adain`, shipped (see README).
         .target(name: "FoveaStyle", dependencies: ["FoveaSynthesis", "FoveaOptim"],
                 resources: [.copy("Resources/scream.safetensors"), .copy("Resources/adain-decoder.safetensors")]),
+        // `fovea serve`: the local web viewer, over Hummingbird 2.
+        .target(name: "FoveaViewer", dependencies: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaEmbedding",
+                                                    .product(name: "Hummingbird", package: "hummingbird"),
+                                                    .product(name: "Logging", package: "swift-log"),
+                                                    .product(name: "HTTPTypes", package: "swift-http-types")]),
         // libFuzzer targets for the file loaders (`make fuzz`).
         .executableTarget(name: "FoveaFuzz", dependencies: ["FoveaIO", "FoveaONNX", "FoveaKeras"],
                           swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(name: "FoveaCLI",
-                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaStyle", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels",
+                          dependencies: ["Fovea", "FoveaIO", "FoveaAttribution", "FoveaFeatures", "FoveaAdversarial", "FoveaEmbedding", "FoveaTraining", "FoveaSynthesis", "FoveaStyle", "FoveaOptim", "FoveaTensor", "FoveaNN", "FoveaModels", "FoveaViewer",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "FoveaTensorTests", dependencies: ["FoveaTensor"]),
         .testTarget(name: "FoveaIOTests", dependencies: ["FoveaIO"], resources: [.copy("Fixtures")]),
@@ -83,6 +91,9 @@ let package = Package(
         .testTarget(name: "FoveaSynthesisTests", dependencies: ["FoveaSynthesis", "FoveaOptim", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaStyleTests", dependencies: ["FoveaStyle", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaTrainingTests", dependencies: ["FoveaTraining", "_FoveaTestSupport"]),
+        .testTarget(name: "FoveaViewerTests", dependencies: ["FoveaViewer", "_FoveaTestSupport",
+                                                            .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                                            .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI", "_FoveaTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

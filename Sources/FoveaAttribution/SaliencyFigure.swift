@@ -39,6 +39,17 @@ public enum SaliencyFigure {
         return figure
     }
 
+    /// The map alone, coloured and upsampled (bilinear) to `width` x `height`, for a viewer that
+    /// blends it over the crop itself; with the colour map and range it was drawn with (the
+    /// range in the overlay's units: occlusion negated, so low probability is hot).
+    public static func heatLayer(_ map: SaliencyMap, width: Int, height: Int, colormap: Colormap? = nil)
+        -> (image: Image, colormap: Colormap, range: ClosedRange<Float>, reversed: Bool) {
+        let look = colouring(map, colormap: colormap)
+        let black = Image(width: width, height: height, channels: 3, color: [0, 0, 0])
+        let range = look.occlusion ? -look.range.upperBound ... -look.range.lowerBound : look.range
+        return (look.overlay(on: black, map: map, alpha: 1), look.colormap, range, look.occlusion)
+    }
+
     /// How a map is coloured: its colour map (cool-warm for a signed map unless one is given)
     /// and its range as the overlay shows it (occlusion negated: low is hot).
     struct Colouring {

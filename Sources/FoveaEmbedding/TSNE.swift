@@ -31,6 +31,8 @@ public struct TSNE: Sendable {
     /// PCA (deterministic), or Gaussian with standard deviation 1e-4 drawn from `seed`.
     public var initialization: Initialization = .pca
     public var seed: UInt64 = 0
+    /// Polled every iteration; when it answers true, `fit` stops with `CancellationError`.
+    public var shouldStop: (@Sendable () -> Bool)?
     public static let exactLimit = 2500
 
     public init() {}
@@ -65,12 +67,12 @@ public struct TSNE: Sendable {
         switch method {
         case .exact:
             let p = try Self.affinities(x, perplexity: perplexity)
-            descend(&y, n: n, progress: progress) { y, a in Self.gradient(y, p, n: n, exaggeration: a) }
+            try descend(&y, n: n, progress: progress) { y, a in Self.gradient(y, p, n: n, exaggeration: a) }
             return Result(coordinates: Tensor(shape: [n, 2], values: y), kl: Self.kl(y, p, n: n), method: method)
         case .barnesHut:
             let p = Self.sparseAffinities(x, perplexity: perplexity)
             var z = 0.0
-            descend(&y, n: n, progress: progress) { y, a in
+            try descend(&y, n: n, progress: progress) { y, a in
                 let (g, estimate) = Self.barnesHutGradient(y, p, exaggeration: a, theta: theta)
                 z = estimate
                 return g
@@ -81,10 +83,11 @@ public struct TSNE: Sendable {
     }
 
     /// Gradient descent with momentum and gains; `gradient(y, a)` is dC/dy at exaggeration a.
-    func descend(_ y: inout [Float], n: Int, progress: ((Int, Int) -> Void)?, gradient: ([Float], Float) -> [Float]) {
+    func descend(_ y: inout [Float], n: Int, progress: ((Int, Int) -> Void)?, gradient: ([Float], Float) -> [Float]) throws {
         let lr = learningRate ?? max(Float(n) / exaggeration, 50)
         var update = [Float](repeating: 0, count: 2 * n), gains = [Float](repeating: 1, count: 2 * n)
         for it in 0..<iterations {
+            if let shouldStop, shouldStop() { throw CancellationError() }
             let a = it < exaggerationIterations ? exaggeration : 1
             let momentum: Float = it < exaggerationIterations ? 0.5 : 0.8
             let grad = gradient(y, a)

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""The viewer end to end in a real browser: headless Chromium (Debian's chromium and
+chromium-driver) driven by Selenium.
+
+Starts `fovea serve` on a free loopback port, opens the page, uploads a photo, checks its top-1
+label against `fovea classify`, runs Grad-CAM and checks the overlay on screen, computes the
+projector over all 70k Fashion-MNIST images, checks the drawn map, and clicks a point for its
+neighbours. Screenshots are checked for content (colours and their spread), not only for
+existence, and are kept in --shots.
+
+With --bench it also measures (and prints, never asserts) first paint, the page's attribution
+time against the CLI's for the same map, and the projector's frames per second while panning
+70k points; `make bench` writes them to bench/results-viewer.md.
+
+    python3 Tests/Browser/viewer_e2e.py .build/release/fovea [--bench] [--shots DIR]
+"""
+import argparse, io, json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.request
+
+from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def fail(message):
+    print(f"viewer_e2e: FAIL: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def check(condition, message):
+    if not condition:
+        fail(message)
+    print(f"  ok: {message}")
+
+
+def start_server(fovea, cache, extra):
+    args = [fovea, "serve", "--port", "0", "--models", "efficientnet-lite0,fashion-cnn",
+            "--photos", os.path.join(cache, "photos")] + extra
+    server = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = server.stdout.readline()
+        if not line:
+            break
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if match:
+            return server, f"http://127.0.0.1:{match.group(1)}"
+    server.kill()
+    fail("fovea serve did not print its address")
+
+
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1100",
+                 "--disable-gpu", "--force-device-scale-factor=1"]:
+        options.add_argument(flag)
+    service = Service(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    return webdriver.Chrome(service=service, options=options)
+
+
+def element_image(element):
+    return Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB")
+
+
+def colourfulness(image):
+    """Fraction of pixels far from gray (max - min channel > 60)."""
+    pixels = list(image.getdata())
+    return sum(1 for r, g, b in pixels if max(r, g, b) - min(r, g, b) > 60) / len(pixels)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("fovea")
+    parser.add_argument("--cache", default=os.environ.get("FOVEA_CACHE", os.path.expanduser("~/.cache/fovea")))
+    parser.add_argument("--shots", default=None, help="folder for the screenshots (default: a temporary one)")
+    parser.add_argument("--bench", action="store_true")
+    args = parser.parse_args()
+    fovea = os.path.abspath(args.fovea)
+    shots = args.shots or tempfile.mkdtemp(prefix="fovea-viewer-shots-")
+    os.makedirs(shots, exist_ok=True)
+    photo = os.path.join(args.cache, "photos", "chelsea.png")
+    classify = json.loads(subprocess.run([fovea, "classify", photo, "--json"], check=True, capture_output=True, text=True).stdout)
+    expected = classify[0]["top"][0]["label"] if isinstance(classify, list) else classify["top"][0]["label"]
+
+    # Its own cache folder: the projector is computed here, not read from an earlier run.
+    cache = tempfile.mkdtemp(prefix="fovea-viewer-cache-")
+    for name in os.listdir(args.cache):
+        if name != "viewer":
+            os.symlink(os.path.join(args.cache, name), os.path.join(cache, name))
+    os.environ["FOVEA_CACHE"] = cache
+    server, url = start_server(fovea, args.cache, [])
+    driver = browser()
+    results = {}
+    try:
+        print(f"viewer_e2e: {url}")
+        driver.get(url)
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#gallery img"))
+        paint = driver.execute_script(
+            "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : null;")
+        results["first paint (ms)"] = paint
+        check(len(driver.find_elements(By.CSS_SELECTOR, "#model option")) == 2, "the model picker lists the two models")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "#layer-tree div")) > 100, "the layer tree lists efficientnet-lite0's modules")
+
+        # Upload a photo: it joins the gallery, is selected and classified.
+        driver.find_element(By.ID, "upload").send_keys(photo)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#gallery img.selected[data-id^='upload-']"))
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#top5 tr"))
+        top1 = driver.find_element(By.CSS_SELECTOR, "#top5 tr td").text
+        check(top1 == expected, f"the upload's top-1 label is the CLI's ({top1!r})")
+
+        # Grad-CAM over the crop: the overlay shows and colours the picture.
+        wait.until(lambda d: d.execute_script("return document.getElementById('crop').naturalWidth") == 224)
+        plain = element_image(driver.find_element(By.CSS_SELECTOR, ".stack"))
+        started = time.time()
+        driver.find_element(By.ID, "run").click()
+        WebDriverWait(driver, 120).until(lambda d: d.find_elements(By.ID, "deletion-auc"))
+        page_seconds = time.time() - started
+        wait.until(lambda d: d.execute_script("return document.getElementById('heat').naturalWidth") == 224)
+        time.sleep(0.3)
+        overlay = element_image(driver.find_element(By.CSS_SELECTOR, ".stack"))
+        overlay.save(os.path.join(shots, "gradcam.png"))
+        driver.save_screenshot(os.path.join(shots, "explain-page.png"))
+        deletion = float(driver.find_element(By.ID, "deletion-auc").text)
+        insertion = float(driver.find_element(By.ID, "insertion-auc").text)
+        check(0 <= deletion < insertion <= 1, f"faithfulness shown: deletion {deletion} < insertion {insertion}")
+        difference = sum(abs(a - b) for p, q in zip(plain.getdata(), overlay.getdata()) for a, b in zip(p, q)) / (3 * overlay.width * overlay.height)
+        check(difference > 10, f"the overlay changes the picture (mean |difference| {difference:.1f} levels)")
+        check(colourfulness(overlay) > 0.3, f"the overlay is coloured ({colourfulness(overlay):.0%} of pixels saturated)")
+        # Opacity 0 hides it again.
+        driver.execute_script("const o = document.getElementById('opacity'); o.value = 0; o.dispatchEvent(new Event('input'));")
+        time.sleep(0.2)
+        hidden = element_image(driver.find_element(By.CSS_SELECTOR, ".stack"))
+        back = sum(abs(a - b) for p, q in zip(plain.getdata(), hidden.getdata()) for a, b in zip(p, q)) / (3 * hidden.width * hidden.height)
+        check(back < 2, f"opacity 0 shows the plain crop ({back:.2f} levels off)")
+
+        # Layers: activation maps of a block.
+        driver.find_element(By.ID, "tab-layers").click()
+        driver.find_element(By.CSS_SELECTOR, "#layer-tree div[data-layer='_blocks.15']").click()
+        wait.until(lambda d: d.execute_script("return document.getElementById('activations').naturalWidth") > 100)
+        check(True, "activation maps of _blocks.15 drawn")
+
+        # Projector: PCA of fashion-cnn's features of all 70k images, then a click on a point.
+        driver.find_element(By.ID, "tab-projector").click()
+        driver.execute_script("document.getElementById('projection-method').value = 'pca';")
+        driver.find_element(By.ID, "projector-compute").click()
+        WebDriverWait(driver, 300).until(lambda d: "points" in d.find_element(By.ID, "progress-text").text)
+        count = driver.execute_script("return projector.data.count")
+        check(count == 70000, f"the projector holds all {count} Fashion-MNIST images")
+        canvas = driver.find_element(By.ID, "projector-canvas")
+        time.sleep(0.3)
+        scatter = element_image(canvas)
+        scatter.save(os.path.join(shots, "projector.png"))
+        colours = {(r // 32, g // 32, b // 32) for r, g, b in scatter.getdata() if max(r, g, b) - min(r, g, b) > 60}
+        check(colourfulness(scatter) > 0.05, f"the map is drawn ({colourfulness(scatter):.0%} of the canvas is points)")
+        check(len(colours) >= 8, f"points are coloured by label ({len(colours)} colour bins)")
+        x, y = driver.execute_script("const d = projector.data, i = 123; return [d.xy[2*i] * projector.scale + projector.ox, d.xy[2*i+1] * projector.scale + projector.oy];")
+        ActionChains(driver).move_to_element_with_offset(canvas, int(x - canvas.size["width"] / 2), int(y - canvas.size["height"] / 2)).click().perform()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#neighbours figure")) == 9)
+        wait.until(lambda d: all(d.execute_script("return [...document.querySelectorAll('#neighbours img')].map(i => i.naturalWidth)")))
+        driver.save_screenshot(os.path.join(shots, "projector-page.png"))
+        captions = [f.text for f in driver.find_elements(By.CSS_SELECTOR, "#neighbours figcaption")]
+        query_label = captions[0].split("\n")[1]
+        same = sum(1 for c in captions[1:] if c.split("\n")[0] == query_label)
+        check(same >= 5, f"a clicked point's neighbours mostly share its label ({same} of 8 are {query_label!r})")
+        strip = element_image(driver.find_element(By.ID, "neighbours"))
+        check(len(set(strip.getdata())) > 50, "the neighbours' thumbnails are drawn")
+
+        if args.bench:
+            fps = [driver.execute_async_script("const done = arguments[0]; projector.benchmark(2000).then(done);") for _ in range(3)]
+            results["projector fps, 70k points (3 runs of 2 s)"] = fps
+            # The same map through the page's API and through the CLI.
+            api = f"{url}/api/attribution?model=efficientnet-lite0&image=photo-0&method=gradcam"
+            image_index = sorted(os.listdir(os.path.join(args.cache, "photos")))
+            server_times, cli_times = [], []
+            photo0 = os.path.join(args.cache, "photos", driver.execute_script(
+                "return document.querySelector(\"#gallery img[data-id='photo-0']\").title"))
+            for _ in range(5):
+                t = time.time(); urllib.request.urlopen(api).read(); server_times.append(time.time() - t)
+                t = time.time()
+                subprocess.run([fovea, "saliency", photo0, "--method", "gradcam", "--json"], check=True, capture_output=True)
+                cli_times.append(time.time() - t)
+            results["attribution gradcam, page API (s)"] = server_times
+            results["attribution gradcam, CLI (s)"] = cli_times
+            results["Explain click to scores in the page (s)"] = page_seconds
+        print("viewer_e2e: passed")
+        for key, value in results.items():
+            print(f"  {key}: {value}")
+        if args.bench:
+            print(json.dumps(results))
+    finally:
+        driver.quit()
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(cache, ignore_errors=True)
+    print(f"viewer_e2e: screenshots in {shots}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+import Foundation
+import Fovea
+import FoveaAttribution
+import FoveaIO
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import _FoveaTestSupport
+@testable import FoveaViewer
+
+/// The viewer's HTTP API, through Hummingbird's router test client (and a live loopback server
+/// for the load test), on the real efficientnet-lite0 and fashion-cnn.
+@Suite(.serialized) struct ViewerTests {
+    static let chelsea = Pretrained.workspace.photos.appendingPathComponent("chelsea.png")
+
+    static func state(points: Int = 300, cache: URL? = nil) -> ViewerState {
+        let models = ["efficientnet-lite0", "fashion-cnn"].map { name in
+            ViewerModel(name: name, source: "built-in") { try ImageClassifier.load(name) }
+        }
+        let folder = cache ?? FileManager.default.temporaryDirectory.appendingPathComponent("fovea-viewer-\(UUID().uuidString)")
+        var options = ViewerOptions(models: models, photos: [chelsea.path], dataset: "fashion-mnist", cache: folder)
+        options.projectorModel = "fashion-cnn"
+        options.projectorPoints = points
+        options.uploadLimit = 1 << 20
+        return ViewerState(options)
+    }
+
+    static func app(_ state: ViewerState) -> some ApplicationProtocol {
+        Application(router: ViewerRoutes.router(state))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(response.body.readableBytesView))
+    }
+
+    static func errorLine(_ response: TestResponse) -> String {
+        (try? decode([String: String].self, response)["error"]) ?? String(buffer: response.body)
+    }
+
+    @Test func pageModelsAndLayers() async throws {
+        try await Self.app(Self.state()).test(.router) { client in
+            try await client.execute(uri: "/", method: .get) { r in
+                #expect(r.status == .ok)
+                let html = String(buffer: r.body)
+                #expect(html.contains("id=\"projector-canvas\"") && html.contains("/api/attribution"))
+                #expect(!html.contains("http://") && !html.contains("https://"), "the page loads nothing from elsewhere")
+                #expect(r.headers[.contentSecurityPolicy]?.contains("default-src 'self'") == true)
+            }
+            try await client.execute(uri: "/api/models", method: .get) { r in
+                struct Answer: Decodable { struct Row: Decodable { let name: String }; let models: [Row]; let methods: [String] }
+                let a = try Self.decode(Answer.self, r)
+                #expect(a.models.map(\.name) == ["efficientnet-lite0", "fashion-cnn"])
+                #expect(a.methods.contains("gradcam") && a.methods.contains("integrated-gradients"))
+            }
+            try await client.execute(uri: "/api/layers?model=efficientnet-lite0", method: .get) { r in
+                struct Row: Decodable { let layer: String; let shape: [Int]; let isConvolution: Bool }
+                struct Answer: Decodable { let layers: [Row]; let camLayer: String?; let firstConvolution: String? }
+                let a = try Self.decode(Answer.self, r)
+                #expect(a.firstConvolution == "_conv_stem")
+                #expect(a.layers.first { $0.layer == "_conv_stem" }?.shape == [1, 32, 112, 112])
+                #expect(a.layers.first { $0.layer == "_blocks.15" }?.shape == [1, 320, 7, 7])
+                #expect(a.layers.first { $0.layer == "_conv_stem" }?.isConvolution == true)
+            }
+        }
+    }
+
+    /// An upload is classified and explained with the numbers the library gives for the same image.
+    @Test func uploadPredictAndExplain() async throws {
+        let bytes = try Data(contentsOf: Self.chelsea)
+        let classifier = try ImageClassifier.load("efficientnet-lite0")
+        let (_, x) = try classifier.input(from: Self.chelsea.path)
+        let top = classifier.predict(x).top(5)
+        let direct = try classifier.attribute(.gradcam, input: x, target: top[0].index)
+        let scores = classifier.faithfulness(of: direct.map, input: x)
+
+        try await Self.app(Self.state()).test(.router) { client in
+            let id = try await client.execute(uri: "/api/images?name=cat.png", method: .post, body: ByteBuffer(bytes: bytes)) { r in
+                #expect(r.status == .ok)
+                return try Self.decode([String: String?].self, r)["id"]!!
+            }
+            #expect(id == "upload-1")
+            try await client.execute(uri: "/api/images", method: .get) { r in
+                struct Item: Decodable { let id: String; let source: String }
+                let items = try Self.decode([Item].self, r)
+                #expect(items.first?.id == "photo-0")
+                #expect(items.filter { $0.source == "dataset" }.count == 20)
+                #expect(items.last?.id == "upload-1")
+            }
+            try await client.execute(uri: "/api/predict?image=\(id)", method: .get) { r in
+                struct Answer: Decodable { let top: [Prediction.Entry] }
+                let a = try Self.decode(Answer.self, r)
+                #expect(a.top.map(\.index) == top.map(\.index))
+                #expect(abs(a.top[0].probability - top[0].probability) < 1e-5)
+            }
+            try await client.execute(uri: "/api/attribution?image=\(id)&method=gradcam&cmap=viridis", method: .get) { r in
+                struct Answer: Decodable {
+                    let target: Int; let layer: String?; let deletionAUC: Float; let insertionAUC: Float
+                    let heat: String; let colormap: String; let range: [Float]
+                }
+                #expect(r.status == .ok, "\(Self.errorLine(r))")
+                let a = try Self.decode(Answer.self, r)
+                #expect(a.target == top[0].index && a.layer == "_blocks.15" && a.colormap == "viridis")
+                #expect(abs(a.deletionAUC - scores.deletionAUC) < 1e-4 && abs(a.insertionAUC - scores.insertionAUC) < 1e-4)
+                #expect(a.deletionAUC < a.insertionAUC)
+                let png = Data(base64Encoded: String(a.heat.dropFirst("data:image/png;base64,".count)))!
+                let heat = try PNG.decode(png)
+                #expect(heat.width == 224 && heat.height == 224)
+                #expect(a.range[0] < a.range[1])
+            }
+            try await client.execute(uri: "/api/activations?image=photo-0&layer=_blocks.15&top=4", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(r.headers[.contentType] == "image/png")
+                let grid = try PNG.decode(Data(r.body.readableBytesView))
+                #expect(grid.width > 64)
+            }
+            try await client.execute(uri: "/api/filters", method: .get) { r in
+                let grid = try PNG.decode(Data(r.body.readableBytesView))
+                #expect(grid.width > 100 && grid.height > 100)          // 32 RGB 3x3 filters of _conv_stem
+            }
+        }
+    }
+
+    /// Every bad request is answered with its status and one line naming what was wrong; the
+    /// server goes on answering after each.
+    @Test func badRequestsAreAnsweredWithTheirReason() async throws {
+        try await Self.app(Self.state()).test(.router) { client in
+            let cases: [(String, HTTPRequest.Method, ByteBuffer?, Int, String)] = [
+                ("/api/images?name=notes.txt", .post, ByteBuffer(string: "hello, not an image"), 400, "not a PNG or JPEG"),
+                ("/api/images?name=broken.png", .post, ByteBuffer(bytes: [0x89, 0x50, 0x4E, 0x47, 0, 1, 2, 3]), 400, "broken.png"),
+                ("/api/images?name=big.png", .post, ByteBuffer(bytes: [UInt8](repeating: 0x89, count: (1 << 20) + 10)), 413, ""),
+                ("/api/predict?image=photo-0&model=resnet9000", .get, nil, 404, "model resnet9000"),
+                ("/api/predict?image=../../etc/passwd", .get, nil, 404, "no such image"),
+                ("/api/predict?image=photo-7", .get, nil, 404, "no such image"),
+                ("/api/images/..%2F..%2Fetc%2Fpasswd", .get, nil, 404, "no such image"),
+                ("/api/attribution?image=photo-0&method=magic", .get, nil, 400, "method magic"),
+                ("/api/attribution?image=photo-0&method=gradcam&layer=_blocks.99", .get, nil, 400, "_blocks.99"),
+                ("/api/attribution?image=photo-0&method=gradient&layer=_blocks.3", .get, nil, 400, "layer applies to"),
+                ("/api/activations?image=photo-0&layer=_fc", .get, nil, 400, "[1, C, H, W]"),
+                ("/api/filters?layer=_bn0", .get, nil, 400, "not a convolution"),
+                ("/api/neighbours?index=3", .get, nil, 409, "not computed yet"),
+                ("/api/jobs/job-77", .get, nil, 404, "no such job"),
+                ("/api/thumbnail?index=-1", .get, nil, 400, "index -1"),
+            ]
+            for (uri, method, body, status, text) in cases {
+                try await client.execute(uri: uri, method: method, body: body) { r in
+                    #expect(r.status.code == status, "\(uri): \(Self.errorLine(r))")
+                    if !text.isEmpty { #expect(Self.errorLine(r).contains(text), "\(uri): \(Self.errorLine(r))") }
+                }
+            }
+            try await client.execute(uri: "/api/predict?image=photo-0", method: .get) { r in #expect(r.status == .ok) }
+        }
+    }
+
+    /// Writes from another origin (a page elsewhere posting to the user's server) are refused.
+    @Test func crossOriginWritesAreRefused() async throws {
+        let png = try PNG.encode(Image(width: 16, height: 16, channels: 3, color: [200, 30, 30]))
+        try await Self.app(Self.state()).test(.router) { client in
+            try await client.execute(uri: "/api/images", method: .post, headers: [.origin: "http://evil.example"], body: ByteBuffer(bytes: png)) { r in
+                #expect(r.status == .forbidden)
+            }
+            try await client.execute(uri: "/api/images", method: .post, headers: [HTTPField.Name("Sec-Fetch-Site")!: "cross-site"], body: ByteBuffer(bytes: png)) { r in
+                #expect(r.status == .forbidden)
+            }
+            try await client.execute(uri: "/api/images", method: .post, body: ByteBuffer(bytes: png)) { r in
+                #expect(r.status == .ok)
+            }
+        }
+    }
+
+    /// The projector job: progress, then a map and labels for every point; neighbours in
+    /// feature space; a cancelled job ends as cancelled; a second server run reads the cache.
+    @Test func projectorJobMapsTheDataset() async throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-viewer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        struct Snapshot: Decodable { let id: String; let state: String; let phase: String; let done: Int; let total: Int }
+        struct Answer: Decodable { let count: Int; let coordinates: String; let labels: String; let classNames: [String] }
+        struct Row: Decodable { let index: Int; let label: String; let distance: Float }
+        let dataset = try FashionMNIST.load(.test)
+        try await Self.app(Self.state(points: 400, cache: cache)).test(.router) { client in
+            var job = try await client.execute(uri: "/api/projection?method=tsne", method: .post) { try Self.decode(Snapshot.self, $0) }
+            while !["finished", "failed", "cancelled"].contains(job.state) {
+                try await Task.sleep(nanoseconds: 100_000_000)
+                job = try await client.execute(uri: "/api/jobs/\(job.id)", method: .get) { try Self.decode(Snapshot.self, $0) }
+            }
+            #expect(job.state == "finished")
+            try await client.execute(uri: "/api/jobs/\(job.id)/events", method: .get) { r in
+                #expect(r.headers[.contentType] == "text/event-stream")
+                #expect(String(buffer: r.body).hasPrefix("data: {") && String(buffer: r.body).contains("\"finished\""))
+            }
+            let a = try await client.execute(uri: "/api/projection?method=tsne", method: .get) { try Self.decode(Answer.self, $0) }
+            #expect(a.count == 400 && a.classNames.count == 10)
+            let xy = Data(base64Encoded: a.coordinates)!.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            #expect(xy.count == 800 && xy.allSatisfy(\.isFinite))
+            #expect(Array(Data(base64Encoded: a.labels)!) == dataset.labels!.prefix(400).map { UInt8($0) })
+            // Nearest neighbours in fashion-cnn's features mostly share the query's class.
+            var agreeing = 0
+            for query in 0..<20 {
+                let rows = try await client.execute(uri: "/api/neighbours?method=tsne&index=\(query)&k=5", method: .get) { try Self.decode([Row].self, $0) }
+                #expect(rows.count == 5 && !rows.contains { $0.index == query })
+                agreeing += rows.filter { $0.label == FashionMNIST.classNames[dataset.labels![query]] }.count
+            }
+            #expect(agreeing >= 70, "\(agreeing) of 100 neighbours share their query's class")
+        }
+        #expect(FileManager.default.fileExists(atPath: cache.appendingPathComponent("viewer").path))
+        // A new server over the same cache maps at once; a cancelled job ends cancelled.
+        try await Self.app(Self.state(points: 400, cache: cache)).test(.router) { client in
+            var job = try await client.execute(uri: "/api/projection?method=tsne", method: .post) { try Self.decode(Snapshot.self, $0) }
+            for _ in 0..<100 where job.state != "finished" {
+                try await Task.sleep(nanoseconds: 20_000_000)
+                job = try await client.execute(uri: "/api/jobs/\(job.id)", method: .get) { try Self.decode(Snapshot.self, $0) }
+            }
+            #expect(job.state == "finished")
+        }
+        try await Self.app(Self.state(points: 3000)).test(.router) { client in
+            var job = try await client.execute(uri: "/api/projection?method=tsne", method: .post) { try Self.decode(Snapshot.self, $0) }
+            _ = try await client.execute(uri: "/api/jobs/\(job.id)/cancel", method: .post)
+            while !["finished", "failed", "cancelled"].contains(job.state) {
+                try await Task.sleep(nanoseconds: 50_000_000)
+                job = try await client.execute(uri: "/api/jobs/\(job.id)", method: .get) { try Self.decode(Snapshot.self, $0) }
+            }
+            #expect(job.state == "cancelled")
+        }
+    }
+
+    /// A bounded load test on loopback: 50 concurrent attribution requests (with faithfulness
+    /// scores), all answered, with the same answer, and memory bounded.
+    @Test func fiftyConcurrentAttributionRequests() async throws {
+        let state = Self.state()
+        try await Self.app(state).test(.live) { client in
+            let uri = "/api/attribution?model=fashion-cnn&image=dataset-0&method=gradcam"
+            let first = try await client.execute(uri: uri, method: .get) { String(buffer: $0.body) }
+            let before = residentMegabytes()
+            let answers = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                for _ in 0..<50 {
+                    group.addTask { try await client.execute(uri: uri, method: .get) { (Int($0.status.code), String(buffer: $0.body)) } }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.count == 50)
+            #expect(answers.allSatisfy { $0.0 == 200 })
+            func withoutTime(_ s: String) -> String { s.replacingOccurrences(of: #""seconds":[0-9.e-]+"#, with: "", options: .regularExpression) }
+            let differing = answers.filter { withoutTime($0.1) != withoutTime(first) }
+            #expect(differing.isEmpty, "\(differing.count) answers differ from the first, e.g. \(differing.first.map { String($0.1.prefix(300)) } ?? "")")
+            #expect(residentMegabytes() - before < 200, "resident memory grew by \(residentMegabytes() - before) MB")
+        }
+    }
+}
+
+/// This process's resident set, from /proc (0 where there is none).
+func residentMegabytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+    return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+}
