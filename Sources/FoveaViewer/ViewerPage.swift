@@ -72,6 +72,7 @@ canvas.curve { border:1px solid var(--line); background:#fff; }
     <button data-tab="explain" class="active" id="tab-explain">Explain</button>
     <button data-tab="layers" id="tab-layers">Layers</button>
     <button data-tab="projector" id="tab-projector">Projector</button>
+    <button data-tab="attack" id="tab-attack">Attack</button>
   </nav>
   <div class="panel active" id="panel-explain">
     <div class="row">
@@ -99,7 +100,31 @@ canvas.curve { border:1px solid var(--line); background:#fff; }
       <div class="card"><b>Layers</b> <span class="muted">(PyTorch module paths, output shapes)</span><div id="layer-tree"></div></div>
       <div class="card" style="max-width:720px"><div id="layer-title"><b>Pick a layer</b></div>
         <p class="muted" id="layer-help">Activation maps of the current image, strongest channels first; for a convolution, its filters.</p>
-        <img id="activations" alt="" style="max-width:100%"><br><img id="filters" alt="" style="max-width:100%; margin-top:10px"></div>
+        <img id="activations" alt="" style="max-width:100%"><br><img id="filters" alt="" style="max-width:100%; margin-top:10px">
+        <div class="controls" style="margin-top:10px"><b>Channel</b> <input id="channel" type="number" min="0" value="0" style="width:70px">
+          <button id="show-channel">Show channel</button><button id="channel-cancel" disabled>Cancel</button>
+          <progress id="channel-progress" max="1" value="0" style="display:none"></progress><span id="channel-status" class="muted"></span></div>
+        <div class="row">
+          <figure style="margin:0"><figcaption class="muted">feature visualisation</figcaption><img id="channel-vis" alt=""></figure>
+          <figure style="margin:0"><figcaption class="muted">filter (one tile per input channel)</figcaption><img id="channel-filter" alt=""></figure>
+        </div>
+        <figure style="margin:10px 0 0 0"><figcaption class="muted">strongest patches (receptive fields)</figcaption><img id="channel-patches" alt="" style="max-width:100%"></figure>
+      </div>
+    </div>
+  </div>
+  <div class="panel" id="panel-attack">
+    <div class="controls">
+      <label>Method <select id="attack-method"><option value="pgd">PGD</option><option value="fgsm">FGSM</option></select></label>
+      <label>&epsilon; <input id="epsilon" value="2/255" size="6"></label>
+      <label>Steps <input id="attack-steps" type="number" value="10" min="1" max="200" style="width:60px"></label>
+      <label>Target class <input id="attack-target" placeholder="(untargeted)" size="14"></label>
+      <button id="attack-run" class="primary">Attack</button>
+    </div>
+    <div id="attack-status" class="muted">An imperceptible perturbation, within &epsilon; of every pixel, that changes the prediction.</div>
+    <div class="row" style="margin-top:10px">
+      <div class="card"><b>original</b><br><img id="attack-original" alt=""><table id="attack-before"></table></div>
+      <div class="card"><b>perturbation</b> <span class="muted">(&plusmn;&epsilon; as black&hellip;white)</span><br><img id="attack-perturbation" alt=""></div>
+      <div class="card"><b>adversarial</b><br><img id="attack-adversarial" alt=""><table id="attack-after"></table></div>
     </div>
   </div>
   <div class="panel" id="panel-projector">
@@ -245,6 +270,20 @@ function drawCurves(del, ins) {
   g.fillStyle = "#667085"; g.fillText("fraction of pixels →", c.width - 120, c.height - 6); g.fillText("p", 14, 20);
 }
 
+// A long job's progress, streamed (server-sent events) into a <progress> and a text; resolves
+// when it finishes, rejects when it fails or is cancelled.
+function followJob(id, bar, text) {
+  return new Promise((resolve, reject) => {
+    const events = new EventSource("/api/jobs/" + id + "/events");
+    events.onmessage = (m) => { const j = JSON.parse(m.data);
+      bar.max = Math.max(1, j.total); bar.value = j.done;
+      text.textContent = `${j.phase}: ${j.done.toLocaleString()} / ${j.total.toLocaleString()} (${j.seconds.toFixed(0)} s)`;
+      if (["finished", "failed", "cancelled"].includes(j.state)) { events.close();
+        j.state === "finished" ? resolve() : reject(new Error(j.state === "failed" ? j.error : "cancelled")); } };
+    events.onerror = () => { events.close(); reject(new Error("lost the job's progress stream")); };
+  });
+}
+
 // Layers
 function showLayer(layer) {
   state.layer = layer;
@@ -324,15 +363,7 @@ const projector = {
     try {
       const job = await api("/api/projection?" + query(this.key()), { method: "POST" });
       this.job = job.id;
-      await new Promise((resolve, reject) => {
-        const events = new EventSource("/api/jobs/" + job.id + "/events");
-        events.onmessage = (m) => { const j = JSON.parse(m.data);
-          $("progress").max = Math.max(1, j.total); $("progress").value = j.done;
-          $("progress-text").textContent = `${j.phase}: ${j.done.toLocaleString()} / ${j.total.toLocaleString()} (${j.seconds.toFixed(0)} s)`;
-          if (["finished", "failed", "cancelled"].includes(j.state)) { events.close();
-            j.state === "finished" ? resolve() : reject(new Error(j.state === "failed" ? j.error : "cancelled")); } };
-        events.onerror = () => { events.close(); reject(new Error("lost the job's progress stream")); };
-      });
+      await followJob(job.id, $("progress"), $("progress-text"));
       await this.load();
     } catch (e) { $("progress-text").textContent = e.message; }
     this.busy = false; $("projector-compute").disabled = false; $("projector-cancel").disabled = true; $("progress").style.display = "none";
@@ -368,6 +399,55 @@ const projector = {
   $("label-search").oninput = (e) => { const q = e.target.value.trim().toLowerCase(), d = projector.data; if (!d) return;
     const i = q ? d.classNames.findIndex(n => n.toLowerCase().includes(q)) : -1; projector.highlight = i >= 0 ? i : null; projector.request(); };
 })();
+// One channel: its filter now; its visualisation and top patches from the disk cache, or
+// computed as jobs (one at a time, cancellable).
+async function loadCached(path, params, img) {
+  const r = await fetch(path + "?" + query(params));
+  if (r.status === 409) return false;
+  if (!r.ok) throw new Error((await r.json()).error);
+  img.src = URL.createObjectURL(await r.blob());
+  return true;
+}
+async function showChannel() {
+  const layer = state.layer, channel = $("channel").value;
+  if (!layer) { $("channel-status").textContent = "Pick a layer first."; return; }
+  const params = { model: state.model, layer: layer, channel: channel };
+  const info = state.layers.find(l => l.layer === layer);
+  ["channel-vis", "channel-filter", "channel-patches"].forEach(id => $(id).removeAttribute("src"));
+  $("show-channel").disabled = true; $("channel-cancel").disabled = false;
+  const bar = $("channel-progress"), text = $("channel-status");
+  try {
+    if (info && info.isConvolution) await loadCached("/api/channel/filter", params, $("channel-filter"));
+    for (const [path, img] of [["/api/channel/visualization", $("channel-vis")], ["/api/channel/patches", $("channel-patches")]]) {
+      if (await loadCached(path, params, img)) continue;
+      const job = await api(path + "?" + query(params), { method: "POST" });
+      state.channelJob = job.id; bar.style.display = "inline-block";
+      await followJob(job.id, bar, text);
+      await loadCached(path, params, img);
+    }
+    text.textContent = `channel ${channel} of ${layer}`;
+  } catch (e) { text.textContent = e.message; }
+  bar.style.display = "none"; $("show-channel").disabled = false; $("channel-cancel").disabled = true;
+}
+$("show-channel").onclick = showChannel;
+$("channel-cancel").onclick = () => { if (state.channelJob) fetch("/api/jobs/" + state.channelJob + "/cancel", { method: "POST" }); };
+
+// Attack
+function topTable(rows) { return rows.map(t => `<tr><td>${esc(t.label)}</td><td class="p">${(100 * t.probability).toFixed(1)}%</td></tr>`).join(""); }
+$("attack-run").onclick = async () => {
+  if (!state.image) return;
+  $("attack-run").disabled = true; $("attack-status").textContent = "attacking…";
+  try {
+    const a = await api("/api/attack?" + query({ model: state.model, image: state.image, method: $("attack-method").value,
+      epsilon: $("epsilon").value, steps: $("attack-steps").value, target: $("attack-target").value }));
+    $("attack-original").src = "/api/crop?" + query({ model: state.model, image: state.image });
+    $("attack-perturbation").src = a.perturbation; $("attack-adversarial").src = a.adversarial;
+    $("attack-before").innerHTML = topTable(a.before); $("attack-after").innerHTML = topTable(a.after);
+    $("attack-status").innerHTML = `${a.succeeded ? "<b>fooled</b>" : "not fooled"}: ${esc(a.before[0].label)} &rarr; ${esc(a.after[0].label)}; ` +
+      `max |&delta;| = ${(255 * a.linf).toFixed(2)}/255, ${a.method.toUpperCase()} ${a.steps} step(s), ${a.seconds.toFixed(2)} s`;
+  } catch (e) { $("attack-status").textContent = e.message; }
+  $("attack-run").disabled = false;
+};
 window.projector = projector;
 
 loadModels().then(() => loadGallery()).catch(e => status(e.message, true));

@@ -1,5 +1,6 @@
 import Foundation
 import Fovea
+import FoveaAdversarial
 import FoveaAttribution
 import FoveaIO
 import HTTPTypes
@@ -220,6 +221,75 @@ import _FoveaTestSupport
                 job = try await client.execute(uri: "/api/jobs/\(job.id)", method: .get) { try Self.decode(Snapshot.self, $0) }
             }
             #expect(job.state == "cancelled")
+        }
+    }
+
+    /// A channel's feature visualisation and top patches are jobs whose pictures land in the
+    /// cache; its filter is drawn at once; bad channels and layers get their one line.
+    @Test func channelViews() async throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-viewer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        struct Snapshot: Decodable { let id: String; let state: String; let error: String? }
+        try await Self.app(Self.state(cache: cache)).test(.router) { client in
+            let base = "model=fashion-cnn&layer=features.4&channel=5"
+            for (path, steps) in [("/api/channel/visualization", "&steps=16"), ("/api/channel/patches", "")] {
+                try await client.execute(uri: "\(path)?\(base)\(steps)", method: .get) { r in
+                    #expect(r.status.code == 409, "\(path) is not computed before it is asked for")
+                }
+                var job = try await client.execute(uri: "\(path)?\(base)\(steps)", method: .post) { try Self.decode(Snapshot.self, $0) }
+                while !["finished", "failed", "cancelled"].contains(job.state) {
+                    try await Task.sleep(nanoseconds: 100_000_000)
+                    job = try await client.execute(uri: "/api/jobs/\(job.id)", method: .get) { try Self.decode(Snapshot.self, $0) }
+                }
+                #expect(job.state == "finished", "\(path): \(job.error ?? "")")
+                try await client.execute(uri: "\(path)?\(base)\(steps)", method: .get) { r in
+                    #expect(r.status == .ok)
+                    let picture = try PNG.decode(Data(r.body.readableBytesView))
+                    #expect(picture.width >= 224, "\(path): \(picture.width) px wide")
+                    let values = Set(picture.pixels)
+                    #expect(values.count > 20, "\(path): a picture, not a flat fill (\(values.count) levels)")
+                }
+            }
+            // The top patches of channel 5 are the receptive fields of its 8 strongest images: a
+            // row of a label cell and 8 tiles of 72 px.
+            try await client.execute(uri: "/api/channel/patches?\(base)", method: .get) { r in
+                let grid = try PNG.decode(Data(r.body.readableBytesView))
+                #expect(grid.width == 9 * 72 + 10 * 2)
+            }
+            try await client.execute(uri: "/api/channel/filter?\(base)", method: .get) { r in
+                let filter = try PNG.decode(Data(r.body.readableBytesView))
+                #expect(filter.width > 32 && filter.height >= 30)       // 32 input channels of a 3x3 kernel
+            }
+            for (uri, text) in [("/api/channel/filter?model=fashion-cnn&layer=features.4&channel=64", "channels 0..<64"),
+                                ("/api/channel/visualization?model=fashion-cnn&layer=classifier.1&channel=0", "no channels"),
+                                ("/api/channel/patches?model=fashion-cnn&layer=features.9&channel=0", "features.9"),
+                                ("/api/channel/filter?model=fashion-cnn&layer=features.2&channel=0", "not a convolution")] {
+                try await client.execute(uri: uri, method: .get) { r in
+                    #expect(r.status == .badRequest && Self.errorLine(r).contains(text), "\(uri): \(Self.errorLine(r))")
+                }
+            }
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("viewer").path)
+        #expect(files.count == 2 && files.allSatisfy { $0.hasSuffix(".png") })
+    }
+
+    /// PGD through the page's API flips the prediction within epsilon, as the library's attack does.
+    @Test func attackPanel() async throws {
+        let classifier = try ImageClassifier.load("efficientnet-lite0")
+        let crop = classifier.preprocessing.crop(try Image.load(path: Self.chelsea.path), mode: .center)
+        let direct = try classifier.attack(classifier.pixels(crop), AttackSettings(method: .pgd, epsilon: 2 / 255))
+        try await Self.app(Self.state()).test(.router) { client in
+            try await client.execute(uri: "/api/attack?image=photo-0&method=pgd&epsilon=2/255", method: .get) { r in
+                struct Answer: Decodable { let succeeded: Bool; let linf: Float; let before: [Prediction.Entry]; let after: [Prediction.Entry]; let adversarial: String }
+                #expect(r.status == .ok, "\(Self.errorLine(r))")
+                let a = try Self.decode(Answer.self, r)
+                #expect(a.succeeded && a.before[0].index != a.after[0].index)
+                #expect(a.after[0].index == direct.after.top(1)[0].index)
+                #expect(a.linf <= 2 / 255 + 1e-6 && a.linf > 1 / 255)
+            }
+            try await client.execute(uri: "/api/attack?image=photo-0&epsilon=300", method: .get) { r in
+                #expect(r.status == .badRequest && Self.errorLine(r).contains("epsilon"))
+            }
         }
     }
 
