@@ -68,7 +68,7 @@ let package = Package(
         .target(name: "FoveaStyle", dependencies: ["FoveaSynthesis", "FoveaOptim"],
                 resources: [.copy("Resources/scream.safetensors"), .copy("Resources/adain-decoder.safetensors")]),
         // `fovea serve`: the local web viewer, over Hummingbird 2.
-        .target(name: "FoveaViewer", dependencies: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaEmbedding", "FoveaSynthesis", "FoveaAdversarial",
+        .target(name: "FoveaViewer", dependencies: ["Fovea", "FoveaAttribution", "FoveaFeatures", "FoveaEmbedding", "FoveaSynthesis", "FoveaAdversarial", "FoveaStyle",
                                                     .product(name: "Hummingbird", package: "hummingbird"),
                                                     .product(name: "Logging", package: "swift-log"),
                                                     .product(name: "HTTPTypes", package: "swift-http-types")]),
@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "FoveaSynthesisTests", dependencies: ["FoveaSynthesis", "FoveaOptim", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaStyleTests", dependencies: ["FoveaStyle", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaTrainingTests", dependencies: ["FoveaTraining", "_FoveaTestSupport"]),
-        .testTarget(name: "FoveaViewerTests", dependencies: ["FoveaViewer", "FoveaAdversarial", "_FoveaTestSupport",
+        .testTarget(name: "FoveaViewerTests", dependencies: ["FoveaViewer", "FoveaAdversarial", "FoveaStyle", "_FoveaTestSupport",
                                                             .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                             .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI", "_FoveaTestSupport"]),

@@ -46,6 +46,9 @@ struct Serve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Gallery photos: a folder of PNG/JPEG files (default: the set-up's photos).", valueName: "dir"))
     var photos: String?
 
+    @Option(name: .long, help: ArgumentHelp("Style images for the style panel: a folder (default: the set-up's styles).", valueName: "dir"))
+    var styles: String?
+
     @Option(name: .long, help: ArgumentHelp("Dataset for the gallery and the projector: fashion-mnist[:train|:test|:all], a folder, an IDX file, or none (default: fashion-mnist:all when installed).", valueName: "dataset"))
     var dataset: String?
 
@@ -119,6 +122,8 @@ struct Serve: ParsableCommand {
         var options = ViewerOptions(models: entries, photos: photoFiles, dataset: datasetSpec, cache: workspace.cache)
         options.uploadLimit = uploadLimit << 20
         options.projectorPoints = projectorPoints
+        let styleFolder = styles ?? workspace.cache.appendingPathComponent("styles").path
+        if styles != nil || FileManager.default.fileExists(atPath: styleFolder) { options.styles = try ImageFolder(styleFolder).paths }
         if let projectorModel {
             guard entries.contains(where: { $0.name == projectorModel }) else {
                 throw FoveaError("--projector-model \(projectorModel): not among the served models (\(entries.map(\.name).joined(separator: ", ")))")

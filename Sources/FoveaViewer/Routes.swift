@@ -72,6 +72,7 @@ public enum ViewerRoutes {
         }
         router.get("/api/jobs/:id/events") { _, context in try await answer { try events(try job(state, context)) } }
         addChannelRoutes(router, state)
+        addStyleRoutes(router, state)
         router.post("/api/jobs/:id/cancel") { _, context in
             try await answer {
                 let job = try job(state, context)

@@ -73,6 +73,7 @@ canvas.curve { border:1px solid var(--line); background:#fff; }
     <button data-tab="layers" id="tab-layers">Layers</button>
     <button data-tab="projector" id="tab-projector">Projector</button>
     <button data-tab="attack" id="tab-attack">Attack</button>
+    <button data-tab="style" id="tab-style">Style</button>
   </nav>
   <div class="panel active" id="panel-explain">
     <div class="row">
@@ -138,6 +139,20 @@ canvas.curve { border:1px solid var(--line); background:#fff; }
     <div id="legend"></div>
     <div id="projector-wrap"><canvas id="projector-canvas" width="900" height="600"></canvas><div id="tooltip"></div></div>
     <div class="card" style="margin-top:10px"><b>Nearest neighbours</b> <span class="muted">(click a point; cosine distance in feature space)</span><div id="neighbours"></div></div>
+  </div>
+  <div class="panel" id="panel-style">
+    <div class="controls">
+      <label>Method <select id="style-method"><option value="adain">AdaIN (any style)</option><option value="johnson">Johnson network (The Scream)</option></select></label>
+      <label>Style <select id="style-image"></select></label>
+      <label>&alpha; <input id="style-alpha" type="range" min="0" max="1" step="0.05" value="1"> <span id="style-alpha-value">1</span></label>
+      <label>Size <select id="style-size"><option>256</option><option selected>384</option><option>512</option></select></label>
+      <button id="style-run" class="primary">Stylise</button>
+    </div>
+    <div id="style-status" class="muted">The current image in another image's style: AdaIN matches each VGG-16 relu4_1 channel's mean and spread to the style's; the feed-forward network was trained on one painting.</div>
+    <div class="row" style="margin-top:10px">
+      <div class="card"><b>style</b><br><img id="style-preview" alt="" style="max-width:256px"></div>
+      <div class="card"><b>result</b><br><img id="style-result" alt="" style="max-width:640px"></div>
+    </div>
   </div>
 </section>
 </main>
@@ -448,9 +463,30 @@ $("attack-run").onclick = async () => {
   } catch (e) { $("attack-status").textContent = e.message; }
   $("attack-run").disabled = false;
 };
+// Style
+async function loadStyles() {
+  const styles = await api("/api/style/styles");
+  $("style-image").innerHTML = styles.map(t => `<option value="${esc(t.id)}">${esc(t.name)}</option>`).join("");
+  const preview = () => { const v = $("style-image").value; if (v) $("style-preview").src = "/api/images/" + encodeURIComponent(v); };
+  $("style-image").onchange = preview; preview();
+}
+$("style-alpha").oninput = () => { $("style-alpha-value").textContent = $("style-alpha").value; };
+$("style-method").onchange = () => { const adain = $("style-method").value === "adain";
+  $("style-image").disabled = !adain; $("style-alpha").disabled = !adain; };
+$("style-run").onclick = async () => {
+  if (!state.image) return;
+  $("style-run").disabled = true; $("style-status").textContent = "stylising…";
+  try {
+    const r = await api("/api/style?" + query({ image: state.image, method: $("style-method").value, style: $("style-image").value,
+      alpha: $("style-alpha").value, size: $("style-size").value }));
+    $("style-result").src = r.image;
+    $("style-status").textContent = `${r.method === "adain" ? "AdaIN, alpha " + r.alpha : "Johnson network"}: ${r.width}×${r.height}, ${r.seconds.toFixed(2)} s`;
+  } catch (e) { $("style-status").textContent = e.message; }
+  $("style-run").disabled = false;
+};
 window.projector = projector;
 
-loadModels().then(() => loadGallery()).catch(e => status(e.message, true));
+loadModels().then(() => loadGallery()).then(loadStyles).catch(e => status(e.message, true));
 </script>
 </body></html>
 """#

@@ -21,6 +21,8 @@ public struct ViewerOptions: Sendable {
     public var models: [ViewerModel]
     /// Gallery photos: image files the server was given (never a path a client names).
     public var photos: [String]
+    /// Style images for the style panel (`style-N`).
+    public var styles: [String] = []
     /// The projector's and the gallery's dataset (`fashion-mnist`, a folder, an IDX file), if any.
     public var dataset: String?
     /// The model that embeds the dataset for the projector (default: the first model).
@@ -52,6 +54,7 @@ public final class ViewerState: @unchecked Sendable {
     private var uploads: [(id: String, name: String, image: Image)] = []
     private var uploadCounter = 0
     private var openedDataset: (any ImageDataset)?
+    let styleNetworks = StyleNetworks()
     let projectionLock = NSLock()
     var projections: [String: Projection] = [:]
 
@@ -128,6 +131,9 @@ public final class ViewerState: @unchecked Sendable {
             let d = try dataset()
             guard index < d.count else { throw ViewerError(.notFound, "image \(id): no such image (the dataset has \(d.count))") }
             return try d.image(at: index)
+        case "style":
+            guard index < options.styles.count else { throw ViewerError(.notFound, "image \(id): no such style image") }
+            return try Image.load(path: options.styles[index])
         case "upload":
             guard let upload = lock.withLock({ uploads.first { $0.id == id } }) else {
                 throw ViewerError(.notFound, "image \(id): no such upload (uploads are kept while the server runs, the last \(options.maxUploads))")

@@ -178,6 +178,16 @@ def main():
         check(len(set(pixels(noise))) > 100, "the perturbation is drawn")
         driver.save_screenshot(os.path.join(shots, "attack-page.png"))
 
+        # Style: AdaIN in The Scream's style, at full strength.
+        driver.find_element(By.ID, "tab-style").click()
+        driver.execute_script("const s = document.getElementById('style-image'); s.value = [...s.options].find(o => o.text === 'scream.jpg').value; s.onchange();")
+        driver.find_element(By.ID, "style-run").click()
+        WebDriverWait(driver, 120).until(lambda d: d.execute_script(natural, "style-result") > 0)
+        styled = element_image(driver.find_element(By.ID, "style-result"))
+        styled.save(os.path.join(shots, "style.png"))
+        check(len(set(pixels(styled))) > 1000, "the AdaIN result is drawn")
+        driver.save_screenshot(os.path.join(shots, "style-page.png"))
+
         # Projector: PCA of fashion-cnn's features of all 70k images, then a click on a point.
         driver.find_element(By.ID, "tab-projector").click()
         driver.execute_script("document.getElementById('projection-method').value = 'pca';")

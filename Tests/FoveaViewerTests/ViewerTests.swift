@@ -3,6 +3,7 @@ import Fovea
 import FoveaAdversarial
 import FoveaAttribution
 import FoveaIO
+import FoveaStyle
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -14,6 +15,7 @@ import _FoveaTestSupport
 /// for the load test), on the real efficientnet-lite0 and fashion-cnn.
 @Suite(.serialized) struct ViewerTests {
     static let chelsea = Pretrained.workspace.photos.appendingPathComponent("chelsea.png")
+    static let scream = Pretrained.workspace.cache.appendingPathComponent("styles/scream.jpg")
 
     static func state(points: Int = 300, cache: URL? = nil) -> ViewerState {
         let models = ["efficientnet-lite0", "fashion-cnn"].map { name in
@@ -24,6 +26,7 @@ import _FoveaTestSupport
         options.projectorModel = "fashion-cnn"
         options.projectorPoints = points
         options.uploadLimit = 1 << 20
+        options.styles = [scream.path]
         return ViewerState(options)
     }
 
@@ -289,6 +292,45 @@ import _FoveaTestSupport
             }
             try await client.execute(uri: "/api/attack?image=photo-0&epsilon=300", method: .get) { r in
                 #expect(r.status == .badRequest && Self.errorLine(r).contains("epsilon"))
+            }
+        }
+    }
+
+    /// The style panel gives the pixels the library gives: AdaIN with the shipped decoder and
+    /// the shipped Scream network.
+    @Test func stylePanel() async throws {
+        let content = StyleImages.tensor(of: try Image.load(path: Self.chelsea.path).rgb(), longSide: 128)
+        let style = StyleImages.tensor(of: try Image.load(path: Self.scream.path).rgb(), longSide: 128)
+        let networks = StyleNetworks()
+        let (decoder, backbone) = try networks.adaIN()
+        let adain = StyleImages.image(try AdaINStyle.stylize(content: content, styles: [(style, 1)], alpha: 0.5, decoder: decoder, backbone: backbone))
+        let johnson = StyleImages.image(FeedForwardStyle.stylize(content, with: try networks.scream()))
+        struct Answer: Decodable { let image: String; let width: Int; let height: Int }
+        @Sendable func picture(_ r: TestResponse) throws -> Image {
+            let a = try Self.decode(Answer.self, r)
+            return try PNG.decode(Data(base64Encoded: String(a.image.dropFirst("data:image/png;base64,".count)))!)
+        }
+        try await Self.app(Self.state()).test(.router) { client in
+            try await client.execute(uri: "/api/style/styles", method: .get) { r in
+                let rows = try Self.decode([[String: String]].self, r)
+                #expect(rows == [["id": "style-0", "name": "scream.jpg"]])
+            }
+            try await client.execute(uri: "/api/style?image=photo-0&style=style-0&alpha=0.5&size=128", method: .get) { r in
+                #expect(r.status == .ok, "\(Self.errorLine(r))")
+                let image = try picture(r)
+                #expect(image.width == adain.width && image.height == adain.height && image.width == 128)
+                #expect(image.pixels == adain.pixels)
+            }
+            try await client.execute(uri: "/api/style?image=photo-0&method=johnson&size=128", method: .get) { r in
+                let image = try picture(r)
+                #expect(image.pixels == johnson.pixels)
+            }
+            for (uri, text) in [("/api/style?image=photo-0&style=style-0&alpha=2", "alpha 2"),
+                                ("/api/style?image=photo-0&style=style-9", "no such style image"),
+                                ("/api/style?image=photo-0", "style: missing")] {
+                try await client.execute(uri: uri, method: .get) { r in
+                    #expect(r.status.code >= 400 && Self.errorLine(r).contains(text), "\(uri): \(Self.errorLine(r))")
+                }
             }
         }
     }
