@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "FoveaSynthesisTests", dependencies: ["FoveaSynthesis", "FoveaOptim", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaStyleTests", dependencies: ["FoveaStyle", "_FoveaTestSupport"]),
         .testTarget(name: "FoveaTrainingTests", dependencies: ["FoveaTraining", "_FoveaTestSupport"]),
-        .testTarget(name: "FoveaViewerTests", dependencies: ["FoveaViewer", "FoveaAdversarial", "FoveaStyle", "_FoveaTestSupport",
+        .testTarget(name: "FoveaViewerTests", dependencies: ["FoveaViewer", "FoveaAdversarial", "FoveaStyle", "FoveaTensor", "_FoveaTestSupport",
                                                             .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                             .product(name: "HTTPTypes", package: "swift-http-types")]),
         .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI", "_FoveaTestSupport"]),

@@ -14,7 +14,7 @@ time against the CLI's for the same map, and the projector's frames per second w
 
     python3 Tests/Browser/viewer_e2e.py .build/release/fovea [--bench] [--shots DIR]
 """
-import argparse, io, json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, concurrent.futures, io, json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.request
 
 from PIL import Image
 from selenium import webdriver
@@ -213,6 +213,24 @@ def main():
         check(same >= 5, f"a clicked point's neighbours mostly share its label ({same} of 8 are {query_label!r})")
         strip = element_image(driver.find_element(By.ID, "neighbours"))
         check(len(set(pixels(strip))) > 50, "the neighbours' thumbnails are drawn")
+
+        # A bounded load test on loopback: 50 concurrent attribution requests to the server
+        # process, all answered alike, its resident memory bounded.
+        def resident_mb():
+            with open(f"/proc/{server.pid}/status") as f:
+                return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) // 1024
+        load_uri = f"{url}/api/attribution?model=fashion-cnn&image=dataset-0&method=gradcam"
+        def fetch(_):
+            with urllib.request.urlopen(load_uri, timeout=120) as r:
+                return r.status, re.sub(r'"seconds":[0-9.e-]+', "", r.read().decode())
+        fetch(0)
+        before = resident_mb()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+            answers = list(pool.map(fetch, range(50)))
+        grown = resident_mb() - before
+        check(len(answers) == 50 and all(status == 200 for status, _ in answers), "50 concurrent attribution requests all answered")
+        check(len({body for _, body in answers}) == 1, "all 50 answers are the same")
+        check(grown < 200, f"the server's resident memory grew by {grown} MB under that load (from {before} MB)")
 
         if args.bench:
             fps = [driver.execute_async_script("const done = arguments[0]; projector.benchmark(2000).then(done);") for _ in range(3)]
