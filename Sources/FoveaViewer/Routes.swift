@@ -73,6 +73,22 @@ public enum ViewerRoutes {
         router.get("/api/jobs/:id/events") { _, context in try await answer { try events(try job(state, context)) } }
         addChannelRoutes(router, state)
         addStyleRoutes(router, state)
+        router.post("/api/explain-all") { request, _ in
+            try await answer {
+                let q = Query(request)
+                return try json(state.startExplainAll(model: q.model, methods: try methods(q)).snapshot)
+            }
+        }
+        router.get("/api/explain-all") { request, _ in
+            try await answer {
+                let q = Query(request)
+                let file = state.explainAllFile(model: try state.model(named: q.model).name, methods: try methods(q))
+                guard let data = FileManager.default.contents(atPath: file.path) else {
+                    throw ViewerError(.conflict, "explain-all: not computed yet; POST to the same address starts it")
+                }
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            }
+        }
         router.post("/api/jobs/:id/cancel") { _, context in
             try await answer {
                 let job = try job(state, context)

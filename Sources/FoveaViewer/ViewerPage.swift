@@ -95,6 +95,13 @@ canvas.curve { border:1px solid var(--line); background:#fff; }
         <canvas id="curves" class="curve" width="300" height="120" style="display:none"></canvas>
       </div>
     </div>
+    <div class="card" style="margin-top:16px">
+      <div class="controls"><b>All photos</b>
+        <label><select id="explain-all-methods"><option value="current">the chosen method</option><option value="">every method</option></select></label>
+        <button id="explain-all">Explain all photos</button><button id="explain-all-cancel" disabled>Cancel</button>
+        <progress id="explain-all-progress" max="1" value="0" style="display:none"></progress><span id="explain-all-status" class="muted">Every photo of the gallery, with each method's mean deletion and insertion AUC (as <code>fovea explain FOLDER</code>).</span></div>
+      <div class="row"><table id="explain-all-methods-table"></table><table id="explain-all-images"></table></div>
+    </div>
   </div>
   <div class="panel" id="panel-layers">
     <div class="row">
@@ -484,6 +491,33 @@ $("style-run").onclick = async () => {
   } catch (e) { $("style-status").textContent = e.message; }
   $("style-run").disabled = false;
 };
+// Explain all photos: a job; then each method's means and each photo's scores (click a row to open it).
+$("explain-all").onclick = async () => {
+  const methods = $("explain-all-methods").value === "current" ? $("method").value : "";
+  const params = { model: state.model, methods: methods };
+  $("explain-all").disabled = true; $("explain-all-cancel").disabled = false;
+  const bar = $("explain-all-progress"), text = $("explain-all-status");
+  try {
+    let r = await fetch("/api/explain-all?" + query(params));
+    if (r.status === 409) {
+      const job = await api("/api/explain-all?" + query(params), { method: "POST" });
+      state.explainJob = job.id; bar.style.display = "inline-block";
+      await followJob(job.id, bar, text);
+      r = await fetch("/api/explain-all?" + query(params));
+    }
+    if (!r.ok) throw new Error((await r.json()).error);
+    const index = await r.json();
+    $("explain-all-methods-table").innerHTML = "<tr><th>method</th><th>mean deletion AUC ↓</th><th>mean insertion AUC ↑</th></tr>" +
+      index.methods.map(m => `<tr><td>${esc(m.method)}</td><td class="p">${m.meanDeletionAUC.toFixed(3)}</td><td class="p">${m.meanInsertionAUC.toFixed(3)}</td></tr>`).join("");
+    $("explain-all-images").innerHTML = "<tr><th>photo</th><th>label</th>" + index.methods.map(m => `<th>${esc(m.method)}<br>del / ins</th>`).join("") + "</tr>" +
+      index.images.map(i => `<tr data-id="${esc(i.name)}" style="cursor:pointer"><td>${esc(i.file.split("/").pop())}</td><td>${esc(i.label)}</td>` +
+        i.scores.map(s => `<td class="p">${s.deletionAUC.toFixed(2)} / ${s.insertionAUC.toFixed(2)}</td>`).join("") + "</tr>").join("");
+    $("explain-all-images").querySelectorAll("tr[data-id]").forEach(row => row.onclick = () => selectImage(row.dataset.id));
+    text.textContent = `${index.images.length} photos, ${index.methods.length} method(s), ${esc(index.baseline)} baseline`;
+  } catch (e) { text.textContent = e.message; }
+  bar.style.display = "none"; $("explain-all").disabled = false; $("explain-all-cancel").disabled = true;
+};
+$("explain-all-cancel").onclick = () => { if (state.explainJob) fetch("/api/jobs/" + state.explainJob + "/cancel", { method: "POST" }); };
 window.projector = projector;
 
 loadModels().then(() => loadGallery()).then(loadStyles).catch(e => status(e.message, true));

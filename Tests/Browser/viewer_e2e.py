@@ -148,6 +148,21 @@ def main():
         back = mean_difference(plain, hidden)
         check(back < 2, f"opacity 0 shows the plain crop ({back:.2f} levels off)")
 
+        # Explain all photos with Grad-CAM: a job, then each photo's scores; a row opens its photo.
+        driver.find_element(By.ID, "explain-all").click()
+        WebDriverWait(driver, 300).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#explain-all-images tr[data-id]")) > 0)
+        rows = driver.find_elements(By.CSS_SELECTOR, "#explain-all-images tr[data-id]")
+        photos = len([f for f in os.listdir(os.path.join(args.cache, "photos")) if f.lower().endswith((".png", ".jpg", ".jpeg"))])
+        check(len(rows) == photos, f"explain-all scored all {photos} photos")
+        means = driver.find_elements(By.CSS_SELECTOR, "#explain-all-methods-table td.p")
+        check(len(means) == 2 and all(0 <= float(m.text) <= 1 for m in means), f"Grad-CAM's mean AUCs shown ({', '.join(m.text for m in means)})")
+        driver.save_screenshot(os.path.join(shots, "explain-all-page.png"))
+        rows[1].click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#gallery img.selected[data-id='photo-1']"))
+        check(True, "a row of the table opens its photo")
+        driver.find_element(By.CSS_SELECTOR, "#gallery img[data-id^='upload-']").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#gallery img.selected[data-id^='upload-']"))
+
         # Layers: activation maps of a block.
         driver.find_element(By.ID, "tab-layers").click()
         driver.find_element(By.CSS_SELECTOR, "#layer-tree div[data-layer='_blocks.15']").click()
@@ -233,6 +248,14 @@ def main():
         check(grown < 200, f"the server's resident memory grew by {grown} MB under that load (from {before} MB)")
 
         if args.bench:
+            # t-SNE of all 70k from the page, timed from the click to the drawn map.
+            driver.find_element(By.ID, "tab-projector").click()
+            driver.execute_script("const s = document.getElementById('projection-method'); s.value = 'tsne'; s.onchange();")
+            started = time.time()
+            driver.find_element(By.ID, "projector-compute").click()
+            WebDriverWait(driver, 900).until(lambda d: "t-SNE of" in d.find_element(By.ID, "progress-text").text)
+            results["t-SNE of 70k from the page, click to map (s)"] = time.time() - started
+            driver.save_screenshot(os.path.join(shots, "projector-tsne-page.png"))
             fps = [driver.execute_async_script("const done = arguments[0]; projector.benchmark(2000).then(done);") for _ in range(3)]
             results["projector fps, 70k points (3 runs of 2 s)"] = fps
             # The same map through the page's API and through the CLI.
@@ -274,6 +297,7 @@ def write_bench(path, results):
         ("Grad-CAM + faithfulness, efficientnet-lite0: page API s (min / median of 5)", f"{min(api):.2f} / {statistics.median(api):.2f}", ""),
         ("the same map with `fovea saliency --json` s (min / median of 5)", f"{min(cli):.2f} / {statistics.median(cli):.2f}", ""),
         ("ratio page API / CLI (median)", f"{statistics.median(api) / statistics.median(cli):.2f}", "<= 1.5"),
+        ("t-SNE of all 70k (embedding + affinities + 1000 iterations), click to drawn map", f"{results['t-SNE of 70k from the page, click to map (s)']:.0f} s", ""),
     ]
     with open(path, "w") as f:
         f.write(f"# Viewer speed ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, headless Chromium, `Tests/Browser/viewer_e2e.py --bench`)\n\n")

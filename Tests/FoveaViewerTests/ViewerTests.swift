@@ -301,6 +301,31 @@ import _FoveaTestSupport
         }
     }
 
+    /// "Explain all photos" reports each method's mean scores, equal to the library's on the same photo.
+    @Test func explainAllPhotos() async throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-viewer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let classifier = try ImageClassifier.load("efficientnet-lite0")
+        let (crop, x) = try classifier.input(from: Self.chelsea.path)
+        let direct = try classifier.explain(file: Self.chelsea.path, crop: crop, input: x, methods: [.gradcam, .gradient])
+        try await Self.app(Self.state(cache: cache)).test(.router) { client in
+            let uri = "/api/explain-all?methods=gradcam,gradient"
+            try await client.execute(uri: uri, method: .get) { r in #expect(r.status.code == 409) }
+            let job = try await Self.runJob(client, uri)
+            #expect(job.state == "finished", "\(job.error ?? "")")
+            let index = try await client.execute(uri: uri, method: .get) { try Self.decode(ExplanationIndex.self, $0) }
+            #expect(index.methods.map(\.method) == ["gradcam", "gradient"] && index.methods.allSatisfy { $0.images == 1 })
+            for (summary, entry) in zip(index.methods, direct.entries) {
+                #expect(abs(summary.meanDeletionAUC - entry.faithfulness.deletionAUC) < 1e-4)
+                #expect(abs(summary.meanInsertionAUC - entry.faithfulness.insertionAUC) < 1e-4)
+            }
+            #expect(index.images.map(\.name) == ["photo-0"] && index.images[0].target == direct.target)
+            try await client.execute(uri: "/api/explain-all?methods=gradcam,magic", method: .post) { r in
+                #expect(r.status == .badRequest && Self.errorLine(r).contains("methods magic"))
+            }
+        }
+    }
+
     /// The style panel gives the pixels the library gives: AdaIN with the shipped decoder and
     /// the shipped Scream network.
     @Test func stylePanel() async throws {
