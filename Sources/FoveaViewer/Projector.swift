@@ -68,10 +68,17 @@ extension ViewerState {
                     try job.progress("PCA", 0, 1)
                     map = try PCA(features!, components: 2).transform(features!)
                 case .tsne:
+                    // t-SNE of the first 50 principal components, as openTSNE and scikit-learn
+                    // advise: the neighbour search costs O(N D), and 50 dimensions keep the structure.
+                    var input = features!
+                    if input.shape[1] > 50 {
+                        try job.progress("PCA to 50 dimensions", 0, 1)
+                        input = try PCA(input, components: 50).transform(input)
+                    }
                     var tsne = TSNE()
                     tsne.shouldStop = { job.isCancelled }
                     try job.progress("t-SNE", 0, tsne.iterations)
-                    map = try tsne.fit(features!) { done, total in try? job.progress("t-SNE", done, total) }.coordinates
+                    map = try tsne.fit(input) { done, total in try? job.progress("t-SNE", done, total) }.coordinates
                 }
                 try? NPY.write(map!, to: mapFile)
             }
