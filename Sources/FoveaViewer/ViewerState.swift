@@ -158,7 +158,7 @@ public final class ViewerState: @unchecked Sendable {
         } catch let error as ViewerError {
             throw error
         } catch {
-            throw ViewerError(.badRequest, "upload \(name): \(error)")
+            throw ViewerError(.badRequest, "upload: \(error)")
         }
         guard image.width >= 8, image.height >= 8, image.width <= 16384, image.height <= 16384 else {
             throw ViewerError(.badRequest, "upload \(name): \(image.width)x\(image.height) pixels; images from 8 to 16384 pixels a side are accepted")
