@@ -14,12 +14,12 @@ public enum PredictionFigure {
         let x0 = crop.width + 2 * margin
         var y = margin
         if let title {
-            figure.drawText(String(title.prefix(48)), x: x0, y: y, color: [60, 60, 60], scale: textScale)
+            figure.drawText(Image.fitting(title, width: width - x0 - margin, scale: textScale), x: x0, y: y, color: [60, 60, 60], scale: textScale)
             y += 30
         }
         for entry in top {
             let name = entry.label.split(separator: ",").first.map(String.init) ?? entry.label
-            figure.drawText(String(name.prefix(24)), x: x0, y: y + 4, color: [0, 0, 0], scale: textScale)
+            figure.drawText(Image.fitting(name, width: labelWidth - 8, scale: textScale), x: x0, y: y + 4, color: [0, 0, 0], scale: textScale)
             let p = entry.probability.isFinite ? min(max(entry.probability, 0), 1) : 0
             let bar = max(1, Int(Float(barMax) * p))
             figure.fillRect(x: x0 + labelWidth, y: y + 2, width: bar, height: rowHeight - 8, color: [230, 120, 30])

@@ -27,8 +27,8 @@ public enum AttackFigure {
         figure.drawText("x", x: xs[0], y: margin, color: [0, 0, 0], scale: 2)
         figure.drawText(String(format: "perturbation, +-%.3g/255", epsilon * 255), x: xs[1], y: margin, color: [0, 0, 0], scale: 1)
         figure.drawText("x + perturbation", x: xs[2], y: margin, color: [0, 0, 0], scale: 1)
-        figure.drawText(String(before.prefix(34)), x: xs[0], y: y + h + 8, color: [0, 0, 0], scale: 1)
-        figure.drawText(String(after.prefix(34)), x: xs[2], y: y + h + 8, color: [180, 0, 0], scale: 1)
+        figure.drawText(Image.fitting(before, width: w + gap - 4), x: xs[0], y: y + h + 8, color: [0, 0, 0], scale: 1)
+        figure.drawText(Image.fitting(after, width: w + margin - 2), x: xs[2], y: y + h + 8, color: [180, 0, 0], scale: 1)
         return figure
     }
 }

@@ -26,7 +26,7 @@ public enum SaliencyFigure {
         let footHeight = footnote == nil ? 0 : 12
         let height = overlay.height + captionHeight + footHeight + 2 * margin + 12
         var figure = Image(width: width, height: height, channels: 3, color: [255, 255, 255])
-        figure.drawText(String(caption.prefix(40)), x: margin, y: margin, color: [0, 0, 0], scale: 2)
+        figure.drawText(Image.fitting(caption, width: width - 2 * margin, scale: 2), x: margin, y: margin, color: [0, 0, 0], scale: 2)
         let top = margin + captionHeight
         figure.paste(overlay, x: margin, y: top)
         let barX = margin * 2 + overlay.width
@@ -35,7 +35,7 @@ public enum SaliencyFigure {
         if signed { figure.drawText("0", x: barX + barWidth + 4, y: top + overlay.height / 2 - 4, color: [0, 0, 0]) }
         figure.drawText(String(format: "%.3g", bottomLabel), x: barX + barWidth + 4, y: top + overlay.height - 9, color: [0, 0, 0])
         figure.drawText(barTitle, x: barX - 4, y: top + overlay.height + 2, color: [90, 90, 90])
-        if let footnote { figure.drawText(footnote, x: margin, y: top + overlay.height + 14, color: [60, 60, 60]) }
+        if let footnote { figure.drawText(Image.fitting(footnote, width: width - 2 * margin), x: margin, y: top + overlay.height + 14, color: [60, 60, 60]) }
         return figure
     }
 

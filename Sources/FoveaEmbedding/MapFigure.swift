@@ -94,7 +94,7 @@ public enum MapFigure {
                 let y = top + 14 + row * 16
                 image.fillRect(x: left + size + 8, y: y, width: 10, height: 10, color: palette[c % palette.count])
                 let name = c < classNames.count ? classNames[c] : "class \(c)"
-                image.drawText(String(name.prefix(20)), x: left + size + 24, y: y + 1, color: [0, 0, 0])
+                image.drawText(Image.fitting(name, width: legendWidth - 24 - 4), x: left + size + 24, y: y + 1, color: [0, 0, 0])
             }
         }
         return image

@@ -90,5 +90,16 @@ extension Image {
     public static func textSize(_ text: String, scale: Int = 1) -> (width: Int, height: Int) {
         TextRenderer.size(text, scale: scale)
     }
+
+    /// `text` as it fits in `width` pixels at `scale`: whole, or cut with an ellipsis.
+    public static func fitting(_ text: String, width: Int, scale: Int = 1) -> String {
+        guard textSize(text, scale: scale).width > width else { return text }
+        var (lo, hi) = (0, text.count)                    // the longest prefix that fits with "…"
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if textSize(String(text.prefix(mid)) + "…", scale: scale).width <= width { lo = mid } else { hi = mid - 1 }
+        }
+        return lo == 0 ? "" : String(text.prefix(lo)) + "…"
+    }
 }
 
