@@ -87,7 +87,7 @@ extension ViewerState {
         }
     }
 
-    func projection(_ key: String) -> Projection? { projectionLock.withLock { projections[key] } }
+    func projection(_ key: String) -> Projection? { lock.withLock { projections[key] } }
 
-    func store(_ projection: Projection, key: String) { projectionLock.withLock { projections[key] = projection } }
+    func store(_ projection: Projection, key: String) { lock.withLock { projections[key] = projection } }
 }

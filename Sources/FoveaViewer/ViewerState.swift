@@ -35,7 +35,7 @@ public struct ViewerOptions: Sendable {
     public var uploadLimit = 10 << 20
     /// Uploads kept; the oldest goes when a new one exceeds this.
     public var maxUploads = 64
-    /// Where projections are cached between runs.
+    /// The cache folder: projections, channel pictures and explain-all results go to its `viewer/`.
     public var cache: URL
 
     public init(models: [ViewerModel], photos: [String], dataset: String?, cache: URL) {
@@ -48,14 +48,14 @@ public struct ViewerOptions: Sendable {
 public final class ViewerState: @unchecked Sendable {
     public let options: ViewerOptions
     let jobs = JobRegistry()
-    private let lock = NSLock()
+    /// Guards the loaded models, uploads, dataset and projections.
+    let lock = NSLock()
     private let computeQueue = DispatchQueue(label: "fovea.viewer.compute")
     private var classifiers: [String: ImageClassifier] = [:]
     private var uploads: [(id: String, name: String, image: Image)] = []
     private var uploadCounter = 0
     private var openedDataset: (any ImageDataset)?
     let styleNetworks = StyleNetworks()
-    let projectionLock = NSLock()
     var projections: [String: Projection] = [:]
 
     public init(_ options: ViewerOptions) {
