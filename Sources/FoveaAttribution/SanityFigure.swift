@@ -25,7 +25,7 @@ public enum SanityFigure {
             return out
         }
         let panels = [panel(nil, ["input", ""]), panel(original, ["trained model", "ρ = 1"])]
-            + steps.map { step in panel(step.map, [fitted("up to " + step.layer), String(format: "ρ = %+.2f", step.spearman)]) }
+            + steps.map { step in panel(step.map, [Image.fitting("up to " + step.layer, width: panelSize), String(format: "ρ = %+.2f", step.spearman)]) }
         let body = Image.grid(panels, columns: columns, padding: 6)
         let title = "\(method): cascading randomisation from the top (Spearman ρ with the trained map)"
         let titleHeight = Image.textSize(title, scale: 2).height + 12
@@ -34,13 +34,5 @@ public enum SanityFigure {
         figure.drawText(title, x: 6, y: 6, color: [0, 0, 0], scale: 2)
         figure.paste(body, x: 0, y: titleHeight)
         return figure
-    }
-
-    /// The caption cut with an ellipsis to the panel's width.
-    static func fitted(_ text: String) -> String {
-        guard Image.textSize(text).width > panelSize else { return text }
-        var cut = text
-        while !cut.isEmpty && Image.textSize(cut + "...").width > panelSize { cut.removeLast() }
-        return cut + "..."
     }
 }

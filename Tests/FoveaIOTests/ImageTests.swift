@@ -368,3 +368,18 @@ func resizeMatchesPIL(source: String, filter: String, width: Int, height: Int) t
     var tiny = Image(width: 3, height: 3, channels: 1)
     tiny.drawText("W~\u{1F600} Ä", x: -2, y: -3, color: [255], scale: 3)  // clipped; any Unicode
 }
+
+/// Text fitted to a width: whole when it fits; else the longest prefix that fits with an ellipsis.
+@Test func textIsFittedToAWidth() {
+    #expect(Image.fitting("cat", width: 200) == "cat")
+    let long = "Egyptian cat, a very long label with many synonyms"
+    for scale in [1, 2] {
+        let width = 120
+        let fitted = Image.fitting(long, width: width, scale: scale)
+        #expect(fitted.hasSuffix("…") && Image.textSize(fitted, scale: scale).width <= width, "\(fitted)")
+        let kept = fitted.dropLast().count
+        #expect(long.hasPrefix(String(fitted.dropLast())))
+        #expect(Image.textSize(String(long.prefix(kept + 1)) + "…", scale: scale).width > width, "one more character would not fit")
+    }
+    #expect(Image.fitting("WWWW", width: 1) == "")
+}
