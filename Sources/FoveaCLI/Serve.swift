@@ -25,8 +25,8 @@ struct Serve: ParsableCommand {
         """
     )
 
-    @Option(name: .long, help: ArgumentHelp("Built-in models in the picker, comma-separated (default: every built-in whose weights are here).", valueName: "names"))
-    var models: String?
+    @Option(name: [.customLong("model"), .customLong("models")], help: ArgumentHelp("Built-in models in the picker, comma-separated or repeated (default: every built-in whose weights are here).", valueName: "names"))
+    var modelNames: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Your own model (ONNX or Keras); repeat for several. --class-names, --input-size, --mean, --std apply to each.", valueName: "file"))
     var modelFile: [String] = []
@@ -76,11 +76,11 @@ struct Serve: ParsableCommand {
     func run() throws {
         let workspace = Workspace()
         var entries: [ViewerModel] = []
-        let builtIns = try models.map { list in
+        let builtIns = try (modelNames.isEmpty ? nil : modelNames.joined(separator: ",")).map { list in
             try list.split(separator: ",").map { name -> ModelSpec in
                 let name = name.trimmingCharacters(in: .whitespaces)
                 guard let spec = ModelSpec.all.first(where: { $0.name == name }) else {
-                    throw FoveaError("--models \(name): unknown model; see `fovea models`")
+                    throw FoveaError("--model \(name): unknown model; see `fovea models`")
                 }
                 return spec
             }

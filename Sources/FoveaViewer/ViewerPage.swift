@@ -140,6 +140,7 @@ canvas.curve { border:1px solid var(--line); background:#fff; }
       <label>Map <select id="projection-method"><option value="tsne">t-SNE</option><option value="pca">PCA</option></select></label>
       <button id="projector-compute" class="primary">Compute</button>
       <button id="projector-cancel" disabled>Cancel</button>
+      <button id="projector-fit" title="the whole map in view (or double-click the map)">Fit</button>
       <progress id="progress" max="1" value="0" style="display:none"></progress><span id="progress-text" class="muted"></span>
       <label>Find label <input id="label-search" placeholder="e.g. Sneaker" size="12"></label>
     </div>
@@ -340,12 +341,17 @@ const projector = {
     for (let i = 0; i < p.count; i++) { const x = xy[2*i], y = xy[2*i+1];
       if (x < minX) minX = x; if (x > maxX) maxX = x; if (y < minY) minY = y; if (y > maxY) maxY = y; }
     this.data = { ...p, xy, labels, minX, maxX, minY, maxY };
-    const c = $("projector-canvas");
-    this.scale = Math.min(c.width / (maxX - minX || 1), c.height / (maxY - minY || 1)) * 0.95;
-    this.ox = c.width / 2 - this.scale * (minX + maxX) / 2; this.oy = c.height / 2 - this.scale * (minY + maxY) / 2;
+    this.fit();
     $("legend").innerHTML = p.classNames.map((n, i) => `<span data-label="${i}"><i style="background:rgb(${palette[i % 10]})"></i>${esc(n)}</span>`).join("");
     $("legend").querySelectorAll("span").forEach(s => s.onclick = () => { const l = +s.dataset.label; this.highlight = this.highlight === l ? null : l; this.request(); });
     $("progress-text").textContent = `${p.count.toLocaleString()} points, ${p.method === "tsne" ? "t-SNE" : "PCA"} of ${p.model}'s features`;
+    this.request();
+  },
+  // The whole map in view.
+  fit() {
+    const c = $("projector-canvas"), d = this.data; if (!d) return;
+    this.scale = Math.min(c.width / (d.maxX - d.minX || 1), c.height / (d.maxY - d.minY || 1)) * 0.95;
+    this.ox = c.width / 2 - this.scale * (d.minX + d.maxX) / 2; this.oy = c.height / 2 - this.scale * (d.minY + d.maxY) / 2;
     this.request();
   },
   request() { if (!this.dirty) { this.dirty = true; requestAnimationFrame(() => this.draw()); } },
@@ -416,6 +422,8 @@ const projector = {
   c.onwheel = (e) => { e.preventDefault(); const f = Math.exp(-e.deltaY * 0.0015);
     projector.ox = e.offsetX - (e.offsetX - projector.ox) * f; projector.oy = e.offsetY - (e.offsetY - projector.oy) * f; projector.scale *= f; projector.request(); };
   $("projector-compute").onclick = () => projector.compute();
+  $("projector-fit").onclick = () => projector.fit();
+  c.ondblclick = () => projector.fit();
   $("projector-cancel").onclick = () => { if (projector.job) fetch("/api/jobs/" + projector.job + "/cancel", { method: "POST" }); };
   $("projection-method").onchange = () => { projector.data = null; projector.load(); };
   $("label-search").oninput = (e) => { const q = e.target.value.trim().toLowerCase(), d = projector.data; if (!d) return;

@@ -36,7 +36,7 @@ def check(condition, message):
 
 
 def start_server(fovea, cache, extra):
-    args = [fovea, "serve", "--port", "0", "--models", "efficientnet-lite0,fashion-cnn",
+    args = [fovea, "serve", "--port", "0", "--model", "efficientnet-lite0,fashion-cnn",
             "--photos", os.path.join(cache, "photos")] + extra
     server = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 60
@@ -122,6 +122,22 @@ def main():
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#top5 tr"))
         top1 = driver.find_element(By.CSS_SELECTOR, "#top5 tr td").text
         check(top1 == expected, f"the upload's top-1 label is the CLI's ({top1!r})")
+
+        # Drag-and-drop: a file dropped on the drop zone (a real DataTransfer, built in the page
+        # from a gallery image's bytes) is uploaded and selected like a chosen file.
+        driver.execute_async_script("""
+            const done = arguments[0];
+            fetch('/api/images/photo-0').then(r => r.blob()).then(blob => {
+              const data = new DataTransfer();
+              data.items.add(new File([blob], 'dropped.png', { type: 'image/png' }));
+              document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+              done();
+            });""")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#gallery img.selected[data-id='upload-2']"))
+        check("dropped.png" in driver.find_element(By.CSS_SELECTOR, "#gallery img[data-id='upload-2']").get_attribute("title"),
+              "a dropped file is uploaded and selected")
+        driver.find_element(By.CSS_SELECTOR, "#gallery img[data-id='upload-1']").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#top5 tr"))
 
         # Grad-CAM over the crop: the overlay shows and colours the picture.
         wait.until(lambda d: d.execute_script("return document.getElementById('crop').naturalWidth") == 224)
@@ -228,6 +244,38 @@ def main():
         check(same >= 5, f"a clicked point's neighbours mostly share its label ({same} of 8 are {query_label!r})")
         strip = element_image(driver.find_element(By.ID, "neighbours"))
         check(len(set(pixels(strip))) > 50, "the neighbours' thumbnails are drawn")
+        # Hover shows the point's thumbnail; the wheel zooms about the pointer; a label search
+        # dims every other class.
+        ActionChains(driver).move_to_element_with_offset(canvas, int(x - canvas.size["width"] / 2), int(y - canvas.size["height"] / 2) + 1).perform()
+        wait.until(lambda d: d.find_element(By.ID, "tooltip").is_displayed()
+                   and d.execute_script("const i = document.querySelector('#tooltip img'); return i && i.naturalWidth > 0"))
+        check("#" in driver.find_element(By.ID, "tooltip").text, f"hovering shows the point's thumbnail ({driver.find_element(By.ID, 'tooltip').text!r})")
+        scale = driver.execute_script("return projector.scale")
+        driver.execute_script("document.getElementById('projector-canvas').dispatchEvent(new WheelEvent('wheel', { deltaY: -400, clientX: 400, clientY: 400, bubbles: true, cancelable: true }));")
+        check(driver.execute_script("return projector.scale") > 1.5 * scale, "the wheel zooms in")
+        driver.find_element(By.ID, "projector-fit").click()                          # back to the whole map
+        check(abs(driver.execute_script("return projector.scale") - scale) < 1e-6 * scale, "Fit brings back the whole map")
+        search = driver.find_element(By.ID, "label-search")
+        search.send_keys("sneak")
+        time.sleep(0.3)
+        highlighted = element_image(canvas)
+        sneaker = (127, 127, 127)
+        values = pixels(highlighted)
+        others = sum(1 for p in values if max(p) - min(p) > 60)
+        sneakers = sum(1 for p in values if p == sneaker)
+        check(driver.execute_script("return projector.highlight") == 7 and others == 0 and sneakers > 1000,
+              f"searching 'sneak' highlights Sneaker ({sneakers} pixels) and dims the other classes ({others} coloured pixels left)")
+        search.clear(); search.send_keys(" "); search.clear()
+        driver.execute_script("projector.highlight = null; projector.request();")
+        # A long job can be cancelled from the page: t-SNE started, then Cancel.
+        driver.execute_script("const s = document.getElementById('projection-method'); s.value = 'tsne'; s.onchange();")
+        driver.find_element(By.ID, "projector-compute").click()
+        WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "projector-cancel").is_enabled())
+        time.sleep(1)
+        driver.find_element(By.ID, "projector-cancel").click()
+        WebDriverWait(driver, 120).until(lambda d: d.find_element(By.ID, "progress-text").text == "cancelled")
+        check(True, "the t-SNE job is cancelled from the page")
+        driver.execute_script("const s = document.getElementById('projection-method'); s.value = 'pca'; s.onchange();")
 
         # A bounded load test on loopback: 50 concurrent attribution requests to the server
         # process, all answered alike, its resident memory bounded.
