@@ -32,6 +32,19 @@ public enum AttributionMethod: String, CaseIterable, Sendable {
 
     /// Methods whose map lives at a layer's resolution (and that take --layer).
     public var isLayerMethod: Bool { [.gradcam, .gradcamPlusPlus, .scorecam, .guidedGradcam].contains(self) }
+
+    /// "gradcam,occlusion" -> those methods, checked by name (nil: all of them); errors name `option`.
+    public static func list(_ text: String?, option: String) throws -> [AttributionMethod] {
+        guard let text else { return allCases }
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw FoveaError("\(option): give at least one method") }
+        return try names.map { name in
+            guard let m = AttributionMethod(rawValue: name) else {
+                throw FoveaError("\(option) \(name): unknown method; choose from \(allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return m
+        }
+    }
 }
 
 extension SaliencyMap {

@@ -59,21 +59,8 @@ struct Explain: ParsableCommand {
     @Option(name: .long, help: "Colour scale of a folder's grids: each (every map on its own range) or shared (each method on one range over all the images, so they compare).")
     var scale: PanelScale = .each
 
-    /// "gradcam,occlusion" -> those methods, checked by name.
-    static func parseMethods(_ text: String?) throws -> [AttributionMethod] {
-        guard let text else { return AttributionMethod.allCases }
-        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !names.isEmpty else { throw FoveaError("--methods: give at least one method") }
-        return try names.map { name in
-            guard let m = AttributionMethod(rawValue: name) else {
-                throw FoveaError("--methods \(name): unknown method; choose from \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return m
-        }
-    }
-
     func run() throws {
-        let methods = try Self.parseMethods(methods)
+        let methods = try AttributionMethod.list(methods, option: "--methods")
         try checkOutputFolder(output, flag: "-o")
         let files = try imageFiles(path)
         let classifier = try model.load(needsClassifier: true)

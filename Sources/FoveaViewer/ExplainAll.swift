@@ -42,14 +42,8 @@ extension ViewerState {
 }
 
 extension ViewerRoutes {
-    /// `methods=a,b` (default: all), checked by name.
+    /// `methods=a,b` (absent or empty: all), checked by name.
     static func methods(_ q: Query) throws -> [AttributionMethod] {
-        guard let text = q.get("methods"), !text.isEmpty else { return AttributionMethod.allCases }
-        return try text.split(separator: ",").map { name in
-            guard let m = AttributionMethod(rawValue: String(name)) else {
-                throw ViewerError(.badRequest, "methods \(name): choose from \(AttributionMethod.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return m
-        }
+        try AttributionMethod.list(q.get("methods").flatMap { $0.isEmpty ? nil : $0 }, option: "methods")
     }
 }
