@@ -77,16 +77,12 @@ public enum RobustnessPlot {
         image.fillRect(x: left, y: top, width: 1, height: plotH, color: [0, 0, 0])
         image.fillRect(x: left, y: top + plotH, width: plotW, height: 1, color: [0, 0, 0])
         let points = zip(curve.epsilons, curve.accuracies).map { point($0, $1) }
-        for (a, b) in zip(points, points.dropFirst()) {                      // segments, 2 px
-            let steps = max(abs(b.0 - a.0), abs(b.1 - a.1), 1)
-            for s in 0...steps {
-                let x = a.0 + (b.0 - a.0) * s / steps, y = a.1 + (b.1 - a.1) * s / steps
-                image.fillRect(x: x - 1, y: y - 1, width: 2, height: 2, color: [31, 119, 180])
-            }
+        for (a, b) in zip(points, points.dropFirst()) {
+            image.drawLine(from: (a.0, a.1), to: (b.0, b.1), width: 2, color: [31, 119, 180])
         }
         for p in points { image.fillRect(x: p.0 - 3, y: p.1 - 3, width: 6, height: 6, color: [214, 39, 40]) }
-        image.drawText("\(curve.method.uppercased()): accuracy against epsilon (\(curve.images) images, vs \(curve.reference))",
-                       x: left, y: 10, color: [0, 0, 0], scale: 2)
+        let title = "\(curve.method.uppercased()): accuracy against epsilon (\(curve.images) images, vs \(curve.reference))"
+        image.drawText(Image.fitting(title, width: width - left - 8, scale: 2), x: left, y: 10, color: [0, 0, 0], scale: 2)
         let xTitle = "epsilon (L-infinity, pixels on the 0..1 scale)"
         image.drawText(xTitle, x: left + (plotW - Image.textSize(xTitle).width) / 2, y: top + plotH + 28, color: [0, 0, 0])
         image.drawText("accuracy", x: 6, y: top + plotH / 2 - 5, color: [0, 0, 0])

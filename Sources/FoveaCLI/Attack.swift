@@ -52,10 +52,10 @@ struct Attack: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: "The adversarial image (PNG, lossless).")
     var output: String
 
-    @Option(name: .long, help: "The lecture's figure: original + epsilon x perturbation = adversarial (PNG).")
+    @Option(name: .long, help: "The lecture's figure: original + epsilon x perturbation = adversarial (.png, or .svg / .pdf for vector text).")
     var figure: String?
 
-    @Flag(name: .long, help: "Also write clean vs adversarial Grad-CAM and gradient saliency to --figure's folder (NAME-explain.png).")
+    @Flag(name: .long, help: "Also write clean vs adversarial Grad-CAM and gradient saliency to --figure's folder (NAME-explain.EXT, beside --figure and in its format).")
     var explain = false
 
     @Option(name: .long, help: "With --explain: shared (each method's panels on one colour scale, so clean and adversarial compare) or each (every panel on its own range).")
@@ -98,7 +98,7 @@ struct Attack: ParsableCommand {
         try checkWritable(output, flag: "-o", extensions: ["png"])
         if let figure {
             try checkWritable(figure, flag: "--figure")
-            if explain { try checkWritable(URL(fileURLWithPath: figure).deletingPathExtension().path + "-explain.png", flag: "--figure (its -explain.png)") }
+            if explain { try checkWritable(siblingPath(figure, suffix: "explain"), flag: "--figure (its -explain file)") }
         }
         settings.label = try label.map { try classifier.labels.resolve($0) }
         let crop = try classifier.input(from: image, crop: crop).crop
@@ -155,11 +155,11 @@ struct Attack: ParsableCommand {
                                                             footnote: "for \(classifier.labels.short(target))", sharedRange: shared[m]))
                     }
                 }
-                let path = URL(fileURLWithPath: figure).deletingPathExtension().path + "-explain.png"
+                let path = siblingPath(figure, suffix: "explain")
                 pictures.append((Image.grid(panels, columns: 2, padding: 6), path))
                 if let index, let paths {
                     pictures.append((try neighbours(classifier, clean: result.clean, adversarial: result.adversarial, index: index, paths: paths),
-                                     URL(fileURLWithPath: figure).deletingPathExtension().path + "-neighbors.png"))
+                                     siblingPath(figure, suffix: "neighbors")))
                 }
             }
         }
@@ -250,7 +250,7 @@ struct Robustness: ParsableCommand {
     @Option(name: .long, help: "Use only the first N images of the dataset.")
     var limit: Int?
 
-    @Option(name: [.customShort("o"), .long], help: "The plot (PNG).")
+    @Option(name: [.customShort("o"), .long], help: "The plot (.png, or .svg / .pdf for vector text).")
     var output: String?
 
     @Flag(name: .long, help: "Print JSON.")
@@ -260,6 +260,7 @@ struct Robustness: ParsableCommand {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         if let limit { guard limit >= 1 else { throw ValidationError("--limit must be at least 1") } }
+        if let output { try checkWritable(output, flag: "-o") }
         // The values, and each as the user wrote it ("8/255"), sorted together.
         let written = try epsilons.split(separator: ",").map { text in
             (value: try AttackSettings.parseEpsilon(String(text), option: "--epsilons"), text: text.trimmingCharacters(in: .whitespaces))

@@ -30,7 +30,7 @@ struct Classify: ParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of a table.")
     var json = false
 
-    @Option(name: [.customShort("o"), .customLong("output"), .customLong("figure")], help: "Write a picture of the result (the crop the network saw and the top classes as bars) to this PNG; with several images, one figure per image stacked vertically.")
+    @Option(name: [.customShort("o"), .customLong("output"), .customLong("figure")], help: "Write a picture of the result (the crop the network saw and the top classes as bars) to this file (.png, or .svg / .pdf for vector text); with several images, one figure per image stacked vertically.")
     var figure: String?
 
     func validate() throws {
@@ -43,6 +43,7 @@ struct Classify: ParsableCommand {
     }
 
     func run() throws {
+        if let figure { try checkWritable(figure, flag: "-o") }
         let classifier = try model.load(needsClassifier: true)
         // Read every image before printing anything: a bad file fails the whole command.
         let inputs = try images.map { try classifier.input(from: $0, crop: crop) }

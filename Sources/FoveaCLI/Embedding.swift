@@ -370,7 +370,7 @@ struct MapCommand: ParsableCommand {
     @Option(name: .long, help: "Scatter: a title above the plot.")
     var title: String?
 
-    @Option(name: [.customShort("o"), .long], help: "Output PNG.")
+    @Option(name: [.customShort("o"), .long], help: "Output figure (.png, or .svg / .pdf for vector text).")
     var output: String
 
     func run() throws {

@@ -5,6 +5,11 @@ import FoveaEmbedding
 import FoveaIO
 import Foundation
 
+/// The file format a folder of figures is written in.
+enum FigureFormat: String, ExpressibleByArgument, CaseIterable {
+    case png, svg, pdf
+}
+
 /// How the saliency panels of one figure (or one folder run) are coloured.
 enum PanelScale: String, ExpressibleByArgument, CaseIterable {
     case shared, each
@@ -16,6 +21,7 @@ struct Explain: ParsableCommand {
         discussion: """
         For each image writes, into --output (default ./explain):
           NAME.png   one overlay per method with its deletion and insertion AUC
+                     (NAME.svg or NAME.pdf with --format)
           NAME.html  one self-contained page: crop, top-5, every map with its scores
           index.html (a folder) each method's mean deletion and insertion AUC and mean
                      curves, and one row per image; click a column to sort
@@ -56,6 +62,9 @@ struct Explain: ParsableCommand {
     @Flag(name: .long, help: "Print JSON: each method's mean scores and curves, and each image's scores.")
     var json = false
 
+    @Option(name: .long, help: "File format of the per-image grids: png, svg or pdf (vector text, for papers).")
+    var format: FigureFormat = .png
+
     @Option(name: .long, help: "Colour scale of a folder's grids: each (every map on its own range) or shared (each method on one range over all the images, so they compare).")
     var scale: PanelScale = .each
 
@@ -90,14 +99,14 @@ struct Explain: ParsableCommand {
         }
         for (explanation, name) in zip(explanations, names) {
             let base = URL(fileURLWithPath: output).appendingPathComponent(name)
-            try explanation.grid(colormap: cmap, sharedRanges: shared).save(path: base.appendingPathExtension("png").path)
+            try explanation.grid(colormap: cmap, sharedRanges: shared).save(path: base.appendingPathExtension(format.rawValue).path)
             try explanation.html(colormap: cmap).write(to: base.appendingPathExtension("html"), atomically: true, encoding: .utf8)
             guard !json else { continue }
             print("\(explanation.file): \(explanation.target) \(explanation.label) (p = \(String(format: "%.3f", explanation.probability)))")
             for e in explanation.entries {
                 print("  \(e.attribution.method.rawValue.rightPad(22)) deletion \(String(format: "%.3f", e.faithfulness.deletionAUC))  insertion \(String(format: "%.3f", e.faithfulness.insertionAUC))  \(String(format: "%5.2f s", e.seconds))")
             }
-            print("  wrote \(base.path).png and .html")
+            print("  wrote \(base.path).\(format.rawValue) and .html")
         }
         let index = ExplanationIndex(explanations, names: names)
         if files.count > 1 {

@@ -32,11 +32,12 @@ struct Filters: ParsableCommand {
     @Option(name: .long, help: "At most this many filters.")
     var maxFilters = 64
 
-    @Option(name: [.customShort("o"), .long], help: "Output PNG.")
+    @Option(name: [.customShort("o"), .long], help: "Output figure (.png, or .svg / .pdf for vector text).")
     var output: String
 
     func run() throws {
         guard maxFilters >= 1 else { throw ValidationError("--max-filters must be at least 1") }
+        try checkWritable(output, flag: "-o")
         let classifier = try model.load()
         let size = classifier.preprocessing.inputSize
         let channels = classifier.preprocessing.channels
@@ -84,7 +85,7 @@ struct Activations: ParsableCommand {
     @Option(name: .long, help: "center: the model's own crop; none: resize the whole image.")
     var crop: CropMode = .center
 
-    @Option(name: [.customShort("o"), .long], help: "Output PNG.")
+    @Option(name: [.customShort("o"), .long], help: "Output figure (.png, or .svg / .pdf for vector text).")
     var output: String
 
     func validate() throws {
@@ -92,6 +93,7 @@ struct Activations: ParsableCommand {
     }
 
     func run() throws {
+        try checkWritable(output, flag: "-o")
         let classifier = try model.load()
         let x = try classifier.input(from: image, crop: crop).tensor
         let activations = try classifier.activations(x, layer: layer)
@@ -140,7 +142,7 @@ struct TopPatchesCommand: ParsableCommand {
     @Option(name: .long, help: "Patches per channel.")
     var k = 9
 
-    @Option(name: [.customShort("o"), .long], help: "Output PNG.")
+    @Option(name: [.customShort("o"), .long], help: "Output figure (.png, or .svg / .pdf for vector text).")
     var output: String
 
     @Flag(name: .long, help: "Print JSON: per channel, each patch's image, activation and window.")
@@ -148,6 +150,7 @@ struct TopPatchesCommand: ParsableCommand {
 
     func run() throws {
         guard k >= 1, topChannels >= 1, batch >= 1 else { throw ValidationError("--k, --top-channels and --batch must be at least 1") }
+        try checkWritable(output, flag: "-o")
         let list = try channels.map { text in
             guard !text.trimmingCharacters(in: .whitespaces).isEmpty else { throw FoveaError("--channels: empty; give channel numbers such as 3,17,42") }
             return try text.split(separator: ",").map { part -> Int in

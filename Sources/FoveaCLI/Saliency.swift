@@ -92,7 +92,7 @@ struct Saliency: ParsableCommand {
     @Option(name: .long, help: "center: the model's own crop; none: resize the whole image.")
     var crop: CropMode = .center
 
-    @Option(name: [.customShort("o"), .long], help: "Write the map overlaid on the crop, with a colour bar, to this PNG.")
+    @Option(name: [.customShort("o"), .long], help: "Write the map overlaid on the crop, with a colour bar, to this file (.png, or .svg / .pdf for vector text).")
     var output: String?
 
     @Option(name: .long, help: "Colour map: jet, viridis, inferno, turbo, gray, or coolwarm (diverging). Default: jet, and coolwarm centred at 0 for signed maps (--signed, Integrated Gradients).")
@@ -110,7 +110,7 @@ struct Saliency: ParsableCommand {
     @Flag(name: .long, help: "Skip the deletion/insertion scores (2 x 33 extra forward passes).")
     var noFaithfulness = false
 
-    @Flag(name: .long, help: "Model-parameter randomisation test (Adebayo et al. 2018): randomise layers from the top down and report the rank correlation of each step's map with the original. With -o, also draws every step's map into NAME-sanity.png.")
+    @Flag(name: .long, help: "Model-parameter randomisation test (Adebayo et al. 2018): randomise layers from the top down and report the rank correlation of each step's map with the original. With -o, also draws every step's map into NAME-sanity.EXT (-o's format).")
     var sanity = false
 
     func validate() throws {
@@ -142,8 +142,8 @@ struct Saliency: ParsableCommand {
 
     func run() throws {
         if let output { try checkWritable(output, flag: "-o") }
-        let sanityFigure = output.flatMap { sanity ? URL(fileURLWithPath: $0).deletingPathExtension().path + "-sanity.png" : nil }
-        if let sanityFigure { try checkWritable(sanityFigure, flag: "-o (its -sanity.png)") }
+        let sanityFigure = output.flatMap { sanity ? siblingPath($0, suffix: "sanity") : nil }
+        if let sanityFigure { try checkWritable(sanityFigure, flag: "-o (its -sanity file)") }
         if let npy { try checkWritable(npy, flag: "--npy", extensions: ["npy"]) }
         let classifier = try model.load(needsClassifier: true)
         let (cropImage, x) = try classifier.input(from: image, crop: crop)

@@ -31,10 +31,16 @@ struct SynthesisOptions: ParsableArguments {
     }
 }
 
+/// `path` with `-suffix` before its extension: ("fig.svg", "explain") -> "fig-explain.svg".
+func siblingPath(_ path: String, suffix: String) -> String {
+    let url = URL(fileURLWithPath: path)
+    return url.deletingPathExtension().path + "-" + suffix + "." + url.pathExtension
+}
+
 /// Throws one line unless a file with one of `extensions` (nil: any) can be written at `path`.
 /// Commands call it for every output before they write anything, so a bad second output never
 /// leaves the first behind.
-func checkWritable(_ path: String, flag: String, extensions: [String]? = ["png", "jpg", "jpeg"]) throws {
+func checkWritable(_ path: String, flag: String, extensions: [String]? = Image.savedExtensions) throws {
     let ext = (path as NSString).pathExtension.lowercased()
     if let extensions, !extensions.contains(ext) {
         throw FoveaError("\(flag) \(path): use a \(extensions.map { "." + $0 }.joined(separator: " or ")) file name")

@@ -1,6 +1,20 @@
 import Foundation
 
-// Compositing helpers (grid, paste, rectangles) and a built-in 5x7 bitmap font for labels.
+// Compositing (grid, paste, rectangles, text). Each operation also appends itself to the
+// canvas's `drawing`, so a figure can be written as SVG or PDF with vector text.
+
+/// One drawing operation, in the canvas's pixel coordinates (origin top-left, y down).
+public enum DrawOp: Sendable, Equatable {
+    /// The whole canvas in one colour (a blank canvas starts with this).
+    case fill(color: [UInt8])
+    case rect(x: Int, y: Int, width: Int, height: Int, color: [UInt8])
+    /// ``Image/drawText(_:x:y:color:scale:)``: the layout's top-left corner at (x, y).
+    case text(String, x: Int, y: Int, color: [UInt8], scale: Int)
+    /// ``Image/paste(_:x:y:)``: the image's own drawing when it has one, else its pixels.
+    case image(Image, x: Int, y: Int)
+    /// ``Image/drawLine(from:to:width:color:)``: a segment `width` px thick between pixel centres.
+    case line(x0: Int, y0: Int, x1: Int, y1: Int, width: Int, color: [UInt8])
+}
 
 extension Image {
     /// Tiles images row by row into one RGB image. Every cell is as large as the largest
@@ -31,6 +45,7 @@ extension Image {
         let x0 = max(x, 0), x1 = min(x + image.width, width)
         let y0 = max(y, 0), y1 = min(y + image.height, height)
         guard x1 > x0, y1 > y0 else { return }
+        drawing?.append(.image(image, x: x, y: y))
         let source = image.channels == 4 || image.channels == channels ? image
             : (channels == 1 ? image.grayscale() : image.rgb())
         for row in y0..<y1 {
@@ -42,11 +57,11 @@ extension Image {
                     let color = Image.adapt(Array(rgba[0..<3]), to: channels)
                     let a = Int(rgba[3])
                     for c in 0..<min(channels, 3) {
-                        pixels[d + c] = UInt8((Int(color[c]) * a + Int(pixels[d + c]) * (255 - a) + 127) / 255)
+                        storage[d + c] = UInt8((Int(color[c]) * a + Int(storage[d + c]) * (255 - a) + 127) / 255)
                     }
-                    if channels == 4 { pixels[d + 3] = UInt8(max(Int(pixels[d + 3]), a)) }
+                    if channels == 4 { storage[d + 3] = UInt8(max(Int(storage[d + 3]), a)) }
                 } else {
-                    for c in 0..<channels { pixels[d + c] = source.pixels[s + c] }
+                    for c in 0..<channels { storage[d + c] = source.storage[s + c] }
                 }
             }
         }
@@ -54,11 +69,28 @@ extension Image {
 
     /// Fills the rectangle (clipped to the image) with `color` (1, 3 or 4 values, adapted).
     public mutating func fillRect(x: Int, y: Int, width: Int, height: Int, color: [UInt8]) {
+        drawing?.append(.rect(x: x, y: y, width: width, height: height, color: color))
+        fillPixels(x: x, y: y, width: width, height: height, color: Image.adapt(color, to: channels))
+    }
+
+    /// A straight segment from (x0, y0) to (x1, y1), `width` px thick: a `width`-sided square
+    /// centred on every pixel of the path (one step per pixel along its longer axis).
+    public mutating func drawLine(from a: (x: Int, y: Int), to b: (x: Int, y: Int), width: Int = 2, color: [UInt8]) {
+        drawing?.append(.line(x0: a.x, y0: a.y, x1: b.x, y1: b.y, width: width, color: color))
         let pixel = Image.adapt(color, to: channels)
+        let steps = max(abs(b.x - a.x), abs(b.y - a.y), 1)
+        for s in 0...steps {
+            let x = a.x + (b.x - a.x) * s / steps, y = a.y + (b.y - a.y) * s / steps
+            fillPixels(x: x - width / 2, y: y - width / 2, width: width, height: width, color: pixel)
+        }
+    }
+
+    /// Sets the rectangle's pixels (clipped) to `pixel`, already in this image's layout.
+    private mutating func fillPixels(x: Int, y: Int, width: Int, height: Int, color pixel: [UInt8]) {
         for row in max(y, 0)..<max(min(y + height, self.height), max(y, 0)) {
             for col in max(x, 0)..<max(min(x + width, self.width), max(x, 0)) {
                 let d = (row * self.width + col) * channels
-                for c in 0..<channels { pixels[d + c] = pixel[c] }
+                for c in 0..<channels { storage[d + c] = pixel[c] }
             }
         }
     }
@@ -69,6 +101,7 @@ extension Image {
     public mutating func drawText(_ text: String, x: Int, y: Int, color: [UInt8] = [0, 0, 0], scale: Int = 1) {
         guard !text.isEmpty else { return }
         let pixel = Image.adapt(color, to: channels)
+        drawing?.append(.text(text, x: x, y: y, color: color, scale: scale))
         let mask = TextRenderer.render(text, scale: scale)
         for my in 0..<mask.height {
             let py = y + my
@@ -80,7 +113,7 @@ extension Image {
                 let d = (py * width + px) * channels
                 for c in 0..<channels {
                     // out = a * text + (1 - a) * background, in 8 bits with rounding.
-                    pixels[d + c] = UInt8((a * Int(pixel[c]) + (255 - a) * Int(pixels[d + c]) + 127) / 255)
+                    storage[d + c] = UInt8((a * Int(pixel[c]) + (255 - a) * Int(storage[d + c]) + 127) / 255)
                 }
             }
         }

@@ -8,7 +8,18 @@ public struct Image: Equatable, Sendable {
     public var width: Int
     public var height: Int
     public var channels: Int
-    public var pixels: [UInt8]
+    /// The pixels; writing them directly (not through ``paste(_:x:y:)``, ``fillRect(x:y:width:height:color:)``
+    /// or ``drawText(_:x:y:color:scale:)``) drops ``drawing``.
+    public var pixels: [UInt8] {
+        get { storage }
+        set { storage = newValue; drawing = nil }
+        _modify { drawing = nil; yield &storage }
+    }
+    var storage: [UInt8]
+    /// The image as the drawing operations that made it, while it was built only by filling a
+    /// blank canvas and then pasting, filling rectangles and drawing text; nil for decoded or
+    /// computed pixels. SVG and PDF output replays it, so text and rectangles stay vector.
+    public internal(set) var drawing: [DrawOp]?
 
     /// Wraps existing pixels; `pixels.count` must be `width * height * channels`.
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
@@ -20,7 +31,8 @@ public struct Image: Equatable, Sendable {
         self.width = width
         self.height = height
         self.channels = channels
-        self.pixels = pixels
+        self.storage = pixels
+        self.drawing = nil
     }
 
     /// An image filled with one colour (`color` is adapted to `channels`, see ``Image/adapt(_:to:)``).
@@ -33,6 +45,12 @@ public struct Image: Equatable, Sendable {
             for c in 0..<channels { pixels[i + c] = pixel[c] }
         }
         self.init(width: width, height: height, channels: channels, pixels: pixels)
+        drawing = [.fill(color: color)]
+    }
+
+    /// Equal size, layout and pixels (however they were drawn).
+    public static func == (a: Image, b: Image) -> Bool {
+        a.width == b.width && a.height == b.height && a.channels == b.channels && a.storage == b.storage
     }
 
     /// Channel `c` of pixel (x, y).
@@ -247,14 +265,21 @@ extension Image {
         }
     }
 
-    /// Writes the image; the format follows the extension: `.png`, or `.jpg` / `.jpeg`
-    /// (JPEG drops alpha; `quality` 1...100 applies to JPEG only).
+    /// The extensions ``save(path:quality:)`` writes.
+    public static let savedExtensions = ["png", "jpg", "jpeg", "svg", "pdf"]
+
+    /// Writes the image; the format follows the extension: `.png`, `.jpg` / `.jpeg` (JPEG drops
+    /// alpha; `quality` 1...100 applies to JPEG only), or `.svg` / `.pdf`: vector, with
+    /// ``drawing`` replayed (text and rectangles as vectors, pasted pixels as embedded images),
+    /// or the pixels as one embedded image when there is no drawing.
     public func save(path: String, quality: Int = 95) throws {
         switch (path as NSString).pathExtension.lowercased() {
         case "png": try writeImageFile(PNG.encode(self, name: path), path)
         case "jpg", "jpeg": try writeImageFile(JPEG.encode(self, quality: quality, name: path), path)
+        case "svg": try writeImageFile(VectorFigure.encode(self, as: .svg, name: path), path)
+        case "pdf": try writeImageFile(VectorFigure.encode(self, as: .pdf, name: path), path)
         default:
-            throw ImageError.unsupported(path: path, reason: "cannot tell the format from the extension (use .png, .jpg or .jpeg)")
+            throw ImageError.unsupported(path: path, reason: "cannot tell the format from the extension (use .png, .jpg, .jpeg, .svg or .pdf)")
         }
     }
 }

@@ -33,6 +33,17 @@ enum TextRenderer {
         }
     }
 
+    /// Draws `text` on `cr` (any Cairo surface: image, SVG, PDF) in the current source colour,
+    /// the layout's top-left corner at the current point: the same font, size and layout
+    /// as ``render(_:scale:bold:)``, as glyph outlines on vector surfaces.
+    static func show(_ text: String, scale: Int, on cr: OpaquePointer) {
+        lock.withLock {
+            let layout = makeLayout(text, scale: scale, bold: false, cr: cr)
+            defer { g_object_unref(UnsafeMutableRawPointer(layout)) }
+            pango_cairo_show_layout(cr, layout)
+        }
+    }
+
     /// Width and height in pixels of `text` as ``render(_:scale:bold:)`` draws it (laid out,
     /// not rasterised).
     static func size(_ text: String, scale: Int) -> (width: Int, height: Int) {
@@ -55,11 +66,18 @@ enum TextRenderer {
                                       _ body: (OpaquePointer, OpaquePointer) -> T) -> T {
         let cr = cairo_create(surface)!
         defer { cairo_destroy(cr) }
+        let layout = makeLayout(text, scale: scale, bold: bold, cr: cr)
+        defer { g_object_unref(UnsafeMutableRawPointer(layout)) }
+        return body(layout, cr)
+    }
+
+    /// A Pango layout of `text` for `cr` (the caller unrefs it): DejaVu Sans at
+    /// `pixelSize * scale` px, gray antialiasing, slight hinting.
+    private static func makeLayout(_ text: String, scale: Int, bold: Bool, cr: OpaquePointer) -> OpaquePointer {
         let options = cairo_font_options_create()
         cairo_font_options_set_antialias(options, CAIRO_ANTIALIAS_GRAY)
         cairo_font_options_set_hint_style(options, CAIRO_HINT_STYLE_SLIGHT)
         let layout = pango_cairo_create_layout(cr)!
-        defer { g_object_unref(UnsafeMutableRawPointer(layout)) }
         pango_cairo_context_set_font_options(pango_layout_get_context(layout), options)
         cairo_font_options_destroy(options)
         let font = pango_font_description_from_string(bold ? "DejaVu Sans Bold" : "DejaVu Sans")
@@ -67,6 +85,6 @@ enum TextRenderer {
         pango_layout_set_font_description(layout, font)
         pango_font_description_free(font)
         pango_layout_set_text(layout, text, -1)
-        return body(layout, cr)
+        return layout
     }
 }

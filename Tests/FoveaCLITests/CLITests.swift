@@ -67,6 +67,18 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(height == 224 + 24)
     }
 
+    /// -o fig.svg: vector text (glyph paths) around the embedded crop, at the PNG's size.
+    @Test func figureAsSVG() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-figure-\(UUID().uuidString).svg").path
+        let r = try fovea(["classify", chelsea, "--top", "3", "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        let svg = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(svg.contains("<svg") && svg.contains("height=\"\(224 + 24)px\""))
+        #expect(svg.contains("<image") && svg.contains("glyph"))
+        let bad = try fovea(["classify", chelsea, "-o", "/tmp/figure.eps"])
+        #expect(bad.status != 0 && bad.err.contains("-o /tmp/figure.eps: use a .png or .jpg or .jpeg or .svg or .pdf file name"), "\(bad.err)")
+    }
+
     @Test func failedRunWritesNoFigure() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-figure-\(UUID().uuidString).png").path
         let r = try fovea(["classify", chelsea, "/nonexistent/x.png", "-o", out])

@@ -1,7 +1,9 @@
 @testable import Fovea
-import FoveaAdversarial
+@testable import FoveaAdversarial
 import FoveaAttribution
+@testable import FoveaCLI
 import FoveaEmbedding
+import FoveaFeatures
 import FoveaIO
 import FoveaTensor
 import Testing
@@ -64,5 +66,76 @@ import Testing
         let with = MapFigure.scatter(coords, labels: [0, 1, 0, 1], classNames: [Self.wide, "b"], size: 200)
         let box = changedBox(with, MapFigure.scatter(coords, labels: [0, 1, 0, 1], classNames: ["", "b"], size: 200))!
         #expect(box.x.upperBound < with.width - 1, "legend name reaches the edge (\(box.x), figure \(with.width) wide)")
+    }
+
+    /// robustness: the last marker (accuracy 1 at the largest epsilon, the plot's corner) is
+    /// whole, and a long title is fitted, not cut at the edge.
+    @Test func robustnessMarkersAndTitleStayInside() {
+        func curve(_ images: Int, _ reference: String) -> RobustnessCurve {
+            RobustnessCurve(method: "pgd", epsilons: [0, 4 / 255, 16 / 255], accuracies: [0.5, 0.2, 1], images: images,
+                            reference: reference, seconds: 1)
+        }
+        let plot = RobustnessPlot.render(curve(1, ""), labels: ["0", "4/255", "16/255"])
+        let red: [UInt8] = [214, 39, 40]
+        let markers = (0..<plot.height).flatMap { y in (0..<plot.width).map { (x: $0, y: y) } }
+            .filter { p in (0..<3).allSatisfy { plot[x: p.x, y: p.y, c: $0] == red[$0] } }
+        #expect(markers.count == 3 * 36, "three whole 6x6 markers, found \(markers.count) red pixels")
+        #expect(markers.map(\.x).max()! < plot.width - 8 && markers.map(\.y).min()! > 30)
+        let long = RobustnessPlot.render(curve(100_000, "clean predictions, 10 classes"), labels: ["0", "4/255", "16/255"])
+        let box = changedBox(long, plot)!
+        #expect(box.x.upperBound < plot.width - 2 && box.y.upperBound < 40, "title \(box)")
+    }
+
+    /// sanity: a long layer name stays under its own 128 px panel.
+    @Test func sanityCaptionsStayUnderTheirPanels() {
+        let map = SaliencyMap(values: (0..<49).map(Float.init), height: 7, width: 7, method: "gradcam", layer: "l", target: 0)
+        func figure(_ layer: String) -> Image {
+            SanityFigure.render(crop: crop, original: map, steps: [SanityStep(layer: layer, spearman: 0.25, map: map)], method: "gradcam")
+        }
+        let box = changedBox(figure("features." + Self.wide), figure(""))!
+        let panel = 6 + 2 * (SanityFigure.panelSize + 6)
+        #expect(box.x.lowerBound >= panel && box.x.upperBound < panel + SanityFigure.panelSize, "caption spans \(box.x)")
+    }
+
+    /// synthesis grids: a cell widens to its caption, so captions never run into the next tile.
+    @Test func captionedGridCellsFitTheirCaptions() {
+        let tile = Image(width: 64, height: 64, channels: 3, color: [10, 20, 30])
+        let caption = "channel 1234, step 512\nloss -12.345"
+        let grid = captionedGrid([tile, tile, tile], captions: [caption, "a", "b"], columns: 3)
+        let cell = max(64, Image.textSize(caption).width + 4)
+        #expect(grid.width == 4 * 6 + 3 * cell)
+        #expect(grid.height == 2 * 6 + 64 + 4 + 2 * 12)
+    }
+
+    /// Every figure is drawn, not computed: its drawing (what -o fig.svg or fig.pdf replays) is
+    /// there and rasterises to the figure's own pixels, text within antialiasing.
+    @Test func everyFigureReplaysAsItWasDrawn() throws {
+        let map = SaliencyMap(values: (0..<49).map(Float.init), height: 7, width: 7, method: "gradcam", layer: "layer4", target: 0)
+        let coords = Tensor(shape: [4, 2], values: [0, 0, 1, 0, 0, 1, 1, 1])
+        let curve = RobustnessCurve(method: "fgsm", epsilons: [0, 2 / 255, 8 / 255], accuracies: [0.9, 0.5, 0.1],
+                                    images: 100, reference: "labels", seconds: 1)
+        let prediction = PredictionFigure.render(crop: crop, top: [Prediction.Entry(index: 281, label: "tabby, tabby cat", probability: 0.62)],
+                                                 title: "chelsea.png")
+        var g = SeededGenerator(seed: 3)
+        let weight = Tensor.uniform([8, 3, 5, 5], in: -1...1, using: &g)
+        let figures: [(String, Image)] = [
+            ("classify", Image.grid([prediction, prediction], columns: 1, padding: 0)),
+            ("saliency", SaliencyFigure.render(crop: crop, map: map, caption: "Grad-CAM layer4 for tabby")),
+            ("sanity", SanityFigure.render(crop: crop, original: map, steps: [SanityStep(layer: "fc", spearman: 0.4, map: map)], method: "gradcam")),
+            ("attack", AttackFigure.render(original: crop, adversarial: crop, perturbation: Tensor(zeros: [1, 3, 224, 224]),
+                                           epsilon: 2 / 255, before: "tabby 0.62", after: "tiger 0.91")),
+            ("robustness", RobustnessPlot.render(curve, labels: ["0", "2/255", "8/255"])),
+            ("map", MapFigure.scatter(coords, labels: [0, 1, 0, 1], classNames: ["T-shirt", "Trouser"], size: 200,
+                                      axes: (x: "PC 1", y: "PC 2"), title: "PCA")),
+            ("filters", FilterGrid.render(weight)),
+            ("synthesis", captionedGrid([crop, crop], captions: ["channel 3\nloss 1.2", "channel 4"], columns: 2)),
+        ]
+        for (name, figure) in figures {
+            #expect(figure.drawing != nil, "\(name): drawn into pixels directly, so SVG and PDF would only embed a picture")
+            let replayed = VectorFigure.rasterize(figure)
+            let differences = zip(replayed.pixels, figure.rgb().pixels).map { abs(Int($0) - Int($1)) }
+            let mean = Double(differences.reduce(0, +)) / Double(max(differences.count, 1))
+            #expect(mean < 0.3, "\(name): the replay differs from the figure by \(mean) on average")
+        }
     }
 }
