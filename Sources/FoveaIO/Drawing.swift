@@ -45,7 +45,7 @@ extension Image {
         let x0 = max(x, 0), x1 = min(x + image.width, width)
         let y0 = max(y, 0), y1 = min(y + image.height, height)
         guard x1 > x0, y1 > y0 else { return }
-        drawing?.append(.image(image, x: x, y: y))
+        record(.image(image, x: x, y: y))
         let source = image.channels == 4 || image.channels == channels ? image
             : (channels == 1 ? image.grayscale() : image.rgb())
         for row in y0..<y1 {
@@ -67,16 +67,23 @@ extension Image {
         }
     }
 
+    /// Appends `op` to ``drawing``; an image without one (decoded or computed pixels) first
+    /// becomes a canvas whose bottom layer is its current pixels.
+    private mutating func record(_ op: DrawOp) {
+        if drawing == nil { drawing = [.image(Image(width: width, height: height, channels: channels, pixels: storage), x: 0, y: 0)] }
+        drawing!.append(op)
+    }
+
     /// Fills the rectangle (clipped to the image) with `color` (1, 3 or 4 values, adapted).
     public mutating func fillRect(x: Int, y: Int, width: Int, height: Int, color: [UInt8]) {
-        drawing?.append(.rect(x: x, y: y, width: width, height: height, color: color))
+        record(.rect(x: x, y: y, width: width, height: height, color: color))
         fillPixels(x: x, y: y, width: width, height: height, color: Image.adapt(color, to: channels))
     }
 
     /// A straight segment from (x0, y0) to (x1, y1), `width` px thick: a `width`-sided square
     /// centred on every pixel of the path (one step per pixel along its longer axis).
     public mutating func drawLine(from a: (x: Int, y: Int), to b: (x: Int, y: Int), width: Int = 2, color: [UInt8]) {
-        drawing?.append(.line(x0: a.x, y0: a.y, x1: b.x, y1: b.y, width: width, color: color))
+        record(.line(x0: a.x, y0: a.y, x1: b.x, y1: b.y, width: width, color: color))
         let pixel = Image.adapt(color, to: channels)
         let steps = max(abs(b.x - a.x), abs(b.y - a.y), 1)
         for s in 0...steps {
@@ -101,7 +108,7 @@ extension Image {
     public mutating func drawText(_ text: String, x: Int, y: Int, color: [UInt8] = [0, 0, 0], scale: Int = 1) {
         guard !text.isEmpty else { return }
         let pixel = Image.adapt(color, to: channels)
-        drawing?.append(.text(text, x: x, y: y, color: color, scale: scale))
+        record(.text(text, x: x, y: y, color: color, scale: scale))
         let mask = TextRenderer.render(text, scale: scale)
         for my in 0..<mask.height {
             let py = y + my

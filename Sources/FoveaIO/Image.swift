@@ -16,9 +16,10 @@ public struct Image: Equatable, Sendable {
         _modify { drawing = nil; yield &storage }
     }
     var storage: [UInt8]
-    /// The image as the drawing operations that made it, while it was built only by filling a
-    /// blank canvas and then pasting, filling rectangles and drawing text; nil for decoded or
-    /// computed pixels. SVG and PDF output replays it, so text and rectangles stay vector.
+    /// The image as the drawing operations that made it: a blank canvas's fill, or the pixels
+    /// it had when drawing began, then every paste, rectangle, line and text since; nil for
+    /// decoded or computed pixels, and after any direct write to ``pixels``. SVG and PDF output
+    /// replays it, so text and shapes stay vector.
     public internal(set) var drawing: [DrawOp]?
 
     /// Wraps existing pixels; `pixels.count` must be `width * height * channels`.

@@ -40,7 +40,8 @@ import Testing
         #expect(Image(width: 2, height: 1, channels: 1, pixels: [1, 2]).drawing == nil)
         var raw = Image(width: 2, height: 1, channels: 1, pixels: [1, 2])
         raw.fillRect(x: 0, y: 0, width: 1, height: 1, color: [0])
-        #expect(raw.drawing == nil, "pixels without a drawing stay raster")
+        #expect(raw.drawing == [.image(Image(width: 2, height: 1, channels: 1, pixels: [1, 2]), x: 0, y: 0),
+                                .rect(x: 0, y: 0, width: 1, height: 1, color: [0])], "drawing on pixels starts with them")
         #expect(Image(width: 2, height: 1, channels: 1, color: [1]) == Image(width: 2, height: 1, channels: 1, pixels: [1, 1]),
                 "equality compares pixels, not how they were drawn")
     }
