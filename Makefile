@@ -30,6 +30,7 @@ demo: data build
 test: data
 	$(RELEASE_TESTS)
 	swift test -c release --skip-build
+	python3 scripts/readme_sync.py --check
 	@python3 -c "import selenium, PIL" 2>/dev/null || python3 -m pip install --quiet selenium pillow
 	python3 Tests/Browser/viewer_e2e.py $(FOVEA) --cache "$(CACHE)"
 
@@ -53,12 +54,17 @@ bench: data build
 	python3 scripts/bench_style.py $(FOVEA) --cache "$(CACHE)"
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet selenium
 	python3 Tests/Browser/viewer_e2e.py $(FOVEA) --cache "$(CACHE)" --bench bench/results-viewer.md
+	python3 scripts/readme_sync.py
 
-# Redraws every README picture with the commands their captions give (about 30 minutes on 2 cores).
+# Redraws every README picture with the commands their captions give, measures the numbers the
+# README quotes into bench/results-docs.md, and copies them and the bench results into the
+# README (about 30 minutes on 2 cores). `make test` checks the README still matches.
 docs: data build
 	scripts/make-figures.sh $(FOVEA) "$(CACHE)"
 	scripts/make-gallery.sh $(FOVEA)
 	scripts/make-style-gallery.sh $(FOVEA) "$(CACHE)"
+	@python3 -c "import numpy, scipy, sklearn" 2>/dev/null || python3 -m pip install --quiet numpy scipy scikit-learn
+	python3 scripts/readme_sync.py --measure $(FOVEA) --cache "$(CACHE)"
 
 # Regenerates the golden files from PyTorch (needs `pip install torch pillow numpy`), onnxruntime,
 # h5py and Keras 3 (on its torch backend). The torchvision, synthetic and training goldens have their own scripts beside them.

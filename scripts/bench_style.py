@@ -18,8 +18,10 @@ Scream, resized once with PIL and written as PNG so that neither side resizes ag
 Writes bench/results-style.md (min and median milliseconds, ratio Fovea / PyTorch of the medians).
 """
 import argparse
+import datetime
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -31,6 +33,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import style_torch as st  # noqa: E402
+from bench import cpu_name  # noqa: E402
 
 
 def timed(fn, runs):
@@ -123,19 +126,22 @@ def main():
     _, loss, _, _, evals, seconds = st.gatys(c, s, n, 1000.0, history=20, onnx_path=onnx)
     torch_g = {"loss": loss, "evaluations": evals, "seconds": seconds}
 
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Texture and style speed: Fovea vs PyTorch",
         "",
-        f"2 threads each; {args.runs} timed runs after a warm-up (min / median ms); ratio = Fovea / PyTorch medians. "
+        f"- date: {now}",
+        f"- host: {cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}",
+        f"- 2 threads each; {args.runs} timed runs after a warm-up (min / median ms); ratio = Fovea / PyTorch medians. "
         "Made by `scripts/bench_style.py` (part of `make bench`).",
         "",
-        "| workload | Fovea min / median ms | PyTorch min / median ms | ratio | |",
+        "| workload | Fovea min / median ms | PyTorch min / median ms | ratio | target |",
         "|---|---|---|---|---|",
-        row("stylize, Johnson network, 512x512", fovea_ff["stylize"], torch_ff["stylize"]),
-        row("adain, encoder + AdaIN + decoder, 512x512", fovea_ff["adain"], torch_ff["adain"]),
-        row("Johnson training step, batch 4, 256x256", fovea_ff["train_step"], torch_ff["train_step"]),
+        row("stylize, Johnson network, 512x512", fovea_ff["stylize"], torch_ff["stylize"], "<= 0.6"),
+        row("adain, encoder + AdaIN + decoder, 512x512", fovea_ff["adain"], torch_ff["adain"], "<= 0.6"),
+        row("Johnson training step, batch 4, 256x256", fovea_ff["train_step"], torch_ff["train_step"], "<= 0.8"),
         "",
-        f"Gatys, 512x512, {n} L-BFGS iterations (one run each):",
+        f"Gatys, 512x512, {n} L-BFGS iterations (one run each; target: time ratio <= 0.6):",
         "",
         "| | seconds | evaluations | ms / evaluation | final loss |",
         "|---|---|---|---|---|",

@@ -5,10 +5,11 @@ all pairs. Used by the benchmark to compare Fovea, openTSNE and scikit-learn on 
 import numpy as np
 
 
-def sparse_p(x, perplexity=30.0):
+def sparse_p(x, perplexity=30.0, neighbours=None):
+    """P on each point's `neighbours` nearest (default 3 x perplexity; n - 1 gives exact P)."""
     from sklearn.neighbors import NearestNeighbors
     n = x.shape[0]
-    k = min(n - 1, int(np.ceil(3 * perplexity)))
+    k = min(n - 1, neighbours or int(np.ceil(3 * perplexity)))
     dist, idx = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(x).kneighbors(x)
     d2, idx = dist[:, 1:] ** 2, idx[:, 1:]
     d2 = d2 - d2.min(axis=1, keepdims=True)

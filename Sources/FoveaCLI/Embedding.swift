@@ -145,8 +145,13 @@ struct Neighbors: ParsableCommand {
             guard let labels else { throw FoveaError("--evaluate needs --labels") }
             let l = try NPY.readIntegers(URL(fileURLWithPath: labels)).values
             guard l.count == embeddings.shape[0] else { throw FoveaError("\(labels): \(l.count) labels for \(embeddings.shape[0]) rows") }
-            print(String(format: "precision@%d (%@, leave-one-out over %d rows): %.4f", k, metric.rawValue,
-                         l.count, search.precisionAtK(labels: l, k: k)))
+            let precision = search.precisionAtK(labels: l, k: k)
+            if json {
+                struct Evaluation: Encodable { let k: Int; let metric: String; let rows: Int; let precision: Float }
+                try printJSON(Evaluation(k: k, metric: metric.rawValue, rows: l.count, precision: precision))
+            } else {
+                print(String(format: "precision@%d (%@, leave-one-out over %d rows): %.4f", k, metric.rawValue, l.count, precision))
+            }
             return
         }
         guard let query else { throw ValidationError("give a query image, or --evaluate") }

@@ -425,6 +425,10 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         // precision@10 of the shipped model's 128-d features (measured 0.8867).
         let value = Double(n.out.split(separator: " ").last!.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         #expect(value > 0.85, "\(n.out)")
+        let j = try fovea(["neighbors", "--evaluate", "--index", emb, "--labels", labels, "--k", "10", "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as! [String: Any]
+        #expect(report["k"] as? Int == 10 && report["rows"] as? Int == 10000 && report["metric"] as? String == "cosine")
+        #expect(abs((report["precision"] as? Double ?? 0) - value) < 1e-4)
     }
 
     /// Every method on a 28x28 grayscale input: occlusion's patch scales with the input (4 px, stride 2).
