@@ -150,7 +150,6 @@ struct TopPatchesCommand: ParsableCommand {
 
     func run() throws {
         guard k >= 1, topChannels >= 1, batch >= 1 else { throw ValidationError("--k, --top-channels and --batch must be at least 1") }
-        try checkWritable(output, flag: "-o")
         let list = try channels.map { text in
             guard !text.trimmingCharacters(in: .whitespaces).isEmpty else { throw FoveaError("--channels: empty; give channel numbers such as 3,17,42") }
             return try text.split(separator: ",").map { part -> Int in
@@ -158,6 +157,7 @@ struct TopPatchesCommand: ParsableCommand {
                 return c
             }
         }
+        try checkWritable(output, flag: "-o")
         let classifier = try model.load()
         let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
         let result = try TopPatches.find(classifier, dataset: data, layer: layer, channels: list,
