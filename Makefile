@@ -54,6 +54,7 @@ bench: data build
 	python3 scripts/bench_style.py $(FOVEA) --cache "$(CACHE)"
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet selenium
 	python3 Tests/Browser/viewer_e2e.py $(FOVEA) --cache "$(CACHE)" --bench bench/results-viewer.md
+	python3 scripts/bench_threads.py $(FOVEA) --cache "$(CACHE)" --threads 1,$$(nproc)
 	python3 scripts/readme_sync.py
 
 # Redraws every README picture with the commands their captions give, measures the numbers the

@@ -1,7 +1,9 @@
 #include "fovea_dnnl.h"
 
+#include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,16 @@ static dnnl_stream_t stream;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int engine_ok;
+
+// oneDNN's team is OpenMP's (Debian builds it on libgomp), sized per calling thread by
+// omp_set_num_threads; looked up at run time, so nothing links against OpenMP directly.
+static void (*omp_set_threads)(int);
+static atomic_int omp_threads;
+
+void fovea_dnnl_set_threads(int n) {
+    if (!omp_set_threads) omp_set_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    atomic_store(&omp_threads, n);
+}
 
 static void make_engine(void) {
     engine_ok = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success
@@ -163,6 +175,8 @@ static dnnl_status_t reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory
 // Runs the plan with operands a, b (inputs), c (output) and the optional bias (input in the
 // forward pass, output in the weight gradient), converting layouts through scratch.
 static int run(const fovea_conv *p, const void *a, const void *b, void *c, void *bias, char *scratch) {
+    int threads = atomic_load(&omp_threads);
+    if (threads > 0 && omp_set_threads) omp_set_threads(threads);
     static const int roles[3][3] = {
         {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
         {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},

@@ -119,14 +119,15 @@ extension ImageClassifier {
         }
         var total = Tensor(zeros: start.shape)
         if batch == 1 && points.count > 1 && module.runsConcurrently {
-            // One point at a time: two passes at once, one per core, each on its own thread with
-            // no fork-join inside (points k = part, part + 2, ...; the two sums added in order).
-            let sums = try Parallel.concurrently(2) { part in
+            // One point at a time: a pass per core at once, each on its own thread with no
+            // fork-join inside (points k = part, part + parts, ...; the sums added in order).
+            let parts = min(Parallel.threads, points.count)
+            let sums = try Parallel.concurrently(parts) { part in
                 let sum = Tensor(zeros: start.shape)
-                for k in stride(from: part, to: points.count, by: 2) { try addWeightedGradients(points[k...k], into: sum) }
+                for k in stride(from: part, to: points.count, by: parts) { try addWeightedGradients(points[k...k], into: sum) }
                 return sum
             }
-            total = withNoGrad { sums[0] + sums[1] }
+            total = withNoGrad { sums.dropFirst().reduce(sums[0], +) }
         } else {
             for first in stride(from: 0, to: points.count, by: batch) {
                 try addWeightedGradients(points[first..<min(first + batch, points.count)], into: total)

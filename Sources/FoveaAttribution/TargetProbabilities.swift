@@ -30,9 +30,10 @@ extension ImageClassifier {
         }
         let lock = NSLock()
         var done = 0
-        // Part p holds batches p, p + 2, ...: interleaved back into batch order.
-        let parts = try Parallel.concurrently(2) { part in
-            try stride(from: part, to: batches, by: 2).map { b in
+        // Part p holds batches p, p + n, ...: interleaved back into batch order.
+        let n = min(Parallel.threads, batches)
+        let parts = try Parallel.concurrently(n) { part in
+            try stride(from: part, to: batches, by: n).map { b in
                 let values = try probabilities(b)
                 lock.withLock {
                     done += values.count
@@ -41,6 +42,6 @@ extension ImageClassifier {
                 return values
             }
         }
-        return (0..<batches).flatMap { parts[$0 % 2][$0 / 2] }
+        return (0..<batches).flatMap { parts[$0 % n][$0 / n] }
     }
 }

@@ -83,8 +83,8 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         _ = try chosenMethods()
-        var report = Report(peer: "fovea", threads: ProcessInfo.processInfo.activeProcessorCount, blas: blasDescription, results: [:])
-        if !json { print("GEMM: \(blasDescription)") }
+        var report = Report(peer: "fovea", threads: Parallel.threads, blas: blasDescription, results: [:])
+        if !json { print("GEMM: \(blasDescription); \(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s")") }
         for name in models.split(separator: ",").map(String.init) {
             guard let spec = ModelSpec.named(name) else { throw FoveaError("--models: unknown model \(name)") }
             let module = spec.build()
@@ -220,17 +220,17 @@ struct Bench: ParsableCommand {
         let products = GEMMLog.recording(pass)
         var groups: [String: (count: Int, microseconds: Double, flops: Double)] = [:]
         for p in products {
-            let key = "\(p.m) x \(p.n) x \(p.k)\(p.transA ? " A^T" : "")\(p.transB ? " B^T" : "")\(p.bothCores ? "" : " (one core)")"
+            let key = "\(p.m) x \(p.n) x \(p.k)\(p.transA ? " A^T" : "")\(p.transB ? " B^T" : "")\(p.splitAcrossCores ? "" : " (one core)")"
             let old = groups[key] ?? (0, 0, 0)
             groups[key] = (old.count + 1, old.microseconds + p.microseconds, old.flops + 2 * Double(p.m * p.n * p.k))
         }
-        let split = products.filter(\.bothCores).reduce(0) { $0 + $1.microseconds }
-        let single = products.filter { !$0.bothCores }.reduce(0) { $0 + $1.microseconds }
+        let split = products.filter(\.splitAcrossCores).reduce(0) { $0 + $1.microseconds }
+        let single = products.filter { !$0.splitAcrossCores }.reduce(0) { $0 + $1.microseconds }
         print("  GEMMs (m x n x k): calls, total ms, GFLOP/s per call (one-core products run two at a time)")
         for (key, g) in groups.sorted(by: { $0.value.microseconds > $1.value.microseconds }) {
             print("  \(key.padding(toLength: 34, withPad: " ", startingAt: 0)) \(String(format: "%4d %8.3f ms %6.1f", g.count, g.microseconds / 1e3, g.flops / g.microseconds / 1e3))")
         }
-        print("  \(products.count) GEMMs: \(fmt(split / 1e3)) ms split over both cores, \(fmt(single / 1e3)) ms of " +
+        print("  \(products.count) GEMMs: \(fmt(split / 1e3)) ms split over the cores, \(fmt(single / 1e3)) ms of " +
               "one-core products (about \(fmt(single / 2e3)) ms of wall time)")
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Fovea
 import FoveaModels
 import FoveaONNX
+import FoveaTensor
 
 @main
 struct FoveaCommand: ParsableCommand {
@@ -12,6 +13,8 @@ struct FoveaCommand: ParsableCommand {
         Models and sample photos live in the cache folder ($FOVEA_CACHE, default \
         ~/.cache/fovea), filled by `make demo`. Layer names are PyTorch module paths \
         (`_blocks.15`, `layer4.1`), as in a PyTorch hook; `fovea layers` lists them.
+
+        Every command uses every core the process may run on; `--threads N` (before or after         the command's name) or $FOVEA_THREADS sets how many.
 
         Examples:
           fovea classify ~/.cache/fovea/photos/chelsea.png --top 3
@@ -29,7 +32,8 @@ struct FoveaCommand: ParsableCommand {
     static func main() {
         signal(SIGPIPE, SIG_IGN)            // a closed output pipe is a write error, not a kill
         do {
-            var command = try parseAsRoot()
+            let arguments = try threadOption(Array(CommandLine.arguments.dropFirst()))
+            var command = try parseAsRoot(arguments)
             try command.run()
             Notes.flush()
         } catch {
@@ -46,6 +50,30 @@ struct FoveaCommand: ParsableCommand {
             Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
         }
     }
+}
+
+/// `arguments` without `--threads N` / `--threads=N`, which sizes the thread pool (any command
+/// takes it, so it is read here, before the command's own options).
+func threadOption(_ arguments: [String]) throws -> [String] {
+    var rest: [String] = [], value: String?
+    var i = 0
+    while i < arguments.count {
+        let a = arguments[i]
+        if a == "--" { rest += arguments[i...]; break }
+        if a == "--threads" {
+            guard i + 1 < arguments.count else { throw ValidationError("--threads needs a number of threads") }
+            value = arguments[i + 1]
+            i += 2
+            continue
+        }
+        if a.hasPrefix("--threads=") { value = String(a.dropFirst("--threads=".count)) } else { rest.append(a) }
+        i += 1
+    }
+    if let value {
+        guard let n = Int(value), n >= 1, n <= 1024 else { throw ValidationError("--threads \(value): give a whole number from 1 to 1024") }
+        Parallel.setThreads(n)
+    }
+    return rest
 }
 
 /// Writes to stderr without ever trapping: a full or closed stderr loses the text, the exit

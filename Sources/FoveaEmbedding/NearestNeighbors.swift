@@ -69,8 +69,8 @@ public struct NearestNeighbors: Sendable {
             let p = d.storage.pointer
             results.withUnsafeMutableBufferPointer { out in
                 let out = out
-                Parallel.run(2) { part in
-                    for i in stride(from: rows.lowerBound + part, to: rows.upperBound, by: 2) {
+                Parallel.split { part, parts in
+                    for i in stride(from: rows.lowerBound + part, to: rows.upperBound, by: parts) {
                         out[i] = Self.smallest(k, of: p + (i - start) * n, count: n, skipping: exclude?[i])
                     }
                 }

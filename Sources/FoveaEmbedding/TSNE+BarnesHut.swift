@@ -74,7 +74,7 @@ extension TSNE {
     static func barnesHutGradient(_ y: [Float], _ p: SparseAffinities, exaggeration: Float, theta: Float) -> (gradient: [Float], z: Double) {
         let n = p.n
         let tree = QuadTree(y)
-        var zParts = [Double](repeating: 0, count: 2)
+        var zParts = [Double](repeating: 0, count: Parallel.threads)   // one per part, added in order
         // gradient[2i...] holds the attraction, repulsion[2i...] the Barnes-Hut force, until combined.
         var gradient = [Float](repeating: 0, count: 2 * n)
         var repulsion = [Float](repeating: 0, count: 2 * n)
@@ -85,11 +85,11 @@ extension TSNE {
         repulsion.withUnsafeMutableBufferPointer { rep in
         gradient.withUnsafeMutableBufferPointer { att in
             let (rep, att) = (rep, att)
-            Parallel.run(2) { part in
+            Parallel.split { part, parts in
                 var z = 0.0
                 let stack = UnsafeMutablePointer<Int32>.allocate(capacity: QuadTree.stackCapacity)
                 defer { stack.deallocate() }
-                for i in stride(from: part, to: n, by: 2) {
+                for i in stride(from: part, to: n, by: parts) {
                     let (xi, yi) = (y[2 * i], y[2 * i + 1])
                     let r = tree.repulsion(x: xi, y: yi, theta: theta, stack: stack)
                     z += Double(r.z) - 1                                  // minus the point itself
@@ -109,22 +109,22 @@ extension TSNE {
                 zParts[part] = z
             }
         } } } } } }
-        let z = zParts[0] + zParts[1]
+        let z = zParts.reduce(0, +)
         let invZ = Float(1 / z)
         for k in 0..<(2 * n) { gradient[k] = 4 * (exaggeration * gradient[k] - invZ * repulsion[k]) }
         return (gradient, z)
     }
 
-    /// Z = sum_{i != j} 1 / (1 + |y_i - y_j|^2), exactly (O(N^2), both cores).
+    /// Z = sum_{i != j} 1 / (1 + |y_i - y_j|^2), exactly (O(N^2), every core).
     static func exactNormalizer(_ y: [Float]) -> Double {
         let n = y.count / 2
         let (xs, ys) = coordinates(y)
-        var parts = [Double](repeating: 0, count: 2)
+        var sums = [Double](repeating: 0, count: Parallel.threads)   // one per part, added in order
         xs.withUnsafeBufferPointer { xb in ys.withUnsafeBufferPointer { yb in
             let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
-            Parallel.run(2) { part in
+            Parallel.split { part, parts in
                 var z = 0.0
-                for i in stride(from: part, to: n, by: 2) {
+                for i in stride(from: part, to: n, by: parts) {
                     // Every j, 8 lanes at a time; the j = i term is exactly 1 and is taken off.
                     let (xi, yi) = (SIMD8<Float>(repeating: xp[i]), SIMD8<Float>(repeating: yp[i]))
                     var lanes = SIMD8<Float>()
@@ -143,10 +143,10 @@ extension TSNE {
                     }
                     z += Double(s) - 1
                 }
-                parts[part] = z
+                sums[part] = z
             }
         } }
-        return parts[0] + parts[1]
+        return sums.reduce(0, +)
     }
 
     /// KL(P || Q) = sum_{p_ij > 0} p_ij log(p_ij Z (1 + |y_i - y_j|^2)) for the sparse P.

@@ -50,8 +50,8 @@ extension TSNE {
                 y.withUnsafeMutableBufferPointer { yb in
                     velocity.withUnsafeMutableBufferPointer { vb in
                         let (yb, vb) = (yb, vb)
-                        Parallel.run(2) { part in
-                            for i in stride(from: part, to: n, by: 2) {
+                        Parallel.split { part, parts in
+                            for i in stride(from: part, to: n, by: parts) {
                                 let (xi, yi) = (yb[2 * i], yb[2 * i + 1])
                                 let r = tree.repulsion(x: xi, y: yi, theta: theta)
                                 var (ax, ay): (Float, Float) = (0, 0)

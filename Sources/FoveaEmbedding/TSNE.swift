@@ -109,8 +109,8 @@ public struct TSNE: Sendable {
         var conditional = [Float](repeating: 0, count: n * n)
         conditional.withUnsafeMutableBufferPointer { out in
             let out = out
-            Parallel.run(2) { part in
-                for i in stride(from: part, to: n, by: 2) {
+            Parallel.split { part, parts in
+                for i in stride(from: part, to: n, by: parts) {
                     let others = (0..<n).filter { $0 != i }
                     let d2 = others.map { j in max(Double(norms[i] + norms[j] - 2 * dots[i * n + j]), 0) }
                     for (j, v) in zip(others, conditionalRow(d2, perplexity: perplexity)) { out[i * n + j] = Float(v) }
@@ -142,8 +142,8 @@ public struct TSNE: Sendable {
             let out = g.baseAddress!
             xs.withUnsafeBufferPointer { xb in ys.withUnsafeBufferPointer { yb in p.withUnsafeBufferPointer { pb in
                 let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
-                Parallel.run(2) { part in
-                    for i in stride(from: part, to: n, by: 2) {
+                Parallel.split { part, parts in
+                    for i in stride(from: part, to: n, by: parts) {
                         let row = pb.baseAddress! + i * n
                         let (xi, yi) = (SIMD8<Float>(repeating: xp[i]), SIMD8<Float>(repeating: yp[i]))
                         let (a, iz) = (SIMD8<Float>(repeating: exaggeration), SIMD8<Float>(repeating: invZ))

@@ -97,10 +97,11 @@ public final class Adam: Optimizer {
             m.withUnsafeMutableBufferPointer { m in
                 v.withUnsafeMutableBufferPointer { v in
                     let (pm, pv, pw, pg) = (m.baseAddress!, v.baseAddress!, w.baseAddress!, g.baseAddress!)
-                    // Large tensors (the 3136 x 128 linear layer) on both cores.
-                    let count = w.count, half = count >= 1 << 15 ? (count / 2 + 15) & ~15 : count
-                    Parallel.run(half < count ? 2 : 1) { part in
-                        for i in (part == 0 ? 0..<half : half..<count) {
+                    // Large tensors (the 3136 x 128 linear layer) split over the cores, 16-aligned.
+                    let count = w.count
+                    Parallel.split(limit: count >= 1 << 15 ? count / 4096 : 1) { part, parts in
+                        let piece = (count / parts + 15) & ~15
+                        for i in min(part * piece, count)..<(part == parts - 1 ? count : min((part + 1) * piece, count)) {
                             let d = pg[i] + weightDecay * pw[i]
                             pm[i] = beta1 * pm[i] + (1 - beta1) * d
                             pv[i] = beta2 * pv[i] + (1 - beta2) * d * d

@@ -263,7 +263,7 @@ enum Normalization {
         return (scale, shift)
     }
 
-    /// y = clamp(shift[c] + x * scale[c], 0, upper) over [N, C, ...], channels split over both cores.
+    /// y = clamp(shift[c] + x * scale[c], 0, upper) over [N, C, ...], channels split over the cores.
     static func affineClamped(_ x: Tensor, scale: Tensor, shift: Tensor, upper: Float) -> Tensor {
         let ps = scale.storage.pointer, pt = shift.storage.pointer, px = x.storage.pointer
         return Tensor(overwriting: x.shape) { out in
@@ -275,7 +275,7 @@ enum Normalization {
     }
 
     /// body(channel, offset, size) for every (image, channel) plane of an [N, C, ...] tensor,
-    /// channels split over both cores.
+    /// channels split over the cores.
     @inline(__always)
     static func forEachChannelPlane(_ shape: [Int], _ body: (Int, Int, Int) -> Void) {
         let (n, c) = (shape[0], shape[1]), hw = shape.dropFirst(2).reduce(1, *)

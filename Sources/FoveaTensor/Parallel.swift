@@ -1,27 +1,48 @@
 import CFoveaParallel
 import Dispatch
 
-/// Fork-join over the two cores Fovea's kernels split work across: `run(2) { part in ... }`
-/// runs part 0 on the calling thread and part 1 on a persistent worker that spins briefly
-/// between tasks (a training step is hundreds of small kernels; waking a sleeping GCD worker
-/// for each cost 16% of a fashion-cnn epoch). Nested calls, and calls while another thread
-/// holds the worker, run their parts one after the other.
+/// Fork-join over every core: `run(parts) { part in ... }` hands the parts to the calling thread
+/// and a pool of persistent workers (one per further core), which claim them one at a time and
+/// spin briefly between tasks (a training step is hundreds of small kernels; waking a sleeping
+/// GCD worker for each cost 16% of a fashion-cnn epoch). Nested calls, and calls while another
+/// thread holds the pool, run their parts one after the other.
+///
+/// The pool has ``threads`` threads: `FOVEA_THREADS`, else the cores the process may run on
+/// (its affinity mask); ``setThreads(_:)`` (`--threads`) overrides both before the first kernel.
 public enum Parallel {
+    /// The pool's size, the calling thread included.
+    public static var threads: Int { Int(fovea_parallel_threads()) }
+
+    /// Sizes the pool to `n` threads (and oneDNN's OpenMP team with it); must come before the
+    /// first kernel runs. Returns the size the pool has.
+    @discardableResult
+    public static func setThreads(_ n: Int) -> Int {
+        precondition(n >= 1, "thread count must be at least 1")
+        return Int(fovea_parallel_set_threads(Int32(n)))
+    }
+
+    /// body(0), ..., body(parts - 1), spread over the pool.
     public static func run(_ parts: Int, _ body: (Int) -> Void) {
         switch parts {
         case ...0: return
         case 1: body(0)
-        case 2:
+        default:
             withoutActuallyEscaping(body) { body in
                 var task = body
                 withUnsafeMutablePointer(to: &task) { pointer in
-                    fovea_parallel2({ context, part in
+                    fovea_parallel_run({ context, part in
                         context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(part))
-                    }, pointer)
+                    }, pointer, parts)
                 }
             }
-        default: DispatchQueue.concurrentPerform(iterations: parts, execute: body)
         }
+    }
+
+    /// body(part, parts) for part in 0 ..< parts, with `parts` = min(``threads``, `limit`): a
+    /// static split, one part per thread, for loops that interleave or reduce by part.
+    public static func split(limit: Int = .max, _ body: (_ part: Int, _ parts: Int) -> Void) {
+        let parts = max(1, min(isSerial ? 1 : threads, limit))
+        run(parts) { body($0, parts) }
     }
 
     /// [body(0), ..., body(parts - 1)], run on `parts` threads at once (the caller's among
@@ -52,20 +73,22 @@ public enum Parallel {
     static var isSerial: Bool { fovea_parallel_is_serial() != 0 }
 
     /// body(range) over 0..<count cut into chunks of at least `grain` items (a multiple of it,
-    /// about sixteen chunks), which both cores claim one after another until none is left:
-    /// a core that starts late, or is slowed by another process, does less of the work instead
-    /// of making the other wait (a fixed split in halves left the caller waiting 5-10% of an
-    /// EfficientNet pass).
+    /// about eight per thread, at least sixteen), which the threads claim one after another
+    /// until none is left: a thread that starts late, or is slowed by another process, does
+    /// less of the work instead of making the others wait (a fixed split in halves left the
+    /// caller waiting 5-10% of an EfficientNet pass).
     public static func forEach(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
-        let chunk = (max(grain, (count + 15) / 16) + grain - 1) / grain * grain
+        let workers = isSerial ? 1 : threads
+        let target = min(max(16, 8 * workers), 4096)
+        let chunk = (max(grain, (count + target - 1) / target) + grain - 1) / grain * grain
         let chunks = (count + chunk - 1) / chunk
-        guard chunks > 1 else {
-            if count > 0 { body(0..<count) }
+        guard chunks > 1, workers > 1 else {
+            for i in 0..<chunks { body((i * chunk)..<min(count, (i + 1) * chunk)) }
             return
         }
         var next = 0
         withUnsafeMutablePointer(to: &next) { counter in
-            run(2) { _ in
+            run(min(workers, chunks)) { _ in
                 while true {
                     let i = fovea_claim_next(counter)
                     guard i < chunks else { return }

@@ -114,6 +114,19 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
                                mentions: ["--methods", "smoothgrad", "integrated-gradients"])
     }
 
+    /// --threads (anywhere on the line) and FOVEA_THREADS size the pool; bad values are one line.
+    @Test func threadCountFromFlagOrEnvironment() throws {
+        let quick = ["--models", "", "--attribution-runs", "0", "--workload-runs", "0"]
+        let flag = try fovea(["bench"] + quick + ["--threads", "3"])
+        #expect(flag.status == 0 && flag.out.contains("; 3 threads"), "\(flag.out) \(flag.err)")
+        let before = try fovea(["--threads=1", "bench"] + quick)
+        #expect(before.status == 0 && before.out.contains("; 1 thread\n"), "\(before.out) \(before.err)")
+        let env = try fovea(["bench"] + quick, environment: ["FOVEA_THREADS": "5"])
+        #expect(env.status == 0 && env.out.contains("; 5 threads"), "\(env.out) \(env.err)")
+        try expectCleanFailure(["bench", "--threads", "0"], mentions: ["--threads 0", "1 to 1024"])
+        try expectCleanFailure(["classify", "--threads"], mentions: ["--threads needs a number"])
+    }
+
     @Test func missingImage() throws {
         try expectCleanFailure(["classify", "/nonexistent/cat.png"], mentions: ["/nonexistent/cat.png"])
     }

@@ -1,9 +1,9 @@
 @testable import Fovea
 @testable import FoveaAdversarial
-import FoveaAttribution
+@testable import FoveaAttribution
 @testable import FoveaCLI
 import FoveaEmbedding
-import FoveaFeatures
+@testable import FoveaFeatures
 import FoveaIO
 import FoveaTensor
 import Testing
@@ -25,6 +25,25 @@ import Testing
     }
 
     static let wide = String(repeating: "W", count: 60)
+
+    /// Every text drawn anywhere in `image` (pasted sub-figures included) whose laid-out box
+    /// leaves the canvas it was drawn on: described, for the failure message.
+    func textOutsideItsCanvas(_ image: Image, path: String = "figure") -> [String] {
+        var found: [String] = []
+        for op in image.drawing ?? [] {
+            switch op {
+            case .text(let text, let x, let y, _, let scale):
+                let size = Image.textSize(text, scale: scale)
+                if x < 0 || y < 0 || x + size.width > image.width || y + size.height > image.height {
+                    found.append("\(path): \"\(text)\" at (\(x), \(y)), \(size.width)x\(size.height), on \(image.width)x\(image.height)")
+                }
+            case .image(let inner, let x, let y):
+                found += textOutsideItsCanvas(inner, path: "\(path) > panel at (\(x), \(y))")
+            default: break
+            }
+        }
+        return found
+    }
     let crop = Image(width: 224, height: 224, channels: 3, color: [120, 140, 160])
 
     /// classify: a label never runs into its bar (the label column is 230 px from the crop).
@@ -107,6 +126,48 @@ import Testing
         #expect(grid.height == 2 * 6 + 64 + 4 + 2 * 12)
     }
 
+    /// explain: a long file name widens the figure instead of being cut; each panel's caption
+    /// and scores stay in the panel.
+    @Test func explanationHeaderAndCaptionsFit() {
+        let map = SaliencyMap(values: (0..<49).map(Float.init), height: 7, width: 7, method: "gradcam", layer: "l", target: 0)
+        let score = Faithfulness(baseline: .blur, deletionAUC: 0.123, insertionAUC: 0.987, deletionCurve: [], insertionCurve: [])
+        let entries = AttributionMethod.allCases.prefix(3).map {
+            Explanation.Entry(attribution: Attribution(method: $0, map: map, integrated: nil), faithfulness: score, seconds: 0.1)
+        }
+        func figure(_ file: String) -> Image {
+            Explanation(file: file, model: "efficientnet-lite0", crop: crop, target: 282, label: "tiger cat", probability: 0.385,
+                        top: [], entries: entries, skipped: []).grid()
+        }
+        let short = figure("a.png"), long = figure(Self.wide + Self.wide + ".png")
+        #expect(long.width > short.width && long.height == short.height)
+        #expect(textOutsideItsCanvas(long).isEmpty, "\(textOutsideItsCanvas(long))")
+    }
+
+    /// top-patches: channel labels and activation values stay inside their 64 px cells; the
+    /// grid is k + 1 cells wide, one row per channel.
+    @Test func topPatchesCellsHoldTheirLabels() {
+        typealias Hit = TopPatches.Hit
+        let hits: [(channel: Int, hits: [Hit])] = [
+            (123_456, [Hit(image: 0, value: -1234.5, window: (y: 0, x: 0, height: 10, width: 10)),
+                       Hit(image: 0, value: 3.25e-7, window: (y: -4, x: -4, height: 10, width: 10))]),
+            (7, [Hit(image: 0, value: 12.5, window: (y: 2, x: 2, height: 40, width: 40))]),
+        ]
+        let result = TopPatches(layer: "l", field: ReceptiveField(size: (10, 10), jump: (1, 1), start: (0, 0)), hits: hits)
+        let grid = result.grid({ _ in Image(width: 32, height: 32, channels: 3, color: [200, 200, 200]) }, tile: 64)
+        #expect(grid.width == 3 * 64 + 4 * 2 && grid.height == 2 * 64 + 3 * 2)
+        #expect(textOutsideItsCanvas(grid).isEmpty, "\(textOutsideItsCanvas(grid))")
+    }
+
+    /// activations: tiles are whole multiples of the map (7x7 -> 91 px), ceil(sqrt(n)) columns,
+    /// and each channel label stays on its tile.
+    @Test func activationTilesHoldTheirLabels() {
+        let maps = Tensor(shape: [10_005, 7, 7], values: (0..<(10_005 * 49)).map { Float($0 % 13) })   // 5-digit labels
+        let grid = LayerActivations(layer: "l", maps: maps, ranking: (0..<5).map { (channel: 10_000 + $0, mean: Float(5 - $0)) })
+            .grid(top: 5)
+        #expect(grid.width == 3 * 91 + 4 * 3 && grid.height == 2 * 91 + 3 * 3)
+        #expect(textOutsideItsCanvas(grid).isEmpty, "\(textOutsideItsCanvas(grid))")
+    }
+
     /// Every figure is drawn, not computed: its drawing (what -o fig.svg or fig.pdf replays) is
     /// there and rasterises to the figure's own pixels, text within antialiasing.
     @Test func everyFigureReplaysAsItWasDrawn() throws {
@@ -130,7 +191,11 @@ import Testing
             ("filters", FilterGrid.render(weight)),
             ("synthesis", captionedGrid([crop, crop], captions: ["channel 3\nloss 1.2", "channel 4"], columns: 2)),
         ]
+        var overflowing = Image(width: 40, height: 20, channels: 3, color: [255, 255, 255])
+        overflowing.drawText(Self.wide, x: 2, y: 2)
+        #expect(textOutsideItsCanvas(prediction).isEmpty && textOutsideItsCanvas(overflowing).count == 1, "the check itself")
         for (name, figure) in figures {
+            #expect(textOutsideItsCanvas(figure).isEmpty, "\(name): \(textOutsideItsCanvas(figure))")
             #expect(figure.drawing != nil, "\(name): drawn into pixels directly, so SVG and PDF would only embed a picture")
             let replayed = VectorFigure.rasterize(figure)
             let differences = zip(replayed.pixels, figure.rgb().pixels).map { abs(Int($0) - Int($1)) }

@@ -261,6 +261,47 @@ import Testing
         #expect(maxRelativeError(unsplit.scalars, x.matmul(w).scalars) < 1e-4)     // an unsplit GEMM rounds its edge tiles its own way
     }
 
+    /// The pool runs every part exactly once, for more parts than threads and from several
+    /// callers at once (one gets the pool, the others run serially); nested calls run serially;
+    /// forEach covers its range once in grain-aligned chunks.
+    @Test func poolRunsEveryPartOnce() throws {
+        #expect(Parallel.threads >= 1)
+        for parts in [2, 3, 7, 64, 1000] {
+            let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: parts)
+            defer { counts.deallocate() }
+            counts.initialize(repeating: 0)
+            Parallel.run(parts) { part in
+                counts[part] += 1
+                var nested = [Int](repeating: 0, count: 3)
+                nested.withUnsafeMutableBufferPointer { n in Parallel.run(3) { n[$0] += 1 } }
+                if nested != [1, 1, 1] { counts[part] += 100 }
+            }
+            #expect(counts.allSatisfy { $0 == 1 }, "\(parts) parts")
+        }
+        let totals = try Parallel.concurrently(4) { caller -> Int in
+            var sum = 0
+            for _ in 0..<50 {
+                let cells = UnsafeMutableBufferPointer<Int>.allocate(capacity: 9)
+                cells.initialize(repeating: 0)
+                Parallel.run(9) { cells[$0] = $0 + 1 }
+                sum += cells.reduce(0, +)
+                cells.deallocate()
+            }
+            return sum
+        }
+        #expect(totals == [Int](repeating: 50 * 45, count: 4))
+        let covered = UnsafeMutableBufferPointer<Int>.allocate(capacity: 1003)
+        defer { covered.deallocate() }
+        covered.initialize(repeating: 0)
+        var aligned = true
+        Parallel.forEach(1003, grain: 8) { range in
+            if range.lowerBound % 8 != 0 { aligned = false }
+            for i in range { covered[i] += 1 }
+        }
+        #expect(covered.allSatisfy { $0 == 1 } && aligned)
+        Parallel.split(limit: 1) { part, parts in #expect(part == 0 && parts == 1) }
+    }
+
     /// GEMMLog sees each product made while recording, with its shape, and none made before.
     /// (Other tests may run GEMMs at the same time: only these odd shapes are looked at.)
     @Test func gemmLogRecordsShapes() {

@@ -34,6 +34,9 @@ typedef struct {
 /// A plan for one kind of pass at one shape, or NULL (with a reason in `error`, if given) when
 /// oneDNN has no implementation for it.
 fovea_conv *fovea_conv_create(const fovea_conv_shape *shape, fovea_conv_kind kind, const char **error);
+
+/// Sizes oneDNN's OpenMP team (n threads) for every later execution.
+void fovea_dnnl_set_threads(int n);
 void fovea_conv_destroy(fovea_conv *plan);
 
 /// Bytes of scratch the plan's passes need (a multiple of 64).

@@ -12,12 +12,12 @@ import CBLAS
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C,
 /// op(A) is m x k, op(B) is k x n, C is m x n (leading dimensions lda, ldb, ldc).
 ///
-/// On Linux, OpenBLAS runs single-threaded and large products are split in two halves (columns
-/// of C, or rows when C has more rows than columns) run on both cores by ``Parallel``:
+/// On Linux, OpenBLAS runs single-threaded and large products are split in pieces (columns
+/// of C, or rows when C has more rows than columns) run on every core by ``Parallel``:
 /// OpenBLAS's own worker threads spin between calls and would steal the cores from Fovea's
 /// other parallel kernels.
 /// `split: false` keeps the product on the calling core (callers that run several independent
-/// products on both cores themselves).
+/// products on every core themselves).
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
            b: UnsafePointer<Float>, ldb: Int,
@@ -27,7 +27,7 @@ func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         let start = DispatchTime.now().uptimeNanoseconds
         untimedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                      beta: beta, c: c, ldc: ldc, split: split)
-        GEMMLog.record(.init(m: m, n: n, k: k, transA: transA, transB: transB, bothCores: split,
+        GEMMLog.record(.init(m: m, n: n, k: k, transA: transA, transB: transB, splitAcrossCores: split,
                              microseconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3))
         return
     }
@@ -55,25 +55,25 @@ private func untimedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, al
         return gemv(transposed: transA, rows: transA ? k : m, columns: transA ? m : k, alpha: alpha, a: a, lda: lda,
                     x: b, incx: transB ? 1 : ldb, beta: beta, y: c, incy: ldc, outputs: m)
     }
-    let parallel = 2
-    guard m * n * k >= 1 << 20 && !Parallel.isSerial else {
+    guard m * n * k >= 1 << 20 && !Parallel.isSerial && Parallel.threads > 1 else {
         return blasCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
-    // Each core packs its half of one operand and all of the other: split the side whose
-    // shared operand is smaller (columns when m <= n, so both cores pack all of op(A), m x k).
+    // Each core packs its share of one operand and all of the other: split the side whose
+    // shared operand is smaller (columns when m <= n, so every core packs all of op(A), m x k),
+    // into pieces of at least 32 columns, or rows.
     if n >= 64 && (m <= n || m < 64) {
-        // Split the columns of C (and of op(B)): ceil(n / 2) rounded up to a multiple of 16.
-        let half = ((n + parallel - 1) / parallel + 15) / 16 * 16
-        Parallel.run(parallel) { part in
-            let j0 = part * half, cols = min(n - j0, half)
+        // Split the columns of C (and of op(B)): ceil(n / parts) rounded up to a multiple of 16.
+        Parallel.split(limit: n / 32) { part, parts in
+            let piece = ((n + parts - 1) / parts + 15) / 16 * 16
+            let j0 = part * piece, cols = min(n - j0, piece)
             guard cols > 0 else { return }
             blasCall(transA, transB, m, cols, k, alpha, a, lda, transB ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc)
         }
     } else {
         // Split the rows of C (and of op(A)).
-        let half = (m + parallel - 1) / parallel
-        Parallel.run(parallel) { part in
-            let i0 = part * half, rows = min(m - i0, half)
+        Parallel.split(limit: m) { part, parts in
+            let piece = (m + parts - 1) / parts
+            let i0 = part * piece, rows = min(m - i0, piece)
             guard rows > 0 else { return }
             blasCall(transA, transB, rows, n, k, alpha, transA ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc)
         }
@@ -83,18 +83,22 @@ private func untimedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, al
 
 #if !canImport(Accelerate)
 /// y = alpha op(A) x + beta y for a row-major rows x columns A (op(A) = A^T when `transposed`),
-/// `outputs` entries of y; large products split their outputs over both cores.
+/// `outputs` entries of y; large products split their outputs over the cores.
 private func gemv(transposed: Bool, rows: Int, columns: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                   x: UnsafePointer<Float>, incx: Int, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int, outputs: Int) {
     func call(_ first: Int, _ count: Int) {
+        guard count > 0 else { return }
         // Outputs first ..< first + count: rows of A, or columns when transposed.
         cblas_sgemv(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans,
                     Int32(transposed ? rows : count), Int32(transposed ? count : columns), alpha,
                     transposed ? a + first : a + first * lda, Int32(lda), x, Int32(incx), beta, y + first * incy, Int32(incy))
     }
     guard rows * columns >= 1 << 18 && outputs >= 64 else { return call(0, outputs) }
-    let half = (outputs / 2 + 15) / 16 * 16
-    Parallel.run(2) { part in part == 0 ? call(0, half) : call(half, outputs - half) }
+    Parallel.split(limit: outputs / 32) { part, parts in
+        let piece = (outputs / parts + 15) / 16 * 16
+        let first = min(part * piece, outputs)
+        call(first, part == parts - 1 ? outputs - first : min(piece, outputs - first))
+    }
 }
 #endif
 
@@ -132,8 +136,8 @@ public enum GEMMLog {
     public struct Product: Sendable {
         public let m, n, k: Int
         public let transA, transB: Bool
-        /// Split over both cores by ``sgemm`` (else one core, beside another product).
-        public let bothCores: Bool
+        /// Split over the cores by ``sgemm`` (else one core, beside another product).
+        public let splitAcrossCores: Bool
         public let microseconds: Double
         /// 2 m n k / time.
         public var gigaflops: Double { 2 * Double(m * n * k) / microseconds / 1e3 }

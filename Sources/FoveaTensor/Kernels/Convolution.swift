@@ -34,8 +34,8 @@ enum Convolution {
                        _ col: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
         let rows = channels * d.kh * d.kw
         let rowStride = rowStride ?? d.hwo
-        Parallel.run(min(rows, 2)) { part in
-            for row in stride(from: part, to: rows, by: 2) {
+        Parallel.split(limit: rows) { part, parts in
+            for row in stride(from: part, to: rows, by: parts) {
                 let c = row / (d.kh * d.kw), ky = (row / d.kw) % d.kh, kx = row % d.kw
                 let plane = x + c * d.h * d.w
                 let dst = col + row * rowStride
@@ -61,8 +61,8 @@ enum Convolution {
     static func col2im(_ col: UnsafePointer<Float>, channels: Int, _ d: Dims, _ g: Conv2dGeometry,
                        _ dx: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
         let rowStride = rowStride ?? d.hwo
-        Parallel.run(min(channels, 2)) { part in
-            for c in stride(from: part, to: channels, by: 2) {
+        Parallel.split(limit: channels) { part, parts in
+            for c in stride(from: part, to: channels, by: parts) {
                 let plane = dx + c * d.h * d.w
                 for ky in 0..<d.kh {
                     for kx in 0..<d.kw {
@@ -150,11 +150,10 @@ enum Convolution {
         swapBlocks(x, outer: c, inner: n, plane: p, into: out)
     }
 
-    /// [A, B, P] -> [B, A, P]: out[b, a, :] = x[a, b, :], split by b across the two cores.
+    /// [A, B, P] -> [B, A, P]: out[b, a, :] = x[a, b, :], split by b across the cores.
     static func swapBlocks(_ x: UnsafePointer<Float>, outer a: Int, inner b: Int, plane p: Int,
                            into out: UnsafeMutablePointer<Float>) {
-        let parts = a * b * p >= 1 << 16 ? min(b, 2) : 1
-        Parallel.run(parts) { part in
+        Parallel.split(limit: a * b * p >= 1 << 16 ? b : 1) { part, parts in
             for j in stride(from: part, to: b, by: parts) {
                 for i in 0..<a { (out + (j * a + i) * p).update(from: x + (i * b + j) * p, count: p) }
             }
@@ -176,8 +175,8 @@ enum Convolution {
                                    _ body: (UnsafeMutablePointer<Float>) -> Void) {
         let columns = d.n * d.hwo, px = x.storage.pointer
         func fill(_ col: UnsafeMutablePointer<Float>) {
-            Parallel.run(min(d.n, 2)) { part in
-                for b in stride(from: part, to: d.n, by: 2) {
+            Parallel.split(limit: d.n) { part, parts in
+                for b in stride(from: part, to: d.n, by: parts) {
                     im2col(px + b * d.cin * d.h * d.w, channels: d.cin, d, g, col + b * d.hwo, rowStride: columns)
                 }
             }
@@ -332,8 +331,8 @@ enum Convolution {
                 BufferPool.withScratch(d.k * columns) { col in
                     sgemm(transA: true, m: d.k, n: columns, k: d.cout, a: w.storage.pointer, lda: d.k,
                           b: gathered, ldb: columns, c: col, ldc: columns)
-                    Parallel.run(min(d.n, 2)) { part in
-                        for b in stride(from: part, to: d.n, by: 2) {
+                    Parallel.split(limit: d.n) { part, parts in
+                        for b in stride(from: part, to: d.n, by: parts) {
                             col2im(col + b * d.hwo, channels: d.cin, d, g, pdx + b * d.cin * d.h * d.w, rowStride: columns)
                         }
                     }

@@ -148,7 +148,7 @@ enum Depthwise {
         }
     }
 
-    /// Runs `body(plane, scratch)` for every (image, output channel) plane on both cores;
+    /// Runs `body(plane, scratch)` for every (image, output channel) plane on every core;
     /// `scratch` holds `scratchCount` floats private to the running chunk of planes.
     @inline(__always)
     static func forEachPlane(_ d: Dims, scratchCount: Int, _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {

@@ -8,7 +8,7 @@ enum Elementwise {
         }
     }
 
-    /// Runs `body` over chunks of 0..<count on both cores when the work is large enough to pay
+    /// Runs `body` over chunks of 0..<count on every core when the work is large enough to pay
     /// for the fork (about 64k elements), else in one piece. (The body is called through the
     /// fork, so keep closures out of its inner loop.)
     static func splitOverCores(_ count: Int, _ body: (Range<Int>) -> Void) {
@@ -17,7 +17,7 @@ enum Elementwise {
     }
 
     /// min(max(x, 0), upper) (ReLU with upper = infinity, ReLU6 with 6), eight lanes at a time,
-    /// on both cores. NaN gives 0 for ReLU (`x > 0 ? x : 0`) and stays NaN for a finite upper
+    /// on every core. NaN gives 0 for ReLU (`x > 0 ? x : 0`) and stays NaN for a finite upper
     /// bound (`min(max(x, 0), upper)`), as before vectorising.
     static func relu(_ x: Tensor, upper: Float = .infinity) -> Tensor {
         let src = x.storage.pointer, bounded = upper.isFinite
@@ -56,7 +56,7 @@ enum Elementwise {
     }
 
     /// g where 0 < x < upper, else 0 (the backward of ``relu(_:upper:)``), eight lanes at a time,
-    /// on both cores.
+    /// on every core.
     static func reluBackward(_ g: Tensor, _ x: Tensor, upper: Float = .infinity) -> Tensor {
         let pg = g.storage.pointer, px = x.storage.pointer
         return Tensor(overwriting: x.shape) { out in

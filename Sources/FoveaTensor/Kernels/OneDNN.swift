@@ -70,6 +70,7 @@ enum OneDNN {
                       geometry: [g.stride.h, g.stride.w, g.dilation.h, g.dilation.w, p.top, p.bottom, p.left, p.right], bias: bias)
         return lock.withLock {
             if let made = plans[key] { return made }
+            fovea_dnnl_set_threads(Int32(Parallel.threads))           // the pool's size, --threads included
             var shape = fovea_conv_shape(n: Int64(x[0]), cin: Int64(x[1]), h: Int64(x[2]), w: Int64(x[3]),
                                          cout: Int64(w[0]), kh: Int64(w[2]), kw: Int64(w[3]),
                                          stride_h: Int64(g.stride.h), stride_w: Int64(g.stride.w),

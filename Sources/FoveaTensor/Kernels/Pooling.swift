@@ -190,7 +190,7 @@ enum Pooling {
         let pg = grad.storage.pointer, pi = index.storage.pointer
         return Tensor(shape: inputShape) { out in
             let po = out.baseAddress!, planes = inputShape[0] * inputShape[1]
-            // Planes split across the two cores (each plane's windows stay in that plane).
+            // Planes split across the cores (each plane's windows stay in that plane).
             let parts = planes * oh * ow >= 1 << 15 ? min(planes, 2) : 1
             Parallel.forEach(planes, grain: parts == 1 ? planes : 1) { chunk in
                 for plane in chunk {

@@ -115,7 +115,7 @@ enum Winograd {
 
     /// body(ξ) for the 16 tile positions, each product on one core, the cores claiming ξ in
     /// turn: one fork-join instead of 16, and every matrix packed once (a product split in
-    /// halves packs its shared operand on both cores).
+    /// halves packs its shared operand on every core).
     static func productsOnBothCores(_ body: (Int) -> Void) {
         Parallel.forEach(16) { range in range.forEach(body) }
     }
@@ -236,7 +236,7 @@ enum Winograd {
 
     /// u[ξ * step + co * cin + ci] = (G g G^T)[ξ] for each 3x3 filter g = w[co, ci], or with
     /// `adjoint` for g = w[ci, co] flipped (w is then [Cin, Cout, 3, 3]). Written in u's order,
-    /// on both cores from 4096 filters (in runs of 16: whole cache lines of each stream).
+    /// on every core from 4096 filters (in runs of 16: whole cache lines of each stream).
     static func transformWeights(_ w: UnsafePointer<Float>, cout: Int, cin: Int, adjoint: Bool,
                                  into u: UnsafeMutablePointer<Float>, step plane: Int) {
         let filters = cout * cin
