@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),          // tests only: the Kubernetes manifest
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
@@ -94,7 +95,7 @@ let package = Package(
         .testTarget(name: "FoveaViewerTests", dependencies: ["FoveaViewer", "FoveaAdversarial", "FoveaStyle", "FoveaTensor", "_FoveaTestSupport",
                                                             .product(name: "HummingbirdTesting", package: "hummingbird"),
                                                             .product(name: "HTTPTypes", package: "swift-http-types")]),
-        .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI", "_FoveaTestSupport"]),
+        .testTarget(name: "FoveaCLITests", dependencies: ["FoveaCLI", "_FoveaTestSupport", .product(name: "Yams", package: "Yams")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -95,6 +95,23 @@ public struct ConcatenatedDataset: ImageDataset {
     }
 }
 
+/// Images `range` of another dataset, renumbered from 0 (a shard of a batch job).
+public struct DatasetSlice: ImageDataset {
+    public let base: any ImageDataset
+    public let range: Range<Int>
+
+    public init(_ base: any ImageDataset, _ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= base.count, "slice \(range) outside 0..<\(base.count)")
+        (self.base, self.range) = (base, range)
+    }
+
+    public var count: Int { range.count }
+    public var labels: [Int]? { base.labels.map { Array($0[range]) } }
+    public var classNames: [String] { base.classNames }
+    public func image(at index: Int) throws -> Image { try base.image(at: range.lowerBound + index) }
+    public func name(at index: Int) -> String { base.name(at: range.lowerBound + index) }
+}
+
 /// Fashion-MNIST (Zalando), as the Debian package `dataset-fashion-mnist` installs it.
 public enum FashionMNIST {
     public static let classNames = FashionCNN.fashionMNISTClasses

@@ -50,12 +50,16 @@ struct Embed: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    @Option(name: .long, help: Shard.help)
+    var shard: Shard?
+
     func run() throws {
         try checkWritable(output, flag: "-o", extensions: ["npy"])
         if let labels { try checkWritable(labels, flag: "--labels", extensions: ["npy"]) }
         if let paths { try checkWritable(paths, flag: "--paths", extensions: nil) }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         if dataset.lowercased().hasSuffix(".csv") {
+            if shard != nil { throw ValidationError("--shard: \(dataset) is read whole (no network runs on it); nothing to shard") }
             let (pixels, digitLabels) = try Digits.load(URL(fileURLWithPath: dataset))
             try NPY.write(pixels, to: URL(fileURLWithPath: output))
             if let labels { try NPY.write(digitLabels, to: URL(fileURLWithPath: labels)) }
@@ -63,9 +67,17 @@ struct Embed: ParsableCommand {
             return
         }
         let classifier = try model.load()
-        let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
-        if labels != nil && data.labels == nil {
+        let whole = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
+        if labels != nil && whole.labels == nil {
             throw FoveaError("--labels: \(dataset) has no labels (give a folder with class subfolders, or an IDX file with its labels file)")
+        }
+        var data = whole
+        if let shard {
+            let batches = (whole.count + batch - 1) / batch
+            guard shard.count <= batches else {
+                throw ValidationError("--shard \(shard.index)/\(shard.count): \(dataset) is only \(batches) batch\(batches == 1 ? "" : "es") of --batch \(batch); use at most \(batches) shards")
+            }
+            data = DatasetSlice(whole, shard.rows(of: whole.count, batch: batch))
         }
         let embedding = try classifier.embed(data, layer: layer, batch: batch, progress: ProgressBar(label: "embed").update)
         try NPY.write(embedding, to: URL(fileURLWithPath: output))
@@ -75,11 +87,21 @@ struct Embed: ParsableCommand {
             try (names.joined(separator: "\n") + "\n").write(toFile: paths, atomically: true, encoding: .utf8)
         }
         let layerText = layer ?? (classifier.spec.featuresLayer.map { "\($0), the input of \(classifier.spec.classifier)" } ?? "input of \(classifier.embeddingLayer)")
+        if let shard, let slice = data as? DatasetSlice {
+            var files = ["output": output]
+            files["labels"] = labels
+            files["paths"] = paths
+            let settings = ["dataset": dataset, "model": classifier.spec.name, "layer": layer ?? "", "batch": String(batch),
+                            "skip-unreadable": String(skipUnreadable), "features": String(embedding.shape[1])]
+            try ShardManifest(command: "embed", shard: shard.index, of: shard.count, rows: [slice.range.lowerBound, slice.range.upperBound],
+                              total: whole.count, settings: settings, files: files).write(beside: output)
+        }
         if json {
             struct Report: Encodable { let images: Int; let features: Int; let layer: String; let output: String; let labels: String?; let paths: String? }
             return try printJSON(Report(images: data.count, features: embedding.shape[1], layer: layerText, output: output, labels: labels, paths: paths))
         }
-        print("\(data.count) images x \(embedding.shape[1]) features (\(layerText)) -> \(output)")
+        let share = shard.map { " (shard \($0.index) of \($0.count): images \((data as! DatasetSlice).range.lowerBound)..<\((data as! DatasetSlice).range.upperBound) of \(whole.count))" } ?? ""
+        print("\(data.count) images x \(embedding.shape[1]) features (\(layerText))\(share) -> \(output)")
     }
 }
 

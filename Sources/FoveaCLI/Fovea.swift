@@ -24,7 +24,7 @@ struct FoveaCommand: ParsableCommand {
           fovea layers --model resnet18
         """,
         version: "fovea 0.9 (\(ONNXOperators.count) ONNX operators, \(ModelSpec.all.count) built-in models)",
-        subcommands: [Classify.self, Saliency.self, Explain.self, Filters.self, Activations.self, TopPatchesCommand.self, Embed.self, Neighbors.self, PCACommand.self, TSNECommand.self, MapCommand.self, Visualize.self, Dream.self, Invert.self, Spectrum.self, Texture.self, Style.self, TrainStyle.self, Stylize.self, TrainAdaIN.self, AdaIN.self, BenchStyle.self, Attack.self, Robustness.self, Train.self, Layers.self, Models.self, RunONNX.self, Serve.self, Bench.self]
+        subcommands: [Classify.self, Saliency.self, Explain.self, Filters.self, Activations.self, TopPatchesCommand.self, Embed.self, Neighbors.self, PCACommand.self, TSNECommand.self, MapCommand.self, Visualize.self, Dream.self, Invert.self, Spectrum.self, Texture.self, Style.self, TrainStyle.self, Stylize.self, TrainAdaIN.self, AdaIN.self, BenchStyle.self, Attack.self, Robustness.self, Train.self, Layers.self, Models.self, RunONNX.self, Serve.self, Merge.self, Bench.self]
     )
 
     /// Runs the command; any failure is one line on stderr ("fovea: error: ...") and a non-zero

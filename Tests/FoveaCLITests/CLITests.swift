@@ -444,6 +444,38 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(abs((report["precision"] as? Double ?? 0) - value) < 1e-4)
     }
 
+    /// Three --shard runs merged are one run, byte for byte (embeddings, labels, paths); merge
+    /// refuses a missing, repeated or foreign shard with one line.
+    @Test func shardedEmbeddingMergesToTheSingleRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-shards-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let common = ["embed", "fashion-mnist:test", "--model", "fashion-cnn", "--batch", "700"]
+        let one = try fovea(common + ["-o", file("one.npy"), "--labels", file("one-l.npy"), "--paths", file("one.txt")])
+        #expect(one.status == 0, "\(one.err)")
+        for k in 1...3 {
+            let r = try fovea(common + ["--shard", "\(k)/3", "-o", file("p\(k).npy"), "--labels", file("p\(k)-l.npy"), "--paths", file("p\(k).txt")])
+            #expect(r.status == 0 && r.out.contains("shard \(k) of 3"), "\(r.out) \(r.err)")
+        }
+        // 15 batches of 700: shards of 5 batches, so shard 3 is images 7000..<10000.
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file("p3.npy.shard.json")))) as! [String: Any]
+        #expect(manifest["rows"] as? [Int] == [7000, 10000] && manifest["total"] as? Int == 10000)
+        let m = try fovea(["merge", file("p3.npy"), file("p1.npy"), file("p2.npy"), "-o", file("m.npy"), "--labels", file("m-l.npy"), "--paths", file("m.txt")])
+        #expect(m.status == 0, "\(m.err)")
+        for (merged, single) in [("m.npy", "one.npy"), ("m-l.npy", "one-l.npy"), ("m.txt", "one.txt")] {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: file(merged))) == Data(contentsOf: URL(fileURLWithPath: file(single))), "\(merged)")
+        }
+        try expectOneLineFailure(["merge", file("p1.npy"), file("p3.npy"), "-o", file("x.npy")], mentions: ["shard 2 of 3 missing"])
+        try expectOneLineFailure(["merge", file("p1.npy"), file("p1.npy"), file("p2.npy"), file("p3.npy"), "-o", file("x.npy")], mentions: ["given twice"])
+        try expectOneLineFailure(["merge", file("one.npy"), "-o", file("x.npy")], mentions: ["one.npy", "--shard"])
+        let other = try fovea(["embed", "fashion-mnist:test", "--model", "fashion-cnn", "--batch", "500", "--shard", "2/3", "-o", file("q2.npy")])
+        #expect(other.status == 0, "\(other.err)")
+        try expectOneLineFailure(["merge", file("p1.npy"), file("q2.npy"), file("p3.npy"), "-o", file("x.npy")], mentions: ["q2.npy", "batch"])
+        try expectOneLineFailure(common + ["--shard", "4/3", "-o", file("y.npy")], mentions: ["--shard"])
+        try expectOneLineFailure(common + ["--shard", "1/16", "-o", file("y.npy")], mentions: ["15 batches", "at most 15 shards"])
+    }
+
     /// Every method on a 28x28 grayscale input: occlusion's patch scales with the input (4 px, stride 2).
     @Test func explainAFashionImage() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-explain-\(UUID().uuidString)")
