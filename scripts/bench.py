@@ -214,6 +214,12 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def measured_lines() -> list[str]:
+    """The date and host lines every results file starts with."""
+    return [f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+            f"- host: {cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("fovea_bin", nargs="?", default=os.path.join(".build", "release", "fovea"),
@@ -267,8 +273,7 @@ def main() -> int:
     header = [
         "# Fovea benchmark",
         "",
-        f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
-        f"- host: {cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}",
+        *measured_lines(),
         f"- Fovea: {fovea.get('peer', 'fovea')}, {fovea.get('threads', '?')} threads, GEMM by {fovea.get('blas', '?')}; "
         f"PyTorch: {torch_.get('peer', 'pytorch')}, {torch_.get('threads', '?')} threads",
         f"- input 1x3x224x224 float32, batch 1; warm-up then {args.runs} timed runs per pass in each of {args.rounds} "

@@ -18,10 +18,8 @@ Scream, resized once with PIL and written as PNG so that neither side resizes ag
 Writes bench/results-style.md (min and median milliseconds, ratio Fovea / PyTorch of the medians).
 """
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,7 +31,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import style_torch as st  # noqa: E402
-from bench import cpu_name  # noqa: E402
+from bench import measured_lines  # noqa: E402
 
 
 def timed(fn, runs):
@@ -126,12 +124,10 @@ def main():
     _, loss, _, _, evals, seconds = st.gatys(c, s, n, 1000.0, history=20, onnx_path=onnx)
     torch_g = {"loss": loss, "evaluations": evals, "seconds": seconds}
 
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Texture and style speed: Fovea vs PyTorch",
         "",
-        f"- date: {now}",
-        f"- host: {cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}",
+        *measured_lines(),
         f"- 2 threads each; {args.runs} timed runs after a warm-up (min / median ms); ratio = Fovea / PyTorch medians. "
         "Made by `scripts/bench_style.py` (part of `make bench`).",
         "",

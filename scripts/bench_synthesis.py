@@ -23,10 +23,8 @@ Fovea's and lucent's `_blocks.2` channel speed against their class speed.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -35,7 +33,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from bench import cpu_name, merge_reports, run_peer  # noqa: E402
+from bench import measured_lines, merge_reports, run_peer  # noqa: E402
 
 LUCENT = ["--size", "224", "--param", "fft", "--decorrelate", "--transforms", "standard", "--seed", "0"]
 # horama's MACO per step: 6 crops (side 0.25-0.30 of the image, centres 0.5 + 0.15 N(0,1)),
@@ -149,8 +147,7 @@ def main() -> int:
     header = [
         "# Feature visualisation: Fovea against torch-lucent and horama",
         "",
-        f"- date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
-        f"- host: {cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}",
+        *measured_lines(),
         f"- peer: {peer.get('peer')} ({peer.get('threads')} threads, roi_align: {peer.get('roi_align')})",
         f"- EfficientNet-Lite0, 224x224, {args.steps} steps per run; {args.runs} runs per workload and side in each of "
         f"{args.rounds} alternating rounds, samples pooled; the peer times its runs after a warm-up run, each Fovea "

@@ -11,10 +11,8 @@ each cell is the median over rounds (and runs). Speed-up = time at the first cou
 each. Writes bench/results-threads.md (part of `make bench`).
 """
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,7 +21,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from bench import cpu_name  # noqa: E402
+from bench import measured_lines  # noqa: E402
 
 MODELS = "efficientnet-lite0,resnet18"
 METHODS = "gradient,integrated-gradients,occlusion"
@@ -82,12 +80,10 @@ def main():
             for name, (value, unit, higher) in one_round(args.fovea, c, args.cache, tmp).items():
                 samples[c].setdefault(name, []).append((value, unit, higher))
     base = counts[0]
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Fovea on 1 thread and more",
         "",
-        f"- date: {now}",
-        f"- host: {cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}",
+        *measured_lines(),
         f"- `--threads {args.threads}`, {args.rounds} alternating rounds each; median of the rounds (and of each round's runs); "
         f"speed-up = time at {base} thread(s) / time (throughputs inverted). Made by `scripts/bench_threads.py` (part of `make bench`).",
         "",

@@ -20,10 +20,8 @@ The README marks what it does not own:
 Needs only the standard library, and numpy and scikit-learn for --measure.
 """
 import argparse
-import datetime
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -128,19 +126,6 @@ def run(cmd):
     return time.perf_counter() - start, out
 
 
-def host():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
-
-
 def knn_accuracy(y, labels, k=10, folds=5):
     """k-NN vote accuracy of 2-D points, `folds`-fold cross-validation (contiguous folds)."""
     import numpy as np
@@ -202,10 +187,10 @@ def measure(fovea, cache):
         precision = json.loads(out)["precision"]
         rows.append(("fashion-precision-at-10", f"{precision:.3f}",
                      "`fovea neighbors --evaluate --k 10`: fashion-cnn features of the 10k test images, cosine, leave-one-out"))
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    from bench import measured_lines
     with open(DOCS_RESULTS, "w", encoding="utf-8") as f:
-        f.write(f"# Numbers quoted in the README (measured {now})\n\n")
-        f.write(f"- host: {host()}\n- made by `scripts/readme_sync.py --measure` (part of `make docs`)\n\n")
+        f.write("# Numbers quoted in the README\n\n")
+        f.write("\n".join(measured_lines()) + "\n- made by `scripts/readme_sync.py --measure` (part of `make docs`)\n\n")
         f.write("| key | value | how |\n|---|---|---|\n")
         for key, value, how in rows:
             f.write(f"| `{key}` | {value} | {how} |\n")
