@@ -15,6 +15,11 @@ public struct RobustnessCurve: Sendable, Codable {
     /// Wall time of the whole curve, and attacked images per second (images x epsilons / seconds).
     public let seconds: Double
     public var imagesPerSecond: Double { Double(images * epsilons.count) / max(seconds, 1e-9) }
+
+    public init(method: String, epsilons: [Float], accuracies: [Float], images: Int, reference: String, seconds: Double) {
+        (self.method, self.epsilons, self.accuracies, self.images, self.reference, self.seconds)
+            = (method, epsilons, accuracies, images, reference, seconds)
+    }
 }
 
 extension ImageClassifier {
@@ -24,15 +29,32 @@ extension ImageClassifier {
     public func robustness(count: Int, labels: [Int], pixels: (Range<Int>) throws -> Tensor, epsilons: [Float],
                            method: AttackSettings.Method, steps: Int = 10, batch: Int = 100, reference: String,
                            progress: ((Int, Int) -> Void)? = nil) throws -> RobustnessCurve {
+        precondition(labels.count == count, "one label per image")
+        let start = Date()
+        let correct = try robustnessCounts(images: 0..<count, labels: labels, pixels: pixels, epsilons: epsilons,
+                                           method: method, steps: steps, batch: batch, progress: progress)
+        return RobustnessCurve(method: method.rawValue, epsilons: epsilons,
+                               accuracies: correct.map { Float($0) / Float(max(count, 1)) },
+                               images: count, reference: reference, seconds: Date().timeIntervalSince(start))
+    }
+
+    /// How many of `images` keep their label at each epsilon: the counts behind
+    /// ``robustness(count:labels:pixels:epsilons:method:steps:batch:reference:progress:)``, for
+    /// any run of images (a shard of a batch job). `labels[i]` is image `images.lowerBound + i`'s.
+    /// Batches start at images.lowerBound + k batch, and each batch's random start is seeded by
+    /// its first image's index, so a shard that starts on a batch boundary counts what a whole
+    /// run counts for those images.
+    public func robustnessCounts(images: Range<Int>, labels: [Int], pixels: (Range<Int>) throws -> Tensor, epsilons: [Float],
+                                 method: AttackSettings.Method, steps: Int = 10, batch: Int = 100,
+                                 progress: ((Int, Int) -> Void)? = nil) throws -> [Int] {
         try FrozenWeights.run {
-            precondition(labels.count == count, "one label per image")
+            precondition(labels.count == images.count, "one label per image")
             precondition(batch >= 1, "batch must be at least 1")
-            let start = Date()
             var correct = [Int](repeating: 0, count: epsilons.count)
-            for first in stride(from: 0, to: count, by: batch) {
-                let range = first..<min(first + batch, count)
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: batch) {
+                let range = first..<min(first + batch, images.upperBound)
                 let clean = try pixels(range)
-                let y = Array(labels[range])
+                let y = Array(labels[(range.lowerBound - images.lowerBound)..<(range.upperBound - images.lowerBound)])
                 for (e, epsilon) in epsilons.enumerated() {
                     var settings = AttackSettings(method: method, epsilon: epsilon)
                     settings.steps = steps
@@ -40,11 +62,9 @@ extension ImageClassifier {
                     let attacked = epsilon == 0 ? clean : perturb(clean, labels: y, targeted: false, settings)
                     correct[e] += zip(self.logits(normalizedInput(attacked)).argmax(), y).filter { $0 == $1 }.count
                 }
-                progress?(range.upperBound, count)
+                progress?(range.upperBound - images.lowerBound, images.count)
             }
-            return RobustnessCurve(method: method.rawValue, epsilons: epsilons,
-                                   accuracies: correct.map { Float($0) / Float(max(count, 1)) },
-                                   images: count, reference: reference, seconds: Date().timeIntervalSince(start))
+            return correct
         }
     }
 }

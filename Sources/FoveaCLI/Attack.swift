@@ -250,17 +250,29 @@ struct Robustness: ParsableCommand {
     @Option(name: .long, help: "Use only the first N images of the dataset.")
     var limit: Int?
 
-    @Option(name: [.customShort("o"), .long], help: "The plot (.png, or .svg / .pdf for vector text).")
+    @Option(name: [.customShort("o"), .long], help: "The plot (.png, or .svg / .pdf for vector text); with --shard, the shard's counts (.json) for `fovea merge`.")
     var output: String?
 
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    @Option(name: .long, help: Shard.help)
+    var shard: Shard?
+
+    /// A shard's result: how many of its images kept their label at each epsilon.
+    struct PartialCounts: Codable {
+        let correct: [Int]
+        let seconds: Double
+    }
+
     func run() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         if let limit { guard limit >= 1 else { throw ValidationError("--limit must be at least 1") } }
-        if let output { try checkWritable(output, flag: "-o") }
+        if shard != nil {
+            guard let output else { throw ValidationError("--shard needs -o FILE.json for the shard's counts") }
+            try checkWritable(output, flag: "-o", extensions: ["json"])
+        } else if let output { try checkWritable(output, flag: "-o") }
         // The values, and each as the user wrote it ("8/255"), sorted together.
         let written = try epsilons.split(separator: ",").map { text in
             (value: try AttackSettings.parseEpsilon(String(text), option: "--epsilons"), text: text.trimmingCharacters(in: .whitespaces))
@@ -270,6 +282,13 @@ struct Robustness: ParsableCommand {
         let classifier = try model.load(needsClassifier: true)
         let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
         let count = min(limit ?? data.count, data.count)
+        let images = try shard.map { shard -> Range<Int> in
+            let batches = (count + batch - 1) / batch
+            guard shard.count <= batches else {
+                throw ValidationError("--shard \(shard.index)/\(shard.count): \(count) images are only \(batches) batch\(batches == 1 ? "" : "es") of --batch \(batch); use at most \(batches) shards")
+            }
+            return shard.rows(of: count, batch: batch)
+        } ?? 0..<count
         func pixels(_ range: Range<Int>) throws -> Tensor {
             Tensor.concat(try range.map { classifier.pixels(classifier.preprocessing.crop(try data.image(at: $0), mode: .center)) }, axis: 0)
         }
@@ -284,27 +303,48 @@ struct Robustness: ParsableCommand {
                         throw FoveaError("\(dataset): class \(name) is not one of \(classifier.spec.name)'s labels")
                     }
                 }
-            labels = classes.prefix(count).map { indices?[$0] ?? $0 }
+            labels = classes[images].map { indices?[$0] ?? $0 }
             if let bad = labels.first(where: { $0 >= classifier.labels.names.count }) {
                 throw FoveaError("\(dataset): label \(bad) out of range for \(classifier.spec.name)'s \(classifier.labels.names.count) classes")
             }
             reference = "labels"
         } else {
-            labels = try stride(from: 0, to: count, by: batch).flatMap { first -> [Int] in
-                let p = try pixels(first..<min(first + batch, count))
+            labels = try stride(from: images.lowerBound, to: images.upperBound, by: batch).flatMap { first -> [Int] in
+                let p = try pixels(first..<min(first + batch, images.upperBound))
                 return classifier.logits(classifier.normalizedInput(p)).argmax()
             }
             reference = "clean predictions"
         }
-        let curve = try classifier.robustness(count: count, labels: labels, pixels: pixels, epsilons: values, method: method,
-                                              steps: steps, batch: batch, reference: reference,
-                                              progress: ProgressBar(label: "robustness").update)
-        if let output { try RobustnessPlot.render(curve, labels: written.map(\.text)).save(path: output) }
+        let start = Date()
+        let correct = try classifier.robustnessCounts(images: images, labels: labels, pixels: pixels, epsilons: values, method: method,
+                                                      steps: steps, batch: batch, progress: ProgressBar(label: "robustness").update)
+        let seconds = Date().timeIntervalSince(start)
+        if let shard, let output {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(PartialCounts(correct: correct, seconds: seconds)).write(to: URL(fileURLWithPath: output), options: .atomic)
+            let settings = ["dataset": dataset, "model": classifier.spec.name, "method": method.rawValue,
+                            "epsilons": written.map(\.text).joined(separator: ","), "steps": String(steps), "batch": String(batch),
+                            "skip-unreadable": String(skipUnreadable), "reference": reference]
+            try ShardManifest(command: "robustness", shard: shard.index, of: shard.count, rows: [images.lowerBound, images.upperBound],
+                              total: count, settings: settings, files: ["output": output]).write(beside: output)
+            print("shard \(shard.index) of \(shard.count): images \(images.lowerBound)..<\(images.upperBound) of \(count) -> \(output)")
+            return
+        }
+        let curve = RobustnessCurve(method: method.rawValue, epsilons: values, accuracies: correct.map { Float($0) / Float(max(count, 1)) },
+                                    images: count, reference: reference, seconds: seconds)
+        try Self.report(curve, epsilonLabels: written.map(\.text), output: output, json: json)
+    }
+
+    /// The single run's output, also written by `fovea merge` from the shards' counts: the plot
+    /// at `output`, and the table (or JSON) on stdout.
+    static func report(_ curve: RobustnessCurve, epsilonLabels: [String], output: String?, json: Bool) throws {
+        if let output { try RobustnessPlot.render(curve, labels: epsilonLabels).save(path: output) }
         if json {
             try printJSON(curve)
             return
         }
-        print("\(method.rawValue) on \(curve.images) images, accuracy vs \(reference):")
+        print("\(curve.method) on \(curve.images) images, accuracy vs \(curve.reference):")
         print("  epsilon      (0..255)   accuracy")
         for (e, a) in zip(curve.epsilons, curve.accuracies) {
             print("  \(String(format: "%-11.4g", e))  \(String(format: "%-9.3g", e * 255))  \(String(format: "%5.1f%%", a * 100))")

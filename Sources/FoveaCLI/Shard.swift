@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fovea
+import FoveaAdversarial
 import FoveaIO
 import FoveaTensor
 import Foundation
@@ -75,22 +76,26 @@ struct Merge: ParsableCommand {
               -o part$k.npy --labels part$k-labels.npy --paths part$k.txt; done
           fovea merge part1.npy part2.npy part3.npy -o fm.npy --labels fm-labels.npy --paths fm.txt
 
-        Today `embed` shards (see docs/sharding.md for a Slurm job array and a Kubernetes \
-        Indexed Job).
+        `embed` and `robustness` shard (see docs/sharding.md for a Slurm job array and a \
+        Kubernetes Indexed Job). A robustness shard writes its counts to -o FILE.json; the merge \
+        adds them and draws the plot (-o) and the report the single run prints.
         """
     )
 
     @Argument(help: "The shards' outputs (the files given to -o in each shard).")
     var parts: [String]
 
-    @Option(name: [.customShort("o"), .long], help: "The merged result (as -o of the command).")
-    var output: String
+    @Option(name: [.customShort("o"), .long], help: "The merged result, as -o of the single run (embed: the .npy; robustness: the plot, optional).")
+    var output: String?
 
     @Option(name: .long, help: "Merged labels (embed: when the shards wrote --labels).")
     var labels: String?
 
     @Option(name: .long, help: "Merged paths (embed: when the shards wrote --paths).")
     var paths: String?
+
+    @Flag(name: .long, help: "Print JSON (robustness: the curve, as the single run prints it).")
+    var json = false
 
     func run() throws {
         guard !parts.isEmpty else { throw ValidationError("give the shards' outputs") }
@@ -115,12 +120,41 @@ struct Merge: ParsableCommand {
         guard end == first.total else { throw FoveaError("the shards cover \(end) of \(first.total) rows") }
         switch first.command {
         case "embed": try mergeEmbeddings(ordered.map(\.1))
+        case "robustness": try mergeRobustness(ordered.map(\.1))
         default: throw FoveaError("\(parts[0]): shards of `\(first.command)` cannot be merged by this version")
         }
     }
 
+    /// The shards' counts added: the curve, plot and report one run writes (its seconds the sum
+    /// of the shards').
+    func mergeRobustness(_ manifests: [ShardManifest]) throws {
+        if let output { try checkWritable(output, flag: "-o") }
+        for (flag, value) in [("--labels", labels), ("--paths", paths)] where value != nil {
+            throw ValidationError("\(flag): robustness shards have no \(flag.dropFirst(2))")
+        }
+        let settings = manifests[0].settings
+        let epsilonLabels = (settings["epsilons"] ?? "").split(separator: ",").map(String.init)
+        let epsilons = try epsilonLabels.map { try AttackSettings.parseEpsilon($0, option: "--epsilons") }
+        var correct = [Int](repeating: 0, count: epsilons.count), seconds = 0.0
+        for m in manifests {
+            let file = m.files["output"]!
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: file)),
+                  let part = try? JSONDecoder().decode(Robustness.PartialCounts.self, from: data), part.correct.count == epsilons.count else {
+                throw FoveaError("\(file): not a robustness shard's counts")
+            }
+            correct = zip(correct, part.correct).map(+)
+            seconds += part.seconds
+        }
+        let total = manifests[0].total
+        let curve = RobustnessCurve(method: settings["method"] ?? "", epsilons: epsilons,
+                                    accuracies: correct.map { Float($0) / Float(max(total, 1)) },
+                                    images: total, reference: settings["reference"] ?? "", seconds: seconds)
+        try Robustness.report(curve, epsilonLabels: epsilonLabels, output: output, json: json)
+    }
+
     /// Rows concatenated in shard order: embeddings, labels and paths as one run writes them.
     func mergeEmbeddings(_ manifests: [ShardManifest]) throws {
+        guard let output else { throw ValidationError("embed shards: give -o FILE.npy for the merged embeddings") }
         try checkWritable(output, flag: "-o", extensions: ["npy"])
         for (flag, path, role) in [("--labels", labels, "labels"), ("--paths", paths, "paths")] {
             guard let path else { continue }

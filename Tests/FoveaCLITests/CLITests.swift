@@ -476,6 +476,29 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         try expectOneLineFailure(common + ["--shard", "1/16", "-o", file("y.npy")], mentions: ["15 batches", "at most 15 shards"])
     }
 
+    /// Three robustness shards merged give the single run's curve and, byte for byte, its plot.
+    @Test func shardedRobustnessMergesToTheSingleRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-robust-shards-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let common = ["robustness", "fashion-mnist:test", "--model", "fashion-cnn", "--method", "pgd", "--steps", "3",
+                      "--epsilons", "0,0.1,8/255", "--limit", "700", "--batch", "100"]
+        let one = try fovea(common + ["-o", file("one.png"), "--json"])
+        #expect(one.status == 0, "\(one.err)")
+        for k in 1...3 {
+            let r = try fovea(common + ["--shard", "\(k)/3", "-o", file("p\(k).json")])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let m = try fovea(["merge", file("p2.json"), file("p1.json"), file("p3.json"), "-o", file("m.png"), "--json"])
+        #expect(m.status == 0, "\(m.err)")
+        func curve(_ text: String) throws -> [String: Any] { try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any] }
+        let (single, merged) = (try curve(one.out), try curve(m.out))
+        #expect(merged["accuracies"] as? [Double] == single["accuracies"] as? [Double] && merged["images"] as? Int == 700)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: file("m.png"))) == Data(contentsOf: URL(fileURLWithPath: file("one.png"))))
+        try expectOneLineFailure(common + ["--shard", "1/3", "-o", file("p.png")], mentions: ["-o", ".json"])
+    }
+
     /// Every method on a 28x28 grayscale input: occlusion's patch scales with the input (4 px, stride 2).
     @Test func explainAFashionImage() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-explain-\(UUID().uuidString)")
