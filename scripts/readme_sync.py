@@ -187,6 +187,25 @@ def measure(fovea, cache):
         precision = json.loads(out)["precision"]
         rows.append(("fashion-precision-at-10", f"{precision:.3f}",
                      "`fovea neighbors --evaluate --k 10`: fashion-cnn features of the 10k test images, cosine, leave-one-out"))
+        print("command timings...", file=sys.stderr)
+        chelsea = os.path.join(cache, "photos", "chelsea.png")
+        best = lambda cmd, n: min(run(cmd)[0] for _ in range(n))
+        rows.append(("models-seconds", f"{best([fovea, 'models'], 5):.2f} s", "`fovea models`, process start to exit, min of 5"))
+        seconds = best([fovea, "embed", "fashion-mnist:all", "--model", "fashion-cnn", "-o", os.path.join(tmp, "all.npy")], 1)
+        rows.append(("embed-fashion-all-seconds", f"{seconds:.0f} s", "`fovea embed fashion-mnist:all --model fashion-cnn`, one run"))
+        seconds = best([fovea, "top-patches", "fashion-mnist:test", "--model", "fashion-cnn", "--layer", "features.6",
+                        "-o", os.path.join(tmp, "patches.png")], 1)
+        rows.append(("top-patches-fashion-seconds", f"{seconds:.1f} s", "`fovea top-patches fashion-mnist:test --model fashion-cnn --layer features.6`, one run"))
+        epsilons = "0,0.05,0.1,0.15,0.2,0.25,0.3"
+        seconds, out = run([fovea, "robustness", "fashion-mnist:test", "--model", "fashion-cnn", "--method", "fgsm",
+                            "--epsilons", epsilons, "--json"])
+        accuracies = ", ".join(f"{100 * a:.1f}" for a in json.loads(out)["accuracies"])
+        rows.append(("fgsm-fashion-accuracies", f"{accuracies}%", f"`fovea robustness fashion-mnist:test --model fashion-cnn --method fgsm --epsilons {epsilons}`"))
+        rows.append(("fgsm-fashion-seconds", f"{seconds:.0f} s", "the same run, process start to exit"))
+        seconds = best([fovea, "dream", chelsea, "-o", os.path.join(tmp, "dream.png")], 1)
+        rows.append(("dream-seconds", f"{seconds:.1f} s", "`fovea dream chelsea.png`, one run"))
+        seconds = best([fovea, "stylize", chelsea, "--size", "384", "-o", os.path.join(tmp, "stylized.png")], 3)
+        rows.append(("stylize-384-seconds", f"{seconds:.1f} s", "`fovea stylize chelsea.png --size 384`, min of 3"))
     from bench import measured_lines
     with open(DOCS_RESULTS, "w", encoding="utf-8") as f:
         f.write("# Numbers quoted in the README\n\n")
