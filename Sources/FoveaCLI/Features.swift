@@ -148,6 +148,9 @@ struct TopPatchesCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON: per channel, each patch's image, activation and window.")
     var json = false
 
+    @Option(name: .long, help: Shard.help)
+    var shard: Shard?
+
     func run() throws {
         guard k >= 1, topChannels >= 1, batch >= 1 else { throw ValidationError("--k, --top-channels and --batch must be at least 1") }
         let list = try channels.map { text in
@@ -157,11 +160,37 @@ struct TopPatchesCommand: ParsableCommand {
                 return c
             }
         }
-        try checkWritable(output, flag: "-o")
+        try checkWritable(output, flag: "-o", extensions: shard == nil ? Image.savedExtensions : ["json"])
         let classifier = try model.load()
         let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
-        let result = try TopPatches.find(classifier, dataset: data, layer: layer, channels: list,
-                                         topChannels: topChannels, k: k, batch: batch, progress: ProgressBar(label: "top-patches").update)
+        var images = 0..<data.count
+        if let shard {
+            let batches = (data.count + batch - 1) / batch
+            guard shard.count <= batches else {
+                throw ValidationError("--shard \(shard.index)/\(shard.count): \(dataset) is only \(batches) batch\(batches == 1 ? "" : "es") of --batch \(batch); use at most \(batches) shards")
+            }
+            images = shard.rows(of: data.count, batch: batch)
+        }
+        let scan = try TopPatches.Scan(classifier, dataset: data, images: images, layer: layer, channels: list, k: k,
+                                       batch: batch, progress: ProgressBar(label: "top-patches").update)
+        if let shard {
+            try PartialScan(scan).write(to: output)
+            let settings = ["dataset": dataset, "model": classifier.spec.name, "layer": layer, "batch": String(batch),
+                            "channels": channels ?? "", "top-channels": String(topChannels), "k": String(k),
+                            "skip-unreadable": String(skipUnreadable)]
+            try ShardManifest(command: "top-patches", shard: shard.index, of: shard.count, rows: [images.lowerBound, images.upperBound],
+                              total: data.count, settings: settings, files: ["output": output]).write(beside: output)
+            print("shard \(shard.index) of \(shard.count): images \(images.lowerBound)..<\(images.upperBound) of \(data.count) -> \(output)")
+            return
+        }
+        let result = TopPatches(layer: layer, field: scan.field, hits: scan.chosen(channels: list, topChannels: topChannels))
+        try Self.report(result, classifier: classifier, data: data, k: k, output: output, json: json)
+    }
+
+    /// The single run's output, also written by `fovea merge` from the shards' scans: the grid
+    /// at `output`, and the summary (or JSON) on stdout.
+    static func report(_ result: TopPatches, classifier: ImageClassifier, data: any ImageDataset, k: Int, output: String, json: Bool) throws {
+        let layer = result.layer
         var crops: [Int: Image] = [:]
         let grid = try result.grid { i in
             if let c = crops[i] { return c }

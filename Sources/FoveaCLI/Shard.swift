@@ -1,6 +1,7 @@
 import ArgumentParser
 import Fovea
 import FoveaAdversarial
+import FoveaFeatures
 import FoveaIO
 import FoveaTensor
 import Foundation
@@ -72,13 +73,15 @@ struct Merge: ParsableCommand {
         settings, and be all of 1..N, in any order. The result is, byte for byte, what one run \
         without --shard writes.
 
-          for k in 1 2 3; do fovea embed fashion-mnist --model fashion-cnn --shard $k/3 \\
-              -o part$k.npy --labels part$k-labels.npy --paths part$k.txt; done
-          fovea merge part1.npy part2.npy part3.npy -o fm.npy --labels fm-labels.npy --paths fm.txt
+          for k in 1 2 3; do
+            fovea embed fashion-mnist --model fashion-cnn --shard $k/3 -o p$k.npy
+          done
+          fovea merge p1.npy p2.npy p3.npy -o fm.npy
 
-        `embed` and `robustness` shard (see docs/sharding.md for a Slurm job array and a \
-        Kubernetes Indexed Job). A robustness shard writes its counts to -o FILE.json; the merge \
-        adds them and draws the plot (-o) and the report the single run prints.
+        `embed`, `robustness` and `top-patches` shard (see docs/sharding.md for a Slurm job \
+        array and a Kubernetes Indexed Job). A robustness shard writes its counts to -o \
+        FILE.json, a top-patches shard its scan; the merge draws the single run's figure (-o) \
+        and prints its report. top-patches merges need the shards' --model, to cut the patches.
         """
     )
 
@@ -94,8 +97,10 @@ struct Merge: ParsableCommand {
     @Option(name: .long, help: "Merged paths (embed: when the shards wrote --paths).")
     var paths: String?
 
-    @Flag(name: .long, help: "Print JSON (robustness: the curve, as the single run prints it).")
+    @Flag(name: .long, help: "Print JSON (robustness, top-patches: as the single run prints it).")
     var json = false
+
+    @OptionGroup(title: "Model (top-patches: the shards' model, to cut the patches)") var model: ModelOptions
 
     func run() throws {
         guard !parts.isEmpty else { throw ValidationError("give the shards' outputs") }
@@ -121,8 +126,28 @@ struct Merge: ParsableCommand {
         switch first.command {
         case "embed": try mergeEmbeddings(ordered.map(\.1))
         case "robustness": try mergeRobustness(ordered.map(\.1))
+        case "top-patches": try mergeTopPatches(ordered.map(\.1))
         default: throw FoveaError("\(parts[0]): shards of `\(first.command)` cannot be merged by this version")
         }
+    }
+
+    /// The shards' scans merged: the grid and report the single run writes. The crops are cut
+    /// from the dataset again, through the model given to merge (the shards' model, checked).
+    func mergeTopPatches(_ manifests: [ShardManifest]) throws {
+        guard let output else { throw ValidationError("top-patches shards: give -o for the merged grid (.png, .svg or .pdf)") }
+        try checkWritable(output, flag: "-o")
+        let settings = manifests[0].settings
+        let classifier = try model.load()
+        guard classifier.spec.name == settings["model"] else {
+            throw ValidationError("--model: the shards ran \(settings["model"] ?? "?"), not \(classifier.spec.name); give merge the shards' --model")
+        }
+        let data = try openDatasetNoting(settings["dataset"] ?? "", skipUnreadable: settings["skip-unreadable"] == "true")
+        guard data.count == manifests[0].total else { throw FoveaError("\(settings["dataset"] ?? ""): \(data.count) images now, \(manifests[0].total) when the shards ran") }
+        let channels = (settings["channels"] ?? "").isEmpty ? nil : settings["channels"]!.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let scan = TopPatches.Scan.merged(try manifests.map { try PartialScan.read($0.files["output"]!).scan })
+        let result = TopPatches(layer: settings["layer"] ?? "", field: scan.field,
+                                hits: scan.chosen(channels: channels, topChannels: Int(settings["top-channels"] ?? "") ?? 8))
+        try TopPatchesCommand.report(result, classifier: classifier, data: data, k: scan.k, output: output, json: json)
     }
 
     /// The shards' counts added: the curve, plot and report one run writes (its seconds the sum
@@ -178,5 +203,57 @@ struct Merge: ParsableCommand {
             try text.write(toFile: paths, atomically: true, encoding: .utf8)
         }
         print("\(manifests.count) shards, \(manifests.last!.total) rows x \(tensors[0].shape[1]) -> \(output)")
+    }
+}
+
+/// A top-patches shard's scan as JSON: the receptive field, every channel's maximum over the
+/// shard's images (-inf for channels not scanned) and each scanned channel's best hits.
+struct PartialScan: Codable {
+    struct HitRecord: Codable { let image, y, x, height, width: Int; let value: Float }
+    /// size h, w; jump h, w; start h, w
+    let field: [Int]
+    let maxima: [Float]
+    /// Channel (as text: a JSON key) -> hits, in list order.
+    let hits: [String: [HitRecord]]
+    let k: Int
+
+    init(_ scan: TopPatches.Scan) {
+        let f = scan.field
+        field = [f.size.h, f.size.w, f.jump.h, f.jump.w, f.start.h, f.start.w]
+        maxima = scan.maxima
+        k = scan.k
+        hits = Dictionary(uniqueKeysWithValues: scan.best.map { channel, list in
+            (String(channel), list.map { HitRecord(image: $0.image, y: $0.window.y, x: $0.window.x, height: $0.window.height,
+                                                   width: $0.window.width, value: $0.value) })
+        })
+    }
+
+    var scan: TopPatches.Scan {
+        let field = ReceptiveField(size: (self.field[0], self.field[1]), jump: (self.field[2], self.field[3]), start: (self.field[4], self.field[5]))
+        let best = Dictionary(uniqueKeysWithValues: hits.compactMap { key, list in
+            Int(key).map { ($0, list.map { TopPatches.Hit(image: $0.image, value: $0.value, window: ($0.y, $0.x, $0.height, $0.width)) }) }
+        })
+        return TopPatches.Scan(field: field, maxima: maxima, best: best, k: k)
+    }
+
+    static let infinities = (positive: "inf", negative: "-inf", nan: "nan")
+
+    func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: Self.infinities.positive,
+                                                                      negativeInfinity: Self.infinities.negative, nan: Self.infinities.nan)
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    static func read(_ path: String) throws -> PartialScan {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: infinities.positive,
+                                                                        negativeInfinity: infinities.negative, nan: infinities.nan)
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)), let partial = try? decoder.decode(PartialScan.self, from: data),
+              partial.field.count == 6 else {
+            throw FoveaError("\(path): not a top-patches shard's scan")
+        }
+        return partial
     }
 }

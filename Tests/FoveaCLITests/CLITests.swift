@@ -499,6 +499,33 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         try expectOneLineFailure(common + ["--shard", "1/3", "-o", file("p.png")], mentions: ["-o", ".json"])
     }
 
+    /// Three top-patches shards merged give the single run's grid byte for byte and its report;
+    /// the merge refuses another model.
+    @Test func shardedTopPatchesMergeToTheSingleRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-patch-shards-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let common = ["top-patches", "fashion-mnist:test", "--model", "fashion-cnn", "--layer", "features.6",
+                      "--top-channels", "4", "--k", "5", "--batch", "1000"]
+        let one = try fovea(common + ["-o", file("one.png"), "--json"])
+        #expect(one.status == 0, "\(one.err)")
+        for k in 1...3 {
+            let r = try fovea(common + ["--shard", "\(k)/3", "-o", file("p\(k).json")])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let m = try fovea(["merge", file("p3.json"), file("p1.json"), file("p2.json"), "--model", "fashion-cnn", "-o", file("m.png"), "--json"])
+        #expect(m.status == 0, "\(m.err)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: file("m.png"))) == Data(contentsOf: URL(fileURLWithPath: file("one.png"))))
+        func channels(_ text: String) throws -> [[String: Any]] {
+            (try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any])["channels"] as! [[String: Any]]
+        }
+        let (single, merged) = (try channels(one.out), try channels(m.out))
+        #expect(merged.map { $0["channel"] as! Int } == single.map { $0["channel"] as! Int } && single.count == 4)
+        try expectOneLineFailure(["merge", file("p1.json"), file("p2.json"), file("p3.json"), "-o", file("x.png")],
+                                 mentions: ["--model", "fashion-cnn"])
+    }
+
     /// Every method on a 28x28 grayscale input: occlusion's patch scales with the input (4 px, stride 2).
     @Test func explainAFashionImage() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-explain-\(UUID().uuidString)")
