@@ -282,13 +282,7 @@ struct Robustness: ParsableCommand {
         let classifier = try model.load(needsClassifier: true)
         let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
         let count = min(limit ?? data.count, data.count)
-        let images = try shard.map { shard -> Range<Int> in
-            let batches = (count + batch - 1) / batch
-            guard shard.count <= batches else {
-                throw ValidationError("--shard \(shard.index)/\(shard.count): \(count) images are only \(batches) batch\(batches == 1 ? "" : "es") of --batch \(batch); use at most \(batches) shards")
-            }
-            return shard.rows(of: count, batch: batch)
-        } ?? 0..<count
+        let images = try shard?.rows(of: count, batch: batch, dataset: dataset) ?? 0..<count
         func pixels(_ range: Range<Int>) throws -> Tensor {
             Tensor.concat(try range.map { classifier.pixels(classifier.preprocessing.crop(try data.image(at: $0), mode: .center)) }, axis: 0)
         }

@@ -72,13 +72,7 @@ struct Embed: ParsableCommand {
             throw FoveaError("--labels: \(dataset) has no labels (give a folder with class subfolders, or an IDX file with its labels file)")
         }
         var data = whole
-        if let shard {
-            let batches = (whole.count + batch - 1) / batch
-            guard shard.count <= batches else {
-                throw ValidationError("--shard \(shard.index)/\(shard.count): \(dataset) is only \(batches) batch\(batches == 1 ? "" : "es") of --batch \(batch); use at most \(batches) shards")
-            }
-            data = DatasetSlice(whole, shard.rows(of: whole.count, batch: batch))
-        }
+        if let shard { data = DatasetSlice(whole, try shard.rows(of: whole.count, batch: batch, dataset: dataset)) }
         let embedding = try classifier.embed(data, layer: layer, batch: batch, progress: ProgressBar(label: "embed").update)
         try NPY.write(embedding, to: URL(fileURLWithPath: output))
         if let labels, let l = data.labels { try NPY.write(l, to: URL(fileURLWithPath: labels)) }

@@ -163,14 +163,7 @@ struct TopPatchesCommand: ParsableCommand {
         try checkWritable(output, flag: "-o", extensions: shard == nil ? Image.savedExtensions : ["json"])
         let classifier = try model.load()
         let data = try openDatasetNoting(dataset, skipUnreadable: skipUnreadable)
-        var images = 0..<data.count
-        if let shard {
-            let batches = (data.count + batch - 1) / batch
-            guard shard.count <= batches else {
-                throw ValidationError("--shard \(shard.index)/\(shard.count): \(dataset) is only \(batches) batch\(batches == 1 ? "" : "es") of --batch \(batch); use at most \(batches) shards")
-            }
-            images = shard.rows(of: data.count, batch: batch)
-        }
+        let images = try shard?.rows(of: data.count, batch: batch, dataset: dataset) ?? 0..<data.count
         let scan = try TopPatches.Scan(classifier, dataset: data, images: images, layer: layer, channels: list, k: k,
                                        batch: batch, progress: ProgressBar(label: "top-patches").update)
         if let shard {

@@ -23,9 +23,13 @@ struct Shard: ExpressibleByArgument, Equatable {
     static let help = ArgumentHelp("Process only shard K of N (1 <= K <= N) of the dataset and write a partial result for `fovea merge`; for Slurm job arrays and Kubernetes Indexed Jobs (docs/sharding.md).", valueName: "K/N")
 
     /// The images of this shard out of `total`, in `batch`-sized blocks: blocks
-    /// floor((K-1) B / N) ..< floor(K B / N) of the B = ceil(total / batch).
-    func rows(of total: Int, batch: Int) -> Range<Int> {
+    /// floor((K-1) B / N) ..< floor(K B / N) of the B = ceil(total / batch). Throws when there
+    /// are fewer blocks than shards (some shard would be empty); `dataset` names it.
+    func rows(of total: Int, batch: Int, dataset: String) throws -> Range<Int> {
         let blocks = (total + batch - 1) / batch
+        guard count <= blocks else {
+            throw ValidationError("--shard \(index)/\(count): \(dataset) has \(total) images, \(blocks) batch\(blocks == 1 ? "" : "es") of --batch \(batch); use at most \(blocks) shards")
+        }
         let first = (index - 1) * blocks / count, last = index * blocks / count
         return min(first * batch, total)..<min(last * batch, total)
     }

@@ -473,7 +473,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(other.status == 0, "\(other.err)")
         try expectOneLineFailure(["merge", file("p1.npy"), file("q2.npy"), file("p3.npy"), "-o", file("x.npy")], mentions: ["q2.npy", "batch"])
         try expectOneLineFailure(common + ["--shard", "4/3", "-o", file("y.npy")], mentions: ["--shard"])
-        try expectOneLineFailure(common + ["--shard", "1/16", "-o", file("y.npy")], mentions: ["15 batches", "at most 15 shards"])
+        try expectOneLineFailure(common + ["--shard", "1/16", "-o", file("y.npy")], mentions: ["10000 images, 15 batches", "at most 15 shards"])
     }
 
     /// Three robustness shards merged give the single run's curve and, byte for byte, its plot.
