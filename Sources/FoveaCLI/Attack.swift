@@ -314,9 +314,7 @@ struct Robustness: ParsableCommand {
                                                       steps: steps, batch: batch, progress: ProgressBar(label: "robustness").update)
         let seconds = Date().timeIntervalSince(start)
         if let shard, let output {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(PartialCounts(correct: correct, seconds: seconds)).write(to: URL(fileURLWithPath: output), options: .atomic)
+            try ShardJSON.write(PartialCounts(correct: correct, seconds: seconds), to: URL(fileURLWithPath: output))
             let settings = ["dataset": dataset, "model": classifier.spec.name, "method": method.rawValue,
                             "epsilons": written.map(\.text).joined(separator: ","), "steps": String(steps), "batch": String(batch),
                             "skip-unreadable": String(skipUnreadable), "reference": reference]

@@ -71,8 +71,8 @@ struct Embed: ParsableCommand {
         if labels != nil && whole.labels == nil {
             throw FoveaError("--labels: \(dataset) has no labels (give a folder with class subfolders, or an IDX file with its labels file)")
         }
-        var data = whole
-        if let shard { data = DatasetSlice(whole, try shard.rows(of: whole.count, batch: batch, dataset: dataset)) }
+        let rows = try shard?.rows(of: whole.count, batch: batch, dataset: dataset) ?? 0..<whole.count
+        let data: any ImageDataset = shard == nil ? whole : DatasetSlice(whole, rows)
         let embedding = try classifier.embed(data, layer: layer, batch: batch, progress: ProgressBar(label: "embed").update)
         try NPY.write(embedding, to: URL(fileURLWithPath: output))
         if let labels, let l = data.labels { try NPY.write(l, to: URL(fileURLWithPath: labels)) }
@@ -81,20 +81,20 @@ struct Embed: ParsableCommand {
             try (names.joined(separator: "\n") + "\n").write(toFile: paths, atomically: true, encoding: .utf8)
         }
         let layerText = layer ?? (classifier.spec.featuresLayer.map { "\($0), the input of \(classifier.spec.classifier)" } ?? "input of \(classifier.embeddingLayer)")
-        if let shard, let slice = data as? DatasetSlice {
+        if let shard {
             var files = ["output": output]
             files["labels"] = labels
             files["paths"] = paths
             let settings = ["dataset": dataset, "model": classifier.spec.name, "layer": layer ?? "", "batch": String(batch),
                             "skip-unreadable": String(skipUnreadable), "features": String(embedding.shape[1])]
-            try ShardManifest(command: "embed", shard: shard.index, of: shard.count, rows: [slice.range.lowerBound, slice.range.upperBound],
+            try ShardManifest(command: "embed", shard: shard.index, of: shard.count, rows: [rows.lowerBound, rows.upperBound],
                               total: whole.count, settings: settings, files: files).write(beside: output)
         }
         if json {
             struct Report: Encodable { let images: Int; let features: Int; let layer: String; let output: String; let labels: String?; let paths: String? }
             return try printJSON(Report(images: data.count, features: embedding.shape[1], layer: layerText, output: output, labels: labels, paths: paths))
         }
-        let share = shard.map { " (shard \($0.index) of \($0.count): images \((data as! DatasetSlice).range.lowerBound)..<\((data as! DatasetSlice).range.upperBound) of \(whole.count))" } ?? ""
+        let share = shard.map { " (shard \($0.index) of \($0.count): images \(rows.lowerBound)..<\(rows.upperBound) of \(whole.count))" } ?? ""
         print("\(data.count) images x \(embedding.shape[1]) features (\(layerText))\(share) -> \(output)")
     }
 }

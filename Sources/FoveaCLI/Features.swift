@@ -167,7 +167,7 @@ struct TopPatchesCommand: ParsableCommand {
         let scan = try TopPatches.Scan(classifier, dataset: data, images: images, layer: layer, channels: list, k: k,
                                        batch: batch, progress: ProgressBar(label: "top-patches").update)
         if let shard {
-            try PartialScan(scan).write(to: output)
+            try ShardJSON.write(PartialScan(scan), to: URL(fileURLWithPath: output))
             let settings = ["dataset": dataset, "model": classifier.spec.name, "layer": layer, "batch": String(batch),
                             "channels": channels ?? "", "top-channels": String(topChannels), "k": String(k),
                             "skip-unreadable": String(skipUnreadable)]

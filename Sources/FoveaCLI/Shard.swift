@@ -35,6 +35,28 @@ struct Shard: ExpressibleByArgument, Equatable {
     }
 }
 
+/// The JSON of shard files (manifests and partial results): sorted keys, unescaped slashes,
+/// and infinities and NaN as strings (a top-patches scan has -inf for unscanned channels).
+enum ShardJSON {
+    static let nonFinite = (positive: "inf", negative: "-inf", nan: "nan")
+
+    static func write<T: Encodable>(_ value: T, to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: nonFinite.positive,
+                                                                      negativeInfinity: nonFinite.negative, nan: nonFinite.nan)
+        try encoder.encode(value).write(to: url, options: .atomic)
+    }
+
+    /// The file's value, or nil when it cannot be read or is not a `T`.
+    static func read<T: Decodable>(_ type: T.Type, from url: URL) -> T? {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: nonFinite.positive,
+                                                                        negativeInfinity: nonFinite.negative, nan: nonFinite.nan)
+        return (try? Data(contentsOf: url)).flatMap { try? decoder.decode(type, from: $0) }
+    }
+}
+
 /// What a shard wrote, saved as OUTPUT.shard.json: enough to check that a set of shards is one
 /// whole run (same command, dataset, model and settings; every shard once) and to merge it.
 struct ShardManifest: Codable, Equatable {
@@ -51,20 +73,15 @@ struct ShardManifest: Codable, Equatable {
 
     static func url(for output: String) -> URL { URL(fileURLWithPath: output + ".shard.json") }
 
-    func write(beside output: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(self).write(to: Self.url(for: output), options: .atomic)
-    }
+    func write(beside output: String) throws { try ShardJSON.write(self, to: Self.url(for: output)) }
 
     static func read(beside output: String) throws -> ShardManifest {
         let url = url(for: output)
-        guard let data = try? Data(contentsOf: url) else {
+        guard FileManager.default.fileExists(atPath: url.path) else {
             throw FoveaError("\(output): no \(url.lastPathComponent) beside it (not written by a command run with --shard)")
         }
-        do { return try JSONDecoder().decode(ShardManifest.self, from: data) } catch {
-            throw FoveaError("\(url.path): not a shard manifest (\(error.localizedDescription))")
-        }
+        guard let manifest = ShardJSON.read(ShardManifest.self, from: url) else { throw FoveaError("\(url.path): not a shard manifest") }
+        return manifest
     }
 }
 
@@ -127,6 +144,9 @@ struct Merge: ParsableCommand {
             end = m.rows[1]
         }
         guard end == first.total else { throw FoveaError("the shards cover \(end) of \(first.total) rows") }
+        for (flag, value) in [("--labels", labels), ("--paths", paths)] where value != nil && first.command != "embed" {
+            throw ValidationError("\(flag): \(first.command) shards have no \(flag.dropFirst(2))")
+        }
         switch first.command {
         case "embed": try mergeEmbeddings(ordered.map(\.1))
         case "robustness": try mergeRobustness(ordered.map(\.1))
@@ -158,17 +178,14 @@ struct Merge: ParsableCommand {
     /// of the shards').
     func mergeRobustness(_ manifests: [ShardManifest]) throws {
         if let output { try checkWritable(output, flag: "-o") }
-        for (flag, value) in [("--labels", labels), ("--paths", paths)] where value != nil {
-            throw ValidationError("\(flag): robustness shards have no \(flag.dropFirst(2))")
-        }
         let settings = manifests[0].settings
         let epsilonLabels = (settings["epsilons"] ?? "").split(separator: ",").map(String.init)
         let epsilons = try epsilonLabels.map { try AttackSettings.parseEpsilon($0, option: "--epsilons") }
         var correct = [Int](repeating: 0, count: epsilons.count), seconds = 0.0
         for m in manifests {
             let file = m.files["output"]!
-            guard let data = try? Data(contentsOf: URL(fileURLWithPath: file)),
-                  let part = try? JSONDecoder().decode(Robustness.PartialCounts.self, from: data), part.correct.count == epsilons.count else {
+            guard let part = ShardJSON.read(Robustness.PartialCounts.self, from: URL(fileURLWithPath: file)),
+                  part.correct.count == epsilons.count else {
                 throw FoveaError("\(file): not a robustness shard's counts")
             }
             correct = zip(correct, part.correct).map(+)
@@ -240,22 +257,8 @@ struct PartialScan: Codable {
         return TopPatches.Scan(field: field, maxima: maxima, best: best, k: k)
     }
 
-    static let infinities = (positive: "inf", negative: "-inf", nan: "nan")
-
-    func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: Self.infinities.positive,
-                                                                      negativeInfinity: Self.infinities.negative, nan: Self.infinities.nan)
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
-    }
-
     static func read(_ path: String) throws -> PartialScan {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: infinities.positive,
-                                                                        negativeInfinity: infinities.negative, nan: infinities.nan)
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)), let partial = try? decoder.decode(PartialScan.self, from: data),
-              partial.field.count == 6 else {
+        guard let partial = ShardJSON.read(PartialScan.self, from: URL(fileURLWithPath: path)), partial.field.count == 6 else {
             throw FoveaError("\(path): not a top-patches shard's scan")
         }
         return partial
