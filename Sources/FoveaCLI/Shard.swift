@@ -73,7 +73,12 @@ struct ShardManifest: Codable, Equatable {
 
     static func url(for output: String) -> URL { URL(fileURLWithPath: output + ".shard.json") }
 
-    func write(beside output: String) throws { try ShardJSON.write(self, to: Self.url(for: output)) }
+    /// Files are recorded as absolute paths, so a merge run from another folder finds them.
+    func write(beside output: String) throws {
+        var absolute = self
+        absolute.files = files.mapValues { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        try ShardJSON.write(absolute, to: Self.url(for: output))
+    }
 
     static func read(beside output: String) throws -> ShardManifest {
         let url = url(for: output)
