@@ -94,9 +94,10 @@ fovea_conv *fovea_conv_create(const fovea_conv_shape *s, fovea_conv_kind kind, c
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
 
     // Every kind starts from the forward descriptor: the backward ones take it as their hint.
+    dnnl_alg_kind_t alg = s->winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
     dnnl_convolution_desc_t forward_desc, desc;
     dnnl_primitive_desc_t forward_pd = NULL;
-    dnnl_status_t st = dnnl_dilated_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, dnnl_convolution_direct,
+    dnnl_status_t st = dnnl_dilated_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, alg,
                                                                   &x_any, &w_any, bias, &y_any, strides, dilates, pad_l, pad_r);
     if (st == dnnl_success) st = dnnl_primitive_desc_create(&forward_pd, &forward_desc, attr, engine, NULL);
     fovea_conv *p = calloc(1, sizeof *p);
@@ -108,13 +109,13 @@ fovea_conv *fovea_conv_create(const fovea_conv_shape *s, fovea_conv_kind kind, c
             p->a.user = x_user; p->b.user = w_user; p->c.user = y_user;
             break;
         case FOVEA_CONV_BACKWARD_DATA:
-            st = dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &x_any, &w_any, &y_any,
+            st = dnnl_dilated_convolution_backward_data_desc_init(&desc, alg, &x_any, &w_any, &y_any,
                                                                   strides, dilates, pad_l, pad_r);
             if (st == dnnl_success) st = dnnl_primitive_desc_create(&p->pd, &desc, attr, engine, forward_pd);
             p->a.user = y_user; p->b.user = w_user; p->c.user = x_user;
             break;
         case FOVEA_CONV_BACKWARD_WEIGHTS:
-            st = dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &x_any, &w_any, bias, &y_any,
+            st = dnnl_dilated_convolution_backward_weights_desc_init(&desc, alg, &x_any, &w_any, bias, &y_any,
                                                                      strides, dilates, pad_l, pad_r);
             if (st == dnnl_success) st = dnnl_primitive_desc_create(&p->pd, &desc, attr, engine, forward_pd);
             p->a.user = x_user; p->b.user = y_user; p->c.user = w_user;
@@ -160,6 +161,12 @@ void fovea_conv_destroy(fovea_conv *p) {
 }
 
 size_t fovea_conv_scratch_bytes(const fovea_conv *p) { return p->scratch_bytes; }
+
+const char *fovea_conv_implementation(const fovea_conv *p) {
+    const char *name = NULL;
+    if (dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &name) != dnnl_success || !name) return "unknown";
+    return name;
+}
 
 static dnnl_memory_t wrap(const dnnl_memory_desc_t *md, const void *data) {
     dnnl_memory_t m = NULL;

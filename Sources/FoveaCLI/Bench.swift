@@ -49,6 +49,12 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Also time every GEMM of one forward+backward pass: shape, time and GFLOP/s, slowest first.")
     var gemm = false
 
+    @Option(name: .long, help: "Only time each 3x3 layer shape of VGG-16 at this input size, in-house kernels against oneDNN, per pass.")
+    var convolutions: Int?
+
+    @Option(name: .long, help: "Instead of the usual passes, time each model's frozen forward+backward pass on these convolution paths (in-house, oneDNN, preferred), alternating run by run.")
+    var paths: String?
+
     struct Report: Codable {
         let peer: String
         let threads: Int
@@ -82,6 +88,10 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if let size = convolutions {
+            guard size >= 16 else { throw FoveaError("--convolutions: the input size must be at least 16, not \(size)") }
+            return printConvolutionTimes(size: size)
+        }
         _ = try chosenMethods()
         var report = Report(peer: "fovea", threads: Parallel.threads, blas: blasDescription, results: [:])
         if !json { print("GEMM: \(blasDescription); \(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s")") }
@@ -92,13 +102,17 @@ struct Bench: ParsableCommand {
             module.setRequiresGrad(false)
             var g = SeededGenerator(seed: 7)
             let x = Tensor.uniform([1, 3, 224, 224], in: -1...1, using: &g)
-            func forwardBackward() {
+            let forwardBackward = {
                 let input = x.detached()
                 input.requiresGrad = true
                 let logits = module(input)
                 let top = logits.argmax()[0]
                 logits.slice(axis: 1, top..<(top + 1)).sum().backward()
                 precondition(input.grad != nil)
+            }
+            if let paths {
+                try printPathComparison(name, paths: paths, forward: { _ = withNoGrad { module(x) } }, forwardBackward: forwardBackward)
+                continue
             }
             // Passes of a frozen model, as every technique runs them (weight transforms reused
             // after the warm-up), and single passes that make their own.

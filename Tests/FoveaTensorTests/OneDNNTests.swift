@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import FoveaTensor
 
 /// oneDNN's convolutions (Linux) against the direct reference and the im2col + GEMM kernels,
@@ -36,8 +37,8 @@ struct OneDNNTests {
         #endif
     }
 
-    /// The default rule: oneDNN for large-kernel and strided layers with real work, Winograd
-    /// for 3x3 stride-1 layers, the batched GEMMs for training's small maps.
+    /// The default rule: oneDNN for large-kernel and strided layers with real work and for 3x3
+    /// stride-1 layers with large maps, the batched GEMMs for training's small maps.
     @Test func takesTheLayersItWasMeasuredFasterOn() {
         func dims(_ x: [Int], _ w: [Int], _ g: Conv2dGeometry) -> (Convolution.Dims, Conv2dGeometry) {
             (Convolution.dims(x, w, g, groups: 1), g)
@@ -49,8 +50,48 @@ struct OneDNNTests {
         let fashion = dims([128, 32, 14, 14], [64, 32, 5, 5], Conv2dGeometry(kernel: (5, 5), padding: (2, 2, 2, 2)))
         #expect(OneDNN.preferred(johnson.0, johnson.1, pass: .forward))
         #expect(OneDNN.preferred(strided.0, strided.1, pass: .backwardData))
-        #expect(!OneDNN.preferred(vgg.0, vgg.1, pass: .forward))
+        #expect(OneDNN.preferred(vgg.0, vgg.1, pass: .forward))
         #expect(!OneDNN.preferred(stem224.0, stem224.1, pass: .forward))
         #expect(!OneDNN.preferred(fashion.0, fashion.1, pass: .forward))
+    }
+}
+
+/// oneDNN's Winograd F(4x4, 3x3), which takes the large 3x3 stride-1 layers.
+struct OneDNNWinogradTests {
+    static var hasAVX512: Bool {
+        (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512f") ?? false
+    }
+
+    /// Forward, input and weight gradients against the direct reference and im2col + GEMM, with
+    /// odd sizes and asymmetric padding. F(4x4, 3x3) transforms scale terms by up to 8 (A^T)
+    /// and 1/24 (G), so its float32 error is several times F(2x2, 3x3)'s: about 5e-5 of the
+    /// output's magnitude here, against 1e-6 for a wrong-by-one tap or a dropped channel's O(1).
+    @Test(arguments: [(1, 1, 1, 1), (0, 2, 1, 0)])
+    func matchesTheReference(_ p: (Int, Int, Int, Int)) throws {
+        #if canImport(CFoveaDNNL)
+        let x = randomTensor([1, 32, 61, 75], seed: 21), w = randomTensor([48, 32, 3, 3], seed: 22)
+        let b = randomTensor([48], seed: 23)
+        let g = Conv2dGeometry(kernel: (3, 3), padding: p)
+        let d = Convolution.dims(x.shape, w.shape, g, groups: 1)
+        // Its Winograd kernels need AVX-512 and symmetric padding; elsewhere it runs direct
+        // convolution, slower than the in-house Winograd, which then keeps the layer.
+        let winograd = Self.hasAVX512 && p.0 == p.1 && p.2 == p.3
+        for pass in [OneDNN.Pass.forward, .backwardData, .backwardWeights] {
+            let name = try #require(OneDNN.implementation(pass, x: x.shape, w: w.shape, g))
+            #expect(name.contains("wino") == winograd, "\(pass): \(name)")
+            #expect(OneDNN.applies(d, g, pass: pass) == winograd)
+        }
+        let y = try #require(OneDNN.forward(x, w, b, g, d))
+        let reference = KernelReferenceTests.referenceConv(x, w, b, stride: 1, pad: p, dilation: 1, groups: 1)
+        #expect(maxRelativeError(y.scalars, reference.map(Float.init)) < 3e-4)
+        let dy = randomTensor(y.shape, seed: 24)
+        let dx = try #require(OneDNN.backwardData(dy, w, inputShape: x.shape, g))
+        #expect(maxRelativeError(dx.scalars, Convolution.backwardInputByGEMM(dy, w, inputShape: x.shape, g, groups: 1).scalars) < 3e-4)
+        let dw = try #require(OneDNN.backwardWeights(dy, x, weightShape: w.shape, g))
+        #expect(maxRelativeError(dw.scalars, Convolution.backwardWeightByGEMM(dy, x, weightShape: w.shape, g, groups: 1).scalars) < 3e-4)
+        // ResNet's 14x14 stage stays in-house.
+        let small = Convolution.dims([1, 256, 14, 14], [256, 256, 3, 3], g, groups: 1)
+        #expect(!OneDNN.preferred(small, g, pass: .forward))
+        #endif
     }
 }

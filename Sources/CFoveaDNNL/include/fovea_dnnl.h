@@ -29,6 +29,7 @@ typedef struct {
     int64_t stride_h, stride_w, dilation_h, dilation_w;
     int64_t pad_top, pad_bottom, pad_left, pad_right;
     int has_bias;
+    int winograd;   // 1: oneDNN's Winograd algorithm (3x3, stride 1; AVX-512), else direct
 } fovea_conv_shape;
 
 /// A plan for one kind of pass at one shape, or NULL (with a reason in `error`, if given) when
@@ -38,6 +39,9 @@ fovea_conv *fovea_conv_create(const fovea_conv_shape *shape, fovea_conv_kind kin
 /// Sizes oneDNN's OpenMP team (n threads) for every later execution.
 void fovea_dnnl_set_threads(int n);
 void fovea_conv_destroy(fovea_conv *plan);
+
+/// oneDNN's name for the implementation the plan runs ("jit_wino_4x3:avx512_core", ...).
+const char *fovea_conv_implementation(const fovea_conv *plan);
 
 /// Bytes of scratch the plan's passes need (a multiple of 64).
 size_t fovea_conv_scratch_bytes(const fovea_conv *plan);

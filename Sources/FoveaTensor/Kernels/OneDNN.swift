@@ -18,7 +18,11 @@ enum OneDNN {
 
     enum Mode { case off, preferred, everywhere }
 
-    static let mode: Mode = {
+    /// The mode ``ConvolutionPath/with(_:_:)`` sets for a benchmark, else the environment's.
+    nonisolated(unsafe) static var chosen: Mode?
+    static var mode: Mode { chosen ?? environmentMode }
+
+    static let environmentMode: Mode = {
         #if canImport(CFoveaDNNL)
         switch ProcessInfo.processInfo.environment["FOVEA_CONV"]?.lowercased() {
         case "blas": return .off
@@ -33,22 +37,35 @@ enum OneDNN {
     /// Whether `pass` of this convolution runs through oneDNN.
     static func applies(_ d: Convolution.Dims, _ g: Conv2dGeometry, pass: Pass) -> Bool {
         guard mode != .off, d.groups == 1, !Parallel.isSerial else { return false }
-        return mode == .everywhere || preferred(d, g, pass: pass)
+        if mode == .everywhere { return true }
+        guard preferred(d, g, pass: pass) else { return false }
+        // Its direct kernels lose to the in-house Winograd: only its own Winograd wins there
+        // (AVX-512 CPUs, symmetric padding).
+        return !Winograd.applies(d, g)
+            || implementation(pass, x: [d.n, d.cin, d.h, d.w], w: [d.cout, d.cin, 3, 3], g)?.contains("wino") == true
     }
 
     /// Where oneDNN beat the in-house kernels on this machine class (2 cores, AVX-512; `fovea
-    /// bench` and `bench-style` with FOVEA_CONV=blas and =dnnl): large kernels and strided
-    /// convolutions with at least 0.5 GFLOP of work, where im2col builds huge, narrow matrices
-    /// (the Johnson network's 9x9 layers at 512x512: a 2.7 GB column matrix for 3 output
-    /// channels; stylize 2.2 s -> 0.96 s). Not 3x3 stride-1 layers, where Winograd's 2.25x fewer
-    /// multiplications win (VGG-16 forward 120 ms in-house, 250 ms in oneDNN's direct kernels),
-    /// nor the small layers of classifiers at 224x224: each oneDNN call hands the cores to its
+    /// bench --convolutions 224` and `512`, `bench` and `bench-style` with FOVEA_CONV=blas and =dnnl):
+    /// - 3x3 stride-1 layers with at least 32x32 outputs per batch, where oneDNN has its AVX-512
+    ///   Winograd for them (``applies(_:_:pass:)`` asks): its F(4x4, 3x3) does 4x fewer
+    ///   multiplications than direct convolution where the in-house
+    ///   F(2x2, 3x3) does 2.25x fewer. VGG-16's 224x224 to 56x56 layers ran 1.4-2.2x faster in
+    ///   every pass (conv1_2 forward 22.2 -> 11.3 ms, input gradient 49.6 -> 24.4 ms, weight
+    ///   gradient 46.0 -> 23.3 ms; at 512x512, 1.2-2.1x down to 32x32); about even at 28x28;
+    ///   slower at 14x14, where its per-call filter transform outweighs the products and the
+    ///   in-house kernel reuses frozen filters' transforms.
+    /// - Large kernels and strided convolutions with at least 0.5 GFLOP of work, where im2col
+    ///   builds huge, narrow matrices (the Johnson network's 9x9 layers at 512x512: a 2.7 GB
+    ///   column matrix for 3 output channels; stylize 2.2 s -> 0.96 s).
+    /// Not the small layers of classifiers at 224x224: each oneDNN call hands the cores to its
     /// OpenMP team, and the kernels after it ran slower (AlexNet and ResNet-18 4-15 ms slower
     /// per pass with every non-Winograd layer in oneDNN), nor the batched small-map paths of
     /// training (one GEMM over all images).
     static func preferred(_ d: Convolution.Dims, _ g: Conv2dGeometry, pass: Pass) -> Bool {
+        if Winograd.applies(d, g) { return d.n * d.hwo >= 32 * 32 }
         let flops = 2 * d.n * d.cout * d.k * d.hwo
-        return flops >= 500_000_000 && (d.kh * d.kw >= 25 || g.stride != (1, 1)) && !Winograd.applies(d, g)
+        return flops >= 500_000_000 && (d.kh * d.kw >= 25 || g.stride != (1, 1))
             && !Convolution.batchesColumns(d, g) && !Convolution.batchesPointwise(d, g)
     }
 
@@ -76,11 +93,23 @@ enum OneDNN {
                                          stride_h: Int64(g.stride.h), stride_w: Int64(g.stride.w),
                                          dilation_h: Int64(g.dilation.h), dilation_w: Int64(g.dilation.w),
                                          pad_top: Int64(p.top), pad_bottom: Int64(p.bottom),
-                                         pad_left: Int64(p.left), pad_right: Int64(p.right), has_bias: bias ? 1 : 0)
-            let made = fovea_conv_create(&shape, fovea_conv_kind(rawValue: UInt32(pass.rawValue)), nil)
+                                         pad_left: Int64(p.left), pad_right: Int64(p.right), has_bias: bias ? 1 : 0,
+                                         winograd: usesWinograd(w: w, g) ? 1 : 0)
+            let kind = fovea_conv_kind(rawValue: UInt32(pass.rawValue))
+            var made = shape.winograd == 1 ? fovea_conv_create(&shape, kind, nil) : nil
+            if made == nil {
+                shape.winograd = 0
+                made = fovea_conv_create(&shape, kind, nil)
+            }
             plans[key] = .some(made)
             return made
         }
+    }
+
+    /// Whether a plan asks for oneDNN's Winograd algorithm (3x3 stride-1 layers; it falls back
+    /// to direct convolution where oneDNN has no Winograd kernel for the shape or the CPU).
+    private static func usesWinograd(w: [Int], _ g: Conv2dGeometry) -> Bool {
+        w[2] == 3 && w[3] == 3 && g.stride == (1, 1) && g.dilation == (1, 1)
     }
 
     /// `body` with 64-byte-aligned scratch of the plan's size.
@@ -91,6 +120,11 @@ enum OneDNN {
             return body(raw + (64 - Int(bitPattern: raw) % 64) % 64)
         }
         check(status == 0, "oneDNN convolution failed with status \(status)")
+    }
+
+    /// oneDNN's name for the kernel that runs `pass` of this convolution, or nil without a plan.
+    static func implementation(_ pass: Pass, x: [Int], w: [Int], _ g: Conv2dGeometry) -> String? {
+        plan(pass, x: x, w: w, g, bias: false).map { String(cString: fovea_conv_implementation($0)) }
     }
 
     /// y = conv(x, w) + bias, or nil when oneDNN has no plan for it.
@@ -123,8 +157,27 @@ enum OneDNN {
         return dw
     }
     #else
+    static func implementation(_ pass: Pass, x: [Int], w: [Int], _ g: Conv2dGeometry) -> String? { nil }
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Convolution.Dims) -> Tensor? { nil }
     static func backwardData(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry) -> Tensor? { nil }
     static func backwardWeights(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry) -> Tensor? { nil }
     #endif
+}
+
+/// Which kernels run dense convolutions, for benchmarks that time one layer both ways.
+public enum ConvolutionPath: String, CaseIterable, Sendable {
+    /// Winograd F(2x2, 3x3), im2col + GEMM and the depthwise kernels.
+    case inHouse = "in-house"
+    /// oneDNN wherever it has an implementation (Winograd F(4x4, 3x3) for 3x3 stride-1 layers).
+    case oneDNN = "oneDNN"
+    /// The default: each layer where it was measured faster.
+    case preferred
+
+    /// `body` with every dense convolution on `path`; not thread-safe (benchmarks only).
+    public static func with<R>(_ path: ConvolutionPath, _ body: () throws -> R) rethrows -> R {
+        let old = OneDNN.chosen
+        OneDNN.chosen = switch path { case .inHouse: .off; case .oneDNN: .everywhere; case .preferred: .preferred }
+        defer { OneDNN.chosen = old }
+        return try body()
+    }
 }
