@@ -30,6 +30,11 @@ struct Explain: ParsableCommand {
 
           fovea explain chelsea.png
           fovea explain ~/.cache/fovea/photos --output explained
+
+        A folder can be split over machines: with --shard K/N a run explains its share of the \
+        images and writes only the partial result (-o FOLDER/explanations.json, and \
+        FOLDER.shard.json beside it); `fovea merge part1 part2 ... -o explained` then writes \
+        exactly what one run writes (docs/sharding.md).
         """
     )
 
@@ -68,10 +73,15 @@ struct Explain: ParsableCommand {
     @Option(name: .long, help: "Colour scale of a folder's grids: each (every map on its own range) or shared (each method on one range over all the images, so they compare).")
     var scale: PanelScale = .each
 
+    @Option(name: .long, help: Shard.help)
+    var shard: Shard?
+
     func run() throws {
         let methods = try AttributionMethod.list(methods, option: "--methods")
         try checkOutputFolder(output, flag: "-o")
-        let files = try imageFiles(path)
+        let all = try imageFiles(path)
+        let rows = try shard?.rows(of: all.count, batch: 1, dataset: path) ?? 0..<all.count
+        let files = Array(all[rows])
         let classifier = try model.load(needsClassifier: true)
         let targetIndex = try target.map { try classifier.labels.resolve($0) }
         var options = AttributionOptions(inputSize: classifier.preprocessing.inputSize)
@@ -86,17 +96,40 @@ struct Explain: ParsableCommand {
                 bar.update(n * total + i, files.count * total)
             }
         }
-        let shared = scale == .shared ? Explanation.sharedRanges(explanations) : [:]
-        // "photo.jpg" -> "photo"; a dataset reference "fashion-mnist:test#3" -> "fashion-mnist-test-3".
-        // Same-named images of different class subfolders get -2, -3, ...
+        let names = Array(Self.figureNames(all)[rows])
+        if let shard {
+            let partial = URL(fileURLWithPath: output).appendingPathComponent("explanations.json")
+            try ShardJSON.write(PartialExplanations(names: names, explanations: try explanations.map(ExplanationRecord.init)), to: partial)
+            var settings = ["path": path, "model": classifier.spec.name, "baseline": baseline.rawValue, "crop": crop.rawValue,
+                            "methods": methods.map(\.rawValue).joined(separator: ","), "format": format.rawValue, "scale": scale.rawValue]
+            (settings["target"], settings["layer"], settings["cmap"]) = (target, layer, cmap?.rawValue)
+            try ShardManifest(command: "explain", shard: shard.index, of: shard.count, rows: [rows.lowerBound, rows.upperBound],
+                              total: all.count, settings: settings, files: ["output": partial.path]).write(beside: output)
+            print("shard \(shard.index) of \(shard.count): images \(rows.lowerBound)..<\(rows.upperBound) of \(all.count) -> \(partial.path)")
+            return
+        }
+        try Self.write(explanations, names: names, output: output, format: format, scale: scale, cmap: cmap, json: json)
+    }
+
+    /// "photo.jpg" -> "photo"; a dataset reference "fashion-mnist:test#3" -> "fashion-mnist-test-3".
+    /// Same-named images of different class subfolders get -2, -3, ...
+    static func figureNames(_ files: [String]) -> [String] {
         var taken: [String: Int] = [:]
-        let names = files.map { file in
+        return files.map { file in
             let stem = FileManager.default.fileExists(atPath: file)
                 ? URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
                 : String(file.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
             taken[stem, default: 0] += 1
             return taken[stem]! == 1 ? stem : "\(stem)-\(taken[stem]!)"
         }
+    }
+
+    /// Each image's grid (NAME.png, .svg or .pdf) and page (NAME.html), and for several images
+    /// index.html; prints the scores (or, with `json`, the index).
+    static func write(_ explanations: [Explanation], names: [String], output: String, format: FigureFormat, scale: PanelScale,
+                      cmap: Colormap?, json: Bool) throws {
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let shared = scale == .shared ? Explanation.sharedRanges(explanations) : [:]
         for (explanation, name) in zip(explanations, names) {
             let base = URL(fileURLWithPath: output).appendingPathComponent(name)
             try explanation.grid(colormap: cmap, sharedRanges: shared).save(path: base.appendingPathExtension(format.rawValue).path)
@@ -109,11 +142,11 @@ struct Explain: ParsableCommand {
             print("  wrote \(base.path).\(format.rawValue) and .html")
         }
         let index = ExplanationIndex(explanations, names: names)
-        if files.count > 1 {
+        if explanations.count > 1 {
             let page = URL(fileURLWithPath: output).appendingPathComponent("index.html")
             try index.page.write(to: page, atomically: true, encoding: .utf8)
             if !json {
-                print("mean over \(files.count) images:")
+                print("mean over \(explanations.count) images:")
                 for m in index.methods {
                     print("  \(m.method.rightPad(22)) deletion \(String(format: "%.3f", m.meanDeletionAUC))  insertion \(String(format: "%.3f", m.meanInsertionAUC))")
                 }
@@ -133,4 +166,10 @@ struct Explain: ParsableCommand {
         _ = try loadImage(path)                 // a dataset reference, or a clear error
         return [path]
     }
+}
+
+/// An explain shard's partial result: its images' explanations and figure names, in order.
+struct PartialExplanations: Codable {
+    let names: [String]
+    let explanations: [ExplanationRecord]
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Fovea
 import FoveaAdversarial
+import FoveaAttribution
 import FoveaFeatures
 import FoveaIO
 import FoveaTensor
@@ -28,6 +29,7 @@ struct Shard: ExpressibleByArgument, Equatable {
     func rows(of total: Int, batch: Int, dataset: String) throws -> Range<Int> {
         let blocks = (total + batch - 1) / batch
         guard count <= blocks else {
+            if batch == 1 { throw ValidationError("--shard \(index)/\(count): \(dataset) has \(total) image\(total == 1 ? "" : "s"); use at most \(total) shards") }
             throw ValidationError("--shard \(index)/\(count): \(dataset) has \(total) images, \(blocks) batch\(blocks == 1 ? "" : "es") of --batch \(batch); use at most \(blocks) shards")
         }
         let first = (index - 1) * blocks / count, last = index * blocks / count
@@ -104,17 +106,18 @@ struct Merge: ParsableCommand {
           done
           fovea merge p1.npy p2.npy p3.npy -o fm.npy
 
-        `embed`, `robustness` and `top-patches` shard (see docs/sharding.md for a Slurm job \
-        array and a Kubernetes Indexed Job). A robustness shard writes its counts to -o \
-        FILE.json, a top-patches shard its scan; the merge draws the single run's figure (-o) \
-        and prints its report. top-patches merges need the shards' --model, to cut the patches.
+        `embed`, `robustness`, `top-patches` and `explain` (on a folder) shard (see \
+        docs/sharding.md for a Slurm job array and a Kubernetes Indexed Job). A robustness \
+        shard writes its counts to -o FILE.json, a top-patches shard its scan, an explain shard \
+        its explanations into its -o folder; the merge draws the single run's figures (-o) and \
+        prints its report. top-patches merges need the shards' --model, to cut the patches.
         """
     )
 
     @Argument(help: "The shards' outputs (the files given to -o in each shard).")
     var parts: [String]
 
-    @Option(name: [.customShort("o"), .long], help: "The merged result, as -o of the single run (embed: the .npy; robustness: the plot, optional).")
+    @Option(name: [.customShort("o"), .long], help: "The merged result, as -o of the single run (embed: the .npy; robustness: the plot, optional; explain: the folder).")
     var output: String?
 
     @Option(name: .long, help: "Merged labels (embed: when the shards wrote --labels).")
@@ -156,6 +159,7 @@ struct Merge: ParsableCommand {
         case "embed": try mergeEmbeddings(ordered.map(\.1))
         case "robustness": try mergeRobustness(ordered.map(\.1))
         case "top-patches": try mergeTopPatches(ordered.map(\.1))
+        case "explain": try mergeExplanations(ordered.map(\.1))
         default: throw FoveaError("\(parts[0]): shards of `\(first.command)` cannot be merged by this version")
         }
     }
@@ -177,6 +181,26 @@ struct Merge: ParsableCommand {
         let result = TopPatches(layer: settings["layer"] ?? "", field: scan.field,
                                 hits: scan.chosen(channels: channels, topChannels: Int(settings["top-channels"] ?? "") ?? 8))
         try TopPatchesCommand.report(result, classifier: classifier, data: data, k: scan.k, output: output, json: json)
+    }
+
+    /// The shards' explanations in order: the grids, pages and index one run writes.
+    func mergeExplanations(_ manifests: [ShardManifest]) throws {
+        guard let output else { throw ValidationError("explain shards: give -o FOLDER for the merged figures and pages") }
+        try checkOutputFolder(output, flag: "-o")
+        var names: [String] = [], explanations: [Explanation] = []
+        for m in manifests {
+            let file = m.files["output"]!
+            guard let part = ShardJSON.read(PartialExplanations.self, from: URL(fileURLWithPath: file)),
+                  part.names.count == part.explanations.count, part.names.count == m.rows[1] - m.rows[0] else {
+                throw FoveaError("\(file): not an explain shard's partial result")
+            }
+            names += part.names
+            explanations += try part.explanations.map { try $0.explanation(source: file) }
+        }
+        let settings = manifests[0].settings
+        try Explain.write(explanations, names: names, output: output, format: FigureFormat(rawValue: settings["format"] ?? "") ?? .png,
+                          scale: PanelScale(rawValue: settings["scale"] ?? "") ?? .each,
+                          cmap: settings["cmap"].flatMap { Colormap(rawValue: $0) }, json: json)
     }
 
     /// The shards' counts added: the curve, plot and report one run writes (its seconds the sum

@@ -85,4 +85,43 @@ import Testing
         try expectOneLineFailure(["merge", file("p1.json"), file("p2.json"), file("p3.json"), "-o", file("x.png")],
                                  mentions: ["--model", "fashion-cnn"])
     }
+
+    /// Three explain shards over a folder merged give the single run's grids byte for byte with
+    /// shared colour scales (which depend on every image's maps), and its pages and index up to
+    /// the per-method timings; a single image cannot be split three ways.
+    @Test func shardedExplainMergesToTheSingleRun() throws {
+        let (dir, file) = try scratchFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(atPath: file("in"), withIntermediateDirectories: true)
+        let golden = fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Golden/efficientnet_lite0")
+        let stems = ["astronaut_input", "chelsea_input", "coffee_input"]
+        for stem in stems {
+            try FileManager.default.copyItem(at: golden.appendingPathComponent("\(stem).png"), to: URL(fileURLWithPath: file("in/\(stem).png")))
+        }
+        let common = ["explain", file("in"), "--crop", "none", "--methods", "gradient,gradcam,integrated-gradients", "--scale", "shared"]
+        let one = try fovea(common + ["-o", file("one"), "--json"])
+        #expect(one.status == 0, "\(one.err)")
+        for k in 1...3 {
+            let r = try fovea(common + ["--shard", "\(k)/3", "-o", file("p\(k)")])
+            #expect(r.status == 0 && r.out.contains("shard \(k) of 3: images \(k - 1)..<\(k) of 3"), "\(r.out) \(r.err)")
+        }
+        let m = try fovea(["merge", file("p2"), file("p3"), file("p1"), "-o", file("m"), "--json"])
+        #expect(m.status == 0, "\(m.err)")
+        // Timings differ from run to run; everything else is the same bytes.
+        func untimed(_ text: String) -> String {
+            text.replacingOccurrences(of: #"[0-9.]+ s<"#, with: "_ s<", options: .regularExpression)
+                .replacingOccurrences(of: #""seconds" ?: ?[0-9.e-]+"#, with: "seconds", options: .regularExpression)
+        }
+        #expect(untimed(m.out) == untimed(one.out))
+        for name in stems.flatMap({ ["\($0).png", "\($0).html"] }) + ["index.html"] {
+            let (merged, single) = (try Data(contentsOf: URL(fileURLWithPath: file("m/\(name)"))), try Data(contentsOf: URL(fileURLWithPath: file("one/\(name)"))))
+            if name.hasSuffix(".png") {
+                #expect(merged == single, "\(name)")
+            } else {
+                #expect(untimed(String(decoding: merged, as: UTF8.self)) == untimed(String(decoding: single, as: UTF8.self)), "\(name)")
+            }
+        }
+        try expectOneLineFailure(["explain", file("in/chelsea_input.png"), "--shard", "1/3", "-o", file("x")], mentions: ["--shard", "1 image", "at most 1"])
+        try expectOneLineFailure(["merge", file("p1"), file("p2"), file("p3")], mentions: ["-o"])
+    }
 }
