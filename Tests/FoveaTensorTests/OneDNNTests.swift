@@ -58,8 +58,10 @@ struct OneDNNTests {
 
 /// oneDNN's Winograd F(4x4, 3x3), which takes the large 3x3 stride-1 layers.
 struct OneDNNWinogradTests {
+    /// oneDNN's `avx512_core`: AVX-512 F, BW, VL and DQ.
     static var hasAVX512: Bool {
-        (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512f") ?? false
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
+        return ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy { info.contains(" \($0)") }
     }
 
     /// Forward, input and weight gradients against the direct reference and im2col + GEMM, with
