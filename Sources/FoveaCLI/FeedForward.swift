@@ -56,7 +56,7 @@ struct StyleTrainingOptions: ParsableArguments {
         guard holdout >= 0 else { throw FoveaError("--holdout \(holdout): must be >= 0") }
         guard checkpointEvery > 0 else { throw FoveaError("--checkpoint-every \(checkpointEvery): must be >= 1") }
         guard output.lowercased().hasSuffix(".safetensors") else { throw FoveaError("-o \(output): use a .safetensors file name") }
-        let folder = (output as NSString).deletingLastPathComponent
+        let folder = parentFolder(of: output)
         guard FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder) else { throw FoveaError("-o \(output): folder is not writable") }
     }
 

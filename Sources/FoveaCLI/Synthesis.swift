@@ -49,7 +49,7 @@ func checkWritable(_ path: String, flag: String, extensions: [String]? = Image.s
     if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
         throw FoveaError("\(flag) \(path): a folder, not a file")
     }
-    let directory = (path as NSString).deletingLastPathComponent
+    let directory = parentFolder(of: path)
     let folder = directory.isEmpty ? "." : directory
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -61,6 +61,13 @@ func checkWritable(_ path: String, flag: String, extensions: [String]? = Image.s
     }
 }
 
+/// The folder part of `path`: "" for a bare name, "/" for a name at the root. (Foundation's
+/// NSString.deletingLastPathComponent traps on one-character paths on Linux: `-o q`.)
+func parentFolder(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "" }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+}
+
 /// Throws one line unless `path` is, or can be made, a writable folder for a command's files.
 func checkOutputFolder(_ path: String, flag: String) throws {
     var isFolder: ObjCBool = false
@@ -69,8 +76,8 @@ func checkOutputFolder(_ path: String, flag: String) throws {
         guard FileManager.default.isWritableFile(atPath: path) else { throw FoveaError("\(flag) \(path): the folder is not writable") }
         return
     }
-    var parent = (path as NSString).deletingLastPathComponent
-    while !parent.isEmpty && !FileManager.default.fileExists(atPath: parent) { parent = (parent as NSString).deletingLastPathComponent }
+    var parent = parentFolder(of: path)
+    while !parent.isEmpty && !FileManager.default.fileExists(atPath: parent) { parent = parentFolder(of: parent) }
     let existing = parent.isEmpty ? "." : parent
     guard FileManager.default.fileExists(atPath: existing, isDirectory: &isFolder), isFolder.boolValue,
           FileManager.default.isWritableFile(atPath: existing) else {

@@ -283,6 +283,8 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
             #expect(r.err.contains(path))
         }
         #expect(!FileManager.default.fileExists(atPath: empty.appendingPathComponent("out").path))
+        // A one-letter output folder (Foundation's path splitting trapped on it).
+        try expectOneLineFailure(["explain", "/nonexistent/photos", "-o", "q"], mentions: ["/nonexistent/photos"])
     }
 }
 
