@@ -16,10 +16,11 @@ import Foundation
 enum OneDNN {
     enum Pass: Int, Hashable { case forward = 0, backwardData = 1, backwardWeights = 2 }
 
-    enum Mode { case off, preferred, everywhere }
+    enum Mode: Sendable { case off, preferred, everywhere }
 
-    /// The mode ``ConvolutionPath/with(_:_:)`` sets for a benchmark, else the environment's.
-    nonisolated(unsafe) static var chosen: Mode?
+    /// The mode ``ConvolutionPath/with(_:_:)`` sets for its body, else the environment's. Task-local,
+    /// so concurrent callers (tests running in parallel) each keep their own.
+    @TaskLocal static var chosen: Mode?
     static var mode: Mode { chosen ?? environmentMode }
 
     static let environmentMode: Mode = {
@@ -173,11 +174,9 @@ public enum ConvolutionPath: String, CaseIterable, Sendable {
     /// The default: each layer where it was measured faster.
     case preferred
 
-    /// `body` with every dense convolution on `path`; not thread-safe (benchmarks only).
+    /// `body` with every dense convolution it calls on `path` (those on its own task or thread).
     public static func with<R>(_ path: ConvolutionPath, _ body: () throws -> R) rethrows -> R {
-        let old = OneDNN.chosen
-        OneDNN.chosen = switch path { case .inHouse: .off; case .oneDNN: .everywhere; case .preferred: .preferred }
-        defer { OneDNN.chosen = old }
-        return try body()
+        let mode: OneDNN.Mode = switch path { case .inHouse: .off; case .oneDNN: .everywhere; case .preferred: .preferred }
+        return try OneDNN.$chosen.withValue(mode, operation: body)
     }
 }
