@@ -150,18 +150,33 @@ public enum ImageTransform: Sendable, Equatable {
     }
 }
 
-/// N(0, std^2) noise by Box-Muller in Float, two values per 64-bit draw (24 bits for each
-/// uniform): the noise transform draws a value per pixel of every crop at every step.
+/// N(0, std^2) noise by Marsaglia's polar method in Float (no trigonometry; 21% of pairs
+/// rejected). Blocks of 16384 values each draw from their own generator, seeded by one draw of
+/// `generator` and the block's index, and fill on every core: the values depend on the seed,
+/// not on the number of threads. The noise transform draws a value per pixel of every crop at
+/// every step (MACO: 6 x 3 x 224 x 224).
 func gaussianNoise(_ shape: [Int], std: Float, using generator: inout SeededGenerator) -> Tensor {
-    Tensor(overwriting: shape) { buf in
-        var i = 0
-        while i < buf.count {
-            let bits = generator.next()
-            let u1 = (Float(bits >> 40) + 1) * 0x1p-24, u2 = Float((bits >> 8) & 0xFF_FFFF) * 0x1p-24   // u1 in (0, 1]
-            let r = std * (-2 * Foundation.log(u1)).squareRoot(), angle = 2 * Float.pi * u2
-            buf[i] = r * Foundation.cos(angle)
-            if i + 1 < buf.count { buf[i + 1] = r * Foundation.sin(angle) }
-            i += 2
+    let base = generator.next(), block = 1 << 14
+    return Tensor(overwriting: shape) { buf in
+        let (p, count) = (buf.baseAddress!, buf.count)
+        Parallel.forEach((count + block - 1) / block) { blocks in
+            for k in blocks {
+                var g = SeededGenerator(seed: base ^ (UInt64(k) &* 0xD1B5_4A32_D192_ED03))
+                var i = k * block
+                let end = min(count, i + block)
+                while i < end {
+                    let bits = g.next()
+                    // u, v uniform in [-1, 1] (32 bits each), kept inside the unit disc.
+                    let u = Float(Int32(truncatingIfNeeded: bits >> 32)) * 0x1p-31
+                    let v = Float(Int32(truncatingIfNeeded: bits)) * 0x1p-31
+                    let s = u * u + v * v
+                    guard s > 0 && s < 1 else { continue }
+                    let f = std * (-2 * Foundation.log(s) / s).squareRoot()
+                    p[i] = u * f
+                    if i + 1 < end { p[i + 1] = v * f }
+                    i += 2
+                }
+            }
         }
     }
 }

@@ -36,6 +36,17 @@ import _FoveaTestSupport
         #expect(maxAbsDifference(x.grad!.scalars, g["grid_grad"]!.scalars) < 1e-5)
     }
 
+    /// Scale-and-shift matrices take the separable path (one tap table per axis).
+    @Test func cropResamplingMatchesGridSample() {
+        let g = Self.golden
+        let x = g["crop_in"]!
+        x.requiresGrad = true
+        let y = x.affineResampled(theta: g["crop_theta"]!.scalars, height: 7, width: 8)
+        #expect(maxAbsDifference(y.scalars, g["crop_out"]!.scalars) < 1e-5)
+        (y * g["crop_weight"]!).sum().backward()
+        #expect(maxAbsDifference(x.grad!.scalars, g["crop_grad"]!.scalars) < 1e-5)
+    }
+
     @Test func fourierScaleAndColourDecorrelationMatchLucid() {
         let g = Self.golden
         #expect(maxAbsDifference(FourierImage.frequencyScale(h: 6, w: 7, decay: 1), g["fourier_scale"]!.scalars) < 1e-4)

@@ -166,4 +166,27 @@ import _FoveaTestSupport
         #expect(throws: SynthesisError.self) { try ImageTransform.parse("scale:1.2-0.8") }
         #expect(ImageTransform.scaled(ImageTransform.standard, toSize: 28).first == .pad(2, value: 0.5))
     }
+
+    /// The noise transform's values: N(0, std^2) moments, and the same values on one thread as
+    /// on every core (each block draws from its own generator).
+    @Test func noiseIsGaussianAndIndependentOfTheThreadCount() throws {
+        var g = SeededGenerator(seed: 11)
+        let shape = [6, 3, 64, 64], std: Float = 0.05
+        let noise = gaussianNoise(shape, std: std, using: &g).scalars
+        var serialGenerator = SeededGenerator(seed: 11)
+        let serial = try Parallel.concurrently(1) { _ in gaussianNoise(shape, std: std, using: &serialGenerator).scalars }[0]
+        #expect(serial == noise)
+        let n = Double(noise.count)
+        let mean = noise.reduce(0) { $0 + Double($1) } / n
+        let variance = noise.reduce(0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
+        let kurtosis = noise.reduce(0) { $0 + pow(Double($1) - mean, 4) } / (n * variance * variance)
+        let withinOne = Double(noise.filter { abs($0) < std }.count) / n
+        #expect(abs(mean) < 4 * Double(std) / n.squareRoot(), "mean \(mean)")
+        #expect(abs(variance.squareRoot() / Double(std) - 1) < 0.01, "std \(variance.squareRoot())")
+        #expect(abs(kurtosis - 3) < 0.08, "kurtosis \(kurtosis)")
+        #expect(abs(withinOne - 0.6827) < 0.007, "within one std \(withinOne)")
+        // A different seed, different noise.
+        var other = SeededGenerator(seed: 12)
+        #expect(gaussianNoise(shape, std: std, using: &other).scalars != noise)
+    }
 }

@@ -12,6 +12,9 @@ Writes Tests/Golden/synthesis/signals.safetensors:
   grid_out          grid_sample(in, affine_grid(theta, [2, 3, 8, 10], align_corners=False),
                     mode="bilinear", padding_mode="zeros", align_corners=False)
   grid_grad         d sum(out * grid_weight) / d in
+  crop_in           images [3, 3, 9, 11];  crop_theta [3, 2, 3]: scale and shift only (MACO's crops,
+                    one partly outside the image, one zooming out), the separable resampling path
+  crop_out          grid_sample as for grid_out, to [3, 3, 7, 8];  crop_grad: d sum(out * crop_weight) / d in
   fourier_scale     Lucid's 1 / max(sqrt(fy^2 + fx^2), 1/max(h, w)) for h = 6, w = 7 (decay 1)
   decorrelated      Lucid's colour decorrelation of rfft2_in (matrix / its largest column norm)
 """
@@ -65,6 +68,17 @@ def main():
     m = m / np.max(np.linalg.norm(m, axis=0))
     flat = images.permute(0, 2, 3, 1) @ torch.tensor(m).T
     out["decorrelated"] = flat.permute(0, 3, 1, 2).contiguous()
+
+    crop_in = torch.randn(3, 3, 9, 11, requires_grad=True)
+    crop_theta = torch.tensor([[[0.27, 0.0, 0.5], [0.0, 0.29, -0.6]],
+                               [[0.3, 0.0, 0.9], [0.0, 0.3, -0.85]],
+                               [[1.4, 0.0, 0.1], [0.0, 1.2, -0.2]]])
+    crop_grid = F.affine_grid(crop_theta, [3, 3, 7, 8], align_corners=False)
+    crop_out = F.grid_sample(crop_in, crop_grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    crop_weight = torch.randn_like(crop_out)
+    (crop_out * crop_weight).sum().backward()
+    out.update(crop_in=crop_in.detach(), crop_theta=crop_theta, crop_out=crop_out.detach(),
+               crop_weight=crop_weight, crop_grad=crop_in.grad)
 
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     write_safetensors(OUT, {k: v.detach().float() for k, v in out.items()})

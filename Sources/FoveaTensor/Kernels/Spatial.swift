@@ -120,16 +120,23 @@ enum Spatial {
     /// (2i+1)/oh - 1) and reads the input at theta (u, v, 1), in pixels ((s + 1) size - 1) / 2.
     static func affine(_ x: Tensor, theta: [Float], h oh: Int, w ow: Int) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let taps = (0..<n).map { AffineTaps(theta, image: $0, h: h, w: w, oh: oh, ow: ow) }
         let px = x.storage.pointer
         return Tensor(shape: [n, c, oh, ow]) { out in
             let po = out.baseAddress!
-            for b in 0..<n {
-                let (index, weight) = affineTapTable(theta, image: b, h: h, w: w, oh: oh, ow: ow)
-                // Each output row of each channel reads its four taps: rows split over the cores.
-                Parallel.forEach(c * oh, grain: 16) { rows in
-                    for row in rows {
-                        let (ch, i) = (row / oh, row % oh)
-                        let src = px + (b * c + ch) * h * w, dst = po + ((b * c + ch) * oh + i) * ow
+            // Each output row of each plane reads its taps: rows split over the cores.
+            Parallel.forEach(n * c * oh, grain: 16) { rows in
+                for row in rows {
+                    let (plane, i) = (row / oh, row % oh)
+                    let src = px + plane * h * w, dst = po + row * ow
+                    switch taps[plane / c] {
+                    case .separable(let ty, let tx):
+                        let (r0, r1, wy0, wy1) = (src + ty.first[i] * w, src + ty.second[i] * w, ty.firstWeight[i], ty.secondWeight[i])
+                        for j in 0..<ow {
+                            let (x0, x1, wx0, wx1) = (tx.first[j], tx.second[j], tx.firstWeight[j], tx.secondWeight[j])
+                            dst[j] = wy0 * (wx0 * r0[x0] + wx1 * r0[x1]) + wy1 * (wx0 * r1[x0] + wx1 * r1[x1])
+                        }
+                    case .table(let index, let weight):
                         for j in 0..<ow {
                             let t = 4 * (i * ow + j)
                             dst[j] = weight[t] * src[index[t]] + weight[t + 1] * src[index[t + 1]]
@@ -141,25 +148,79 @@ enum Spatial {
         }
     }
 
-    /// Adjoint of ``affine(_:theta:h:w:)``: each output gradient goes back to its four taps
-    /// (channels split over the cores: each scatters into its own plane).
+    /// Adjoint of ``affine(_:theta:h:w:)``: each output gradient goes back to its taps (planes
+    /// split over the cores: each scatters into its own).
     static func affineBackward(_ g: Tensor, theta: [Float], inputShape: [Int]) -> Tensor {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (oh, ow) = (g.shape[2], g.shape[3])
+        let taps = (0..<n).map { AffineTaps(theta, image: $0, h: h, w: w, oh: oh, ow: ow) }
         let pg = g.storage.pointer
         return Tensor(shape: inputShape) { out in
             let po = out.baseAddress!
-            for b in 0..<n {
-                let (index, weight) = affineTapTable(theta, image: b, h: h, w: w, oh: oh, ow: ow)
-                Parallel.forEach(c) { channels in
-                    for ch in channels {
-                        let src = pg + (b * c + ch) * oh * ow, dst = po + (b * c + ch) * h * w
+            Parallel.forEach(n * c) { planes in
+                var row = [Float](repeating: 0, count: w)
+                for plane in planes {
+                    let src = pg + plane * oh * ow, dst = po + plane * h * w
+                    switch taps[plane / c] {
+                    case .separable(let ty, let tx):
+                        // Along x into one input row, then that row into input rows y0 and y1.
+                        for i in 0..<oh {
+                            for x in 0..<w { row[x] = 0 }
+                            for j in 0..<ow {
+                                let v = src[i * ow + j]
+                                row[tx.first[j]] += tx.firstWeight[j] * v
+                                row[tx.second[j]] += tx.secondWeight[j] * v
+                            }
+                            let (d0, d1, wy0, wy1) = (dst + ty.first[i] * w, dst + ty.second[i] * w, ty.firstWeight[i], ty.secondWeight[i])
+                            for x in 0..<w { d0[x] += wy0 * row[x] }
+                            for x in 0..<w { d1[x] += wy1 * row[x] }
+                        }
+                    case .table(let index, let weight):
                         for o in 0..<(oh * ow) {
                             let v = src[o]
                             for k in 0..<4 { dst[index[4 * o + k]] += weight[4 * o + k] * v }
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Bilinear taps along one axis: output position j reads input positions first[j] and
+    /// second[j] (= first + 1) with these weights; a position outside the input has weight 0
+    /// and index 0.
+    struct AxisTaps {
+        var first: [Int] = [], second: [Int] = [], firstWeight: [Float] = [], secondWeight: [Float] = []
+
+        /// Output j of `out` at normalised u = (2j+1)/out - 1 reads ((scale u + shift + 1) size - 1) / 2.
+        init(scale: Float, shift: Float, out: Int, size: Int) {
+            for j in 0..<out {
+                let u = Float(2 * j + 1) / Float(out) - 1
+                let s = ((scale * u + shift + 1) * Float(size) - 1) / 2
+                let clamped = Swift.min(Swift.max(s, -2), Float(size) + 1)
+                let floor = clamped.rounded(.down)
+                let (i0, f) = (Int(floor), clamped - floor)
+                let in0 = i0 >= 0 && i0 < size, in1 = i0 + 1 >= 0 && i0 + 1 < size
+                first.append(in0 ? i0 : 0); firstWeight.append(in0 ? 1 - f : 0)
+                second.append(in1 ? i0 + 1 : 0); secondWeight.append(in1 ? f : 0)
+            }
+        }
+    }
+
+    /// The bilinear taps of image b: one table per axis where its matrix only scales and
+    /// translates (MACO's crops, jitter-free zooms), else four taps per output pixel.
+    enum AffineTaps {
+        case separable(rows: AxisTaps, columns: AxisTaps)
+        case table(index: [Int], weight: [Float])
+
+        init(_ theta: [Float], image b: Int, h: Int, w: Int, oh: Int, ow: Int) {
+            let t = theta.count == 6 ? 0 : 6 * b
+            if theta[t + 1] == 0 && theta[t + 3] == 0 {
+                self = .separable(rows: AxisTaps(scale: theta[t + 4], shift: theta[t + 5], out: oh, size: h),
+                                  columns: AxisTaps(scale: theta[t], shift: theta[t + 2], out: ow, size: w))
+            } else {
+                let (index, weight) = Spatial.affineTapTable(theta, image: b, h: h, w: w, oh: oh, ow: ow)
+                self = .table(index: index, weight: weight)
             }
         }
     }
