@@ -38,6 +38,9 @@ struct StyleTrainingOptions: ParsableArguments {
     @Flag(name: .long, help: "Continue from OUTPUT.checkpoint.")
     var resume = false
 
+    @Option(name: .long, help: "Start from this trained network's weights (or a checkpoint's) instead of random ones: fine-tuning with other weights, crops or steps. Not with --resume.")
+    var from: String?
+
     @Option(name: .long, help: "Seed of the crops.")
     var seed: UInt64 = 0
 
@@ -55,6 +58,7 @@ struct StyleTrainingOptions: ParsableArguments {
         if let lr, !(lr.isFinite && lr > 0) { throw FoveaError("--lr \(lr): must be a positive number") }
         guard holdout >= 0 else { throw FoveaError("--holdout \(holdout): must be >= 0") }
         guard checkpointEvery > 0 else { throw FoveaError("--checkpoint-every \(checkpointEvery): must be >= 1") }
+        guard from == nil || !resume else { throw FoveaError("--from and --resume: give one (--resume continues OUTPUT.checkpoint)") }
         guard output.lowercased().hasSuffix(".safetensors") else { throw FoveaError("-o \(output): use a .safetensors file name") }
         let folder = parentFolder(of: output)
         guard FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder) else { throw FoveaError("-o \(output): folder is not writable") }
@@ -80,9 +84,14 @@ struct StyleTrainingOptions: ParsableArguments {
 }
 
 /// The training loop shared by train-style and train-adain: steps, progress, checkpoints, resume.
-func trainLoop(options: StyleTrainingOptions, steps: Int, network: Module, optimizer: Adam, label: String,
-               step: (inout SeededGenerator) throws -> (content: Float, style: Float)) throws {
+/// `announce` is printed once the starting weights are in place.
+func trainLoop(options: StyleTrainingOptions, steps: Int, network: Module, kind: String, optimizer: Adam, label: String,
+               announce: String, step: (inout SeededGenerator) throws -> (content: Float, style: Float)) throws {
     var first = 0
+    if let from = options.from {
+        _ = try NetworkFile.load(URL(fileURLWithPath: from), into: network, kind: kind, flag: "--from")
+        Notes.add("started from \(from)")
+    }
     if options.resume {
         guard FileManager.default.fileExists(atPath: options.checkpoint.path) else {
             throw FoveaError("--resume: no checkpoint at \(options.checkpoint.path)")
@@ -91,6 +100,7 @@ func trainLoop(options: StyleTrainingOptions, steps: Int, network: Module, optim
         first = Int(meta["step"] ?? "0") ?? 0
         Notes.add("resumed at step \(first)")
     }
+    print(announce)
     var generator = SeededGenerator(seed: options.seed &+ UInt64(first) &* 0x9E37)
     let bar = ProgressBar(label: label)
     var smoothed: (Float, Float)?
@@ -159,9 +169,9 @@ struct TrainStyle: ParsableCommand {
         let net = TransformerNet()
         net.train()
         let optimizer = Adam(net.namedParameters().map(\.tensor), learningRate: options.lr ?? 1e-3)
-        print("training on \(photos.count) photos, \(options.crop)px crops, batch \(options.batch)")
-        try trainLoop(options: options, steps: options.totalSteps(photos: photos.count), network: net, optimizer: optimizer,
-                      label: "train-style") { generator in
+        try trainLoop(options: options, steps: options.totalSteps(photos: photos.count), network: net, kind: "a feed-forward style network (TransformerNet)", optimizer: optimizer,
+                      label: "train-style",
+                      announce: "training on \(photos.count) photos, \(options.crop)px crops, batch \(options.batch)") { generator in
             try FeedForwardStyle.trainingStep(net, batch: photos.batch(options.batch, using: &generator), loss: loss, optimizer: optimizer)
         }
         try NetworkFile.save(net, metadata: ["network": "TransformerNet", "style": (style as NSString).lastPathComponent,
@@ -266,9 +276,9 @@ struct TrainAdaIN: ParsableCommand {
         decoder.outputLayer.bias!.storage.pointer.update(from: [0.485, 0.456, 0.406], count: 3)
         decoder.train()
         let optimizer = Adam(decoder.namedParameters().map(\.tensor), learningRate: options.lr ?? 1e-4)
-        print("training on \(photos.count) photos and \(paintings.count) styles, \(options.crop)px crops, batch \(options.batch)")
-        try trainLoop(options: options, steps: options.totalSteps(photos: photos.count), network: decoder, optimizer: optimizer,
-                      label: "train-adain") { generator in
+        try trainLoop(options: options, steps: options.totalSteps(photos: photos.count), network: decoder, kind: "an AdaIN decoder", optimizer: optimizer,
+                      label: "train-adain",
+                      announce: "training on \(photos.count) photos and \(paintings.count) styles, \(options.crop)px crops, batch \(options.batch)") { generator in
             try AdaINStyle.trainingStep(decoder, content: photos.batch(options.batch, using: &generator),
                                         style: paintings.batch(options.batch, using: &generator), backbone: backbone,
                                         styleWeight: styleWeight, optimizer: optimizer)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FoveaIO
 import _FoveaTestSupport
 
 let scream = cache.appendingPathComponent("styles/scream.jpg").path
@@ -71,5 +72,29 @@ let scream = cache.appendingPathComponent("styles/scream.jpg").path
         let d = try fovea(["adain", chelsea, scream, "--decoder", decoder, "--size", "61", "--alpha", "0.5", "-o", out])
         #expect(d.status == 0, "\(d.err)")
         #expect(d.out.contains("61x41"))
+    }
+
+    /// --from starts training at a network's weights: with a vanishing learning rate the
+    /// result is that network; without --from training starts elsewhere.
+    @Test func trainingFromANetworkStartsAtItsWeights() throws {
+        let folder = cache.appendingPathComponent("photos").path
+        let (first, tuned, fresh) = (temporaryPath("safetensors"), temporaryPath("safetensors"), temporaryPath("safetensors"))
+        defer { for f in [first, tuned, fresh] { for g in [f, f + ".checkpoint"] { try? FileManager.default.removeItem(atPath: g) } } }
+        let base = ["train-style", scream, "--content", folder, "--holdout", "2", "--steps", "1", "--crop", "32", "--batch", "1"]
+        #expect(try fovea(base + ["-o", first]).status == 0)
+        let t = try fovea(base + ["--from", first, "--lr", "1e-30", "--seed", "5", "-o", tuned])
+        #expect(t.status == 0 && t.err.contains("started from"), "\(t.err)")
+        #expect(try fovea(base + ["--lr", "1e-30", "--seed", "5", "-o", fresh]).status == 0)
+        let a = try Safetensors.load(URL(fileURLWithPath: first)), b = try Safetensors.load(URL(fileURLWithPath: tuned))
+        let c = try Safetensors.load(URL(fileURLWithPath: fresh))
+        #expect(a.count > 10 && Set(a.keys) == Set(b.keys))
+        // Adam moves each weight by at most about the learning rate (zeros become 1e-30 denormals).
+        #expect(a.keys.allSatisfy { key in zip(a[key]!.scalars, b[key]!.scalars).allSatisfy { abs($0 - $1) <= 1e-6 * abs($0) + 1e-25 } })
+        #expect(a.keys.contains { a[$0]!.scalars != c[$0]!.scalars })
+        for (args, mention) in [(["--from", first, "--resume"], "--from and --resume"),
+                                (["--from", "/nonexistent.safetensors"], "--from /nonexistent.safetensors: file not found")] {
+            let r = try fovea(base + args + ["-o", tuned])
+            #expect(r.status != 0 && r.out.isEmpty && r.err.split(separator: "\n").count == 1 && r.err.contains(mention), "\(r.err)")
+        }
     }
 }
