@@ -61,6 +61,7 @@ extension Tensor {
     /// Pads the last two axes (H, W) of an NCHW tensor.
     public func padded(top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode = .zero) -> Tensor {
         check(rank == 4, "pad2d needs NCHW input, got \(shape)")
+        check(min(top, bottom, left, right) >= 0, "pad2d needs non-negative padding, got \([top, bottom, left, right])")
         if mode == .reflect {
             check(top < shape[2] && bottom < shape[2] && left < shape[3] && right < shape[3],
                          "reflection padding must be smaller than the input size \(shape)")

@@ -12,38 +12,46 @@ enum Spatial {
         return s
     }
 
+    /// Planes split over the cores; each row's interior is one copy, its border read through
+    /// ``source(_:before:n:mode:)``. Zero padding starts from zeros, reflection writes every element.
     static func pad(_ x: Tensor, top: Int, bottom: Int, left: Int, right: Int, mode: PaddingMode) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let oh = h + top + bottom, ow = w + left + right
         let px = x.storage.pointer
         let colSrc = (0..<ow).map { source($0, before: left, n: w, mode: mode) }
-        return Tensor(shape: [n, c, oh, ow]) { out in
-            for plane in 0..<(n * c) {
-                for y in 0..<oh {
-                    let sy = source(y, before: top, n: h, mode: mode)
-                    if sy < 0 { continue }
-                    let src = px + plane * h * w + sy * w
-                    let dst = out.baseAddress! + plane * oh * ow + y * ow
-                    for xo in 0..<ow where colSrc[xo] >= 0 { dst[xo] = src[colSrc[xo]] }
+        let rowSrc = (0..<oh).map { source($0, before: top, n: h, mode: mode) }
+        let fill = { (out: UnsafeMutableBufferPointer<Float>) in
+            let po = out.baseAddress!
+            Parallel.forEach(n * c) { planes in
+                for plane in planes {
+                    for y in 0..<oh where rowSrc[y] >= 0 {
+                        let src = px + plane * h * w + rowSrc[y] * w, dst = po + plane * oh * ow + y * ow
+                        (dst + left).update(from: src, count: w)
+                        for xo in 0..<left where colSrc[xo] >= 0 { dst[xo] = src[colSrc[xo]] }
+                        for xo in (left + w)..<ow where colSrc[xo] >= 0 { dst[xo] = src[colSrc[xo]] }
+                    }
                 }
             }
         }
+        return mode == .zero ? Tensor(shape: [n, c, oh, ow], fill: fill) : Tensor(overwriting: [n, c, oh, ow], fill: fill)
     }
 
-    /// Adjoint of `pad`: each padded position's gradient goes back to its source.
+    /// Adjoint of `pad`: each padded position's gradient goes back to its source (planes split
+    /// over the cores).
     static func padBackward(_ g: Tensor, inputShape: [Int], top: Int, left: Int, mode: PaddingMode) -> Tensor {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (oh, ow) = (g.shape[2], g.shape[3])
         let pg = g.storage.pointer
         let colSrc = (0..<ow).map { source($0, before: left, n: w, mode: mode) }
+        let rowSrc = (0..<oh).map { source($0, before: top, n: h, mode: mode) }
         return Tensor(shape: inputShape) { out in
-            for plane in 0..<(n * c) {
-                for y in 0..<oh {
-                    let sy = source(y, before: top, n: h, mode: mode)
-                    if sy < 0 { continue }
-                    let dst = out.baseAddress! + plane * h * w + sy * w
-                    let src = pg + plane * oh * ow + y * ow
-                    for xo in 0..<ow where colSrc[xo] >= 0 { dst[colSrc[xo]] += src[xo] }
+            let po = out.baseAddress!
+            Parallel.forEach(n * c) { planes in
+                for plane in planes {
+                    for y in 0..<oh where rowSrc[y] >= 0 {
+                        let dst = po + plane * h * w + rowSrc[y] * w, src = pg + plane * oh * ow + y * ow
+                        for xo in 0..<ow where colSrc[xo] >= 0 { dst[colSrc[xo]] += src[xo] }
+                    }
                 }
             }
         }
@@ -68,45 +76,59 @@ enum Spatial {
         }
     }
 
+    /// Planes split over the cores; nearest copies its source pixel (a repeated source row is
+    /// one copy of the row before).
     static func resize(_ x: Tensor, h oh: Int, w ow: Int, mode: ResizeMode) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let ty = taps(out: oh, in: h, mode: mode), tx = taps(out: ow, in: w, mode: mode)
         let px = x.storage.pointer
         return Tensor(overwriting: [n, c, oh, ow]) { out in
-            for plane in 0..<(n * c) {
-                let src = px + plane * h * w
-                let dst = out.baseAddress! + plane * oh * ow
-                for y in 0..<oh {
-                    let (y0, y1, fy) = ty[y]
-                    for xo in 0..<ow {
-                        let (x0, x1, fx) = tx[xo]
-                        let top = src[y0 * w + x0] * (1 - fx) + src[y0 * w + x1] * fx
-                        let bottom = src[y1 * w + x0] * (1 - fx) + src[y1 * w + x1] * fx
-                        dst[y * ow + xo] = top * (1 - fy) + bottom * fy
+            let po = out.baseAddress!
+            Parallel.forEach(n * c) { planes in
+                for plane in planes {
+                    let src = px + plane * h * w, dst = po + plane * oh * ow
+                    for y in 0..<oh {
+                        let (y0, y1, fy) = ty[y]
+                        let row = dst + y * ow
+                        if mode == .nearest {
+                            if y > 0 && ty[y - 1].0 == y0 { row.update(from: row - ow, count: ow); continue }
+                            let s = src + y0 * w
+                            for xo in 0..<ow { row[xo] = s[tx[xo].0] }
+                            continue
+                        }
+                        for xo in 0..<ow {
+                            let (x0, x1, fx) = tx[xo]
+                            let top = src[y0 * w + x0] * (1 - fx) + src[y0 * w + x1] * fx
+                            let bottom = src[y1 * w + x0] * (1 - fx) + src[y1 * w + x1] * fx
+                            row[xo] = top * (1 - fy) + bottom * fy
+                        }
                     }
                 }
             }
         }
     }
 
+    /// Adjoint of `resize` (planes split over the cores).
     static func resizeBackward(_ g: Tensor, inputShape: [Int], mode: ResizeMode) -> Tensor {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (oh, ow) = (g.shape[2], g.shape[3])
         let ty = taps(out: oh, in: h, mode: mode), tx = taps(out: ow, in: w, mode: mode)
         let pg = g.storage.pointer
         return Tensor(shape: inputShape) { out in
-            for plane in 0..<(n * c) {
-                let src = pg + plane * oh * ow
-                let dst = out.baseAddress! + plane * h * w
-                for y in 0..<oh {
-                    let (y0, y1, fy) = ty[y]
-                    for xo in 0..<ow {
-                        let (x0, x1, fx) = tx[xo]
-                        let v = src[y * ow + xo]
-                        dst[y0 * w + x0] += v * (1 - fy) * (1 - fx)
-                        dst[y0 * w + x1] += v * (1 - fy) * fx
-                        dst[y1 * w + x0] += v * fy * (1 - fx)
-                        dst[y1 * w + x1] += v * fy * fx
+            let po = out.baseAddress!
+            Parallel.forEach(n * c) { planes in
+                for plane in planes {
+                    let src = pg + plane * oh * ow, dst = po + plane * h * w
+                    for y in 0..<oh {
+                        let (y0, y1, fy) = ty[y]
+                        for xo in 0..<ow {
+                            let (x0, x1, fx) = tx[xo]
+                            let v = src[y * ow + xo]
+                            dst[y0 * w + x0] += v * (1 - fy) * (1 - fx)
+                            dst[y0 * w + x1] += v * (1 - fy) * fx
+                            dst[y1 * w + x0] += v * fy * (1 - fx)
+                            dst[y1 * w + x1] += v * fy * fx
+                        }
                     }
                 }
             }
