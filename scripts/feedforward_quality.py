@@ -37,6 +37,8 @@ def main():
     p.add_argument("--gatys-iterations", type=int, default=100)
     p.add_argument("--net", help="Johnson network (default: the shipped one)")
     p.add_argument("--decoder", help="AdaIN decoder (default: the shipped one)")
+    p.add_argument("--workdir", help="folder for the images (default: a new temporary one); a Gatys result already "
+                   "there is reused, so a second network can be scored against the same Gatys runs")
     p.add_argument("--out", default=os.path.join(HERE, "..", "bench", "results-feedforward-quality.md"))
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -44,7 +46,8 @@ def main():
     folder = os.path.join(args.cache, "content")
     files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith((".png", ".jpg", ".jpeg")))
     held_out = files[-args.photos:]
-    tmp = tempfile.mkdtemp(prefix="fovea-ff-quality-")
+    tmp = args.workdir or tempfile.mkdtemp(prefix="fovea-ff-quality-")
+    os.makedirs(tmp, exist_ok=True)
     style_png = os.path.join(tmp, "style.png")
     st.save_image(st.load_image(os.path.join(args.cache, "styles", "scream.jpg"), args.size), style_png)
     style = st.load_image(style_png, args.size)
@@ -56,8 +59,9 @@ def main():
         targets = st.style_targets(net, content, style)
         outputs = {m: os.path.join(tmp, f"{m}-{i}.png") for m in ("gatys", "johnson", "adain")}
         run = lambda cmd: subprocess.run([args.fovea] + cmd, check=True, capture_output=True, text=True)
-        run(["style", content_png, style_png, "--size", str(args.size), "--steps", str(args.gatys_iterations),
-             "--alpha", f"{args.alpha:g}", "-o", outputs["gatys"]])
+        if not os.path.exists(outputs["gatys"]):
+            run(["style", content_png, style_png, "--size", str(args.size), "--steps", str(args.gatys_iterations),
+                 "--alpha", f"{args.alpha:g}", "-o", outputs["gatys"]])
         run(["stylize", content_png, "-o", outputs["johnson"]] + (["--net", args.net] if args.net else []))
         run(["adain", content_png, style_png, "--size", str(args.size), "-o", outputs["adain"]]
             + (["--decoder", args.decoder] if args.decoder else []))
