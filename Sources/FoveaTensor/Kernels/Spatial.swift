@@ -208,8 +208,8 @@ enum Spatial {
         }
     }
 
-    /// Bilinear taps along one axis: output position j reads input positions first[j] and
-    /// second[j] (= first + 1) with these weights; a position outside the input has weight 0
+    /// Bilinear taps along one axis: output position j reads two neighbouring input positions,
+    /// first[j] and second[j], with these weights; a position outside the input has weight 0
     /// and index 0.
     struct AxisTaps {
         var first: [Int] = [], second: [Int] = [], firstWeight: [Float] = [], secondWeight: [Float] = []
