@@ -26,25 +26,17 @@ import _FoveaTestSupport
         #expect(maxAbsDifference(g["rfft2_in"]!.rfft2().scalars, g["rfft2_out"]!.scalars) < 1e-5)
     }
 
-    @Test func affineResamplingMatchesGridSample() {
-        let g = Self.golden
-        let x = g["grid_in"]!
+    /// "grid": rotations, scales and shifts (four taps per pixel); "crop": scale-and-shift
+    /// matrices, which take the separable path (one tap table per axis).
+    @Test(arguments: [("grid", 8, 10), ("crop", 7, 8)])
+    func affineResamplingMatchesGridSample(_ c: (name: String, height: Int, width: Int)) {
+        let (g, name, height, width) = (Self.golden, c.name, c.height, c.width)
+        let x = g["\(name)_in"]!
         x.requiresGrad = true
-        let y = x.affineResampled(theta: g["grid_theta"]!.scalars, height: 8, width: 10)
-        #expect(maxAbsDifference(y.scalars, g["grid_out"]!.scalars) < 1e-5)
-        (y * g["grid_weight"]!).sum().backward()
-        #expect(maxAbsDifference(x.grad!.scalars, g["grid_grad"]!.scalars) < 1e-5)
-    }
-
-    /// Scale-and-shift matrices take the separable path (one tap table per axis).
-    @Test func cropResamplingMatchesGridSample() {
-        let g = Self.golden
-        let x = g["crop_in"]!
-        x.requiresGrad = true
-        let y = x.affineResampled(theta: g["crop_theta"]!.scalars, height: 7, width: 8)
-        #expect(maxAbsDifference(y.scalars, g["crop_out"]!.scalars) < 1e-5)
-        (y * g["crop_weight"]!).sum().backward()
-        #expect(maxAbsDifference(x.grad!.scalars, g["crop_grad"]!.scalars) < 1e-5)
+        let y = x.affineResampled(theta: g["\(name)_theta"]!.scalars, height: height, width: width)
+        #expect(maxAbsDifference(y.scalars, g["\(name)_out"]!.scalars) < 1e-5)
+        (y * g["\(name)_weight"]!).sum().backward()
+        #expect(maxAbsDifference(x.grad!.scalars, g["\(name)_grad"]!.scalars) < 1e-5)
     }
 
     @Test func fourierScaleAndColourDecorrelationMatchLucid() {

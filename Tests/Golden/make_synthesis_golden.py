@@ -32,6 +32,18 @@ from golden_io import write_safetensors  # noqa: E402
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "synthesis", "signals.safetensors")
 
 
+def grid_sample_case(name, n, theta, height, width):
+    """NAME_in [n, 3, 9, 11], NAME_theta, NAME_out (bilinear grid_sample, zeros outside,
+    align_corners=False, to height x width), NAME_weight and NAME_grad = d sum(out * weight) / d in."""
+    x = torch.randn(n, 3, 9, 11, requires_grad=True)
+    grid = F.affine_grid(theta, [n, 3, height, width], align_corners=False)
+    y = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    weight = torch.randn_like(y)
+    (y * weight).sum().backward()
+    return {f"{name}_in": x.detach(), f"{name}_theta": theta, f"{name}_out": y.detach(),
+            f"{name}_weight": weight, f"{name}_grad": x.grad}
+
+
 def main():
     torch.manual_seed(0)
     out = {}
@@ -47,18 +59,11 @@ def main():
     out["rfft2_in"] = images
     out["rfft2_out"] = torch.view_as_real(torch.fft.rfft2(images, norm="ortho")).contiguous()
 
-    grid_in = torch.randn(2, 3, 9, 11, requires_grad=True)
     thetas = []
     for angle, scale, tx, ty in ((0.3, 1.1, 0.05, -0.1), (-0.17, 0.8, -0.2, 0.15)):
         c, s = math.cos(angle) / scale, math.sin(angle) / scale
         thetas.append([[c, -s, tx], [s, c, ty]])
-    theta = torch.tensor(thetas)
-    grid = F.affine_grid(theta, [2, 3, 8, 10], align_corners=False)
-    grid_out = F.grid_sample(grid_in, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    grid_weight = torch.randn_like(grid_out)
-    (grid_out * grid_weight).sum().backward()
-    out.update(grid_in=grid_in.detach(), grid_theta=theta, grid_out=grid_out.detach(),
-               grid_weight=grid_weight, grid_grad=grid_in.grad)
+    out.update(grid_sample_case("grid", 2, torch.tensor(thetas), 8, 10))
 
     fy = np.fft.fftfreq(6)[:, None]
     fx = np.fft.rfftfreq(7)[None, :]
@@ -69,16 +74,9 @@ def main():
     flat = images.permute(0, 2, 3, 1) @ torch.tensor(m).T
     out["decorrelated"] = flat.permute(0, 3, 1, 2).contiguous()
 
-    crop_in = torch.randn(3, 3, 9, 11, requires_grad=True)
-    crop_theta = torch.tensor([[[0.27, 0.0, 0.5], [0.0, 0.29, -0.6]],
-                               [[0.3, 0.0, 0.9], [0.0, 0.3, -0.85]],
-                               [[1.4, 0.0, 0.1], [0.0, 1.2, -0.2]]])
-    crop_grid = F.affine_grid(crop_theta, [3, 3, 7, 8], align_corners=False)
-    crop_out = F.grid_sample(crop_in, crop_grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    crop_weight = torch.randn_like(crop_out)
-    (crop_out * crop_weight).sum().backward()
-    out.update(crop_in=crop_in.detach(), crop_theta=crop_theta, crop_out=crop_out.detach(),
-               crop_weight=crop_weight, crop_grad=crop_in.grad)
+    out.update(grid_sample_case("crop", 3, torch.tensor([[[0.27, 0.0, 0.5], [0.0, 0.29, -0.6]],
+                                                          [[0.3, 0.0, 0.9], [0.0, 0.3, -0.85]],
+                                                          [[1.4, 0.0, 0.1], [0.0, 1.2, -0.2]]]), 7, 8))
 
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     write_safetensors(OUT, {k: v.detach().float() for k, v in out.items()})
