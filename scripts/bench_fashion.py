@@ -109,7 +109,7 @@ def run(bin_, env, runs=3, tsne_runs=3):
     torch_epochs = torch_epoch(runs)
     lines += [f"One training epoch of fashion-cnn on the 60k training images (Adam, batch 128), {runs} runs, seconds:", "",
               "| Fovea min / median s | PyTorch min / median s | ratio (median) | target |", "|---:|---:|---:|---:|",
-              f"| {mm(fovea_epochs)} | {mm(torch_epochs)} | {statistics.median(fovea_epochs) / statistics.median(torch_epochs):.2f} | <= 1.0 |", ""]
+              f"| {mm(fovea_epochs)} | {mm(torch_epochs)} | {statistics.median(fovea_epochs) / statistics.median(torch_epochs):.2f} | <= 0.6 |", ""]
 
     # Robustness curve.
     fovea_curve, fovea_acc = [], None
@@ -139,13 +139,14 @@ def run(bin_, env, runs=3, tsne_runs=3):
     rows = []
     for label, path, x, n_runs, with_sklearn in [("10k", "test50.npy", x10, tsne_runs, True), ("70k", "all50.npy", x70, 1, True)]:
         p = tsne_kl.sparse_p(x.astype(np.float64))
-        times, kl = [], None
+        times, kl, method = [], None, None
         for _ in range(n_runs):
             coords = os.path.join(work, f"coords-{label}.npy")
-            _, wall = fovea(bin_, ["tsne", os.path.join(work, path), "-o", coords], env)
+            out, wall = fovea(bin_, ["tsne", os.path.join(work, path), "--json", "-o", coords], env)
             times.append(wall)
+            method = {"barnes-hut": "Barnes-Hut", "fft": "FFT", "exact": "exact"}[json.loads(out)["method"]]
             kl = tsne_kl.kl(p, np.load(coords))
-        rows.append((label, "Fovea (Barnes-Hut)", times, kl))
+        rows.append((label, f"Fovea ({method})", times, kl))
         import openTSNE
         times = []
         for _ in range(n_runs):
@@ -166,11 +167,11 @@ def run(bin_, env, runs=3, tsne_runs=3):
               "| points | tool | runs | seconds min / median | KL |", "|---|---|---:|---:|---:|"]
     for label, tool, times, kl in rows:
         lines.append(f"| {label} | {tool} | {len(times)} | {mm(times)} | {kl:.4f} |")
-    for label in ["10k", "70k"]:
+    for label, target in [("10k", "1.0"), ("70k", "0.5")]:
         ours = [r for r in rows if r[0] == label and r[1].startswith("Fovea")][0]
         peer = [r for r in rows if r[0] == label and r[1].startswith("openTSNE")][0]
         lines.append(f"\n{label}: Fovea / openTSNE wall-time ratio {statistics.median(ours[2]) / statistics.median(peer[2]):.2f} "
-                     f"(target <= 1.0 at equal or lower KL: {ours[3]:.4f} vs {peer[3]:.4f})")
+                     f"(target <= {target} at equal or lower KL: {ours[3]:.4f} vs {peer[3]:.4f})")
     lines.append("")
     return lines
 

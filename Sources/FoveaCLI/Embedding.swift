@@ -249,13 +249,15 @@ struct PCACommand: ParsableCommand {
 struct TSNECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tsne",
-        abstract: "Map embeddings to 2-D with t-SNE (exact or Barnes-Hut).",
+        abstract: "Map embeddings to 2-D with t-SNE (exact, Barnes-Hut or FFT-interpolated).",
         discussion: """
         Perplexity-calibrated Gaussian affinities, Student-t map, PCA initialisation, early \
         exaggeration 12 for 250 iterations, learning rate N/12, momentum and gains; prints the \
         KL divergence of the result. Up to 2500 points the gradients are exact (O(N^2) per \
         iteration); above, P is kept on each point's 3 x perplexity nearest neighbours and the \
-        repulsion summed by Barnes-Hut over a quadtree (O(N log N)): 70k points take minutes.
+        repulsion is approximated: up to 20000 points by Barnes-Hut over a quadtree (O(N log N)), \
+        above by FFT-accelerated interpolation on a grid (FIt-SNE, O(N)): all 70k Fashion-MNIST \
+        points take under a minute on two cores.
 
         --transform places new points into an existing map without moving the old ones: each \
         new point starts at the affinity-weighted mean of its nearest reference points and is \
@@ -263,6 +265,7 @@ struct TSNECommand: ParsableCommand {
 
           fovea tsne digits.npy --perplexity 30 -o coords.csv
           fovea tsne fm.npy -o fm-coords.npy                            (10k points: Barnes-Hut)
+          fovea tsne fm-all.npy -o fm-all-coords.npy                    (70k points: FFT)
           fovea tsne new.npy --transform --reference fm.npy --reference-coords fm-coords.npy -o new-coords.npy
         """
     )
@@ -279,7 +282,7 @@ struct TSNECommand: ParsableCommand {
     @Option(name: .long, help: "Learning rate (default N / 12, at least 50).")
     var learningRate: Float?
 
-    @Option(name: .long, help: "exact or barnes-hut (default: exact up to 2500 points).")
+    @Option(name: .long, help: "exact, barnes-hut or fft (default: exact up to 2500 points, Barnes-Hut up to 20000, FFT above).")
     var method: TSNE.Method?
 
     @Option(name: .long, help: "Initial map: pca (deterministic) or random (Gaussian, from --seed).")

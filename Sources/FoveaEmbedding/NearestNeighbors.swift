@@ -37,41 +37,28 @@ public struct NearestNeighbors: Sendable {
         }
     }
 
-    /// Distances [Q, N] from each query row: cosine distance max(1 - cos, 0), or Euclidean
-    /// sqrt(||q||^2 + ||x||^2 - 2 q.x).
-    public func distances(_ queries: Tensor) -> Tensor {
+    /// The k nearest rows of the index for each query (nearest first, ties by row), skipping
+    /// row `exclude[i]` for query i (leave-one-out evaluation). Distances: cosine max(1 - cos, 0),
+    /// or Euclidean sqrt(max(||q||^2 + ||x||^2 - 2 q.x, 0)). Queries go `block` at a time
+    /// through one matrix product, so memory is O(block x N) whatever the number of queries;
+    /// then each query's row of products is scanned on its own core.
+    public func search(_ queries: Tensor, k: Int, exclude: [Int]? = nil, block: Int = 256) -> [[(row: Int, distance: Float)]] {
         precondition(queries.rank == 2 && queries.shape[1] == index.shape[1],
                      "queries \(queries.shape) do not match the index's \(index.shape[1]) dimensions")
-        let qNorms = Self.rowSquaredNorms(queries)
-        let q = metric == .cosine ? Self.normalised(queries, qNorms) : queries
-        let dots = withNoGrad { q.matmul(prepared, transposeB: true) }        // [Q, N]
-        let n = index.shape[0]
-        let p = dots.storage.pointer
-        return Tensor(shape: dots.shape) { out in
-            for i in 0..<queries.shape[0] {
-                for j in 0..<n {
-                    let v = p[i * n + j]
-                    out[i * n + j] = metric == .cosine ? Swift.max(1 - v, 0) : Swift.max(qNorms[i] + squaredNorms[j] - 2 * v, 0).squareRoot()
-                }
-            }
-        }
-    }
-
-    /// The k nearest rows of the index for each query (nearest first, ties by row), skipping
-    /// row `exclude[i]` for query i (leave-one-out evaluation). Queries go `block` at a time, so
-    /// memory is O(block x N) whatever the number of queries.
-    public func search(_ queries: Tensor, k: Int, exclude: [Int]? = nil, block: Int = 256) -> [[(row: Int, distance: Float)]] {
         let n = index.shape[0], q = queries.shape[0]
         var results = [[(row: Int, distance: Float)]](repeating: [], count: q)
         for start in stride(from: 0, to: q, by: block) {
             let rows = start..<min(start + block, q)
-            let d = distances(queries.slice(axis: 0, rows))
-            let p = d.storage.pointer
+            let batch = queries.slice(axis: 0, rows)
+            let qNorms = Self.rowSquaredNorms(batch)
+            let prepared = metric == .cosine ? Self.normalised(batch, qNorms) : batch
+            let dots = withNoGrad { prepared.matmul(self.prepared, transposeB: true) }     // [rows, N]
+            let p = dots.storage.pointer
             results.withUnsafeMutableBufferPointer { out in
                 let out = out
-                Parallel.split { part, parts in
-                    for i in stride(from: rows.lowerBound + part, to: rows.upperBound, by: parts) {
-                        out[i] = Self.smallest(k, of: p + (i - start) * n, count: n, skipping: exclude?[i])
+                Parallel.forEach(rows.count) { part in
+                    for r in part {
+                        out[start + r] = nearest(k, dots: p + r * n, queryNorm: qNorms[r], skipping: exclude?[start + r])
                     }
                 }
             }
@@ -79,18 +66,37 @@ public struct NearestNeighbors: Sendable {
         return results
     }
 
-    /// The k smallest of values[0..<count] (ascending, ties by index), skipping index `skip`:
-    /// one pass keeping a sorted list of the best k.
-    static func smallest(_ k: Int, of values: UnsafePointer<Float>, count: Int, skipping skip: Int?) -> [(row: Int, distance: Float)] {
+    /// The k smallest distances from one query given its dot products with every index row
+    /// (ascending, ties by row), skipping row `skip`. The scan is 16 rows at a time on a key that
+    /// rises with the distance (1 - cos, or the squared distance) against the current k-th best,
+    /// with a margin of a few ulps; the rows that pass get their distance by the scalar formula.
+    func nearest(_ k: Int, dots: UnsafePointer<Float>, queryNorm: Float, skipping skip: Int?) -> [(row: Int, distance: Float)] {
+        let n = index.shape[0], cosine = metric == .cosine
         var best: [(row: Int, distance: Float)] = []
         best.reserveCapacity(k + 1)
-        for j in 0..<count where j != skip {
-            let v = values[j]
-            if best.count == k, let worst = best.last, !(v < worst.distance) { continue }
-            var at = best.count
-            while at > 0 && v < best[at - 1].distance { at -= 1 }
-            best.insert((j, v), at: at)
-            if best.count > k { best.removeLast() }
+        var (worst, worstKey) = (Float.infinity, Float.infinity)    // the k-th best once there are k
+        squaredNorms.withUnsafeBufferPointer { norms in
+            let norms = norms.baseAddress!
+            func consider(_ j: Int) {
+                let v = cosine ? Swift.max(1 - dots[j], 0) : Swift.max(queryNorm + norms[j] - 2 * dots[j], 0).squareRoot()
+                guard j != skip, v < worst else { return }
+                var at = best.count
+                while at > 0 && v < best[at - 1].distance { at -= 1 }
+                best.insert((j, v), at: at)
+                if best.count > k { best.removeLast() }
+                if best.count == k {
+                    worst = best[k - 1].distance
+                    worstKey = (cosine ? worst : worst * worst) * (1 + 1e-5) + 1e-30
+                }
+            }
+            var j = 0
+            while j + 16 <= n {
+                let dot = UnsafeRawPointer(dots + j).loadUnaligned(as: SIMD16<Float>.self)
+                let key = cosine ? 1 - dot : queryNorm + UnsafeRawPointer(norms + j).loadUnaligned(as: SIMD16<Float>.self) - 2 * dot
+                if any(key .<= worstKey) { for l in 0..<16 { consider(j + l) } }
+                j += 16
+            }
+            while j < n { consider(j); j += 1 }
         }
         return best
     }

@@ -75,40 +75,23 @@ extension TSNE {
         let n = p.n
         let tree = QuadTree(y)
         var zParts = [Double](repeating: 0, count: Parallel.threads)   // one per part, added in order
-        // gradient[2i...] holds the attraction, repulsion[2i...] the Barnes-Hut force, until combined.
-        var gradient = [Float](repeating: 0, count: 2 * n)
         var repulsion = [Float](repeating: 0, count: 2 * n)
-        y.withUnsafeBufferPointer { y in
-        p.rowStart.withUnsafeBufferPointer { rowStart in
-        p.columns.withUnsafeBufferPointer { columns in
-        p.values.withUnsafeBufferPointer { values in
         repulsion.withUnsafeMutableBufferPointer { rep in
-        gradient.withUnsafeMutableBufferPointer { att in
-            let (rep, att) = (rep, att)
+            let rep = rep
             Parallel.split { part, parts in
                 var z = 0.0
                 let stack = UnsafeMutablePointer<Int32>.allocate(capacity: QuadTree.stackCapacity)
                 defer { stack.deallocate() }
                 for i in stride(from: part, to: n, by: parts) {
-                    let (xi, yi) = (y[2 * i], y[2 * i + 1])
-                    let r = tree.repulsion(x: xi, y: yi, theta: theta, stack: stack)
+                    let r = tree.repulsion(x: y[2 * i], y: y[2 * i + 1], theta: theta, stack: stack)
                     z += Double(r.z) - 1                                  // minus the point itself
                     rep[2 * i] = r.fx
                     rep[2 * i + 1] = r.fy
-                    var (ax, ay): (Float, Float) = (0, 0)
-                    for e in rowStart[i]..<rowStart[i + 1] {
-                        let j = Int(columns[e])
-                        let (dx, dy) = (xi - y[2 * j], yi - y[2 * j + 1])
-                        let m = values[e] / (1 + dx * dx + dy * dy)
-                        ax += m * dx
-                        ay += m * dy
-                    }
-                    att[2 * i] = ax
-                    att[2 * i + 1] = ay
                 }
                 zParts[part] = z
             }
-        } } } } } }
+        }
+        var gradient = attraction(y, p)
         let z = zParts.reduce(0, +)
         let invZ = Float(1 / z)
         for k in 0..<(2 * n) { gradient[k] = 4 * (exaggeration * gradient[k] - invZ * repulsion[k]) }

@@ -63,6 +63,10 @@ import _FoveaTestSupport
             #expect(found[i].map(\.row) == brute.map(\.0))
             for (f, b) in zip(found[i], brute) { #expect(abs(Double(f.distance) - b.1) < 1e-4) }
         }
+        // Other query blocks give the same; skipping each query's nearest row leaves the rest.
+        #expect(nn.search(queries, k: 7, block: 2).map { $0.map(\.row) } == found.map { $0.map(\.row) })
+        let skipping = nn.search(queries, k: 6, exclude: found.map { $0[0].row })
+        #expect(skipping.map { $0.map(\.row) } == found.map { $0.dropFirst().map(\.row) })
     }
 
     @Test func precisionAtKOnSeparatedClusters() {

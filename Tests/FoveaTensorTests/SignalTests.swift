@@ -38,6 +38,28 @@ import Testing
         #expect(maxRelativeError(x.rfft2().irfft2(height: h, width: w).scalars, x.scalars) < 1e-5)
     }
 
+    /// The FFT convolution of grids against the direct sum over every node, with a kernel that
+    /// differs along x and y (so transposed offsets show) and decays slowly (so a wrapped offset
+    /// shows), odd and even sides.
+    @Test(arguments: [1, 4, 7])
+    func gridConvolutionMatchesTheDirectSum(side m: Int) {
+        func kernel(_ dx: Int, _ dy: Int) -> Float { 1 / (1 + Float(dx * dx) + 0.3 * Float(abs(dx)) + 0.5 * Float(dy * dy)) + 0.1 * Float(abs(dy)) }
+        let grids = (0..<3).map { randomTensor([m * m], seed: UInt64(m * 3 + $0)).scalars }
+        let convolution = GridConvolution(size: m, evenKernel: { kernel($0, $1) })
+        let convolved = GridConvolution.convolve(grids, grids.indices.map { ($0, convolution) })
+        #expect(convolution(grids[1]) == convolved[1])
+        for (grid, result) in zip(grids, convolved) {
+            let direct = (0..<(m * m)).map { index in
+                let (a, b) = (index % m, index / m)
+                var sum = 0.0
+                for d in 0..<m { for c in 0..<m { sum += Double(kernel(a - c, b - d)) * Double(grid[d * m + c]) } }
+                return Float(sum)
+            }
+            #expect(maxRelativeError(result, direct) < 1e-5)
+        }
+        #expect(GridConvolution.fiveSmooth(atLeast: 49) == 50 && GridConvolution.fiveSmooth(atLeast: 77) == 80)
+    }
+
     @Test func gradientsByFiniteDifferences() {
         checkGradients([randomTensor([1, 2, 5, 4, 2], seed: 1)]) { $0[0].irfft2(height: 5, width: 6) }
         checkGradients([randomTensor([2, 4, 3, 2], seed: 2)]) { $0[0].irfft2(height: 4, width: 5) }
