@@ -6,6 +6,8 @@ RELEASE_TESTS := swift build -c release --build-tests -Xswiftc -enable-testing
 FOVEA := .build/release/fovea
 # The CPU-only PyTorch wheel the benchmarks were measured with (pip falls back to PyPI's torch).
 TORCH_CPU ?= 2.13.0+cpu
+# torchvision's release for that torch (a CUDA build from PyPI: scripts/torchvision_import.py).
+TORCHVISION ?= 0.28.0
 
 .PHONY: demo test bench deps data build golden fuzz docs clean
 
@@ -44,7 +46,7 @@ bench: data build
 	@python3 -c "import openTSNE, sklearn" 2>/dev/null || python3 -m pip install --quiet opentsne scikit-learn
 	@python3 -c "import captum, pytorch_grad_cam" 2>/dev/null || { \
 	    python3 -m pip install --quiet tqdm matplotlib scikit-learn opencv-python-headless ttach && \
-	    python3 -m pip install --quiet --no-deps captum grad-cam torchvision; }
+	    python3 -m pip install --quiet --no-deps captum grad-cam "torchvision==$(TORCHVISION)"; }
 	python3 scripts/bench.py $(FOVEA) --cache "$(CACHE)"
 	@python3 -c "import lucent, horama, kornia" 2>/dev/null || \
 	    { python3 -m pip install --quiet einops tqdm matplotlib && \

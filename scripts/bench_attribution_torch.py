@@ -30,6 +30,8 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(2)
     from captum.attr import IntegratedGradients, Occlusion, Saliency
+    from torchvision_import import import_torchvision
+    import_torchvision()                    # pytorch-grad-cam imports torchvision's transforms
     from pytorch_grad_cam import GradCAM, ScoreCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 

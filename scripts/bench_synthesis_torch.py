@@ -33,9 +33,8 @@ horama 0.3.0, `maco(objective, total_steps=steps, image_size=224, model_input_si
   script writes one made from $FOVEA_CACHE/photos (the mean |rfft2| of each photo's centre crop,
   224x224, in horama's decorrelated colour space) and points horama.maco_fv at it.
 
-torchvision from PyPI is a CUDA build whose C++ ops do not load with the CPU torch. Then this script
-declares the two op schemas that torchvision's import registers fakes for (so that torchvision, which
-lucent and horama import, imports), and horama's roi_align is `roi_align_one_sample` below: the
+torchvision from PyPI is a CUDA build whose C++ ops do not load with the CPU torch
+(scripts/torchvision_import.py makes it import all the same); then horama's roi_align is `roi_align_one_sample` below: the
 same values from one grid_sample, as every horama box is narrower than the 448 output (one sample
 per bin). torchvision's own pure-PyTorch fallback would allocate a [6, 3, 448, 448, 224, 224] tensor.
 The JSON's "roi_align" says which one ran.
@@ -56,20 +55,13 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import efficientnet_lite0 as effnet  # noqa: E402
+import torchvision_import  # noqa: E402
 
 
 def import_torchvision() -> str:
     """Imports torchvision; says which roi_align horama will run."""
-    try:
-        import torchvision.extension
-    except RuntimeError:
-        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
-            del sys.modules[name]
-        lib = torch.library.Library("torchvision", "DEF")
-        for op in ("nms", "qnms"):
-            lib.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        import_torchvision.lib = lib  # keep the definitions alive
-        import torchvision.extension
+    torchvision_import.import_torchvision()
+    import torchvision.extension
     return "torchvision C++ op" if torchvision.extension._has_ops() else "grid_sample (no torchvision C++ ops)"
 
 

@@ -54,7 +54,8 @@ def build(name: str, cache: str) -> torch.nn.Module:
     elif name == "resnet18":
         model = refmodels.resnet18()
     elif name in MODELS:
-        import torchvision  # installed by `make bench` (--no-deps, keeping this torch)
+        from torchvision_import import import_torchvision  # installed by `make bench` (--no-deps, keeping this torch)
+        torchvision = import_torchvision()
         torch.manual_seed(0)
         model = getattr(torchvision.models, name)(weights=None)
     else:
