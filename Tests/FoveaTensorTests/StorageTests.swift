@@ -19,4 +19,16 @@ struct StorageTests {
         let pooled = Storage(count: count + 64, zeroed: false) { _ in }
         #expect(Int(bitPattern: pooled.pointer) % 64 == 0)
     }
+
+    /// A buffer given back is kept for the next request of its size, and the pool never holds
+    /// more idle bytes than the process has had in use at once (nor than its limit).
+    @Test func givenBackBuffersAreReusedWithinThePeakInUse() {
+        let count = BufferPool.minimumCount * 5 + 3
+        let first = BufferPool.take(count)
+        BufferPool.give(first, count: count)
+        let second = BufferPool.take(count)
+        #expect(second == first)
+        BufferPool.give(second, count: count)
+        #expect(BufferPool.lock.withLock { BufferPool.idleBytes <= min(BufferPool.limitBytes, BufferPool.peakLiveBytes) })
+    }
 }
