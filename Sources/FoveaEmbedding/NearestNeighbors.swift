@@ -71,6 +71,7 @@ public struct NearestNeighbors: Sendable {
     /// rises with the distance (1 - cos, or the squared distance) against the current k-th best,
     /// with a margin of a few ulps; the rows that pass get their distance by the scalar formula.
     func nearest(_ k: Int, dots: UnsafePointer<Float>, queryNorm: Float, skipping skip: Int?) -> [(row: Int, distance: Float)] {
+        guard k > 0 else { return [] }
         let n = index.shape[0], cosine = metric == .cosine
         var best: [(row: Int, distance: Float)] = []
         best.reserveCapacity(k + 1)

@@ -67,6 +67,8 @@ import _FoveaTestSupport
         #expect(nn.search(queries, k: 7, block: 2).map { $0.map(\.row) } == found.map { $0.map(\.row) })
         let skipping = nn.search(queries, k: 6, exclude: found.map { $0[0].row })
         #expect(skipping.map { $0.map(\.row) } == found.map { $0.dropFirst().map(\.row) })
+        let none = nn.search(queries, k: 0)
+        #expect(none.count == 5 && none.allSatisfy { $0.isEmpty })
     }
 
     @Test func precisionAtKOnSeparatedClusters() {
