@@ -37,7 +37,7 @@ public struct TSNE: Sendable {
     public var shouldStop: (@Sendable () -> Bool)?
     public static let exactLimit = 2500
     /// Fashion-MNIST embeddings, 2 cores: at 10k points Barnes-Hut took 13.8 s to FFT's 19.4 s
-    /// (KL 1.431 vs 1.460); at 70k, 126 s to 44 s (KL 2.511 vs 2.526).
+    /// (KL as printed 1.431 vs 1.460); at 70k, 126 s to 44 s (KL by scripts/tsne_kl.py 2.523 vs 2.524).
     public static let barnesHutLimit = 20000
 
     public init() {}
