@@ -68,11 +68,63 @@ extension TSNE {
         return SparseAffinities(n: n, rowStart: rowStart, columns: columns, values: values)
     }
 
-    /// dC/dy [2N] with the attraction over the sparse P exactly and the repulsion by
-    /// Barnes-Hut: 4 (a sum_j p_ij w_ij (y_i - y_j) - (1 / Z) sum_j w_ij^2 (y_i - y_j)).
-    /// Also returns Z = sum_{i != j} w_ij (Barnes-Hut estimate).
-    static func barnesHutGradient(_ y: [Float], _ p: SparseAffinities, exaggeration: Float, theta: Float) -> (gradient: [Float], z: Double) {
-        let n = p.n
+    /// dC/dy [2N] with the attraction over the sparse P exactly and a repulsion r_i =
+    /// sum_j w_ij^2 (y_i - y_j) [2N] and Z = sum_{i != j} w_ij from an approximation (Barnes-Hut
+    /// or FFT): 4 (a sum_j p_ij w_ij (y_i - y_j) - r_i / Z).
+    static func sparseGradient(_ y: [Float], _ p: SparseAffinities, repulsion: [Float], z: Double, exaggeration: Float) -> [Float] {
+        var gradient = attraction(y, p)
+        let invZ = Float(1 / z)
+        for k in gradient.indices { gradient[k] = 4 * (exaggeration * gradient[k] - invZ * repulsion[k]) }
+        return gradient
+    }
+
+    /// sum_j p_ij w_ij (y_i - y_j) [2N] over the sparse P, every core; a row's entries 8 at a time.
+    static func attraction(_ y: [Float], _ p: SparseAffinities) -> [Float] {
+        var forces = [Float](repeating: 0, count: y.count)
+        y.withUnsafeBufferPointer { y in
+        p.rowStart.withUnsafeBufferPointer { rowStart in
+        p.columns.withUnsafeBufferPointer { columns in
+        p.values.withUnsafeBufferPointer { values in
+        forces.withUnsafeMutableBufferPointer { out in
+            let out = out
+            Parallel.forEach(p.n, grain: 256) { rows in
+                for i in rows {
+                    let (xi, yi) = (y[2 * i], y[2 * i + 1])
+                    var (ax8, ay8) = (SIMD8<Float>(), SIMD8<Float>())
+                    var (e, end) = (rowStart[i], rowStart[i + 1])
+                    while e + 8 <= end {
+                        var (xj, yj) = (SIMD8<Float>(), SIMD8<Float>())
+                        for l in 0..<8 {
+                            let j = Int(columns[e + l])
+                            (xj[l], yj[l]) = (y[2 * j], y[2 * j + 1])
+                        }
+                        let v = UnsafeRawPointer(values.baseAddress! + e).loadUnaligned(as: SIMD8<Float>.self)
+                        let (dx, dy) = (xi - xj, yi - yj)
+                        let m = v / (1 + dx * dx + dy * dy)
+                        ax8 += m * dx
+                        ay8 += m * dy
+                        e += 8
+                    }
+                    var (ax, ay) = (ax8.sum(), ay8.sum())
+                    while e < end {
+                        let j = Int(columns[e])
+                        let (dx, dy) = (xi - y[2 * j], yi - y[2 * j + 1])
+                        let m = values[e] / (1 + dx * dx + dy * dy)
+                        ax += m * dx
+                        ay += m * dy
+                        e += 1
+                    }
+                    out[2 * i] = ax
+                    out[2 * i + 1] = ay
+                }
+            }
+        } } } } }
+        return forces
+    }
+
+    /// The repulsion r_i = sum_j w_ij^2 (y_i - y_j) [2N] and Z = sum_{i != j} w_ij by Barnes-Hut.
+    static func barnesHutRepulsion(_ y: [Float], theta: Float) -> (forces: [Float], z: Double) {
+        let n = y.count / 2
         let tree = QuadTree(y)
         var zParts = [Double](repeating: 0, count: Parallel.threads)   // one per part, added in order
         var repulsion = [Float](repeating: 0, count: 2 * n)
@@ -91,11 +143,7 @@ extension TSNE {
                 zParts[part] = z
             }
         }
-        var gradient = attraction(y, p)
-        let z = zParts.reduce(0, +)
-        let invZ = Float(1 / z)
-        for k in 0..<(2 * n) { gradient[k] = 4 * (exaggeration * gradient[k] - invZ * repulsion[k]) }
-        return (gradient, z)
+        return (repulsion, zParts.reduce(0, +))
     }
 
     /// Z = sum_{i != j} 1 / (1 + |y_i - y_j|^2), exactly (O(N^2), every core).

@@ -77,12 +77,10 @@ public struct TSNE: Sendable {
         case .barnesHut, .fft:
             let p = Self.sparseAffinities(x, perplexity: perplexity)
             var z = 0.0
-            let repulsion = FFTRepulsion()
             try descend(&y, n: n, progress: progress) { y, a in
-                let (g, estimate) = method == .fft ? Self.fftGradient(y, p, exaggeration: a, repulsion: repulsion)
-                    : Self.barnesHutGradient(y, p, exaggeration: a, theta: theta)
+                let (forces, estimate) = method == .fft ? FFTRepulsion()(y) : Self.barnesHutRepulsion(y, theta: theta)
                 z = estimate
-                return g
+                return Self.sparseGradient(y, p, repulsion: forces, z: estimate, exaggeration: a)
             }
             if n <= 20000 { z = Self.exactNormalizer(y) }
             return Result(coordinates: Tensor(shape: [n, 2], values: y), kl: Self.kl(y, p, z: z), method: method)
