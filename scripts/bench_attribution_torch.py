@@ -27,6 +27,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--cache", default=effnet.default_cache())
+    p.add_argument("--methods", help="comma-separated subset of gradient,gradcam,occlusion,integrated-gradients,"
+                                     "scorecam,pgd-10 (default: all)")
     args = p.parse_args()
     torch.set_num_threads(2)
     from captum.attr import IntegratedGradients, Occlusion, Saliency
@@ -74,8 +76,12 @@ def main() -> int:
         return p
 
     methods["pgd-10"] = pgd
+    chosen = args.methods.split(",") if args.methods else list(methods)
+    unknown = [m for m in chosen if m not in methods]
+    if unknown:
+        p.error(f"--methods: unknown method {unknown[0]} (one of {', '.join(methods)})")
     timings = {}
-    for name, run in methods.items():
+    for name, run in ((n, methods[n]) for n in chosen):
         run()  # warm-up
         times = []
         for _ in range(args.runs):

@@ -44,7 +44,8 @@ def timed(fn, runs):
     return out
 
 
-def torch_feed_forward(runs, onnx):
+def torch_feed_forward(runs, onnx, only=None):
+    """Times of stylize, adain and a training step (or of `only` one of them), ms."""
     vgg = st.load_vgg16(onnx)
     torch.manual_seed(1)
     image, style = torch.rand(1, 3, 512, 512), torch.rand(1, 3, 512, 512)
@@ -52,13 +53,17 @@ def torch_feed_forward(runs, onnx):
     decoder = st.AdaINDecoder().eval()
     results = {}
     with torch.no_grad():
-        results["stylize"] = timed(lambda: net(image * 255).div(255).clamp(0, 1), runs)
+        if only in (None, "stylize"):
+            results["stylize"] = timed(lambda: net(image * 255).div(255).clamp(0, 1), runs)
 
         def adain():
             fc = vgg.features(image, ["relu4_1"])["relu4_1"]
             fs = vgg.features(style, ["relu4_1"])["relu4_1"]
             decoder(st.adain(fc, fs)).clamp(0, 1)
-        results["adain"] = timed(adain, runs)
+        if only in (None, "adain"):
+            results["adain"] = timed(adain, runs)
+    if only not in (None, "train_step"):
+        return results
 
     trained = st.TransformerNet().train()
     optimizer = torch.optim.Adam(trained.parameters(), 1e-3)

@@ -31,13 +31,18 @@ public final class ImageClassifier {
         guard let spec = ModelSpec.named(name) else {
             throw FoveaError("--model \(name): unknown model; available: \(ModelSpec.all.map(\.name).joined(separator: ", "))")
         }
-        let module = spec.build()
         let file = try weights ?? spec.defaultWeights.map { try workspace.defaultWeights(for: $0) }
+        // The weights are read before the module is built: the file's bytes are gone by then, so
+        // at most two copies of the weights are resident at once (VGG-16: 1.06 GB, not 1.58).
+        var state: [String: Tensor]?
         if let file {
             do { try InputFile.check(file.path, role: "weights file") } catch { throw FoveaError("\(error)") }
-            var state = try loadWeights(file)
-            if let convert = spec.convertWeights { state = convert(state) }
-            state = state.filter { key, _ in !spec.ignoredKeyPrefixes.contains { key.hasPrefix($0) } }
+            var loaded = try loadWeights(file)
+            if let convert = spec.convertWeights { loaded = convert(loaded) }
+            state = loaded.filter { key, _ in !spec.ignoredKeyPrefixes.contains { key.hasPrefix($0) } }
+        }
+        let module = spec.build()
+        if let file, let state {
             do {
                 try module.loadStateDict(state)
             } catch let error as StateDictError {

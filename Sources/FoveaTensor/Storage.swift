@@ -46,12 +46,14 @@ public final class Storage: @unchecked Sendable {
 
 /// Recycles large float buffers by exact size. Networks allocate the same activation and
 /// scratch sizes on every pass; reusing them avoids the page faults and kernel zeroing that
-/// fresh multi-megabyte allocations cost. Holds at most `limitBytes` of idle buffers, and never
-/// more than the most the process has had in use at once (`peakLiveBytes`): a training step or
-/// an AdaIN pass, which keep their activations alive, get their whole working set back on the
-/// next pass, while inference without gradients (two activations alive at a time) keeps
-/// little. (Capped only by a sixth of memory, the idle buffers of VGG-16's batched
-/// faithfulness passes at 240x240 took `fovea saliency` from 1.66 to 3.3 GB peak RSS.)
+/// fresh multi-megabyte allocations cost. Holds at most `limitBytes` of idle buffers, and
+/// never lets buffers in use plus idle ones exceed the most the process has had in use at once
+/// (`peakLiveBytes`): a fresh allocation first frees the least recently used idle buffers to
+/// stay under it. A training step or an AdaIN pass, which keep their activations alive, get their whole
+/// working set back on the next pass, while a job whose sizes change (a gradient pass, then
+/// batches of 8) holds no more than it would without a pool at its peak. (Capped only by a sixth
+/// of memory, VGG-16 saliency with faithfulness peaked at 3.3 GB RSS; with idle <= peak in use,
+/// 2.07 GB; with in use + idle <= peak in use, as without a pool, 1.38 GB.)
 enum BufferPool {
     static let minimumCount = 1 << 14               // smaller buffers go straight to malloc
     /// A sixth of physical memory, at most 4 GB (`FOVEA_POOL_MB` overrides): a Johnson training
@@ -62,26 +64,14 @@ enum BufferPool {
         if let mb = ProcessInfo.processInfo.environment["FOVEA_POOL_MB"].flatMap(Int.init), mb >= 0 { return mb << 20 }
         return min(Int(ProcessInfo.processInfo.physicalMemory) / 6, 4 << 30)
     }()
-    nonisolated(unsafe) static var idle: [Int: [UnsafeMutablePointer<Float>]] = [:]
-    nonisolated(unsafe) static var idleBytes = 0
-    /// Bytes of pooled-size buffers handed out and not yet given back, and their high-water mark.
-    nonisolated(unsafe) static var liveBytes = 0, peakLiveBytes = 0
+    nonisolated(unsafe) static var state = PoolState(limitBytes: limitBytes)
     static let lock = NSLock()
 
     static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         guard count >= minimumCount else { return .allocate(capacity: max(count, 1)) }
-        return reuse(count) ?? allocateLarge(count)
-    }
-
-    /// An idle buffer of exactly `count` floats, if the pool holds one; counts it as live.
-    private static func reuse(_ count: Int) -> UnsafeMutablePointer<Float>? {
-        lock.withLock {
-            liveBytes += count * 4
-            peakLiveBytes = max(peakLiveBytes, liveBytes)
-            guard let p = idle[count]?.popLast() else { return nil }
-            idleBytes -= count * 4
-            return p
-        }
+        let (reused, evicted) = lock.withLock { state.take(count) }
+        evicted.forEach { free($0) }
+        return reused ?? allocateLarge(count)
     }
 
     /// Pooled buffers are 64-byte aligned (a cache line, an AVX-512 vector).
@@ -95,26 +85,7 @@ enum BufferPool {
     static func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
         guard count >= minimumCount else { pointer.deallocate(); return }
         // Pooled sizes come from posix_memalign (allocateLarge): free() releases them.
-        let evicted: [UnsafeMutablePointer<Float>] = lock.withLock {
-            liveBytes -= count * 4
-            let limit = min(limitBytes, peakLiveBytes)
-            // Over the limit: free idle buffers of other sizes, largest first, until this fits.
-            var out: [UnsafeMutablePointer<Float>] = []
-            if idleBytes + count * 4 > limit {
-                for size in idle.keys.sorted(by: >) where size != count {
-                    while idleBytes + count * 4 > limit, let p = idle[size]?.popLast() {
-                        out.append(p)
-                        idleBytes -= size * 4
-                    }
-                    if idle[size]?.isEmpty == true { idle[size] = nil }
-                }
-            }
-            guard idleBytes + count * 4 <= limit else { out.append(pointer); return out }
-            idle[count, default: []].append(pointer)
-            idleBytes += count * 4
-            return out
-        }
-        evicted.forEach { free($0) }
+        lock.withLock { state.give(pointer, count: count) }.forEach { free($0) }
     }
 
     /// A scratch buffer for the duration of `body` (im2col matrices and the like).
@@ -122,5 +93,56 @@ enum BufferPool {
         let p = take(count)
         defer { give(p, count: count) }
         return try body(p)
+    }
+}
+
+/// The pool's bookkeeping, without locks or allocation: which idle buffers it keeps and which it
+/// lets go (the caller frees those). Bytes are 4 per element.
+struct PoolState {
+    let limitBytes: Int
+    /// Idle buffers by size, each with the tick it was given back at, oldest first.
+    var idle: [Int: [(pointer: UnsafeMutablePointer<Float>, tick: Int)]] = [:]
+    var idleBytes = 0, tick = 0
+    /// Bytes of pooled-size buffers handed out and not yet given back, and their high-water mark.
+    var liveBytes = 0, peakLiveBytes = 0
+
+    /// An idle buffer of exactly `count` floats if one is kept (nil: allocate one), counted as
+    /// in use, and the idle buffers to free so that in use + idle stays <= the peak in use.
+    mutating func take(_ count: Int) -> (UnsafeMutablePointer<Float>?, evicted: [UnsafeMutablePointer<Float>]) {
+        liveBytes += count * 4
+        peakLiveBytes = max(peakLiveBytes, liveBytes)
+        if let entry = idle[count]?.popLast() {
+            if idle[count]?.isEmpty == true { idle[count] = nil }
+            idleBytes -= count * 4
+            return (entry.pointer, [])
+        }
+        return (nil, evict(toFit: 0, within: peakLiveBytes - liveBytes))
+    }
+
+    /// Keeps `pointer` idle if it fits under min(limit, peak in use) after evicting older idle
+    /// buffers; returns what to free (`pointer` itself when it does not fit).
+    mutating func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) -> [UnsafeMutablePointer<Float>] {
+        liveBytes -= count * 4
+        let limit = min(limitBytes, peakLiveBytes)
+        var out = evict(toFit: count * 4, within: limit)
+        guard idleBytes + count * 4 <= limit else { out.append(pointer); return out }
+        tick += 1
+        idle[count, default: []].append((pointer, tick))
+        idleBytes += count * 4
+        return out
+    }
+
+    /// Removes the least recently given back idle buffers until `bytes` more fit under `limit`
+    /// idle bytes: those of a phase that has ended (a gradient pass's, once batches of 8 run)
+    /// go first, those of the pass that repeats last.
+    private mutating func evict(toFit bytes: Int, within limit: Int) -> [UnsafeMutablePointer<Float>] {
+        var out: [UnsafeMutablePointer<Float>] = []
+        while idleBytes + bytes > limit,
+              let size = idle.min(by: { $0.value[0].tick < $1.value[0].tick })?.key {
+            out.append(idle[size]!.removeFirst().pointer)
+            if idle[size]!.isEmpty { idle[size] = nil }
+            idleBytes -= size * 4
+        }
+        return out
     }
 }

@@ -97,6 +97,9 @@ import Testing
         let npy = try Self.fixture("f4_2x3.npy")
         let text = Self.checkpointError { _ = try TorchCheckpoint.load(npy) }?.description ?? ""
         #expect(text == "\(npy.path): not a PyTorch checkpoint (neither a zip archive nor the legacy magic number)")
+        let folder = FileManager.default.temporaryDirectory.path
+        #expect(Self.checkpointError { _ = try Safetensors.load(URL(fileURLWithPath: folder)) }?.description
+                == "\(folder): cannot read file (not a regular file)")
     }
 
     /// Every proper prefix of a valid checkpoint throws a CheckpointError (and never crashes).

@@ -29,6 +29,27 @@ struct StorageTests {
         let second = BufferPool.take(count)
         #expect(second == first)
         BufferPool.give(second, count: count)
-        #expect(BufferPool.lock.withLock { BufferPool.idleBytes <= min(BufferPool.limitBytes, BufferPool.peakLiveBytes) })
+        #expect(BufferPool.lock.withLock { BufferPool.state.idleBytes <= min(BufferPool.limitBytes, BufferPool.state.peakLiveBytes) })
+    }
+
+    /// A fresh allocation frees idle buffers of other sizes so that in use + idle stays within
+    /// the peak in use (a gradient pass's buffers do not linger beside a batched pass's), while
+    /// a repeated pass gets its own buffers back; and idle bytes never pass the limit.
+    @Test func freshAllocationsEvictIdleBuffersBeyondThePeakInUse() {
+        var pool = PoolState(limitBytes: 1000)
+        let a = UnsafeMutablePointer<Float>(bitPattern: 0x1000)!, b = UnsafeMutablePointer<Float>(bitPattern: 0x2000)!
+        #expect(pool.take(100).0 == nil)                 // 400 bytes in use: the peak
+        #expect(pool.give(a, count: 100).isEmpty)        // kept idle
+        let (again, none) = pool.take(100)               // the same size again: reused
+        #expect(again == a && none.isEmpty)
+        #expect(pool.give(a, count: 100).isEmpty)
+        let (fresh, evicted) = pool.take(60)             // 240 in use + 400 idle > 400 peak
+        #expect(fresh == nil && evicted == [a] && pool.idleBytes == 0)
+        #expect(pool.give(b, count: 60).isEmpty)         // 240 idle <= 400 peak
+        #expect(pool.liveBytes == 0 && pool.idleBytes == 240 && pool.peakLiveBytes == 400)
+        // Over the limit (250 elements = 1000 bytes ... 300 = 1200): freed at once.
+        _ = pool.take(300)
+        #expect(pool.give(a, count: 300).contains(a))
+        #expect(pool.idleBytes <= pool.limitBytes)
     }
 }
