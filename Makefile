@@ -54,6 +54,7 @@ bench: data build
 	python3 scripts/bench_synthesis.py $(FOVEA) --cache "$(CACHE)" --maco-flags "--transforms crops:6x224,noise:0.01"
 	@python3 -c "import onnx" 2>/dev/null || python3 -m pip install --quiet onnx
 	python3 scripts/bench_style.py $(FOVEA) --cache "$(CACHE)"
+	python3 scripts/bench_memory.py $(FOVEA) --cache "$(CACHE)"
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet selenium
 	python3 Tests/Browser/viewer_e2e.py $(FOVEA) --cache "$(CACHE)" --bench bench/results-viewer.md
 	python3 scripts/bench_threads.py $(FOVEA) --cache "$(CACHE)" --threads 1,$$(nproc)

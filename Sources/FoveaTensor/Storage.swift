@@ -53,7 +53,7 @@ public final class Storage: @unchecked Sendable {
 /// working set back on the next pass, while a job whose sizes change (a gradient pass, then
 /// batches of 8) holds no more than it would without a pool at its peak. (Capped only by a sixth
 /// of memory, VGG-16 saliency with faithfulness peaked at 3.3 GB RSS; with idle <= peak in use,
-/// 2.07 GB; with in use + idle <= peak in use, as without a pool, 1.38 GB.)
+/// 2.07 GB; with in use + idle <= peak in use, 1.32 GB, and 1.38 GB with no pool at all.)
 enum BufferPool {
     static let minimumCount = 1 << 14               // smaller buffers go straight to malloc
     /// A sixth of physical memory, at most 4 GB (`FOVEA_POOL_MB` overrides): a Johnson training
