@@ -107,9 +107,8 @@ func withFileBytes<T>(_ url: URL, _ body: ([UInt8]) throws -> T) throws -> T {
     }
 }
 
-/// The file's bytes, read straight into the array: through a `Data` (mapped or read) and a copy
-/// the file was resident twice at once, which for VGG-16's 528 MB of weights, beside the
-/// tensors made from them, was most of a saliency run's peak memory.
+/// The file's bytes, read straight into the array: through a `Data` (mapped or read) and a copy,
+/// the file was resident twice at once (VGG-16: 528 MB each) beside the tensors made from it.
 func readWholeFile(_ url: URL) throws -> [UInt8] {
     let name = url.path
     guard let file = fopen(name, "rb") else {
