@@ -182,25 +182,25 @@ def workloads_table(fovea: dict, peer: dict) -> list[str]:
     return lines
 
 
+def measure_process(cmd: list[str], env: dict) -> tuple[float, float]:
+    """(peak RSS MiB, wall seconds) of one process run to exit; fails with its stderr's tail.
+    The peak comes from os.wait4's rusage; a child starts with its parent's RSS as its peak
+    (kept across exec), so callers that compare peaks keep their own process small."""
+    start = time.perf_counter()
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as proc:
+        # Drain stderr before reaping with wait4, so a full pipe cannot stall the child.
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        fail(f"{shlex.join(cmd)[:300]} exited with status {proc.returncode}:\n{err.decode(errors='replace')[-2000:]}")
+    return usage.ru_maxrss / 1024.0, time.perf_counter() - start  # Linux: KiB -> MiB
+
+
 def measure_classify(cmd: list[str], runs: int, env: dict) -> tuple[list[float], list[float]]:
     print(f"timing: {shlex.join(cmd)} x{runs}", file=sys.stderr)
-    walls, rss = [], []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        with open(os.devnull, "wb") as devnull, subprocess.Popen(
-            cmd, stdout=devnull, stderr=subprocess.PIPE, env=env
-        ) as proc:
-            # Read stderr only after exit would risk a full pipe; classify is
-            # expected to be quiet on stderr, so drain it then reap with wait4.
-            err = proc.stderr.read()
-            _, status, usage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - t0
-            proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            fail(f"{shlex.join(cmd)} exited with status {proc.returncode}:\n{err.decode(errors='replace')[-2000:]}")
-        walls.append(wall * 1e3)
-        rss.append(usage.ru_maxrss / 1024.0)  # Linux: KiB -> MiB
-    return walls, rss
+    samples = [measure_process(cmd, env) for _ in range(runs)]
+    return [wall * 1e3 for _, wall in samples], [rss for rss, _ in samples]
 
 
 def cpu_name() -> str:

@@ -23,12 +23,11 @@ import shlex
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from bench import measured_lines  # noqa: E402
+from bench import measure_process, measured_lines  # noqa: E402
 
 MODELS = ["efficientnet-lite0", "alexnet", "vgg16", "resnet18", "resnet50", "squeezenet1_1", "mobilenet_v2"]
 METHODS = ["gradient", "gradcam", "occlusion", "integrated-gradients", "scorecam", "pgd-10"]
@@ -36,17 +35,8 @@ PY_PRELUDE = f"import sys; sys.path.insert(0, {HERE!r}); import torch; torch.set
 
 
 def measure(cmd: list[str], env: dict) -> tuple[float, float]:
-    """(peak RSS MiB, wall seconds) of one process; exits on failure with its stderr's tail."""
     print(f"bench_memory: {shlex.join(cmd)[:160]}", file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as proc:
-        err = proc.stderr.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"bench_memory.py: {shlex.join(cmd)[:300]} exited with status {proc.returncode}:\n"
-                 f"{err.decode(errors='replace')[-2000:]}")
-    return usage.ru_maxrss / 1024.0, time.perf_counter() - start  # Linux: KiB
+    return measure_process(cmd, env)
 
 
 def python(code: str) -> list[str]:
