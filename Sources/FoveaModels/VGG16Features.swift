@@ -41,9 +41,7 @@ public final class VGG16Features: Module {
 
     public override var layerAliases: [String: String] { aliases }
 
-    public override func forward(_ x: Tensor) -> Tensor {
-        children.reduce(x) { y, child in child.module(y) }
-    }
+    public override func forward(_ x: Tensor) -> Tensor { runFused(x) }
 
     /// The state dict of a tf2onnx export of Keras' VGG16 (initializers
     /// `.../blockB_convI_1/convolution/ReadVariableOp:0`, OIHW, and `.../blockB_convI_1/Squeeze:0`)

@@ -51,7 +51,12 @@ open class Module {
         if ForwardStop.current?.isStopped == true { return x }
         var x = x
         for (_, hook) in forwardPreHooks { if let replaced = hook(self, x) { x = replaced } }
-        var y = forward(x)
+        return afterForward(forward(x))
+    }
+
+    /// `y` after the forward hooks (each may replace it).
+    func afterForward(_ y: Tensor) -> Tensor {
+        var y = y
         for (_, hook) in forwardHooks { if let replaced = hook(self, y) { y = replaced } }
         return y
     }

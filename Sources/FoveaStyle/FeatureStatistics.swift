@@ -7,7 +7,7 @@ extension Tensor {
         precondition(rank == 4, "gramMatrices needs [B, C, H, W] features, got \(shape)")
         let (b, c, m) = (shape[0], shape[1], shape[2] * shape[3])
         let grams = (0..<b).map { i -> Tensor in
-            let f = slice(axis: 0, i..<(i + 1)).reshaped([c, m])
+            let f = batchItem(i).reshaped([c, m])
             return f.matmul(f, transposeB: true).reshaped([1, c, c])
         }
         return b == 1 ? grams[0] : Tensor.concat(grams, axis: 0)

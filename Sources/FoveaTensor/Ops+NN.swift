@@ -29,6 +29,22 @@ extension Tensor {
         return y.recorded(.conv2d(g, groups: groups), bias.map { [self, weight, $0] } ?? [self, weight], saved: keep?.saved ?? [])
     }
 
+    /// clamp(conv2d(x, weight, bias), 0, upper): a convolution followed by ReLU (upper =
+    /// infinity) or ReLU6 (6) as one primitive, the clamp applied in place to the convolution's
+    /// output. The same values and gradients as the two operations; the backward pass needs only
+    /// the clamped output (dz = g where 0 < y < upper), so the unclamped one is never kept:
+    /// a recorded VGG pass holds one activation per layer instead of two.
+    public func conv2dClamped(weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
+                              padding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
+                              dilation: (Int, Int) = (1, 1), groups: Int = 1, upper: Float) -> Tensor {
+        check(upper == 6 || upper == .infinity, "conv2dClamped: upper must be 6 (ReLU6) or infinity (ReLU), got \(upper)")
+        let (g, keep) = convolutionGeometry(weight, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        let y = Convolution.forward(self, weight, bias, g, groups: groups, keep: keep)
+        Elementwise.reluInPlace(y, upper: upper)
+        return y.recorded(.conv2dClamp(g, groups: groups, upper: upper), bias.map { [self, weight, $0] } ?? [self, weight],
+                          saved: keep?.saved ?? [])
+    }
+
     /// clamp(batchNorm(conv2d(x, weight, bias)), 0, upper) for an eval-mode batch norm with
     /// constant parameters followed by ReLU (upper = infinity) or ReLU6 (6), as one primitive:
     /// a depthwise kernel applies the batch norm and the clamp to each output plane while it is

@@ -45,6 +45,17 @@ extension Tensor {
             .recorded(.slice(axis: a, start: range.lowerBound, end: range.upperBound), [self])
     }
 
+    /// Item `i` of a batch, [1, ...]: the same values as `slice(axis: 0, i..<(i + 1))` and the
+    /// same gradient, sharing this tensor's storage (as a reshape does) instead of copying it:
+    /// what a recorded graph keeps of a batch it takes apart (a Gram matrix per image) stays
+    /// one copy of the batch.
+    public func batchItem(_ i: Int) -> Tensor {
+        check(rank >= 1 && (0..<shape[0]).contains(i), "batchItem \(i) of \(shape)")
+        let size = count / shape[0]
+        return Tensor(shape: [1] + shape.dropFirst(), storage: Storage(window: storage, offset: i * size, count: size))
+            .recorded(.slice(axis: 0, start: i, end: i + 1), [self])
+    }
+
     /// The entries along `axis` in reverse order (RGB <-> BGR on axis 1), differentiable.
     public func reversed(axis: Int) -> Tensor {
         let n = shape[axis]

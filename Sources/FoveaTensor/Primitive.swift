@@ -66,6 +66,9 @@ public enum Primitive {
     /// inputUpper) when inputUpper is set (depthwise only), else a = x. Inputs x, w, scale,
     /// shift[, inScale, inShift][, b]; constants but x and w.
     case conv2dBatchNormClamp(Conv2dGeometry, groups: Int, upper: Float, inputUpper: Float?)
+    /// clamp(conv2d(x, w, b), 0, upper): a convolution and the ReLU (infinity) or ReLU6 (6) after
+    /// it, the clamp in place. Inputs x, w[, b].
+    case conv2dClamp(Conv2dGeometry, groups: Int, upper: Float)
     case maxPool2d(Conv2dGeometry, ceilMode: Bool)
     case avgPool2d(Conv2dGeometry, ceilMode: Bool, countIncludePad: Bool)
     case adaptiveAvgPool2d(h: Int, w: Int)
@@ -97,7 +100,7 @@ public enum Primitive {
         case .sum: "sum"; case .maxReduce: "maxReduce"
         case .softmax: "softmax"; case .logSoftmax: "logSoftmax"
         case .matmul: "matmul"; case .conv2d: "conv2d"; case .convTranspose2d: "convTranspose2d"
-        case .conv2dBatchNormClamp: "conv2dBatchNormClamp"
+        case .conv2dBatchNormClamp: "conv2dBatchNormClamp"; case .conv2dClamp: "conv2dClamp"
         case .maxPool2d: "maxPool2d"; case .avgPool2d: "avgPool2d"; case .adaptiveAvgPool2d: "adaptiveAvgPool2d"
         case .batchNorm: "batchNorm"; case .batchNormClamp: "batchNormClamp"
         case .reshape: "reshape"; case .expand: "expand"; case .permute: "permute"

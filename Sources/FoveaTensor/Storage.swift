@@ -7,6 +7,8 @@ public final class Storage: @unchecked Sendable {
     public let count: Int
     /// Whether the buffer goes back to the pool when released (else straight to the system).
     private let pooled: Bool
+    /// The storage this one is a window of, kept alive by it (nil: this one owns its buffer).
+    private let owner: Storage?
 
     /// Zero-filled storage of `count` floats.
     public init(zeros count: Int) {
@@ -14,6 +16,7 @@ public final class Storage: @unchecked Sendable {
         pointer = BufferPool.take(count)
         pointer.update(repeating: 0, count: count)
         pooled = true
+        owner = nil
     }
 
     /// Zero-filled storage that may never be read: fresh pages from calloc, which the kernel
@@ -25,6 +28,7 @@ public final class Storage: @unchecked Sendable {
         guard let raw = calloc(max(count, 1), MemoryLayout<Float>.stride) else { fatalError("out of memory: \(count * 4) bytes") }
         pointer = raw.bindMemory(to: Float.self, capacity: count)
         pooled = false
+        owner = nil
     }
 
     /// Storage whose contents are written by `fill`. With `zeroed: false` the buffer starts
@@ -34,10 +38,21 @@ public final class Storage: @unchecked Sendable {
         pointer = BufferPool.take(count)
         if zeroed { pointer.update(repeating: 0, count: count) }
         pooled = true
+        owner = nil
         try fill(UnsafeMutableBufferPointer(start: pointer, count: count))
     }
 
+    /// Floats `offset ..< offset + count` of `owner`, shared (no copy), for as long as this lives.
+    public init(window owner: Storage, offset: Int, count: Int) {
+        precondition(offset >= 0 && offset + count <= owner.count, "storage window \(offset)..<\(offset + count) of \(owner.count)")
+        self.owner = owner
+        self.count = count
+        pointer = owner.pointer + offset
+        pooled = false
+    }
+
     deinit {
+        guard owner == nil else { return }
         if pooled { BufferPool.give(pointer, count: count) } else { free(pointer) }
     }
 
@@ -70,11 +85,15 @@ enum BufferPool {
     static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         guard count >= minimumCount else { return .allocate(capacity: max(count, 1)) }
         let (reused, evicted) = lock.withLock { state.take(count) }
-        evicted.forEach { free($0) }
+        evicted.forEach { free($0.pointer) }
         return reused ?? allocateLarge(count)
     }
 
-    /// Pooled buffers are 64-byte aligned (a cache line, an AVX-512 vector).
+    /// Pooled buffers are 64-byte aligned (a cache line, an AVX-512 vector). They come from
+    /// malloc, whose heap keeps blocks under 32 MB once freed and hands their pages out again
+    /// without faults. (Mapping each buffer from the system and unmapping it when let go kept
+    /// the resident size at the pool's bookkeeping, a Johnson training step at 2.08 GB instead of
+    /// 2.33, but VGG-16's passes ran 20-30% slower: each fresh size faulted its pages in.)
     static func allocateLarge(_ count: Int) -> UnsafeMutablePointer<Float> {
         let bytes = count * MemoryLayout<Float>.stride
         var raw: UnsafeMutableRawPointer?
@@ -85,7 +104,7 @@ enum BufferPool {
     static func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
         guard count >= minimumCount else { pointer.deallocate(); return }
         // Pooled sizes come from posix_memalign (allocateLarge): free() releases them.
-        lock.withLock { state.give(pointer, count: count) }.forEach { free($0) }
+        lock.withLock { state.give(pointer, count: count) }.forEach { free($0.pointer) }
     }
 
     /// A scratch buffer for the duration of `body` (im2col matrices and the like).
@@ -105,15 +124,24 @@ struct PoolState {
     var idleBytes = 0, tick = 0
     /// Bytes of pooled-size buffers handed out and not yet given back, and their high-water mark.
     var liveBytes = 0, peakLiveBytes = 0
+    /// The sizes of buffers handed out for a smaller request (the rest have the size asked for).
+    var larger: [UnsafeMutablePointer<Float>: Int] = [:]
 
-    /// An idle buffer of exactly `count` floats if one is kept (nil: allocate one), counted as
-    /// in use, and the idle buffers to free so that in use + idle stays <= the peak in use.
-    mutating func take(_ count: Int) -> (UnsafeMutablePointer<Float>?, evicted: [UnsafeMutablePointer<Float>]) {
-        liveBytes += count * 4
+    typealias Buffer = (pointer: UnsafeMutablePointer<Float>, count: Int)
+
+    /// An idle buffer of `count` floats if one is kept, else the smallest idle one of fewer than
+    /// twice as many (nil: allocate one), counted as in use by its size, and the idle buffers to
+    /// let go, least recently used first, so that in use + idle stays <= the peak in use. (A
+    /// pass of many sizes, VGG's forward, is served by the buffers of its own last run instead
+    /// of faulting in fresh pages for each size.)
+    mutating func take(_ count: Int) -> (UnsafeMutablePointer<Float>?, evicted: [Buffer]) {
+        let size = idle[count] != nil ? count : idle.keys.filter { $0 > count && $0 < 2 * count }.min()
+        liveBytes += (size ?? count) * 4
         peakLiveBytes = max(peakLiveBytes, liveBytes)
-        if let entry = idle[count]?.popLast() {
-            if idle[count]?.isEmpty == true { idle[count] = nil }
-            idleBytes -= count * 4
+        if let size, let entry = idle[size]?.popLast() {
+            if idle[size]?.isEmpty == true { idle[size] = nil }
+            idleBytes -= size * 4
+            if size != count { larger[entry.pointer] = size }
             return (entry.pointer, [])
         }
         return (nil, evict(toFit: 0, within: peakLiveBytes - liveBytes))
@@ -121,11 +149,12 @@ struct PoolState {
 
     /// Keeps `pointer` idle if it fits under min(limit, peak in use) after evicting older idle
     /// buffers; returns what to free (`pointer` itself when it does not fit).
-    mutating func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) -> [UnsafeMutablePointer<Float>] {
+    mutating func give(_ pointer: UnsafeMutablePointer<Float>, count requested: Int) -> [Buffer] {
+        let count = larger.removeValue(forKey: pointer) ?? requested
         liveBytes -= count * 4
         let limit = min(limitBytes, peakLiveBytes)
         var out = evict(toFit: count * 4, within: limit)
-        guard idleBytes + count * 4 <= limit else { out.append(pointer); return out }
+        guard idleBytes + count * 4 <= limit else { out.append((pointer, count)); return out }
         tick += 1
         idle[count, default: []].append((pointer, tick))
         idleBytes += count * 4
@@ -135,11 +164,11 @@ struct PoolState {
     /// Removes the least recently given back idle buffers until `bytes` more fit under `limit`
     /// idle bytes: those of a phase that has ended (a gradient pass's, once batches of 8 run)
     /// go first, those of the pass that repeats last.
-    private mutating func evict(toFit bytes: Int, within limit: Int) -> [UnsafeMutablePointer<Float>] {
-        var out: [UnsafeMutablePointer<Float>] = []
+    private mutating func evict(toFit bytes: Int, within limit: Int) -> [Buffer] {
+        var out: [Buffer] = []
         while idleBytes + bytes > limit,
               let size = idle.min(by: { $0.value[0].tick < $1.value[0].tick })?.key {
-            out.append(idle[size]!.removeFirst().pointer)
+            out.append((idle[size]!.removeFirst().pointer, size))
             if idle[size]!.isEmpty { idle[size] = nil }
             idleBytes -= size * 4
         }

@@ -103,6 +103,42 @@ import FoveaTensor
         #expect(fused.scalars.allSatisfy { $0 >= 0 } && fused.scalars.contains { $0 > 0 })
     }
 
+    /// A convolution and the ReLU or ReLU6 after it run as one op (clamped in place) only where
+    /// nothing can tell: the same output, input gradient and weight and bias gradients, bit for
+    /// bit, as with a hook on each convolution (which keeps them separate steps); a hook on an
+    /// activation keeps the fusion and sees the clamped output. VGG16Features runs its layers
+    /// the same way.
+    @Test func convolutionActivationFusionIsInvisible() throws {
+        let (first, second) = (Conv2d(3, 4, kernel: 3, padding: .symmetric(1)), Conv2d(4, 5, kernel: 3, stride: 2))
+        let model = Sequential([first, Activation(.relu), second, Activation(.relu6)])
+        var g = SeededGenerator(seed: 43)
+        _ = second.weight.buffer.update(from: Tensor.uniform(second.weight.shape, in: -2...2, using: &g).scalars)
+        let x = Tensor.uniform([2, 3, 12, 10], in: -3...3, using: &g)
+        func run() -> (y: Tensor, grads: [[Float]]) {
+            for (_, p) in model.namedParameters() { p.grad = nil }
+            let (y, dx) = Self.outputAndInputGradient(model, x)
+            return (y, [dx.scalars] + model.namedParameters().map { $0.tensor.grad!.scalars })
+        }
+        let fused = try { () throws -> (y: Tensor, grads: [[Float]], captured: Tensor) in
+            let capture = try LayerCapture(model, layers: ["3"], gradients: false)
+            let result = run()
+            return (result.y, result.grads, capture.outputs["3"]!)
+        }()
+        let plain = try { () throws -> (y: Tensor, grads: [[Float]]) in
+            let capture = try LayerCapture(model, layers: ["0", "2"], gradients: false)
+            defer { withExtendedLifetime(capture) {} }
+            return run()
+        }()
+        #expect(fused.y.node?.primitive.name == "conv2dClamp" && plain.y.node?.primitive.name == "relu6")
+        #expect(fused.y.scalars == plain.y.scalars && fused.grads == plain.grads && fused.grads.count == 5)
+        #expect(fused.y.scalars.contains(6) && fused.y.scalars.contains(0))
+        #expect(fused.captured.scalars == plain.y.scalars)
+        let vgg = VGG16Features()
+        #expect(vgg(Tensor.uniform([1, 3, 32, 32], in: -1...1, using: &g)).node?.primitive.name == "maxPool2d")
+        let relu = try vgg.outputs(of: ["conv1_1"], for: Tensor.uniform([1, 3, 8, 8], in: -1...1, using: &g))["conv1_1"]!
+        #expect(relu.node?.primitive.name == "conv2d" && relu.scalars.contains { $0 < 0 })      // hooked: before its ReLU
+    }
+
     /// A depthwise convolution, its batch norm and ReLU6 run as one op (the batch norm and clamp
     /// applied as the kernel writes each row) only where nothing can tell: bit-identical output
     /// and input gradient, at strides 1 and 2 and with a bias; hooks turn it off, and the one on

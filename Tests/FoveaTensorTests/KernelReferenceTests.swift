@@ -43,6 +43,34 @@ import Testing
         #expect(maxRelativeError(fast.scalars, ref.map(Float.init)) < 1e-5)
     }
 
+    /// im2col + GEMM in bands of output rows (the column matrix bounded to a few rows) gives the
+    /// one-band results: forward, input and weight gradients, grouped, strided and padded.
+    @Test(arguments: [(4, 6, 3, 1, 1), (6, 12, 3, 2, 3), (3, 4, 7, 3, 1), (5, 7, 5, 2, 1)])
+    func bandsOfOutputRowsMatchOneBand(_ c: (Int, Int, Int, Int, Int)) {
+        let (cin, cout, k, s, groups) = c
+        let x = randomTensor([1, cin, 23, 17], seed: 51), w = randomTensor([cout, cin / groups, k, k], seed: 52)
+        let pad = (k / 2, k / 2 + (s - 1), k / 2, 0)
+        let g = Conv2dGeometry(kernel: (k, k), stride: (s, s), padding: pad)
+        func passes() -> (y: Tensor, dx: Tensor, dw: Tensor, bands: Int) {
+            ConvolutionPath.with(.inHouse) {
+                let d = Convolution.dims(x.shape, w.shape, g, groups: groups)
+                let y = Convolution.forward(x, w, nil, g, d, keep: nil)
+                let dy = randomTensor(y.shape, seed: 53)
+                return (y, Convolution.backwardInputByGEMM(dy, w, inputShape: x.shape, g, groups: groups),
+                        Convolution.backwardWeightByGEMM(dy, x, weightShape: w.shape, g, groups: groups),
+                        Convolution.outputBands(d).count)
+            }
+        }
+        let whole = passes()
+        let banded = Convolution.$bandFloats.withValue((cin / groups) * k * k * 9 * 3) { passes() }
+        #expect(whole.bands == 1 && banded.bands > 1)
+        #expect(maxRelativeError(banded.y.scalars, whole.y.scalars) < 1e-5)
+        #expect(maxRelativeError(banded.dx.scalars, whole.dx.scalars) < 1e-5)
+        #expect(maxRelativeError(banded.dw.scalars, whole.dw.scalars) < 1e-4)
+        let ref = Self.referenceConv(x, w, nil, stride: s, pad: pad, dilation: 1, groups: groups)
+        #expect(maxRelativeError(banded.y.scalars, ref.map(Float.init)) < 1e-5)
+    }
+
     /// The depthwise kernel on planes of every flat block width (64, 32, 16, 8 and scalar
     /// outputs, the last block overlapping) and rows of every copy-out width, strides 1 and 2
     /// with even and odd left padding (TensorFlow SAME at stride 2 pads k=5 by 1 before, 2
@@ -210,6 +238,30 @@ import Testing
         (reference * g).sum().backward()
         (fused * g).sum().backward()
         #expect(x2.grad!.scalars == x1.grad!.scalars)
+    }
+
+    /// A convolution with its ReLU or ReLU6 as one primitive (clamped in place) gives exactly
+    /// the two operations' values and the input, weight and bias gradients, dense and grouped.
+    @Test(arguments: [(Float.infinity, 1), (6, 1), (.infinity, 3)])
+    func convolutionClampedEqualsTheTwoOperations(upper: Float, groups: Int) {
+        let x = randomTensor([2, 6, 13, 11], seed: 81, range: -3...3)
+        let (w, b) = (randomTensor([9, 6 / groups, 3, 3], seed: 82), randomTensor([9], seed: 83, range: -2...2))
+        let dy = randomTensor([2, 9, 13, 11], seed: 84)
+        func run(fused: Bool) -> (y: Tensor, grads: [[Float]], primitive: String?) {
+            let (xi, wi, bi) = (x.detached(), w.detached(), b.detached())
+            for t in [xi, wi, bi] { t.requiresGrad = true }
+            let y = fused
+                ? xi.conv2dClamped(weight: wi, bias: bi, padding: (1, 1, 1, 1), groups: groups, upper: upper)
+                : { (z: Tensor) in upper.isFinite ? z.relu6() : z.relu() }(
+                    xi.conv2d(weight: wi, bias: bi, padding: (1, 1, 1, 1), groups: groups))
+            (y * dy).sum().backward()
+            return (y, [xi.grad!.scalars, wi.grad!.scalars, bi.grad!.scalars], y.node?.primitive.name)
+        }
+        let (fused, reference) = (run(fused: true), run(fused: false))
+        #expect(fused.primitive == "conv2dClamp" && reference.primitive == (upper.isFinite ? "relu6" : "relu"))
+        #expect(fused.y.scalars == reference.y.scalars)
+        #expect(fused.y.scalars.contains(0) && (!upper.isFinite || fused.y.scalars.contains(6)))
+        for (a, r) in zip(fused.grads, reference.grads) { #expect(a == r) }
     }
 
     /// A frozen depthwise convolution with batch norm + ReLU6 on both sides as one kernel (the

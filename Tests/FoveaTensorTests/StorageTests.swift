@@ -32,6 +32,19 @@ struct StorageTests {
         #expect(BufferPool.lock.withLock { BufferPool.state.idleBytes <= min(BufferPool.limitBytes, BufferPool.state.peakLiveBytes) })
     }
 
+    /// A request with no idle buffer of its size gets the smallest idle one of less than twice
+    /// its size, counted (and given back) by its real size.
+    @Test func smallerRequestsReuseIdleBuffersOfUnderTwiceTheirSize() {
+        var pool = PoolState(limitBytes: 10_000)
+        let a = UnsafeMutablePointer<Float>(bitPattern: 0x1000)!, b = UnsafeMutablePointer<Float>(bitPattern: 0x2000)!
+        _ = (pool.take(100), pool.take(150))
+        #expect(pool.give(a, count: 100).isEmpty && pool.give(b, count: 150).isEmpty)
+        let (reused, none) = pool.take(70)                // 100 is the smallest idle size in 71 ..< 140
+        #expect(reused == a && none.isEmpty && pool.liveBytes == 400 && pool.idleBytes == 600)
+        #expect(pool.take(40).0 == nil)                    // nothing idle under 80
+        #expect(pool.give(a, count: 70).isEmpty && pool.idle[100]?.count == 1 && pool.liveBytes == 160)
+    }
+
     /// A fresh allocation frees idle buffers of other sizes so that in use + idle stays within
     /// the peak in use (a gradient pass's buffers do not linger beside a batched pass's), while
     /// a repeated pass gets its own buffers back; and idle bytes never pass the limit.
@@ -43,13 +56,13 @@ struct StorageTests {
         let (again, none) = pool.take(100)               // the same size again: reused
         #expect(again == a && none.isEmpty)
         #expect(pool.give(a, count: 100).isEmpty)
-        let (fresh, evicted) = pool.take(60)             // 240 in use + 400 idle > 400 peak
-        #expect(fresh == nil && evicted == [a] && pool.idleBytes == 0)
-        #expect(pool.give(b, count: 60).isEmpty)         // 240 idle <= 400 peak
-        #expect(pool.liveBytes == 0 && pool.idleBytes == 240 && pool.peakLiveBytes == 400)
+        let (fresh, evicted) = pool.take(40)             // 160 in use + 400 idle > 400 peak
+        #expect(fresh == nil && evicted.map(\.pointer) == [a] && evicted.map(\.count) == [100] && pool.idleBytes == 0)
+        #expect(pool.give(b, count: 40).isEmpty)         // 160 idle <= 400 peak
+        #expect(pool.liveBytes == 0 && pool.idleBytes == 160 && pool.peakLiveBytes == 400)
         // Over the limit (250 elements = 1000 bytes ... 300 = 1200): freed at once.
         _ = pool.take(300)
-        #expect(pool.give(a, count: 300).contains(a))
+        #expect(pool.give(a, count: 300).contains { $0.pointer == a && $0.count == 300 })
         #expect(pool.idleBytes <= pool.limitBytes)
     }
 }

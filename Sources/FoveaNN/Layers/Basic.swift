@@ -7,7 +7,7 @@ public final class Sequential: Module {
         for (i, layer) in layers.enumerated() { registerChild(String(i), layer) }
     }
 
-    public override func forward(_ x: Tensor) -> Tensor { runFusingBatchNorm(x) }
+    public override func forward(_ x: Tensor) -> Tensor { runFused(x) }
 
     public subscript(_ i: Int) -> Module { children[i].module }
     public var count: Int { children.count }
@@ -21,14 +21,15 @@ public final class NamedSequential: Module {
         for (name, layer) in layers { registerChild(name, layer) }
     }
 
-    public override func forward(_ x: Tensor) -> Tensor { runFusingBatchNorm(x) }
+    public override func forward(_ x: Tensor) -> Tensor { runFused(x) }
 }
 
 extension Module {
     /// The children in order, a batch norm and the ReLU or ReLU6 right after it as one step
     /// (``BatchNorm2d/callAsFunction(_:then:)``), with the depthwise convolution before them
-    /// when there is one (``BatchNorm2d/callAsFunction(convolving:with:then:)``).
-    func runFusingBatchNorm(_ x: Tensor) -> Tensor {
+    /// when there is one (``BatchNorm2d/callAsFunction(convolving:with:then:)``); a convolution
+    /// and the ReLU or ReLU6 right after it as one step too (``Conv2d/callAsFunction(_:then:)``).
+    public func runFused(_ x: Tensor) -> Tensor {
         var y = x, i = 0
         while i < children.count {
             if let conv = children[i].module as? Conv2d, conv.groups > 1, i + 2 < children.count,
@@ -39,6 +40,10 @@ extension Module {
             } else if let bn = children[i].module as? BatchNorm2d, i + 1 < children.count,
                let activation = children[i + 1].module as? Activation, activation.clampUpper != nil {
                 y = bn(y, then: activation)
+                i += 2
+            } else if let conv = children[i].module as? Conv2d, i + 1 < children.count,
+                      let activation = children[i + 1].module as? Activation, activation.clampUpper != nil {
+                y = conv(y, then: activation)
                 i += 2
             } else {
                 y = children[i].module(y)

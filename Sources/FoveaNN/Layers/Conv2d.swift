@@ -62,6 +62,24 @@ public final class Conv2d: Module {
                                   kernel: (weight.shape[2], weight.shape[3]), stride: stride, dilation: dilation)
         return x.conv2d(weight: weight, bias: bias, stride: stride, padding: pad, dilation: dilation, groups: groups)
     }
+
+    /// `activation(self(x))` for a ReLU or ReLU6 after this convolution, as one primitive
+    /// (``Tensor/conv2dClamped(weight:bias:stride:padding:dilation:groups:upper:)``: the clamp in
+    /// place, one tensor kept for the backward pass instead of two) when no hook needs the
+    /// convolution's own output (hooks on the convolution, pre-hooks on the activation) and no
+    /// backward rule of theirs is overridden; otherwise the two layers one by one. The
+    /// activation's forward hooks see (and may replace) the fused output.
+    public func callAsFunction(_ x: Tensor, then activation: Activation) -> Tensor {
+        guard let upper = activation.clampUpper, !hasHooks, activation.forwardPreHooks.isEmpty,
+              !GradMode.overrides("conv2d"), !GradMode.overrides(upper.isFinite ? "relu6" : "relu") else {
+            return activation(self(x))
+        }
+        if ForwardStop.current?.isStopped == true { return x }        // a truncated pass: as skipped modules
+        let pad = padding.resolve(inputH: x.shape[2], inputW: x.shape[3],
+                                  kernel: (weight.shape[2], weight.shape[3]), stride: stride, dilation: dilation)
+        return activation.afterForward(x.conv2dClamped(weight: weight, bias: bias, stride: stride, padding: pad,
+                                                       dilation: dilation, groups: groups, upper: upper))
+    }
 }
 
 /// `torch.nn.Linear`: `weight` [out, in], `bias` [out]; y = x W^T + b on [N, in].

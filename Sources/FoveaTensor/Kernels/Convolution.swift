@@ -28,21 +28,23 @@ enum Convolution {
 
     // MARK: im2col / col2im
 
-    /// Writes col[(c*kh + ky)*kw + kx, oy*Wo + ox] = x[c, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw] (0 outside);
-    /// rows of col are `rowStride` apart (default Ho*Wo).
+    /// Writes col[(c*kh + ky)*kw + kx, (oy - oy0)*Wo + ox] = x[c, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw]
+    /// (0 outside) for the output rows oy in `outputRows` (default all, oy0 its first); rows of
+    /// col are `rowStride` apart (default outputRows.count * Wo).
     static func im2col(_ x: UnsafePointer<Float>, channels: Int, _ d: Dims, _ g: Conv2dGeometry,
-                       _ col: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
+                       _ col: UnsafeMutablePointer<Float>, rowStride: Int? = nil, outputRows: Range<Int>? = nil) {
         let rows = channels * d.kh * d.kw
-        let rowStride = rowStride ?? d.hwo
+        let outputRows = outputRows ?? 0..<d.ho
+        let rowStride = rowStride ?? outputRows.count * d.wo
         Parallel.split(limit: rows) { part, parts in
             for row in stride(from: part, to: rows, by: parts) {
                 let c = row / (d.kh * d.kw), ky = (row / d.kw) % d.kh, kx = row % d.kw
                 let plane = x + c * d.h * d.w
                 let dst = col + row * rowStride
                 let (lo, hi) = validRange(kernelOffset: kx * g.dilation.w - g.padding.left, stride: g.stride.w, input: d.w, output: d.wo)
-                for oy in 0..<d.ho {
+                for oy in outputRows {
                     let iy = oy * g.stride.h - g.padding.top + ky * g.dilation.h
-                    let out = dst + oy * d.wo
+                    let out = dst + (oy - outputRows.lowerBound) * d.wo
                     guard iy >= 0 && iy < d.h, lo < hi else { out.update(repeating: 0, count: d.wo); continue }
                     if lo > 0 { out.update(repeating: 0, count: lo) }
                     if hi < d.wo { (out + hi).update(repeating: 0, count: d.wo - hi) }
@@ -57,10 +59,11 @@ enum Convolution {
         }
     }
 
-    /// Adjoint of im2col: dx[c, iy, ix] += col[row, oy*Wo + ox]; rows of col `rowStride` apart.
+    /// Adjoint of im2col: dx[c, iy, ix] += col[row, (oy - oy0)*Wo + ox] for oy in `outputRows`.
     static func col2im(_ col: UnsafePointer<Float>, channels: Int, _ d: Dims, _ g: Conv2dGeometry,
-                       _ dx: UnsafeMutablePointer<Float>, rowStride: Int? = nil) {
-        let rowStride = rowStride ?? d.hwo
+                       _ dx: UnsafeMutablePointer<Float>, rowStride: Int? = nil, outputRows: Range<Int>? = nil) {
+        let outputRows = outputRows ?? 0..<d.ho
+        let rowStride = rowStride ?? outputRows.count * d.wo
         Parallel.split(limit: channels) { part, parts in
             for c in stride(from: part, to: channels, by: parts) {
                 let plane = dx + c * d.h * d.w
@@ -70,11 +73,11 @@ enum Convolution {
                         let src = col + row * rowStride
                         let (lo, hi) = validRange(kernelOffset: kx * g.dilation.w - g.padding.left, stride: g.stride.w, input: d.w, output: d.wo)
                         guard lo < hi else { continue }
-                        for oy in 0..<d.ho {
+                        for oy in outputRows {
                             let iy = oy * g.stride.h - g.padding.top + ky * g.dilation.h
                             guard iy >= 0 && iy < d.h else { continue }
                             let dst = plane + iy * d.w + kx * g.dilation.w - g.padding.left
-                            let s = src + oy * d.wo
+                            let s = src + (oy - outputRows.lowerBound) * d.wo
                             if g.stride.w == 1 {
                                 for ox in lo..<hi { dst[ox] += s[ox] }
                             } else {
@@ -97,18 +100,35 @@ enum Convolution {
         return (min(lo, output), max(hi, min(lo, output)))
     }
 
-    /// Calls body(image, group, col) with the [K, Ho*Wo] column matrix of each (image, group):
-    /// the input itself for pointwise kernels, else its im2col in a reused scratch buffer.
+    /// Floats of one band's column matrix, at most (32 MB; tests lower it): a 3x3 layer of 64
+    /// channels at 512x512 would otherwise take a 604 MB im2col.
+    @TaskLocal static var bandFloats = 1 << 23
+
+    /// Bands of output rows whose column matrices [K, rows * Wo] fit in ``bandFloats`` (at least
+    /// one row each).
+    static func outputBands(_ d: Dims) -> [Range<Int>] {
+        let rows = max(1, min(d.ho, bandFloats / max(1, d.k * d.wo)))
+        return stride(from: 0, to: d.ho, by: rows).map { $0..<min($0 + rows, d.ho) }
+    }
+
+    /// Calls body(image, group, outputRows, col) with the [K, outputRows.count * Wo] column
+    /// matrix of each (image, group, band of output rows): the input itself (one band) for
+    /// pointwise kernels, else its im2col in a reused scratch buffer of at most ``bandFloats``.
+    /// Column j of col is output pixel outputRows.lowerBound * Wo + j.
     static func forEachColumnMatrix(_ x: Tensor, _ d: Dims, _ g: Conv2dGeometry,
-                                    _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
+                                    _ body: (Int, Int, Range<Int>, UnsafePointer<Float>) -> Void) {
         let px = x.storage.pointer
-        let col = isPointwise(d, g) ? nil : BufferPool.take(d.k * d.hwo)
-        defer { col.map { BufferPool.give($0, count: d.k * d.hwo) } }
+        let bands = isPointwise(d, g) ? [0..<d.ho] : outputBands(d)
+        let size = d.k * bands[0].count * d.wo
+        let col = isPointwise(d, g) ? nil : BufferPool.take(size)
+        defer { col.map { BufferPool.give($0, count: size) } }
         for n in 0..<d.n {
             for grp in 0..<d.groups {
                 let xg = px + (n * d.cin + grp * d.cinG) * d.h * d.w
-                if let col { im2col(xg, channels: d.cinG, d, g, col) }
-                body(n, grp, UnsafePointer(col ?? xg))
+                for rows in bands {
+                    if let col { im2col(xg, channels: d.cinG, d, g, col, outputRows: rows) }
+                    body(n, grp, rows, UnsafePointer(col ?? xg))
+                }
             }
         }
     }
@@ -276,9 +296,10 @@ enum Convolution {
             if let bias { addBias(y, bias) }
             return y
         }
-        forEachColumnMatrix(x, d, g) { n, grp, col in
-            sgemm(m: d.coutG, n: d.hwo, k: d.k, a: pw + grp * d.coutG * d.k, lda: d.k,
-                  b: col, ldb: d.hwo, c: py + (n * d.cout + grp * d.coutG) * d.hwo, ldc: d.hwo)
+        forEachColumnMatrix(x, d, g) { n, grp, rows, col in
+            let columns = rows.count * d.wo
+            sgemm(m: d.coutG, n: columns, k: d.k, a: pw + grp * d.coutG * d.k, lda: d.k,
+                  b: col, ldb: columns, c: py + (n * d.cout + grp * d.coutG) * d.hwo + rows.lowerBound * d.wo, ldc: d.hwo)
         }
         if let bias { addBias(y, bias) }
         return y
@@ -341,18 +362,24 @@ enum Convolution {
             return dx
         }
         let pointwise = isPointwise(d, g)
-        // Pointwise: sgemm writes dx directly; otherwise col2im accumulates into zeros.
+        // Pointwise: sgemm writes dx directly; otherwise col2im accumulates into zeros, one band
+        // of output rows at a time.
         let dx = pointwise ? Tensor(overwriting: inputShape) { _ in } : Tensor(zeros: inputShape)
         let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
-        let col = pointwise ? nil : BufferPool.take(d.k * d.hwo)
-        defer { col.map { BufferPool.give($0, count: d.k * d.hwo) } }
+        let bands = pointwise ? [0..<d.ho] : outputBands(d)
+        let size = d.k * bands[0].count * d.wo
+        let col = pointwise ? nil : BufferPool.take(size)
+        defer { col.map { BufferPool.give($0, count: size) } }
         for n in 0..<d.n {
             for grp in 0..<d.groups {
                 let dxg = pdx + (n * d.cin + grp * d.cinG) * d.h * d.w
-                sgemm(transA: true, m: d.k, n: d.hwo, k: d.coutG, a: pw + grp * d.coutG * d.k, lda: d.k,
-                      b: pdy + (n * d.cout + grp * d.coutG) * d.hwo, ldb: d.hwo,
-                      c: col ?? dxg, ldc: d.hwo)
-                if let col { col2im(col, channels: d.cinG, d, g, dxg) }
+                for rows in bands {
+                    let columns = rows.count * d.wo
+                    sgemm(transA: true, m: d.k, n: columns, k: d.coutG, a: pw + grp * d.coutG * d.k, lda: d.k,
+                          b: pdy + (n * d.cout + grp * d.coutG) * d.hwo + rows.lowerBound * d.wo, ldb: d.hwo,
+                          c: col ?? dxg, ldc: columns)
+                    if let col { col2im(col, channels: d.cinG, d, g, dxg, outputRows: rows) }
+                }
             }
         }
         return dx
@@ -387,10 +414,11 @@ enum Convolution {
             if let kept, kept.count == d.k * columns { product(kept.storage.pointer) } else { withBatchedColumns(x, d, g, keep: nil, product) }
             return dw
         }
-        forEachColumnMatrix(x, d, g) { n, grp, col in
-            sgemm(transB: true, m: d.coutG, n: d.k, k: d.hwo,
-                  a: pdy + (n * d.cout + grp * d.coutG) * d.hwo, lda: d.hwo,
-                  b: col, ldb: d.hwo, beta: 1, c: pdw + grp * d.coutG * d.k, ldc: d.k)
+        forEachColumnMatrix(x, d, g) { n, grp, rows, col in
+            let columns = rows.count * d.wo
+            sgemm(transB: true, m: d.coutG, n: d.k, k: columns,
+                  a: pdy + (n * d.cout + grp * d.coutG) * d.hwo + rows.lowerBound * d.wo, lda: d.hwo,
+                  b: col, ldb: columns, beta: 1, c: pdw + grp * d.coutG * d.k, ldc: d.k)
         }
         return dw
     }

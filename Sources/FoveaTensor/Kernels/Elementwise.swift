@@ -20,21 +20,28 @@ enum Elementwise {
     /// on every core. NaN gives 0 for ReLU (`x > 0 ? x : 0`) and stays NaN for a finite upper
     /// bound (`min(max(x, 0), upper)`), as before vectorising.
     static func relu(_ x: Tensor, upper: Float = .infinity) -> Tensor {
-        let src = x.storage.pointer, bounded = upper.isFinite
-        return Tensor(overwriting: x.shape) { out in
-            let po = out.baseAddress!
-            splitOverCores(out.count) { range in
-                var i = range.lowerBound
-                let cap = SIMD8<Float>(repeating: upper)
-                while i + 8 <= range.upperBound {
-                    let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(po + i).storeBytes(of: clamp(v, cap: cap, bounded: bounded), as: SIMD8<Float>.self)
-                    i += 8
-                }
-                while i < range.upperBound {
-                    po[i] = clamp(src[i], upper: upper, bounded: bounded)
-                    i += 1
-                }
+        Tensor(overwriting: x.shape) { out in relu(x.storage.pointer, into: out.baseAddress!, count: out.count, upper: upper) }
+    }
+
+    /// x = relu(x) (or ReLU6), in place: for a tensor nothing else has seen yet.
+    static func reluInPlace(_ x: Tensor, upper: Float = .infinity) {
+        relu(x.storage.pointer, into: x.storage.pointer, count: x.count, upper: upper)
+    }
+
+    /// po[i] = clamp(src[i]) for i < count; po may be src.
+    private static func relu(_ src: UnsafePointer<Float>, into po: UnsafeMutablePointer<Float>, count: Int, upper: Float) {
+        let bounded = upper.isFinite
+        splitOverCores(count) { range in
+            var i = range.lowerBound
+            let cap = SIMD8<Float>(repeating: upper)
+            while i + 8 <= range.upperBound {
+                let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(po + i).storeBytes(of: clamp(v, cap: cap, bounded: bounded), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < range.upperBound {
+                po[i] = clamp(src[i], upper: upper, bounded: bounded)
+                i += 1
             }
         }
     }
