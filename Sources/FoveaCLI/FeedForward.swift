@@ -131,8 +131,10 @@ struct TrainStyle: ParsableCommand {
         The transformation network (9x9 conv, two stride-2 convs, 5 residual blocks, two \
         upsampling convs, 9x9 conv; instance norm, reflection padding) learns to minimise the \
         perceptual loss on random crops of the content photos: contentWeight mean((F(y) - \
-        F(x))^2) at relu2_2 of vgg16-features + styleWeight sum_l mean((G(y) - G(s))^2) over \
-        relu1_2, relu2_2, relu3_3, relu4_3, G = F F^T / (C H W). Adam. A checkpoint \
+        F(x))^2) at relu2_2 of vgg16-features + styleWeight sum_l L w_l mean((G(y) - G(s))^2) \
+        over relu1_2, relu2_2, relu3_3, relu4_3, G = F F^T / (C H W), w_l = 1/L unless \
+        --layer-weights says otherwise (weights proportional to C^2, 1,4,16,64, weigh the layers \
+        as Gatys' objective does, whose E_l is C^2/4 times this layer's mean). Adam. A checkpoint \
         (OUTPUT.checkpoint) is written every --checkpoint-every steps; --resume continues from it \
         (and with --steps equal to the checkpoint's step, only writes the network). With \
         FOVEA_LOG_TRAINING=1 the smoothed losses are printed at each checkpoint (for runs \
@@ -157,15 +159,25 @@ struct TrainStyle: ParsableCommand {
     @Option(name: .long, help: "The style image's longer side when its Gram matrices are taken.")
     var styleSize = 256
 
+    @Option(name: .long, help: "Weights of the style layers relu1_2, relu2_2, relu3_3, relu4_3, comma-separated (default 1/4 each; normalised to sum 1).")
+    var layerWeights: String?
+
     func run() throws {
         guard contentWeight.isFinite, contentWeight >= 0, styleWeight.isFinite, styleWeight >= 0 else {
             throw FoveaError("--content-weight and --style-weight must be non-negative numbers")
         }
+        let layers = try layerWeights.map { text in
+            let weights = try ModelOptions.parseList(text, "--layer-weights")
+            let layers = try StyleLayers(StyleLayers.johnson.names, weights: weights)
+            let total = weights.reduce(0, +)
+            guard total > 0 else { throw FoveaError("--layer-weights \(text): at least one weight must be positive") }
+            return try StyleLayers(layers.names, weights: weights.map { $0 / total })
+        } ?? .johnson
         let styleImage = try readImage(style, argument: "style")
         let photos = try options.trainingPhotos()
         let backbone = Synthesizer(try ImageClassifier.load("vgg16-features"))
         let loss = try PerceptualLoss(style: StyleImages.tensor(of: styleImage, longSide: styleSize), backbone: backbone,
-                                      contentWeight: contentWeight, styleWeight: styleWeight)
+                                      contentWeight: contentWeight, styleWeight: styleWeight, styleLayers: layers)
         let net = TransformerNet()
         net.train()
         let optimizer = Adam(net.namedParameters().map(\.tensor), learningRate: options.lr ?? 1e-3)

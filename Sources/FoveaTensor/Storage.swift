@@ -124,24 +124,19 @@ struct PoolState {
     var idleBytes = 0, tick = 0
     /// Bytes of pooled-size buffers handed out and not yet given back, and their high-water mark.
     var liveBytes = 0, peakLiveBytes = 0
-    /// The sizes of buffers handed out for a smaller request (the rest have the size asked for).
-    var larger: [UnsafeMutablePointer<Float>: Int] = [:]
 
     typealias Buffer = (pointer: UnsafeMutablePointer<Float>, count: Int)
 
-    /// An idle buffer of `count` floats if one is kept, else the smallest idle one of fewer than
-    /// twice as many (nil: allocate one), counted as in use by its size, and the idle buffers to
-    /// let go, least recently used first, so that in use + idle stays <= the peak in use. (A
-    /// pass of many sizes, VGG's forward, is served by the buffers of its own last run instead
-    /// of faulting in fresh pages for each size.)
+    /// An idle buffer of exactly `count` floats if one is kept (nil: allocate one), counted as
+    /// in use, and the idle buffers to free, least recently used first, so that in use + idle
+    /// stays <= the peak in use. (Handing a request the smallest idle buffer of under twice its
+    /// size raised VGG-16 saliency with faithfulness from 1.30 to 1.38 GB peak RSS.)
     mutating func take(_ count: Int) -> (UnsafeMutablePointer<Float>?, evicted: [Buffer]) {
-        let size = idle[count] != nil ? count : idle.keys.filter { $0 > count && $0 < 2 * count }.min()
-        liveBytes += (size ?? count) * 4
+        liveBytes += count * 4
         peakLiveBytes = max(peakLiveBytes, liveBytes)
-        if let size, let entry = idle[size]?.popLast() {
-            if idle[size]?.isEmpty == true { idle[size] = nil }
-            idleBytes -= size * 4
-            if size != count { larger[entry.pointer] = size }
+        if let entry = idle[count]?.popLast() {
+            if idle[count]?.isEmpty == true { idle[count] = nil }
+            idleBytes -= count * 4
             return (entry.pointer, [])
         }
         return (nil, evict(toFit: 0, within: peakLiveBytes - liveBytes))
@@ -149,8 +144,7 @@ struct PoolState {
 
     /// Keeps `pointer` idle if it fits under min(limit, peak in use) after evicting older idle
     /// buffers; returns what to free (`pointer` itself when it does not fit).
-    mutating func give(_ pointer: UnsafeMutablePointer<Float>, count requested: Int) -> [Buffer] {
-        let count = larger.removeValue(forKey: pointer) ?? requested
+    mutating func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) -> [Buffer] {
         liveBytes -= count * 4
         let limit = min(limitBytes, peakLiveBytes)
         var out = evict(toFit: count * 4, within: limit)

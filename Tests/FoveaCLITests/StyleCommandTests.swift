@@ -92,7 +92,9 @@ let scream = cache.appendingPathComponent("styles/scream.jpg").path
         #expect(a.keys.allSatisfy { key in zip(a[key]!.scalars, b[key]!.scalars).allSatisfy { abs($0 - $1) <= 1e-6 * abs($0) + 1e-25 } })
         #expect(a.keys.contains { a[$0]!.scalars != c[$0]!.scalars })
         for (args, mention) in [(["--from", first, "--resume"], "--from and --resume"),
-                                (["--from", "/nonexistent.safetensors"], "--from /nonexistent.safetensors: file not found")] {
+                                (["--from", "/nonexistent.safetensors"], "--from /nonexistent.safetensors: file not found"),
+                                (["--layer-weights", "1,4,16"], "--layer-weights: 3 weights for 4 layers"),
+                                (["--layer-weights", "0,0,0,0"], "--layer-weights 0,0,0,0: at least one weight must be positive")] {
             let r = try fovea(base + args + ["-o", tuned])
             #expect(r.status != 0 && r.out.isEmpty && r.err.split(separator: "\n").count == 1 && r.err.contains(mention), "\(r.err)")
         }

@@ -10,6 +10,20 @@ import Testing
         #expect(x.grad?.scalars == [3, 5, 9])
     }
 
+    /// An item of a batch read through a window on the batch's storage: the slice's values and
+    /// gradient, no copy, and the window outlives the tensor it was taken from.
+    @Test func batchItemsAreWindowsWithTheSlicesGradient() {
+        let x = Tensor(shape: [3, 2, 2], values: (0..<12).map(Float.init), requiresGrad: true)
+        var item: Tensor? = x.batchItem(1)
+        #expect(item!.shape == [1, 2, 2] && item!.scalars == x.slice(axis: 0, 1..<2).scalars)
+        #expect(item!.storage.pointer == x.storage.pointer + 4)
+        (item! * item!).sum().backward()
+        #expect(x.grad?.scalars == [0, 0, 0, 0, 8, 10, 12, 14, 0, 0, 0, 0])
+        let kept = withNoGrad { Tensor(shape: [2, 3], values: (0..<6).map(Float.init)).batchItem(1) }
+        item = nil
+        #expect(kept.scalars == [3, 4, 5])
+    }
+
     @Test func gradientsAccumulateOverSharedUses() {
         // z = x * x + x, dz/dx = 2x + 1; x is used three times.
         let x = Tensor(shape: [2], values: [1, -3], requiresGrad: true)

@@ -32,19 +32,6 @@ struct StorageTests {
         #expect(BufferPool.lock.withLock { BufferPool.state.idleBytes <= min(BufferPool.limitBytes, BufferPool.state.peakLiveBytes) })
     }
 
-    /// A request with no idle buffer of its size gets the smallest idle one of less than twice
-    /// its size, counted (and given back) by its real size.
-    @Test func smallerRequestsReuseIdleBuffersOfUnderTwiceTheirSize() {
-        var pool = PoolState(limitBytes: 10_000)
-        let a = UnsafeMutablePointer<Float>(bitPattern: 0x1000)!, b = UnsafeMutablePointer<Float>(bitPattern: 0x2000)!
-        _ = (pool.take(100), pool.take(150))
-        #expect(pool.give(a, count: 100).isEmpty && pool.give(b, count: 150).isEmpty)
-        let (reused, none) = pool.take(70)                // 100 is the smallest idle size in 71 ..< 140
-        #expect(reused == a && none.isEmpty && pool.liveBytes == 400 && pool.idleBytes == 600)
-        #expect(pool.take(40).0 == nil)                    // nothing idle under 80
-        #expect(pool.give(a, count: 70).isEmpty && pool.idle[100]?.count == 1 && pool.liveBytes == 160)
-    }
-
     /// A fresh allocation frees idle buffers of other sizes so that in use + idle stays within
     /// the peak in use (a gradient pass's buffers do not linger beside a batched pass's), while
     /// a repeated pass gets its own buffers back; and idle bytes never pass the limit.
