@@ -167,11 +167,9 @@ struct TrainStyle: ParsableCommand {
             throw FoveaError("--content-weight and --style-weight must be non-negative numbers")
         }
         let layers = try layerWeights.map { text in
-            let weights = try ModelOptions.parseList(text, "--layer-weights")
-            let layers = try StyleLayers(StyleLayers.johnson.names, weights: weights)
-            let total = weights.reduce(0, +)
+            let weights = try ModelOptions.parseList(text, "--layer-weights"), total = weights.reduce(0, +)
             guard total > 0 else { throw FoveaError("--layer-weights \(text): at least one weight must be positive") }
-            return try StyleLayers(layers.names, weights: weights.map { $0 / total })
+            return try StyleLayers(StyleLayers.johnson.names, weights: weights.map { $0 / total })
         } ?? .johnson
         let styleImage = try readImage(style, argument: "style")
         let photos = try options.trainingPhotos()
