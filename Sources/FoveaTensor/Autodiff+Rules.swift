@@ -80,15 +80,9 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
         return grads
     }
     // y = clamp(z, 0, upper), z = conv2d(x, w, b): dz = g where 0 < y < upper, then conv2d's rule.
-    case .conv2dClamp(let geometry, let groups, let upper): return { g, n, out in
-        let dz = Elementwise.reluBackward(g, out, upper: upper)
-        let (x, w) = (n.inputs[0], n.inputs[1])
-        let (dx, dw) = Convolution.backward(dz, x: x, w: w, geometry, groups: groups, needsInput: x.isDifferentiable,
-                                            needsWeight: w.isDifferentiable, kept: .init(saved: n.saved))
-        var grads: [Tensor?] = [dx, dw]
-        if n.inputs.count == 3 { grads.append(n.inputs[2].isDifferentiable ? Convolution.backwardBias(dz) : nil) }
-        return grads
-    }
+    case .conv2dClamp(let geometry, let groups, let upper):
+        let convolution = standardRule(.conv2d(geometry, groups: groups))      // same inputs and saved tensors
+        return { g, n, out in convolution(Elementwise.reluBackward(g, out, upper: upper), n, out) }
     // y = clamp(z * scale + shift, 0, upper), z = conv2d(a, w, b), a = x or clamp(x * inScale +
     // inShift, 0, inputUpper): batchNormClamp's rule, conv2d's, then batchNormClamp's for a.
     case .conv2dBatchNormClamp(let geometry, let groups, let upper, let inputUpper): return { g, n, out in
