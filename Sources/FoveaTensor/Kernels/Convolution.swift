@@ -118,19 +118,25 @@ enum Convolution {
     static func forEachColumnMatrix(_ x: Tensor, _ d: Dims, _ g: Conv2dGeometry,
                                     _ body: (Int, Int, Range<Int>, UnsafePointer<Float>) -> Void) {
         let px = x.storage.pointer
-        let bands = isPointwise(d, g) ? [0..<d.ho] : outputBands(d)
-        let size = d.k * bands[0].count * d.wo
-        let col = isPointwise(d, g) ? nil : BufferPool.take(size)
-        defer { col.map { BufferPool.give($0, count: size) } }
-        for n in 0..<d.n {
-            for grp in 0..<d.groups {
-                let xg = px + (n * d.cin + grp * d.cinG) * d.h * d.w
-                for rows in bands {
-                    if let col { im2col(xg, channels: d.cinG, d, g, col, outputRows: rows) }
-                    body(n, grp, rows, UnsafePointer(col ?? xg))
+        withBandScratch(d, g) { bands, col in
+            for n in 0..<d.n {
+                for grp in 0..<d.groups {
+                    let xg = px + (n * d.cin + grp * d.cinG) * d.h * d.w
+                    for rows in bands {
+                        if let col { im2col(xg, channels: d.cinG, d, g, col, outputRows: rows) }
+                        body(n, grp, rows, UnsafePointer(col ?? xg))
+                    }
                 }
             }
         }
+    }
+
+    /// `body` with the bands of output rows and a scratch column matrix for the largest of them:
+    /// one band and no scratch for pointwise kernels (the input is its own column matrix).
+    static func withBandScratch(_ d: Dims, _ g: Conv2dGeometry, _ body: ([Range<Int>], UnsafeMutablePointer<Float>?) -> Void) {
+        guard !isPointwise(d, g) else { return body([0..<d.ho], nil) }
+        let bands = outputBands(d)
+        BufferPool.withScratch(d.k * bands[0].count * d.wo) { body(bands, $0) }
     }
 
     // MARK: batched pointwise
@@ -366,19 +372,17 @@ enum Convolution {
         // of output rows at a time.
         let dx = pointwise ? Tensor(overwriting: inputShape) { _ in } : Tensor(zeros: inputShape)
         let pdy = dy.storage.pointer, pw = w.storage.pointer, pdx = dx.storage.pointer
-        let bands = pointwise ? [0..<d.ho] : outputBands(d)
-        let size = d.k * bands[0].count * d.wo
-        let col = pointwise ? nil : BufferPool.take(size)
-        defer { col.map { BufferPool.give($0, count: size) } }
-        for n in 0..<d.n {
-            for grp in 0..<d.groups {
-                let dxg = pdx + (n * d.cin + grp * d.cinG) * d.h * d.w
-                for rows in bands {
-                    let columns = rows.count * d.wo
-                    sgemm(transA: true, m: d.k, n: columns, k: d.coutG, a: pw + grp * d.coutG * d.k, lda: d.k,
-                          b: pdy + (n * d.cout + grp * d.coutG) * d.hwo + rows.lowerBound * d.wo, ldb: d.hwo,
-                          c: col ?? dxg, ldc: columns)
-                    if let col { col2im(col, channels: d.cinG, d, g, dxg, outputRows: rows) }
+        withBandScratch(d, g) { bands, col in
+            for n in 0..<d.n {
+                for grp in 0..<d.groups {
+                    let dxg = pdx + (n * d.cin + grp * d.cinG) * d.h * d.w
+                    for rows in bands {
+                        let columns = rows.count * d.wo
+                        sgemm(transA: true, m: d.k, n: columns, k: d.coutG, a: pw + grp * d.coutG * d.k, lda: d.k,
+                              b: pdy + (n * d.cout + grp * d.coutG) * d.hwo + rows.lowerBound * d.wo, ldb: d.hwo,
+                              c: col ?? dxg, ldc: columns)
+                        if let col { col2im(col, channels: d.cinG, d, g, dxg, outputRows: rows) }
+                    }
                 }
             }
         }
