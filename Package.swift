@@ -32,8 +32,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", providers: [.apt(["libjpeg-dev"])]),
         .target(name: "CFoveaParallel"),
-        // oneDNN convolutions (Debian libdnnl-dev), Linux only.
-        .target(name: "CFoveaDNNL", linkerSettings: [.linkedLibrary("dnnl", .when(platforms: [.linux]))]),
+        // oneDNN convolutions (Debian libdnnl-dev; libdnnl.so.2 opened at run time), Linux only.
+        .target(name: "CFoveaDNNL"),
         .target(name: "FoveaTensor",
                 dependencies: [.target(name: "CBLAS", condition: linuxOnly), .target(name: "CFoveaDNNL", condition: linuxOnly),
                                "CFFTW", "CFoveaParallel"],

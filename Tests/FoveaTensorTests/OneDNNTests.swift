@@ -54,6 +54,20 @@ struct OneDNNTests {
         #expect(!OneDNN.preferred(stem224.0, stem224.1, pass: .forward))
         #expect(!OneDNN.preferred(fashion.0, fashion.1, pass: .forward))
     }
+
+    /// libdnnl is opened at the first plan, after OMP_WAIT_POLICY is set to PASSIVE (unless the
+    /// environment had a policy), so its OpenMP threads sleep between calls instead of spinning
+    /// on the cores Fovea's own workers run on.
+    @Test func opensTheLibraryWithSleepingOpenMPThreads() throws {
+        #if canImport(CFoveaDNNL)
+        let policyBefore = ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"]
+        let g = Conv2dGeometry(kernel: (3, 3), stride: (2, 2), padding: (1, 1, 1, 1))
+        let name = try #require(OneDNN.implementation(.forward, x: [1, 4, 9, 9], w: [5, 4, 3, 3], g))
+        #expect(!name.isEmpty && name != "unknown")
+        let policy = String(cString: try #require(getenv("OMP_WAIT_POLICY")))
+        #expect(policy == (policyBefore ?? "PASSIVE"))
+        #endif
+    }
 }
 
 /// oneDNN's Winograd F(4x4, 3x3), which takes the large 3x3 stride-1 layers.
