@@ -131,10 +131,13 @@ struct TrainStyle: ParsableCommand {
         The transformation network (9x9 conv, two stride-2 convs, 5 residual blocks, two \
         upsampling convs, 9x9 conv; instance norm, reflection padding) learns to minimise the \
         perceptual loss on random crops of the content photos: contentWeight mean((F(y) - \
-        F(x))^2) at relu2_2 of vgg16-features + styleWeight sum_l L w_l mean((G(y) - G(s))^2) \
-        over relu1_2, relu2_2, relu3_3, relu4_3, G = F F^T / (C H W), w_l = 1/L unless \
-        --layer-weights says otherwise (weights proportional to C^2, 1,4,16,64, weigh the layers \
-        as Gatys' objective does, whose E_l is C^2/4 times this layer's mean). Adam. A checkpoint \
+        F(x))^2) at relu2_2 of vgg16-features (--content-layer) + styleWeight sum_l L w_l \
+        mean((G(y) - G(s))^2) over relu1_2, relu2_2, relu3_3, relu4_3 (--style-layers), G = F \
+        F^T / (C H W), w_l = 1/L unless --layer-weights says otherwise (weights proportional to \
+        C^2 weigh the layers as Gatys' objective does, whose E_l is C^2/4 times this layer's \
+        mean: --style-layers relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 --layer-weights \
+        1,4,16,64,64 --content-layer relu4_2 --style-weight 23.3 is Gatys' objective at alpha \
+        1000, per image and up to a constant factor). Adam. A checkpoint \
         (OUTPUT.checkpoint) is written every --checkpoint-every steps; --resume continues from it \
         (and with --steps equal to the checkpoint's step, only writes the network). With \
         FOVEA_LOG_TRAINING=1 the smoothed losses are printed at each checkpoint (for runs \
@@ -159,23 +162,37 @@ struct TrainStyle: ParsableCommand {
     @Option(name: .long, help: "The style image's longer side when its Gram matrices are taken.")
     var styleSize = 256
 
-    @Option(name: .long, help: "Weights of the style layers relu1_2, relu2_2, relu3_3, relu4_3, comma-separated (default 1/4 each; normalised to sum 1).")
+    @Option(name: .long, help: "Style layers of vgg16-features, comma-separated (default relu1_2,relu2_2,relu3_3,relu4_3: Johnson et al.'s).")
+    var styleLayers: String?
+
+    @Option(name: .long, help: "Weights of the style layers, comma-separated (default 1/L each; normalised to sum 1).")
     var layerWeights: String?
+
+    @Option(name: .long, help: "Content layer of vgg16-features (default relu2_2: Johnson et al.'s).")
+    var contentLayer = "relu2_2"
 
     func run() throws {
         guard contentWeight.isFinite, contentWeight >= 0, styleWeight.isFinite, styleWeight >= 0 else {
             throw FoveaError("--content-weight and --style-weight must be non-negative numbers")
         }
+        let backbone = Synthesizer(try ImageClassifier.load("vgg16-features"))
+        let known = Set(backbone.module.namedModules().map(\.path))
+        let names = styleLayers.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            ?? StyleLayers.johnson.names
+        for (flag, name) in names.map({ ("--style-layers", $0) }) + [("--content-layer", contentLayer)]
+        where !known.contains(backbone.module.canonicalPath(name)) {
+            throw FoveaError("\(flag): vgg16-features has no layer \(name.isEmpty ? "\"\"" : name) (its layers: conv1_1, relu1_1, ..., relu5_3, pool5)")
+        }
         let layers = try layerWeights.map { text in
             let weights = try ModelOptions.parseList(text, "--layer-weights"), total = weights.reduce(0, +)
             guard total > 0 else { throw FoveaError("--layer-weights \(text): at least one weight must be positive") }
-            return try StyleLayers(StyleLayers.johnson.names, weights: weights.map { $0 / total })
-        } ?? .johnson
+            return try StyleLayers(names, weights: weights.map { $0 / total })
+        } ?? StyleLayers(names)
         let styleImage = try readImage(style, argument: "style")
         let photos = try options.trainingPhotos()
-        let backbone = Synthesizer(try ImageClassifier.load("vgg16-features"))
         let loss = try PerceptualLoss(style: StyleImages.tensor(of: styleImage, longSide: styleSize), backbone: backbone,
-                                      contentWeight: contentWeight, styleWeight: styleWeight, styleLayers: layers)
+                                      contentWeight: contentWeight, styleWeight: styleWeight, styleLayers: layers,
+                                      contentLayer: contentLayer)
         let net = TransformerNet()
         net.train()
         let optimizer = Adam(net.namedParameters().map(\.tensor), learningRate: options.lr ?? 1e-3)

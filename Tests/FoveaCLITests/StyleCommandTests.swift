@@ -94,7 +94,10 @@ let scream = cache.appendingPathComponent("styles/scream.jpg").path
         for (args, mention) in [(["--from", first, "--resume"], "--from and --resume"),
                                 (["--from", "/nonexistent.safetensors"], "--from /nonexistent.safetensors: file not found"),
                                 (["--layer-weights", "1,4,16"], "--layer-weights: 3 weights for 4 layers"),
-                                (["--layer-weights", "0,0,0,0"], "--layer-weights 0,0,0,0: at least one weight must be positive")] {
+                                (["--layer-weights", "0,0,0,0"], "--layer-weights 0,0,0,0: at least one weight must be positive"),
+                                (["--style-layers", "relu1_1,relu9_1"], "--style-layers: vgg16-features has no layer relu9_1"),
+                                (["--style-layers", "relu1_1,block2_conv1", "--layer-weights", "1,2,3"], "--layer-weights: 3 weights for 2 layers"),
+                                (["--content-layer", "fc7"], "--content-layer: vgg16-features has no layer fc7")] {
             let r = try fovea(base + args + ["-o", tuned])
             #expect(r.status != 0 && r.out.isEmpty && r.err.split(separator: "\n").count == 1 && r.err.contains(mention), "\(r.err)")
         }
