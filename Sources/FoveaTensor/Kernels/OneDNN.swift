@@ -59,10 +59,11 @@ enum OneDNN {
     /// - Large kernels and strided convolutions with at least 0.5 GFLOP of work, where im2col
     ///   builds huge, narrow matrices (the Johnson network's 9x9 layers at 512x512: a 2.7 GB
     ///   column matrix for 3 output channels; stylize 2.2 s -> 0.96 s).
-    /// Not the small layers of classifiers at 224x224: each oneDNN call hands the cores to its
-    /// OpenMP team, and the kernels after it ran slower (AlexNet and ResNet-18 4-15 ms slower
-    /// per pass with every non-Winograd layer in oneDNN), nor the batched small-map paths of
-    /// training (one GEMM over all images).
+    /// Not the small layers of classifiers at 224x224, where its direct kernels and the layout
+    /// conversions around each call lose (`fovea bench --paths`, with its OpenMP threads
+    /// sleeping between calls: ResNet-18 forward 21 ms in-house, 62 ms with every layer in
+    /// oneDNN; AlexNet 16.5 against 18.7 ms), nor the batched small-map paths of training (one
+    /// GEMM over all images; a fashion-cnn epoch with every layer in oneDNN was slower too).
     static func preferred(_ d: Convolution.Dims, _ g: Conv2dGeometry, pass: Pass) -> Bool {
         if Winograd.applies(d, g) { return d.n * d.hwo >= 32 * 32 }
         let flops = 2 * d.n * d.cout * d.k * d.hwo
