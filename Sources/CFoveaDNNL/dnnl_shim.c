@@ -29,7 +29,17 @@ static atomic_int omp_threads;
 
 void fovea_dnnl_set_threads(int n) { atomic_store(&omp_threads, n); }
 
-#define DNNL_FUNCTIONS(X) X(dnnl_dilated_convolution_backward_data_desc_init) X(dnnl_dilated_convolution_backward_weights_desc_init) X(dnnl_dilated_convolution_forward_desc_init) X(dnnl_engine_create) X(dnnl_memory_create) X(dnnl_memory_desc_equal) X(dnnl_memory_desc_get_size) X(dnnl_memory_desc_init_by_tag) X(dnnl_memory_destroy) X(dnnl_primitive_attr_create) X(dnnl_primitive_attr_destroy) X(dnnl_primitive_attr_set_scratchpad_mode) X(dnnl_primitive_create) X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query) X(dnnl_primitive_desc_query_md) X(dnnl_primitive_destroy) X(dnnl_primitive_execute) X(dnnl_reorder_primitive_desc_create) X(dnnl_stream_create) X(dnnl_stream_wait)
+// Every oneDNN function the shim calls, through fn_<name> pointers resolved by open_dnnl().
+#define DNNL_FUNCTIONS(X) \
+    X(dnnl_dilated_convolution_backward_data_desc_init) \
+    X(dnnl_dilated_convolution_backward_weights_desc_init) \
+    X(dnnl_dilated_convolution_forward_desc_init) X(dnnl_engine_create) X(dnnl_memory_create) \
+    X(dnnl_memory_desc_equal) X(dnnl_memory_desc_get_size) X(dnnl_memory_desc_init_by_tag) \
+    X(dnnl_memory_destroy) X(dnnl_primitive_attr_create) X(dnnl_primitive_attr_destroy) \
+    X(dnnl_primitive_attr_set_scratchpad_mode) X(dnnl_primitive_create) \
+    X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query) \
+    X(dnnl_primitive_desc_query_md) X(dnnl_primitive_destroy) X(dnnl_primitive_execute) \
+    X(dnnl_reorder_primitive_desc_create) X(dnnl_stream_create) X(dnnl_stream_wait)
 #define DECLARE(name) static __typeof__(&name) fn_##name;
 DNNL_FUNCTIONS(DECLARE)
 
@@ -92,7 +102,7 @@ static int settle(fovea_conv *p, operand *o, dnnl_query_t query, int is_input, s
 fovea_conv *fovea_conv_create(const fovea_conv_shape *s, fovea_conv_kind kind, const char **error) {
     pthread_once(&once, make_engine);
     if (error) *error = NULL;
-    if (!engine_ok) { if (error) *error = "no oneDNN CPU engine"; return NULL; }
+    if (!engine_ok) { if (error) *error = "no libdnnl.so.2, or no oneDNN CPU engine"; return NULL; }
     int64_t ho = (s->h + s->pad_top + s->pad_bottom - s->dilation_h * (s->kh - 1) - 1) / s->stride_h + 1;
     int64_t wo = (s->w + s->pad_left + s->pad_right - s->dilation_w * (s->kw - 1) - 1) / s->stride_w + 1;
     dnnl_dims_t xd = {s->n, s->cin, s->h, s->w}, wd = {s->cout, s->cin, s->kh, s->kw}, yd = {s->n, s->cout, ho, wo};
@@ -118,7 +128,7 @@ fovea_conv *fovea_conv_create(const fovea_conv_shape *s, fovea_conv_kind kind, c
     dnnl_convolution_desc_t forward_desc, desc;
     dnnl_primitive_desc_t forward_pd = NULL;
     dnnl_status_t st = fn_dnnl_dilated_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, alg,
-                                                                  &x_any, &w_any, bias, &y_any, strides, dilates, pad_l, pad_r);
+                                                                     &x_any, &w_any, bias, &y_any, strides, dilates, pad_l, pad_r);
     if (st == dnnl_success) st = fn_dnnl_primitive_desc_create(&forward_pd, &forward_desc, attr, engine, NULL);
     fovea_conv *p = calloc(1, sizeof *p);
     p->kind = kind;
@@ -130,13 +140,13 @@ fovea_conv *fovea_conv_create(const fovea_conv_shape *s, fovea_conv_kind kind, c
             break;
         case FOVEA_CONV_BACKWARD_DATA:
             st = fn_dnnl_dilated_convolution_backward_data_desc_init(&desc, alg, &x_any, &w_any, &y_any,
-                                                                  strides, dilates, pad_l, pad_r);
+                                                                     strides, dilates, pad_l, pad_r);
             if (st == dnnl_success) st = fn_dnnl_primitive_desc_create(&p->pd, &desc, attr, engine, forward_pd);
             p->a.user = y_user; p->b.user = w_user; p->c.user = x_user;
             break;
         case FOVEA_CONV_BACKWARD_WEIGHTS:
             st = fn_dnnl_dilated_convolution_backward_weights_desc_init(&desc, alg, &x_any, &w_any, bias, &y_any,
-                                                                     strides, dilates, pad_l, pad_r);
+                                                                        strides, dilates, pad_l, pad_r);
             if (st == dnnl_success) st = fn_dnnl_primitive_desc_create(&p->pd, &desc, attr, engine, forward_pd);
             p->a.user = x_user; p->b.user = y_user; p->c.user = w_user;
             break;
