@@ -176,12 +176,11 @@ struct TrainStyle: ParsableCommand {
             throw FoveaError("--content-weight and --style-weight must be non-negative numbers")
         }
         let backbone = Synthesizer(try ImageClassifier.load("vgg16-features"))
-        let known = Set(backbone.module.namedModules().map(\.path))
-        let names = styleLayers.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-            ?? StyleLayers.johnson.names
+        let names = styleLayers.map(parseNames) ?? StyleLayers.johnson.names
+        guard !names.isEmpty else { throw FoveaError("--style-layers: give at least one layer") }
         for (flag, name) in names.map({ ("--style-layers", $0) }) + [("--content-layer", contentLayer)]
-        where !known.contains(backbone.module.canonicalPath(name)) {
-            throw FoveaError("\(flag): vgg16-features has no layer \(name.isEmpty ? "\"\"" : name) (its layers: conv1_1, relu1_1, ..., relu5_3, pool5)")
+        where backbone.module.module(at: name) == nil {
+            throw FoveaError("\(flag): vgg16-features has no layer \(name) (its layers: conv1_1, relu1_1, ..., relu5_3, pool5)")
         }
         let layers = try layerWeights.map { text in
             let weights = try ModelOptions.parseList(text, "--layer-weights"), total = weights.reduce(0, +)

@@ -97,7 +97,8 @@ let scream = cache.appendingPathComponent("styles/scream.jpg").path
                                 (["--layer-weights", "0,0,0,0"], "--layer-weights 0,0,0,0: at least one weight must be positive"),
                                 (["--style-layers", "relu1_1,relu9_1"], "--style-layers: vgg16-features has no layer relu9_1"),
                                 (["--style-layers", "relu1_1,block2_conv1", "--layer-weights", "1,2,3"], "--layer-weights: 3 weights for 2 layers"),
-                                (["--content-layer", "fc7"], "--content-layer: vgg16-features has no layer fc7")] {
+                                (["--content-layer", "fc7"], "--content-layer: vgg16-features has no layer fc7"),
+                                (["--style-layers", " , "], "--style-layers: give at least one layer")] {
             let r = try fovea(base + args + ["-o", tuned])
             #expect(r.status != 0 && r.out.isEmpty && r.err.split(separator: "\n").count == 1 && r.err.contains(mention), "\(r.err)")
         }
