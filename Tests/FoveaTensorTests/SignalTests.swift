@@ -60,6 +60,30 @@ import Testing
         #expect(GridConvolution.fiveSmooth(atLeast: 49) == 50 && GridConvolution.fiveSmooth(atLeast: 77) == 80)
     }
 
+    /// FFTW has one planner for the process: the 2-D transforms and the grid convolutions plan
+    /// at fresh sizes from many threads at once (as parallel tests and t-SNE beside a feature
+    /// visualisation do) and every result is still right. (Two planner locks crashed CI here.)
+    @Test func plansFromManyThreadsAtOnce() {
+        let results = UnsafeMutableBufferPointer<Float>.allocate(capacity: 24)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: 24) { i in
+            if i % 2 == 0 {
+                let (h, w) = (13 + i, 17 + i)
+                let x = randomTensor([2, h, w], seed: UInt64(i))
+                results[i] = maxRelativeError(x.rfft2().irfft2(height: h, width: w).scalars, x.scalars)
+            } else {
+                // A unit impulse at node (0, 0) convolves to the kernel itself: out[b m + a] = k(a, b).
+                let m = 21 + i
+                func kernel(_ dx: Int, _ dy: Int) -> Float { 1 / (1 + Float(dx * dx) + 0.5 * Float(dy * dy)) }
+                var impulse = [Float](repeating: 0, count: m * m)
+                impulse[0] = 1
+                let out = GridConvolution(size: m, evenKernel: { kernel($0, $1) })(impulse)
+                results[i] = maxRelativeError(out, (0..<(m * m)).map { kernel($0 % m, $0 / m) })
+            }
+        }
+        for i in 0..<24 { #expect(results[i] < 1e-4, "job \(i)") }
+    }
+
     @Test func gradientsByFiniteDifferences() {
         checkGradients([randomTensor([1, 2, 5, 4, 2], seed: 1)]) { $0[0].irfft2(height: 5, width: 6) }
         checkGradients([randomTensor([2, 4, 3, 2], seed: 2)]) { $0[0].irfft2(height: 4, width: 5) }

@@ -14,8 +14,8 @@ import CFFTW
 /// of size 2: a half spectrum is [..., H, W/2+1, 2].
 ///
 /// Plans are made once per (H, W, count) with FFTW_ESTIMATE (no timing runs, so the same plan,
-/// and bit-identical results, on every run) and kept; planning is serialised (FFTW's planner is
-/// not thread-safe, its execute functions are).
+/// and bit-identical results, on every run) and kept; planning holds ``plannerLock`` (FFTW's
+/// planner is one global, not thread-safe, state; its execute functions are thread-safe).
 enum FFT {
     /// Spectrum columns of a real signal of width w.
     static func halfWidth(_ w: Int) -> Int { w / 2 + 1 }
@@ -26,10 +26,13 @@ enum FFT {
 
     private struct PlanKey: Hashable { let h, w, count: Int; let inverse: Bool }
     nonisolated(unsafe) private static var plans: [PlanKey: OpaquePointer] = [:]
-    private static let planLock = NSLock()
+
+    /// Held by every caller of an fftwf_plan_* function in the process (here and in
+    /// ``GridConvolution``): two plans made at once corrupt FFTW's shared planner state.
+    static let plannerLock = NSLock()
 
     private static func plan(h: Int, w: Int, count: Int, inverse: Bool) -> OpaquePointer {
-        planLock.withLock {
+        plannerLock.withLock {
             let key = PlanKey(h: h, w: w, count: count, inverse: inverse)
             if let plan = plans[key] { return plan }
             let (real, complex) = (h * w, h * halfWidth(w))

@@ -137,12 +137,12 @@ public struct GridConvolution: @unchecked Sendable {
     private enum Pass: Hashable { case rows(forward: Bool, count: Int), columns(forward: Bool), evenKernel }
     private struct PlanKey: Hashable { let pass: Pass; let n: Int }
     nonisolated(unsafe) private static var plans: [PlanKey: OpaquePointer] = [:]
-    private static let planLock = NSLock()
 
     /// Made once per pass and length with FFTW_ESTIMATE (the same plan, and bit-identical
-    /// results, on every run); planning is serialised, execution is not.
+    /// results, on every run); planning holds FFT.plannerLock, the process's one FFTW planner
+    /// lock; execution runs unlocked.
     private static func plan(_ pass: Pass, n: Int) -> OpaquePointer {
-        planLock.withLock {
+        FFT.plannerLock.withLock {
             let key = PlanKey(pass: pass, n: n)
             if let plan = plans[key] { return plan }
             let half = n / 2 + 1
