@@ -14,7 +14,8 @@ struct FoveaCommand: ParsableCommand {
         ~/.cache/fovea), filled by `make demo`. Layer names are PyTorch module paths \
         (`_blocks.15`, `layer4.1`), as in a PyTorch hook; `fovea layers` lists them.
 
-        Every command uses every core the process may run on; `--threads N` (before or after         the command's name) or $FOVEA_THREADS sets how many.
+        Every command uses every core the process may run on; `--threads N` (before or after \
+        the command's name) or $FOVEA_THREADS sets how many.
 
         Examples:
           fovea classify ~/.cache/fovea/photos/chelsea.png --top 3
@@ -31,6 +32,7 @@ struct FoveaCommand: ParsableCommand {
     /// exit status, never a crash or a usage dump.
     static func main() {
         signal(SIGPIPE, SIG_IGN)            // a closed output pipe is a write error, not a kill
+        BufferPool.mapLargeBlocksFromSystem()
         do {
             let arguments = try threadOption(Array(CommandLine.arguments.dropFirst()))
             var command = try parseAsRoot(arguments)

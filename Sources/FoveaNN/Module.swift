@@ -81,10 +81,12 @@ open class Module {
 
     static func newHookID() -> Int { hookLock.withLock { nextHookID += 1; return nextHookID } }
 
-    /// Registers a trainable parameter under `name` and returns it.
+    /// Registers a trainable parameter under `name` and returns it. Its buffer lives as long as
+    /// the module and leaves the buffer pool's count (``Storage/markLongLived()``).
     @discardableResult
     public func registerParameter(_ name: String, _ tensor: Tensor) -> Tensor {
         tensor.requiresGrad = true
+        tensor.storage.markLongLived()
         parameters.append((name, tensor))
         return tensor
     }
@@ -92,6 +94,7 @@ open class Module {
     /// Registers a non-trainable state tensor (running statistics) under `name`.
     @discardableResult
     public func registerBuffer(_ name: String, _ tensor: Tensor) -> Tensor {
+        tensor.storage.markLongLived()
         buffers.append((name, tensor))
         return tensor
     }

@@ -1,4 +1,5 @@
 import Foundation
+import CFoveaParallel
 
 /// A contiguous, heap-allocated buffer of `Float`, shared by reference between tensors that
 /// alias it (for example a reshape).
@@ -6,7 +7,7 @@ public final class Storage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
     /// Whether the buffer goes back to the pool when released (else straight to the system).
-    private let pooled: Bool
+    private var pooled: Bool
     /// The storage this one is a window of, kept alive by it (nil: this one owns its buffer).
     private let owner: Storage?
 
@@ -51,6 +52,21 @@ public final class Storage: @unchecked Sendable {
         pooled = false
     }
 
+    /// Takes a buffer that lives as long as its model (a parameter, a running statistic) out of
+    /// the pool's accounting: it stops counting as in use, and as part of the peak, so the
+    /// pool's budget for idle buffers follows the passes' working memory, not the weights'; it
+    /// is freed straight to the system. (VGG-16's 528 MiB of weights, counted, left about
+    /// 32 MiB of budget for the buffers a pass cycles through: each forward pass made 260 MiB
+    /// of them afresh, each forward+backward pass 480 MiB.) Call it before the storage is shared.
+    public func markLongLived() {
+        guard pooled, owner == nil, count >= BufferPool.minimumCount else { return }
+        pooled = false
+        BufferPool.forget(count)
+    }
+
+    /// Whether ``markLongLived()`` took this buffer out of the pool.
+    var isLongLived: Bool { !pooled && owner == nil && count >= BufferPool.minimumCount }
+
     deinit {
         guard owner == nil else { return }
         if pooled { BufferPool.give(pointer, count: count) } else { free(pointer) }
@@ -63,13 +79,14 @@ public final class Storage: @unchecked Sendable {
 /// scratch sizes on every pass; reusing them avoids the page faults and kernel zeroing that
 /// fresh multi-megabyte allocations cost. Holds at most `limitBytes` of idle buffers, and
 /// never lets buffers in use plus idle ones exceed the most the process has had in use at once
-/// (`peakLiveBytes`): a fresh allocation first frees the least recently used idle buffers to
-/// stay under it. A training step or an AdaIN pass, which keep their activations alive, get their whole
-/// working set back on the next pass, while a job whose sizes change (a gradient pass, then
-/// batches of 8) holds no more than it would without a pool at its peak. (Capped only by a sixth
+/// (`peakLiveBytes`, weights and other long-lived buffers left out) plus a slack of 64 MiB: a
+/// fresh allocation first frees the least recently used idle buffers to stay under it. A
+/// training step or an AdaIN pass, which keep their activations alive, get their whole working
+/// set back on the next pass, while a job whose sizes change (a gradient pass, then batches of
+/// 8) holds little more than it would without a pool at its peak. (Capped only by a sixth
 /// of memory, VGG-16 saliency with faithfulness peaked at 3.3 GB RSS; with idle <= peak in use,
 /// 2.07 GB; with in use + idle <= peak in use, 1.32 GB, and 1.38 GB with no pool at all.)
-enum BufferPool {
+public enum BufferPool {
     static let minimumCount = 1 << 14               // smaller buffers go straight to malloc
     /// A sixth of physical memory, at most 4 GB (`FOVEA_POOL_MB` overrides): a Johnson training
     /// step and AdaIN at 512x512 keep more than 1 GB of activations alive at once, and with a
@@ -101,6 +118,16 @@ enum BufferPool {
         return raw.bindMemory(to: Float.self, capacity: count)
     }
 
+    /// For a program's start: makes the C library map blocks of 4 MB or more from the system
+    /// and unmap them when freed (glibc), rather than keep freed ones resident in its heap. The
+    /// pool already keeps what passes reuse, so the heap's copies only raised peak RSS (same
+    /// binary, A/B: Gatys 512 1,140 -> 971 MiB, a fashion-cnn epoch 734-779 -> 584, a Johnson
+    /// training step 2,260 -> 2,140; VGG-16 passes 880 MiB and their times either way).
+    public static func mapLargeBlocksFromSystem() { _ = fovea_map_blocks_from(4 << 20) }
+
+    /// A buffer of `count` floats that will never come back (``Storage/markLongLived()``).
+    static func forget(_ count: Int) { lock.withLock { state.forget(count) } }
+
     static func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
         guard count >= minimumCount else { pointer.deallocate(); return }
         // Pooled sizes come from posix_memalign (allocateLarge): free() releases them.
@@ -119,6 +146,12 @@ enum BufferPool {
 /// lets go (the caller frees those). Bytes are 4 per element.
 struct PoolState {
     let limitBytes: Int
+    /// Idle bytes allowed beyond the peak in use. A pass gives back and takes again the same
+    /// buffers in the same order; when they do not all fit, the least recently given back one
+    /// is always the next one needed, and every fresh allocation evicts it: a VGG-16
+    /// forward+backward pass, its weights out of the count, still made 95 MiB afresh per pass
+    /// with no slack or 16 MiB, and none with 64 MiB.
+    var slackBytes = 64 << 20
     /// Idle buffers by size, each with the tick it was given back at, oldest first.
     var idle: [Int: [(pointer: UnsafeMutablePointer<Float>, tick: Int)]] = [:]
     var idleBytes = 0, tick = 0
@@ -139,14 +172,22 @@ struct PoolState {
             idleBytes -= count * 4
             return (entry.pointer, [])
         }
-        return (nil, evict(toFit: 0, within: peakLiveBytes - liveBytes))
+        return (nil, evict(toFit: 0, within: peakLiveBytes + slackBytes - liveBytes))
     }
 
-    /// Keeps `pointer` idle if it fits under min(limit, peak in use) after evicting older idle
+    /// Drops a buffer in use from the count for good, and from the peak, which it most likely
+    /// set (weights are made while little else is in use); if it did not, the peak comes out
+    /// lower than it was, which only keeps fewer idle buffers.
+    mutating func forget(_ count: Int) {
+        liveBytes -= count * 4
+        peakLiveBytes = max(liveBytes, peakLiveBytes - count * 4)
+    }
+
+    /// Keeps `pointer` idle if it fits under min(limit, peak in use + slack) after evicting older idle
     /// buffers; returns what to free (`pointer` itself when it does not fit).
     mutating func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) -> [Buffer] {
         liveBytes -= count * 4
-        let limit = min(limitBytes, peakLiveBytes)
+        let limit = min(limitBytes, peakLiveBytes + slackBytes)
         var out = evict(toFit: count * 4, within: limit)
         guard idleBytes + count * 4 <= limit else { out.append((pointer, count)); return out }
         tick += 1

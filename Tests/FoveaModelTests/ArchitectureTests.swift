@@ -4,7 +4,7 @@ import Testing
 import _FoveaTestSupport
 import FoveaModels
 import FoveaNN
-import FoveaTensor
+@testable import FoveaTensor
 
 /// Layer names, state-dict keys and shapes of the built-in architectures.
 @Suite struct ArchitectureTests {
@@ -240,5 +240,14 @@ import FoveaTensor
         let y = model(input)
         (y * y).sum().backward()
         return (y, input.grad!)
+    }
+
+    /// Weights and running statistics live as long as the model: they are out of the buffer
+    /// pool's count (so it budgets idle buffers by what passes use), activations are not.
+    @Test func parametersAndBuffersAreLongLived() {
+        let model = EfficientNetLite0()
+        let large = model.stateDict().map(\.tensor).filter { $0.count >= BufferPool.minimumCount }
+        #expect(large.count > 20 && large.allSatisfy { $0.storage.isLongLived })
+        #expect(!Tensor(zeros: [1, 32, 64, 64]).storage.isLongLived)
     }
 }

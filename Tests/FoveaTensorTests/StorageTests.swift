@@ -21,7 +21,7 @@ struct StorageTests {
     }
 
     /// A buffer given back is kept for the next request of its size, and the pool never holds
-    /// more idle bytes than the process has had in use at once (nor than its limit).
+    /// more idle bytes than the process has had in use at once plus the slack (nor than its limit).
     @Test func givenBackBuffersAreReusedWithinThePeakInUse() {
         let count = BufferPool.minimumCount * 5 + 3
         let first = BufferPool.take(count)
@@ -29,7 +29,7 @@ struct StorageTests {
         let second = BufferPool.take(count)
         #expect(second == first)
         BufferPool.give(second, count: count)
-        #expect(BufferPool.lock.withLock { BufferPool.state.idleBytes <= min(BufferPool.limitBytes, BufferPool.state.peakLiveBytes) })
+        #expect(BufferPool.lock.withLock { BufferPool.state.idleBytes <= min(BufferPool.limitBytes, BufferPool.state.peakLiveBytes + BufferPool.state.slackBytes) })
     }
 
     /// A fresh allocation frees idle buffers of other sizes so that in use + idle stays within
@@ -37,6 +37,7 @@ struct StorageTests {
     /// a repeated pass gets its own buffers back; and idle bytes never pass the limit.
     @Test func freshAllocationsEvictIdleBuffersBeyondThePeakInUse() {
         var pool = PoolState(limitBytes: 1000)
+        pool.slackBytes = 0
         let a = UnsafeMutablePointer<Float>(bitPattern: 0x1000)!, b = UnsafeMutablePointer<Float>(bitPattern: 0x2000)!
         #expect(pool.take(100).0 == nil)                 // 400 bytes in use: the peak
         #expect(pool.give(a, count: 100).isEmpty)        // kept idle
@@ -51,5 +52,43 @@ struct StorageTests {
         _ = pool.take(300)
         #expect(pool.give(a, count: 300).contains { $0.pointer == a && $0.count == 300 })
         #expect(pool.idleBytes <= pool.limitBytes)
+    }
+
+    /// With slack, a pass that cycles through more buffers than its peak in use gets them all
+    /// back on the next pass; without it, each fresh allocation evicts the buffer needed next.
+    @Test func slackKeepsACyclingPassFromEvictingWhatItNeedsNext() {
+        func pass(_ pool: inout PoolState, _ buffers: [UnsafeMutablePointer<Float>]) -> Int {
+            var fresh = 0
+            for (i, b) in buffers.enumerated() {                 // sizes 100, 101, 102, 103: one in use at a time
+                if pool.take(100 + i).0 == nil { fresh += 1 }
+                _ = pool.give(b, count: 100 + i)
+            }
+            return fresh
+        }
+        let buffers = (1...4).map { UnsafeMutablePointer<Float>(bitPattern: $0 * 0x1000)! }
+        var tight = PoolState(limitBytes: 1 << 20)
+        tight.slackBytes = 0
+        var loose = PoolState(limitBytes: 1 << 20)
+        loose.slackBytes = 1300                                  // 1,624 bytes in all, 412 in use at most
+        #expect(pass(&tight, buffers) == 4 && pass(&loose, buffers) == 4)
+        #expect(pass(&tight, buffers) == 4)                      // all made afresh again
+        #expect(pass(&loose, buffers) == 0)                      // all reused
+        #expect(loose.idleBytes == 1624 && tight.idleBytes == 412)
+    }
+
+    /// A long-lived buffer leaves the count and the peak: the budget for idle buffers is then
+    /// what passes use, not the weights.
+    @Test func longLivedBuffersLeaveTheCountAndThePeak() {
+        var pool = PoolState(limitBytes: 1 << 20)
+        _ = pool.take(1000)                                      // a weight: 4000 bytes
+        _ = pool.take(50)                                        // an activation beside it
+        #expect(pool.peakLiveBytes == 4200)
+        pool.forget(1000)
+        #expect(pool.liveBytes == 200 && pool.peakLiveBytes == 200)
+        let storage = Storage(count: BufferPool.minimumCount * 2, zeroed: false) { _ in }
+        #expect(!storage.isLongLived)
+        storage.markLongLived()
+        #expect(storage.isLongLived)
+        #expect(!Storage(zeros: 17).isLongLived)                 // below the pool's sizes: untouched
     }
 }

@@ -6,7 +6,8 @@ import Foundation
 /// Dense convolutions (groups = 1) through oneDNN (Debian `libdnnl`, `fovea_dnnl.h`): forward,
 /// input gradient and weight gradient of NCHW tensors, each in the layout oneDNN picks for the
 /// machine (AVX-512 blocked layouts where the CPU has it). Plans are made once per (pass, shape, geometry) and hold no data; their
-/// scratch (converted operands, oneDNN's scratchpad) comes from the buffer pool.
+/// scratch (converted operands, oneDNN's scratchpad) is one buffer kept for every call
+/// (``withScratch(_:_:)``).
 ///
 /// `FOVEA_CONV=blas` turns it off (the im2col/Winograd kernels, and the only path on Apple);
 /// `FOVEA_CONV=dnnl` sends every dense convolution it can run to it. By default it takes the
@@ -114,12 +115,30 @@ enum OneDNN {
         w[2] == 3 && w[3] == 3 && g.stride == (1, 1) && g.dilation == (1, 1)
     }
 
-    /// `body` with 64-byte-aligned scratch of the plan's size.
+    /// One scratch buffer for every call, grown to the largest plan's size and kept (64-byte
+    /// aligned). Each layer's plan needs a different size, up to 112 MiB in a VGG-16 forward
+    /// pass at 224x224; taken from the pool, those sizes were given back and made afresh on
+    /// every pass. Outside the pool's count, like the weights; never shrinks.
+    nonisolated(unsafe) private static var arena: (pointer: UnsafeMutableRawPointer?, bytes: Int) = (nil, 0)
+    private static let arenaLock = NSLock()
+
+    /// `body` with 64-byte-aligned scratch of the plan's size: the shared buffer, or pool
+    /// scratch while another call holds it (tests running in parallel).
     private static func withScratch(_ plan: OpaquePointer, _ body: (UnsafeMutableRawPointer) -> Int32) {
-        let floats = fovea_conv_scratch_bytes(plan) / 4 + 16
-        let status = BufferPool.withScratch(floats) { p in
-            let raw = UnsafeMutableRawPointer(p)
-            return body(raw + (64 - Int(bitPattern: raw) % 64) % 64)
+        let bytes = fovea_conv_scratch_bytes(plan)
+        let status: Int32
+        if arenaLock.try() {
+            defer { arenaLock.unlock() }
+            if arena.bytes < bytes {
+                free(arena.pointer)
+                arena = (UnsafeMutableRawPointer(BufferPool.allocateLarge((bytes + 3) / 4)), bytes)
+            }
+            status = body(arena.pointer!)
+        } else {
+            status = BufferPool.withScratch(bytes / 4 + 16) { p in
+                let raw = UnsafeMutableRawPointer(p)
+                return body(raw + (64 - Int(bitPattern: raw) % 64) % 64)
+            }
         }
         check(status == 0, "oneDNN convolution failed with status \(status)")
     }
