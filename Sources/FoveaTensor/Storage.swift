@@ -79,7 +79,8 @@ public final class Storage: @unchecked Sendable {
 /// scratch sizes on every pass; reusing them avoids the page faults and kernel zeroing that
 /// fresh multi-megabyte allocations cost. Holds at most `limitBytes` of idle buffers, and
 /// never lets buffers in use plus idle ones exceed the most the process has had in use at once
-/// (`peakLiveBytes`, weights and other long-lived buffers left out) plus a slack of 64 MiB: a
+/// (`peakLiveBytes`, weights and other long-lived buffers left out) plus a slack (half of it, at
+/// most 64 MiB): a
 /// fresh allocation first frees the least recently used idle buffers to stay under it. A
 /// training step or an AdaIN pass, which keep their activations alive, get their whole working
 /// set back on the next pass, while a job whose sizes change (a gradient pass, then batches of
@@ -146,12 +147,15 @@ public enum BufferPool {
 /// lets go (the caller frees those). Bytes are 4 per element.
 struct PoolState {
     let limitBytes: Int
-    /// Idle bytes allowed beyond the peak in use. A pass gives back and takes again the same
-    /// buffers in the same order; when they do not all fit, the least recently given back one
-    /// is always the next one needed, and every fresh allocation evicts it: a VGG-16
-    /// forward+backward pass, its weights out of the count, still made 95 MiB afresh per pass
-    /// with no slack or 16 MiB, and none with 64 MiB.
-    var slackBytes = 64 << 20
+    /// Idle bytes allowed beyond the peak in use: half the peak, at most `maxSlackBytes`. A pass
+    /// gives back and takes again the same buffers in the same order; when they do not all
+    /// fit, the least recently given back one is always the next one needed, and every fresh
+    /// allocation evicts it: a VGG-16 forward+backward pass, its weights out of the count,
+    /// still made 95 MiB afresh per pass with no slack or 16 MiB, and none with 64 MiB. Half
+    /// the peak keeps small jobs small (a fixed 64 MiB raised feature visualisation's peak RSS
+    /// from 152 to 214 MiB).
+    var maxSlackBytes = 64 << 20
+    var slackBytes: Int { min(maxSlackBytes, peakLiveBytes / 2) }
     /// Idle buffers by size, each with the tick it was given back at, oldest first.
     var idle: [Int: [(pointer: UnsafeMutablePointer<Float>, tick: Int)]] = [:]
     var idleBytes = 0, tick = 0

@@ -115,19 +115,24 @@ enum OneDNN {
         w[2] == 3 && w[3] == 3 && g.stride == (1, 1) && g.dilation == (1, 1)
     }
 
-    /// One scratch buffer for every call, grown to the largest plan's size and kept (64-byte
-    /// aligned). Each layer's plan needs a different size, up to 112 MiB in a VGG-16 forward
-    /// pass at 224x224; taken from the pool, those sizes were given back and made afresh on
-    /// every pass. Outside the pool's count, like the weights; never shrinks.
+    /// One scratch buffer for every call that needs at most `arenaLimit` bytes, grown to the
+    /// largest such plan's size and kept (64-byte aligned). Each layer's plan needs a different
+    /// size, up to 112 MiB in a VGG-16 forward pass at 224x224; taken from the pool, those
+    /// sizes were given back and made afresh on every pass. Outside the pool's count, like the
+    /// weights; never shrinks, hence the limit: larger scratch (batches of 8 at 224x224) comes
+    /// from the pool. (VGG-16 saliency with faithfulness scores, which runs such batches: with
+    /// no limit 1,514 MiB peak RSS and 12.6 s, with no arena 1,206 MiB and 21.5 s.)
     nonisolated(unsafe) private static var arena: (pointer: UnsafeMutableRawPointer?, bytes: Int) = (nil, 0)
     private static let arenaLock = NSLock()
+    private static let arenaLimit = 128 << 20
 
     /// `body` with 64-byte-aligned scratch of the plan's size: the shared buffer, or pool
-    /// scratch while another call holds it (tests running in parallel).
+    /// scratch when it is larger than the limit or another call holds the buffer (tests
+    /// running in parallel).
     private static func withScratch(_ plan: OpaquePointer, _ body: (UnsafeMutableRawPointer) -> Int32) {
         let bytes = fovea_conv_scratch_bytes(plan)
         let status: Int32
-        if arenaLock.try() {
+        if bytes <= arenaLimit, arenaLock.try() {
             defer { arenaLock.unlock() }
             if arena.bytes < bytes {
                 free(arena.pointer)
