@@ -24,9 +24,9 @@
 #                                            tf2onnx, NHWC 240x240 input: the 13 convs, then
 #                                            the classifier's own small dense head).
 #                                            VGG weights by Simonyan & Zisserman, CC BY 4.0.
-#   content/*.jpg|png                        94 photographs for style-transfer training, and
+#   content/*.jpg|png                        388 photographs for style-transfer training, and
 #   styles/*.jpg|png                         13 paintings/illustrations to transfer, taken
-#                                            from 11 Debian 12 (bookworm) packages: wallpaper,
+#                                            from 13 Debian 12 (bookworm) packages: wallpaper,
 #                                            theme, game and sample-data packages
 #                                            (docs/DATASETS.md lists them with licences).
 #
@@ -252,6 +252,8 @@ DEB_PINS=(   # package, content sha256; the version the pin was taken from
     "tuxpaint-data 5da818e69e75510022f736448090836e0464f9af69848e445fc0b9d606fc4e1b"  # 1:0.9.28-sdl2-1
     "gnome-control-center-data 4201aab28cbe9a7c69af9ed314815f4a596a16950891ee2c0aa40c658339bc3c"  # 1:43.6-2~deb12u1
     "wesnoth-1.16-httt fbd401797c20fb3c2eec2c492a3bf371ae6fed9eac828e7583e0d9b594d089d7"  # 1:1.16.9-1
+    "endless-sky-data a4948594af08de60032bfc5a5f1bc9fc7686bc9b24d9af72568fda7a8e8b4dfd"  # 0.9.8-1.2
+    "kphotoalbum ce85fcf4071e64068e4a212449189b6b24ff04ce63e8e47d56a271ab60e7ab0e"  # 5.9.1-1 (amd64)
 )
 MAX_IMAGE_BYTES=6000000
 
@@ -313,6 +315,47 @@ D=usr/share/games/wesnoth/1.16/data/campaigns/Heir_To_The_Throne/images/story
 item wesnoth-1.16-httt $D/arrival_of_the_heir.png styles/wesnoth-arrival_of_the_heir.png
 for n in 1 2 3 4 5 6 7 8; do
     item wesnoth-1.16-httt $D/httt_story$n.jpg styles/wesnoth-httt_story$n.jpg
+done
+D=usr/share/games/endless-sky/images/land   # 720x360 landscape/city photos (not nasa8/9: Jupiter)
+for n in badlands0 badlands1 badlands2 badlands3 badlands4 badlands5 badlands6 badlands7 \
+         badlands8 badlands9-harro beach0 beach1 beach10-sfiera beach11-harro beach12-harro \
+         beach2 beach3 beach4 beach5 beach6 beach7-sfiera beach8-sfiera beach9-sfiera \
+         bwerner0 bwerner1 bwerner2 bwerner3 bwerner4 bwerner5 bwerner6 bwerner7 bwerner8 \
+         canyon0 canyon01 canyon02 canyon03 canyon04 canyon05 canyon1 canyon10-harro canyon2 \
+         canyon3 canyon4 canyon5 canyon6 canyon7 canyon8 canyon9 city0 city1 city10 city11 \
+         city12 city13-sfiera city14-sfiera city15-sfiera city16-sfiera city17-sfiera \
+         city18-iridium city2 city3 city4 city5 city6 city7 city8 city9 desert0 desert1 \
+         desert10-harro desert2 desert3 desert4 desert5 desert6 desert7 desert8-sfiera \
+         desert9-sfiera dmottl0 dmottl1 dmottl2 dmottl3 dmottl4 dmottl5 dune0 dune1 dune2 \
+         dune3 dune4 dune5 dune6-harro earthrise fields0 fields1 fields10-sfiera \
+         fields11-sfiera fields12-sfiera fields13-sfiera fields2 fields3 fields4 fields5 \
+         fields6 fields7 fields8 fields9 fog0 fog1 fog2 fog3 fog4 fog5 fog6 fog7 forest0 \
+         forest1 forest2 forest3 forest4 forest5 hills0 hills1 hills2 hills3 hills4 \
+         hills5-sfiera hills6-sfiera hills7-harro industrial0-iridium lava0 lava1 lava2 \
+         lava3 lava4 lava5 lava6 lava7-sfiera loc0 loc1 loc2 mfield0 mfield1 mfield2 mfield3 \
+         mfield4 mfield5 mountain0 mountain1 mountain10-sfiera mountain11-sfiera \
+         mountain12-sfiera mountain13-sfiera mountain14-sfiera mountain15-sfiera \
+         mountain16-striker mountain17-harro mountain18-harro mountain19-harro mountain2 \
+         mountain20-harro mountain21-harro mountain22-spfld mountain23-spfld \
+         mountain24-spfld mountain25-spfld mountain3 mountain4 mountain5 mountain6 mountain7 \
+         mountain8 mountain9 myrabella0 myrabella1 myrabella2 myrabella3 myrabella4 \
+         myrabella5 myrabella6 myrabella7 myrabella8 nasa0 nasa1 nasa2 nasa3 nasa4 nasa5 \
+         nasa6 nasa7 sea0 sea1 sea10-sfiera sea11-sfiera sea12-sfiera sea13-sfiera \
+         sea14-sfiera sea15-harro sea16-harro sea17-harro sea2 sea3 sea4 sea5 sea6 sea7 sea8 \
+         sea9 sky0 sky1 sky2 sky3 sky4 sky5 sky6 sky7 sky8 sky9 snow0 snow1 snow10 \
+         snow10-sfiera snow11-sfiera snow2 snow3 snow4 snow5 snow6 snow7 snow8 snow9 space0 \
+         space1 space2 space3 space4 space5 space6 space7 station0 station1 station2 \
+         station3 station4 valley0 valley1 valley10-sfiera valley11-harro valley12-harro \
+         valley13-harro valley14-harro valley15-harro valley2 valley3 valley4 valley5 \
+         valley6 valley7 valley8 valley9 water0 water1 water10-harro water11-harro water2 \
+         water3 water4 water5 water6 water7 water8 water9; do
+    item endless-sky-data $D/$n.jpg content/endless-sky-$n.jpg
+done
+D=usr/share/kphotoalbum/demo                    # the demo album (not qt-logo)
+for n in anne_helene bar55 bar55_2 blackie cold_water donna donna_2 grand_canyon_1 \
+         grand_canyon_2 grand_canyon_3 jesper jesper_2 new_wave_1 new_wave_2 pool pool_2 \
+         skagen skagen_2 snow spiff spiff_2 sunset wayne; do
+    item kphotoalbum $D/$n.jpg content/kphotoalbum-$n.jpg
 done
 # END DEB MANIFEST
 
