@@ -8,6 +8,8 @@ public final class Storage: @unchecked Sendable {
     public let count: Int
     /// Whether the buffer goes back to the pool when released (else straight to the system).
     private var pooled: Bool
+    /// Whether ``markLongLived()`` took this buffer out of the pool.
+    private(set) var isLongLived = false
     /// The storage this one is a window of, kept alive by it (nil: this one owns its buffer).
     private let owner: Storage?
 
@@ -61,11 +63,9 @@ public final class Storage: @unchecked Sendable {
     public func markLongLived() {
         guard pooled, owner == nil, count >= BufferPool.minimumCount else { return }
         pooled = false
+        isLongLived = true
         BufferPool.forget(count)
     }
-
-    /// Whether ``markLongLived()`` took this buffer out of the pool.
-    var isLongLived: Bool { !pooled && owner == nil && count >= BufferPool.minimumCount }
 
     deinit {
         guard owner == nil else { return }
@@ -79,12 +79,11 @@ public final class Storage: @unchecked Sendable {
 /// scratch sizes on every pass; reusing them avoids the page faults and kernel zeroing that
 /// fresh multi-megabyte allocations cost. Holds at most `limitBytes` of idle buffers, and
 /// never lets buffers in use plus idle ones exceed the most the process has had in use at once
-/// (`peakLiveBytes`, weights and other long-lived buffers left out) plus a slack (half of it, at
-/// most 64 MiB): a
-/// fresh allocation first frees the least recently used idle buffers to stay under it. A
-/// training step or an AdaIN pass, which keep their activations alive, get their whole working
-/// set back on the next pass, while a job whose sizes change (a gradient pass, then batches of
-/// 8) holds little more than it would without a pool at its peak. (Capped only by a sixth
+/// (`peakLiveBytes`, weights and other long-lived buffers left out) plus a slack (half of it,
+/// at most 64 MiB): a fresh allocation first frees the least recently used idle buffers to stay
+/// under it. A training step or an AdaIN pass, which keep their activations alive, get their
+/// whole working set back on the next pass, while a job whose sizes change (a gradient pass,
+/// then batches of 8) holds little more than it would without a pool at its peak. (Capped only by a sixth
 /// of memory, VGG-16 saliency with faithfulness peaked at 3.3 GB RSS; with idle <= peak in use,
 /// 2.07 GB; with in use + idle <= peak in use, 1.32 GB, and 1.38 GB with no pool at all.)
 public enum BufferPool {
