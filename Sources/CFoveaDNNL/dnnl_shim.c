@@ -75,7 +75,7 @@ struct fovea_conv {
     dnnl_primitive_desc_t pd;
     operand a, b, c;          // forward: x, w, y; backward data: dy, w, dx; backward weights: x, dy, dw
     dnnl_memory_desc_t bias;  // forward: bias; backward weights: dbias (ndims 0 when none)
-    size_t scratchpad_offset, scratch_bytes;
+    size_t scratchpad_offset, scratch_bytes, prepared_scratch_bytes;
 };
 
 static size_t align64(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
@@ -124,10 +124,14 @@ fovea_conv *fovea_conv_create(const fovea_conv_shape *s, fovea_conv_kind kind, c
     fn_dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
 
     // Every kind starts from the forward descriptor: the backward ones take it as their hint.
+    // A convolution keeps nothing for its backward pass, so a forward plan may use either
+    // kind: the inference kernels take weights in layouts worth preparing once (brgconv,
+    // Winograd F(2x2, 3x3) with transformed filters), the training ones plain weights.
     dnnl_alg_kind_t alg = s->winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
     dnnl_convolution_desc_t forward_desc, desc;
     dnnl_primitive_desc_t forward_pd = NULL;
-    dnnl_status_t st = fn_dnnl_dilated_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, alg,
+    dnnl_prop_kind_t forward_kind = kind == FOVEA_CONV_FORWARD && s->inference ? dnnl_forward_inference : dnnl_forward_training;
+    dnnl_status_t st = fn_dnnl_dilated_convolution_forward_desc_init(&forward_desc, forward_kind, alg,
                                                                      &x_any, &w_any, bias, &y_any, strides, dilates, pad_l, pad_r);
     if (st == dnnl_success) st = fn_dnnl_primitive_desc_create(&forward_pd, &forward_desc, attr, engine, NULL);
     fovea_conv *p = calloc(1, sizeof *p);
@@ -157,14 +161,15 @@ fovea_conv *fovea_conv_create(const fovea_conv_shape *s, fovea_conv_kind kind, c
     if (st != dnnl_success) { if (error) *error = "no oneDNN implementation"; fovea_conv_destroy(p); return NULL; }
     if (s->has_bias) p->bias = b_md;
 
+    // Scratch: a's and c's converted copies, oneDNN's scratchpad, then b's, last, so that a
+    // call with b already converted (prepared weights) needs only the part before it.
     size_t bytes = 0;
     static const dnnl_query_t queries[3][3] = {
         {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md},
         {dnnl_query_diff_dst_md, dnnl_query_weights_md, dnnl_query_diff_src_md},
         {dnnl_query_src_md, dnnl_query_diff_dst_md, dnnl_query_diff_weights_md},
     };
-    if (!settle(p, &p->a, queries[kind][0], 1, &bytes) || !settle(p, &p->b, queries[kind][1], 1, &bytes)
-        || !settle(p, &p->c, queries[kind][2], 0, &bytes)) {
+    if (!settle(p, &p->a, queries[kind][0], 1, &bytes) || !settle(p, &p->c, queries[kind][2], 0, &bytes)) {
         if (error) *error = "layout conversion";
         fovea_conv_destroy(p);
         return NULL;
@@ -172,6 +177,12 @@ fovea_conv *fovea_conv_create(const fovea_conv_shape *s, fovea_conv_kind kind, c
     const dnnl_memory_desc_t *pad = fn_dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
     p->scratchpad_offset = bytes;
     bytes += align64(pad ? fn_dnnl_memory_desc_get_size(pad) : 0);
+    p->prepared_scratch_bytes = bytes > 0 ? bytes : 64;
+    if (!settle(p, &p->b, queries[kind][1], 1, &bytes)) {
+        if (error) *error = "layout conversion";
+        fovea_conv_destroy(p);
+        return NULL;
+    }
     p->scratch_bytes = bytes > 0 ? bytes : 64;
     if (fn_dnnl_primitive_create(&p->primitive, p->pd) != dnnl_success) {
         if (error) *error = "primitive";
@@ -190,7 +201,9 @@ void fovea_conv_destroy(fovea_conv *p) {
     free(p);
 }
 
-size_t fovea_conv_scratch_bytes(const fovea_conv *p) { return p->scratch_bytes; }
+size_t fovea_conv_scratch_bytes(const fovea_conv *p, int prepared) {
+    return prepared ? p->prepared_scratch_bytes : p->scratch_bytes;
+}
 
 const char *fovea_conv_implementation(const fovea_conv *p) {
     const char *name = NULL;
@@ -209,9 +222,29 @@ static dnnl_status_t reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory
     return fn_dnnl_primitive_execute(r, stream, 2, args);
 }
 
+size_t fovea_conv_prepared_weights_bytes(const fovea_conv *p) {
+    if (p->kind == FOVEA_CONV_BACKWARD_WEIGHTS || !p->b.reorder) return 0;
+    return fn_dnnl_memory_desc_get_size(&p->b.inner);
+}
+
+int fovea_conv_prepare_weights(const fovea_conv *p, const float *w, void *prepared) {
+    if (p->kind == FOVEA_CONV_BACKWARD_WEIGHTS || !p->b.reorder) return (int)dnnl_invalid_arguments;
+    int threads = atomic_load(&omp_threads);
+    if (threads > 0 && omp_set_threads) omp_set_threads(threads);
+    pthread_mutex_lock(&lock);
+    dnnl_memory_t from = wrap(&p->b.user, w), to = wrap(&p->b.inner, prepared);
+    dnnl_status_t st = from && to ? reorder(p->b.reorder, from, to) : dnnl_out_of_memory;
+    if (st == dnnl_success) st = fn_dnnl_stream_wait(stream);
+    if (from) fn_dnnl_memory_destroy(from);
+    if (to) fn_dnnl_memory_destroy(to);
+    pthread_mutex_unlock(&lock);
+    return (int)st;
+}
+
 // Runs the plan with operands a, b (inputs), c (output) and the optional bias (input in the
-// forward pass, output in the weight gradient), converting layouts through scratch.
-static int run(const fovea_conv *p, const void *a, const void *b, void *c, void *bias, char *scratch) {
+// forward pass, output in the weight gradient), converting layouts through scratch; b is
+// already in the plan's layout when `prepared`.
+static int run(const fovea_conv *p, const void *a, const void *b, int prepared, void *c, void *bias, char *scratch) {
     int threads = atomic_load(&omp_threads);
     if (threads > 0 && omp_set_threads) omp_set_threads(threads);
     static const int roles[3][3] = {
@@ -225,6 +258,11 @@ static int run(const fovea_conv *p, const void *a, const void *b, void *c, void 
     dnnl_status_t st = dnnl_success;
     pthread_mutex_lock(&lock);
     for (int i = 0; i < 3 && st == dnnl_success; i++) {
+        if (i == 1 && prepared) {
+            user[i] = inner[i] = wrap(&ops[i]->inner, data[i]);
+            if (!user[i]) st = dnnl_out_of_memory;
+            continue;
+        }
         user[i] = wrap(&ops[i]->user, data[i]);
         inner[i] = ops[i]->reorder ? wrap(&ops[i]->inner, scratch + ops[i]->offset) : user[i];
         if (!user[i] || !inner[i]) st = dnnl_out_of_memory;
@@ -252,18 +290,20 @@ static int run(const fovea_conv *p, const void *a, const void *b, void *c, void 
     return (int)st;
 }
 
-int fovea_conv_forward(const fovea_conv *p, const float *x, const float *w, const float *bias, float *y, void *scratch) {
+int fovea_conv_forward(const fovea_conv *p, const float *x, const void *w, int prepared, const float *bias, float *y,
+                       void *scratch) {
     if (p->kind != FOVEA_CONV_FORWARD || (p->bias.ndims && !bias)) return (int)dnnl_invalid_arguments;
-    return run(p, x, w, y, (void *)bias, scratch);
+    return run(p, x, w, prepared && p->b.reorder, y, (void *)bias, scratch);
 }
 
-int fovea_conv_backward_data(const fovea_conv *p, const float *dy, const float *w, float *dx, void *scratch) {
+int fovea_conv_backward_data(const fovea_conv *p, const float *dy, const void *w, int prepared, float *dx,
+                             void *scratch) {
     if (p->kind != FOVEA_CONV_BACKWARD_DATA) return (int)dnnl_invalid_arguments;
-    return run(p, dy, w, dx, NULL, scratch);
+    return run(p, dy, w, prepared && p->b.reorder, dx, NULL, scratch);
 }
 
 int fovea_conv_backward_weights(const fovea_conv *p, const float *x, const float *dy, float *dw, float *dbias,
                                 void *scratch) {
     if (p->kind != FOVEA_CONV_BACKWARD_WEIGHTS || (p->bias.ndims && !dbias)) return (int)dnnl_invalid_arguments;
-    return run(p, x, dy, dw, dbias, scratch);
+    return run(p, x, dy, 0, dw, dbias, scratch);
 }

@@ -3,9 +3,11 @@ import Foundation
 /// Reuse of work that depends only on a layer's weights across the passes of a block in which
 /// no weight changes. A technique runs one frozen model many times (Integrated Gradients 50
 /// passes, an occlusion sweep hundreds, feature visualisation and style transfer hundreds of
-/// steps); today the reused work is the Winograd filter transform U = G g G^T, which for a
+/// steps); the reused work is the Winograd filter transform U = G g G^T, which for a
 /// 512x512 3x3 layer moves 26 MB and took as long as the layer's products (ResNet-18 layer4:
-/// 1.43 ms by im2col, 0.71 ms by Winograd with U ready).
+/// 1.43 ms by im2col, 0.71 ms by Winograd with U ready), and oneDNN's copy of the weights in
+/// its own layout (its Winograd's transformed filters: 21 ms for that layer, whose
+/// convolution then takes 0.75 ms).
 ///
 /// Inside ``run(_:)`` no weight may change in place: a changed weight would keep its old
 /// transform. A nested ``run(_:)`` shares the enclosing cache; ``suspend(_:)`` turns reuse off
@@ -31,15 +33,20 @@ public enum FrozenWeights {
     public static var isActive: Bool { cache != nil }
 }
 
-/// Transformed filters by weight storage; each entry holds its storage, so an identifier is
-/// never reused by another tensor while the cache lives.
+/// Transformed filters by weight storage (and, for oneDNN, by the plan whose layout they are
+/// in); each entry holds its storage, so an identifier is never reused by another tensor while
+/// the cache lives.
 final class FilterTileCache: @unchecked Sendable {
-    private var entries: [ObjectIdentifier: (weights: Storage, shape: [Int], tiles: Tensor)] = [:]
+    private struct Key: Hashable {
+        let weights: ObjectIdentifier
+        let plan: Int   // 0: the in-house Winograd tiles
+    }
+    private var entries: [Key: (weights: Storage, shape: [Int], tiles: Tensor)] = [:]
     private let lock = NSLock()
 
-    /// The tiles of weight `w` (of this shape), made by `make` on first use.
-    func tiles(for w: Tensor, make: () -> Tensor) -> Tensor {
-        let key = ObjectIdentifier(w.storage)
+    /// The tiles of weight `w` (of this shape) for `plan`, made by `make` on first use.
+    func tiles(for w: Tensor, plan: Int = 0, make: () -> Tensor) -> Tensor {
+        let key = Key(weights: ObjectIdentifier(w.storage), plan: plan)
         if let hit = lock.withLock({ entries[key] }), hit.shape == w.shape { return hit.tiles }
         let tiles = make()
         lock.withLock { entries[key] = (w.storage, w.shape, tiles) }

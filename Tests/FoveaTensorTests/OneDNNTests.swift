@@ -111,3 +111,46 @@ struct OneDNNWinogradTests {
         #endif
     }
 }
+
+/// Inside a frozen block oneDNN runs forward passes (and the input gradients of 3x3 stride-1
+/// layers, as forward passes of dy with flipped, transposed weights) with its weights prepared
+/// once: the results must match the in-house kernels, and a weight that changes between
+/// blocks must not keep its old copy.
+struct OneDNNPreparedWeightsTests {
+    /// (Cin, size, Cout, stride): a Winograd-sized 3x3 layer, a 7x7 one and a strided one.
+    static let cases: [(Int, Int, Int, Int)] = [(64, 28, 64, 1), (256, 7, 192, 1), (32, 56, 64, 2)]
+
+    @Test(arguments: 0..<cases.count)
+    func matchesTheInHouseKernels(_ index: Int) throws {
+        #if canImport(CFoveaDNNL)
+        let (cin, size, cout, stride) = Self.cases[index]
+        let x = randomTensor([1, cin, size, size], seed: 31), w = randomTensor([cout, cin, 3, 3], seed: 32)
+        let b = randomTensor([cout], seed: 33)
+        let g = Conv2dGeometry(kernel: (3, 3), stride: (stride, stride), padding: (1, 1, 1, 1))
+        let d = Convolution.dims(x.shape, w.shape, g, groups: 1)
+        let dy = randomTensor([1, cout, d.ho, d.wo], seed: 34)
+        let (y, dx) = ConvolutionPath.with(.inHouse) {
+            (Convolution.forward(x, w, b, g, groups: 1), Convolution.backwardInput(dy, w, inputShape: x.shape, g, groups: 1))
+        }
+        #expect(!OneDNN.applies(d, g, pass: .forward) || stride == 2)
+        try FrozenWeights.run {
+            #expect(OneDNN.applies(d, g, pass: .forward))
+            for _ in 0..<2 {   // the second pass reuses the prepared copies
+                let frozenY = Convolution.forward(x, w, b, g, groups: 1)
+                let frozenDx = Convolution.backwardInput(dy, w, inputShape: x.shape, g, groups: 1)
+                #expect(maxRelativeError(frozenY.scalars, y.scalars) < 3e-4)
+                #expect(maxRelativeError(frozenDx.scalars, dx.scalars) < 3e-4)
+            }
+            if stride == 1 {
+                _ = try #require(OneDNN.backwardDataAsForward(dy, w, inputShape: x.shape, g))
+            }
+        }
+        // New weights in a new block: new prepared copies.
+        let w2 = randomTensor(w.shape, seed: 35)
+        let y2 = ConvolutionPath.with(.inHouse) { Convolution.forward(x, w2, b, g, groups: 1) }
+        let frozenY2 = FrozenWeights.run { Convolution.forward(x, w2, b, g, groups: 1) }
+        #expect(maxRelativeError(frozenY2.scalars, y2.scalars) < 3e-4)
+        #expect(maxRelativeError(y2.scalars, y.scalars) > 0.1)
+        #endif
+    }
+}

@@ -30,6 +30,9 @@ typedef struct {
     int64_t pad_top, pad_bottom, pad_left, pad_right;
     int has_bias;
     int winograd;   // 1: oneDNN's Winograd algorithm (3x3, stride 1; AVX-512), else direct
+    int inference;  // forward plans: 1 for oneDNN's inference kernels, whose weight layouts pay
+                    // off when prepared once (fovea_conv_prepare_weights); 0 for the kernels
+                    // that take plain weights on every call
 } fovea_conv_shape;
 
 /// A plan for one kind of pass at one shape, or NULL (with a reason in `error`, if given) when
@@ -43,14 +46,23 @@ void fovea_conv_destroy(fovea_conv *plan);
 /// oneDNN's name for the implementation the plan runs ("jit_wino_4x3:avx512_core", ...).
 const char *fovea_conv_implementation(const fovea_conv *plan);
 
-/// Bytes of scratch the plan's passes need (a multiple of 64).
-size_t fovea_conv_scratch_bytes(const fovea_conv *plan);
+/// Bytes of scratch the plan's passes need (a multiple of 64); fewer with `prepared` weights.
+size_t fovea_conv_scratch_bytes(const fovea_conv *plan, int prepared);
 
-/// The passes; `scratch` is 64-byte aligned and fovea_conv_scratch_bytes(plan) long. Each
-/// returns 0 on success, else a oneDNN status.
-int fovea_conv_forward(const fovea_conv *plan, const float *x, const float *w, const float *bias, float *y,
-                       void *scratch);
-int fovea_conv_backward_data(const fovea_conv *plan, const float *dy, const float *w, float *dx, void *scratch);
+/// Weights in the plan's own layout, made once and reused by every call while they do not
+/// change (the forward and input-gradient plans; Winograd plans hold transformed filters):
+/// bytes of the converted copy, 0 when the plan computes on OIHW weights as they are.
+size_t fovea_conv_prepared_weights_bytes(const fovea_conv *plan);
+/// Converts OIHW `w` into `prepared` (fovea_conv_prepared_weights_bytes(plan) bytes, 64-byte aligned).
+int fovea_conv_prepare_weights(const fovea_conv *plan, const float *w, void *prepared);
+
+/// The passes; `scratch` is 64-byte aligned and fovea_conv_scratch_bytes(plan, prepared) long;
+/// `w` is OIHW, or the prepared copy when `prepared` is 1. Each returns 0 on success, else a
+/// oneDNN status.
+int fovea_conv_forward(const fovea_conv *plan, const float *x, const void *w, int prepared, const float *bias,
+                       float *y, void *scratch);
+int fovea_conv_backward_data(const fovea_conv *plan, const float *dy, const void *w, int prepared, float *dx,
+                             void *scratch);
 /// dbias may be NULL (then the plan must have been made without has_bias).
 int fovea_conv_backward_weights(const fovea_conv *plan, const float *x, const float *dy, float *dw, float *dbias,
                                 void *scratch);

@@ -334,6 +334,7 @@ enum Convolution {
         if OneDNN.applies(d, g, pass: .backwardData), let dx = OneDNN.backwardData(dy, w, inputShape: inputShape, g) { return dx }
         if Winograd.applies(d, g) {
             // The adjoint of a 3x3 stride-1 convolution is one too: flipped, transposed weights.
+            if let dx = OneDNN.backwardDataAsForward(dy, w, inputShape: inputShape, g) { return dx }
             let p = g.padding
             return Winograd.convInBands(dy, w, bias: nil, pad: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right), adjoint: true,
                                         filterTiles: filterTiles ?? Winograd.filterTiles(w))

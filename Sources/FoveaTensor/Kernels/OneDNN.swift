@@ -40,6 +40,7 @@ enum OneDNN {
     static func applies(_ d: Convolution.Dims, _ g: Conv2dGeometry, pass: Pass) -> Bool {
         guard mode != .off, d.groups == 1, !Parallel.isSerial else { return false }
         if mode == .everywhere { return true }
+        if pass == .forward, FrozenWeights.isActive, preferredWithPreparedWeights(d, g, pass: pass) { return true }
         guard preferred(d, g, pass: pass) else { return false }
         // Its direct kernels lose to the in-house Winograd: only its own Winograd wins there
         // (AVX-512 CPUs, symmetric padding).
@@ -72,22 +73,51 @@ enum OneDNN {
             && !Convolution.batchesColumns(d, g) && !Convolution.batchesPointwise(d, g)
     }
 
+    /// Where oneDNN beats the in-house kernels once its copy of the weights in its own layout
+    /// is made once per frozen block (``FrozenWeights``) rather than on every call: every
+    /// strided or larger-than-1x1 layer with 20 MFLOP or more, and the 3x3 stride-1 layers
+    /// where it has a Winograd kernel or the map is 14x14 or smaller. Measured per layer, 1 x
+    /// 224 x 224 input, 2 threads, forward with NCHW conversions around the call, against the
+    /// in-house kernels with their Winograd tiles kept: ResNet-18's stem 1.2 against 2.1 ms,
+    /// its 3x3 layers at 56, 28, 14 and 7 pixels 0.63 / 0.50 / 0.64 / 0.83-0.95 against
+    /// 0.85 / 0.80 / 1.0 / 1.9 ms, its stride-2 3x3 layers 0.59-0.63 against 0.84-1.0 ms.
+    /// Pointwise stride-1 layers stay in-house: converting the activations each way costs what
+    /// oneDNN gains (ResNet-50's 1x1 layers: 0.57-0.86 against 0.67-1.0 ms). Input gradients
+    /// go to it only as forward passes (``backwardDataAsForward(_:_:inputShape:_:)``): its
+    /// backward-data kernels lost even with prepared weights (ResNet-18 forward+backward 39 ms
+    /// in-house, 41-52 ms with its strided layers' input gradients in oneDNN, 50-51 with all).
+    /// Whole models, medians of 7 (`fovea bench`): ResNet-18 forward 20.0 -> 16.5-17.0 ms,
+    /// forward+backward 39.5 -> 35 ms; ResNet-50 51 -> 47 / 107 -> 100-106 ms; VGG-16 96 -> 78 /
+    /// 190 -> 164 ms.
+    static func preferredWithPreparedWeights(_ d: Convolution.Dims, _ g: Conv2dGeometry, pass: Pass) -> Bool {
+        let flops = 2 * d.n * d.cout * d.k * d.hwo
+        guard flops >= 20_000_000, d.kh * d.kw > 1 || g.stride != (1, 1), !Convolution.batchesColumns(d, g) else { return false }
+        guard Winograd.applies(d, g) else { return true }
+        return d.hwo <= 14 * 14
+            || implementation(pass, x: [d.n, d.cin, d.h, d.w], w: [d.cout, d.cin, 3, 3], g)?.contains("wino") == true
+    }
+
     #if canImport(CFoveaDNNL)
     private struct Key: Hashable {
         let pass: Pass
         let x, w: [Int]
         let geometry: [Int]
         let bias: Bool
+        let inference: Bool
     }
 
     /// Plans by key; nil marks a convolution oneDNN has no implementation for.
     nonisolated(unsafe) private static var plans: [Key: OpaquePointer?] = [:]
     private static let lock = NSLock()
 
+    /// Forward plans inside ``FrozenWeights/run(_:)`` use oneDNN's inference kernels, whose
+    /// weights are prepared once there (``preparedWeights(_:_:plain:)``).
     private static func plan(_ pass: Pass, x: [Int], w: [Int], _ g: Conv2dGeometry, bias: Bool) -> OpaquePointer? {
         let p = g.padding
+        let inference = pass == .forward && FrozenWeights.isActive
         let key = Key(pass: pass, x: x, w: w,
-                      geometry: [g.stride.h, g.stride.w, g.dilation.h, g.dilation.w, p.top, p.bottom, p.left, p.right], bias: bias)
+                      geometry: [g.stride.h, g.stride.w, g.dilation.h, g.dilation.w, p.top, p.bottom, p.left, p.right], bias: bias,
+                      inference: inference)
         return lock.withLock {
             if let made = plans[key] { return made }
             fovea_dnnl_set_threads(Int32(Parallel.threads))           // the pool's size, --threads included
@@ -97,7 +127,7 @@ enum OneDNN {
                                          dilation_h: Int64(g.dilation.h), dilation_w: Int64(g.dilation.w),
                                          pad_top: Int64(p.top), pad_bottom: Int64(p.bottom),
                                          pad_left: Int64(p.left), pad_right: Int64(p.right), has_bias: bias ? 1 : 0,
-                                         winograd: usesWinograd(w: w, g) ? 1 : 0)
+                                         winograd: usesWinograd(w: w, g) ? 1 : 0, inference: inference ? 1 : 0)
             let kind = fovea_conv_kind(rawValue: UInt32(pass.rawValue))
             var made = shape.winograd == 1 ? fovea_conv_create(&shape, kind, nil) : nil
             if made == nil {
@@ -129,8 +159,8 @@ enum OneDNN {
     /// `body` with 64-byte-aligned scratch of the plan's size: the shared buffer, or pool
     /// scratch when it is larger than the limit or another call holds the buffer (tests
     /// running in parallel).
-    private static func withScratch(_ plan: OpaquePointer, _ body: (UnsafeMutableRawPointer) -> Int32) {
-        let bytes = fovea_conv_scratch_bytes(plan)
+    private static func withScratch(_ plan: OpaquePointer, prepared: Bool = false, _ body: (UnsafeMutableRawPointer) -> Int32) {
+        let bytes = fovea_conv_scratch_bytes(plan, prepared ? 1 : 0)
         let status: Int32
         if bytes <= arenaLimit, arenaLock.try() {
             defer { arenaLock.unlock() }
@@ -140,12 +170,31 @@ enum OneDNN {
             }
             status = body(arena.pointer!)
         } else {
-            status = BufferPool.withScratch(bytes / 4 + 16) { p in
-                let raw = UnsafeMutableRawPointer(p)
-                return body(raw + (64 - Int(bitPattern: raw) % 64) % 64)
-            }
+            status = BufferPool.withScratch(bytes / 4 + 16) { body(aligned($0)) }
         }
         check(status == 0, "oneDNN convolution failed with status \(status)")
+    }
+
+    /// The plan's copy of `w` in its own layout, from the frozen-weights cache (made there on
+    /// first use); nil outside ``FrozenWeights/run(_:)`` or where the plan takes OIHW as it is.
+    /// `plain`: the OIHW weights the plan convolves with, when they are not `w` itself.
+    private static func preparedWeights(_ plan: OpaquePointer, _ w: Tensor, plain: (() -> Tensor)? = nil) -> UnsafeMutableRawPointer? {
+        guard let cache = FrozenWeights.cache else { return nil }
+        let bytes = fovea_conv_prepared_weights_bytes(plan)
+        guard bytes > 0 else { return nil }
+        let copy = cache.tiles(for: w, plan: Int(bitPattern: plan)) {
+            let copy = Tensor(overwriting: [bytes / 4 + 16]) { _ in }
+            let source = plain?() ?? w
+            let status = fovea_conv_prepare_weights(plan, source.storage.pointer, aligned(copy.storage.pointer))
+            check(status == 0, "oneDNN weight conversion failed with status \(status)")
+            return copy
+        }
+        return aligned(copy.storage.pointer)
+    }
+
+    private static func aligned(_ p: UnsafeMutablePointer<Float>) -> UnsafeMutableRawPointer {
+        let raw = UnsafeMutableRawPointer(p)
+        return raw + (64 - Int(bitPattern: raw) % 64) % 64
     }
 
     /// oneDNN's name for the kernel that runs `pass` of this convolution, or nil without a plan.
@@ -157,8 +206,10 @@ enum OneDNN {
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Convolution.Dims) -> Tensor? {
         guard let plan = plan(.forward, x: x.shape, w: w.shape, g, bias: bias != nil) else { return nil }
         let y = Tensor(overwriting: [d.n, d.cout, d.ho, d.wo]) { _ in }
-        withScratch(plan) { scratch in
-            fovea_conv_forward(plan, x.storage.pointer, w.storage.pointer, bias?.storage.pointer, y.storage.pointer, scratch)
+        let prepared = preparedWeights(plan, w)
+        withScratch(plan, prepared: prepared != nil) { scratch in
+            fovea_conv_forward(plan, x.storage.pointer, prepared.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(w.storage.pointer), prepared != nil ? 1 : 0,
+                               bias?.storage.pointer, y.storage.pointer, scratch)
         }
         return y
     }
@@ -167,8 +218,41 @@ enum OneDNN {
     static func backwardData(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry) -> Tensor? {
         guard let plan = plan(.backwardData, x: inputShape, w: w.shape, g, bias: false) else { return nil }
         let dx = Tensor(overwriting: inputShape) { _ in }
-        withScratch(plan) { scratch in
-            fovea_conv_backward_data(plan, dy.storage.pointer, w.storage.pointer, dx.storage.pointer, scratch)
+        let prepared = preparedWeights(plan, w)
+        withScratch(plan, prepared: prepared != nil) { scratch in
+            fovea_conv_backward_data(plan, dy.storage.pointer, prepared.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(w.storage.pointer),
+                                     prepared != nil ? 1 : 0, dx.storage.pointer, scratch)
+        }
+        return dx
+    }
+
+    /// dx of a 3x3 stride-1 convolution as a forward convolution of dy, inside
+    /// ``FrozenWeights/run(_:)``: dx = conv(dy, w'), w'[i, o, a, b] = w[o, i, 2 - a, 2 - b],
+    /// padding 2 - p on each side, so oneDNN's inference kernels (Winograd with the transformed
+    /// w' prepared once) compute it. nil outside a frozen block, where
+    /// ``preferredWithPreparedWeights(_:_:pass:)`` declines the adjoint's shape, or without a plan.
+    static func backwardDataAsForward(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry) -> Tensor? {
+        guard mode == .preferred, FrozenWeights.isActive, !Parallel.isSerial else { return nil }
+        let p = g.padding
+        let adjoint = Conv2dGeometry(kernel: (3, 3), padding: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right))
+        let (cout, cin) = (w.shape[0], w.shape[1])
+        let d = Convolution.dims(dy.shape, [cin, cout, 3, 3], adjoint, groups: 1)
+        guard d.ho == inputShape[2], d.wo == inputShape[3], preferredWithPreparedWeights(d, adjoint, pass: .forward),
+              let plan = plan(.forward, x: dy.shape, w: [cin, cout, 3, 3], adjoint, bias: false) else { return nil }
+        let prepared = preparedWeights(plan, w) {
+            let pw = w.storage.pointer
+            return Tensor(overwriting: [cin, cout, 3, 3]) { flipped in
+                for i in 0..<cin {
+                    for o in 0..<cout {
+                        for t in 0..<9 { flipped[(i * cout + o) * 9 + t] = pw[(o * cin + i) * 9 + 8 - t] }
+                    }
+                }
+            }
+        }
+        guard let prepared else { return nil }
+        let dx = Tensor(overwriting: inputShape) { _ in }
+        withScratch(plan, prepared: true) { scratch in
+            fovea_conv_forward(plan, dy.storage.pointer, UnsafeRawPointer(prepared), 1, nil, dx.storage.pointer, scratch)
         }
         return dx
     }
@@ -187,6 +271,7 @@ enum OneDNN {
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Convolution.Dims) -> Tensor? { nil }
     static func backwardData(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry) -> Tensor? { nil }
     static func backwardWeights(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry) -> Tensor? { nil }
+    static func backwardDataAsForward(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry) -> Tensor? { nil }
     #endif
 }
 
