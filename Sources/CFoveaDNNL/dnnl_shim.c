@@ -125,8 +125,8 @@ fovea_conv *fovea_conv_create(const fovea_conv_shape *s, fovea_conv_kind kind, c
 
     // Every kind starts from the forward descriptor: the backward ones take it as their hint.
     // A convolution keeps nothing for its backward pass, so a forward plan may use either
-    // kind: the inference kernels take weights in layouts worth preparing once (brgconv,
-    // Winograd F(2x2, 3x3) with transformed filters), the training ones plain weights.
+    // kind: the inference kernels (brgconv) take weights in blocked layouts worth preparing
+    // once, the training ones (and Winograd's) convert plain weights on every call.
     dnnl_alg_kind_t alg = s->winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
     dnnl_convolution_desc_t forward_desc, desc;
     dnnl_primitive_desc_t forward_pd = NULL;

@@ -6,8 +6,7 @@ import Foundation
 /// steps); the reused work is the Winograd filter transform U = G g G^T, which for a
 /// 512x512 3x3 layer moves 26 MB and took as long as the layer's products (ResNet-18 layer4:
 /// 1.43 ms by im2col, 0.71 ms by Winograd with U ready), and oneDNN's copy of the weights in
-/// its own layout (its Winograd's transformed filters: 21 ms for that layer, whose
-/// convolution then takes 0.75 ms).
+/// its own blocked layout (``OneDNN/preferredWithPreparedWeights(_:_:)``).
 ///
 /// Inside ``run(_:)`` no weight may change in place: a changed weight would keep its old
 /// transform. A nested ``run(_:)`` shares the enclosing cache; ``suspend(_:)`` turns reuse off

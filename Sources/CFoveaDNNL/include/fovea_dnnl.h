@@ -50,8 +50,8 @@ const char *fovea_conv_implementation(const fovea_conv *plan);
 size_t fovea_conv_scratch_bytes(const fovea_conv *plan, int prepared);
 
 /// Weights in the plan's own layout, made once and reused by every call while they do not
-/// change (the forward and input-gradient plans; Winograd plans hold transformed filters):
-/// bytes of the converted copy, 0 when the plan computes on OIHW weights as they are.
+/// change (forward and input-gradient plans): bytes of the converted copy, 0 when the plan
+/// computes on OIHW weights as they are.
 size_t fovea_conv_prepared_weights_bytes(const fovea_conv *plan);
 /// Converts OIHW `w` into `prepared` (fovea_conv_prepared_weights_bytes(plan) bytes, 64-byte aligned).
 int fovea_conv_prepare_weights(const fovea_conv *plan, const float *w, void *prepared);

@@ -238,7 +238,7 @@ enum Convolution {
             if forWeight && !isDepthwise(d) {
                 columns = buffer(winograd ? Winograd.inputTilesCount(d) : batchesColumns(d, g) ? d.k * d.n * d.hwo : 0)
             }
-            if forInput && winograd { filterTiles = Winograd.filterTiles(w, orMake: true) }
+            if forInput && winograd && !OneDNN.takesInputGradient(d, g) { filterTiles = Winograd.filterTiles(w, orMake: true) }
         }
 
         var saved: [Tensor] {

@@ -40,7 +40,7 @@ enum OneDNN {
     static func applies(_ d: Convolution.Dims, _ g: Conv2dGeometry, pass: Pass) -> Bool {
         guard mode != .off, d.groups == 1, !Parallel.isSerial else { return false }
         if mode == .everywhere { return true }
-        if pass == .forward, FrozenWeights.isActive, preferredWithPreparedWeights(d, g, pass: pass) { return true }
+        if pass == .forward, FrozenWeights.isActive, preferredWithPreparedWeights(d, g) { return true }
         guard preferred(d, g, pass: pass) else { return false }
         // Its direct kernels lose to the in-house Winograd: only its own Winograd wins there
         // (AVX-512 CPUs, symmetric padding).
@@ -73,28 +73,41 @@ enum OneDNN {
             && !Convolution.batchesColumns(d, g) && !Convolution.batchesPointwise(d, g)
     }
 
-    /// Where oneDNN beats the in-house kernels once its copy of the weights in its own layout
-    /// is made once per frozen block (``FrozenWeights``) rather than on every call: every
-    /// strided or larger-than-1x1 layer with 20 MFLOP or more, and the 3x3 stride-1 layers
-    /// where it has a Winograd kernel or the map is 14x14 or smaller. Measured per layer, 1 x
-    /// 224 x 224 input, 2 threads, forward with NCHW conversions around the call, against the
-    /// in-house kernels with their Winograd tiles kept: ResNet-18's stem 1.2 against 2.1 ms,
-    /// its 3x3 layers at 56, 28, 14 and 7 pixels 0.63 / 0.50 / 0.64 / 0.83-0.95 against
-    /// 0.85 / 0.80 / 1.0 / 1.9 ms, its stride-2 3x3 layers 0.59-0.63 against 0.84-1.0 ms.
+    /// Where oneDNN beats the in-house kernels once its copy of the weights in its own blocked
+    /// layout is made once per frozen block (``FrozenWeights``) rather than on every call: its
+    /// direct (brgconv) inference kernels on every strided or larger-than-1x1 layer with 20
+    /// MFLOP or more, and on 3x3 stride-1 layers with maps of 7x7 or smaller. Measured per
+    /// layer, 1 x 224 x 224 input, 2 threads, with the NCHW conversions around each call,
+    /// against the in-house kernels with their Winograd tiles kept: ResNet-18's stem 1.2
+    /// against 2.1 ms, its stride-2 3x3 layers 0.59-0.63 against 0.84-1.0 ms, its 7x7 3x3
+    /// layers 0.95 against 1.9 ms.
+    ///
+    /// The copy may be no larger than the weights: its Winograd kernels, whose transformed
+    /// filters are 16/9 to 4 times the weights, were faster still on the larger 3x3 stride-1
+    /// maps (0.50-0.64 against 0.80-1.0 ms at 14 to 56 pixels; VGG-16 forward 96 -> 78 ms),
+    /// but kept a forward and an adjoint copy of each layer: VGG-16's passes peaked at 1,299
+    /// MiB instead of 881 (PyTorch: 872-898). Direct kernels there lose to the in-house
+    /// Winograd (1.06-1.13 against 0.80-1.0 ms). A layer taken here keeps no in-house tiles,
+    /// so ResNet-18's passes peak lower than before (204 against 212 MiB).
+    ///
     /// Pointwise stride-1 layers stay in-house: converting the activations each way costs what
     /// oneDNN gains (ResNet-50's 1x1 layers: 0.57-0.86 against 0.67-1.0 ms). Input gradients
     /// go to it only as forward passes (``backwardDataAsForward(_:_:inputShape:_:)``): its
     /// backward-data kernels lost even with prepared weights (ResNet-18 forward+backward 39 ms
-    /// in-house, 41-52 ms with its strided layers' input gradients in oneDNN, 50-51 with all).
-    /// Whole models, medians of 7 (`fovea bench`): ResNet-18 forward 20.0 -> 16.5-17.0 ms,
-    /// forward+backward 39.5 -> 35 ms; ResNet-50 51 -> 47 / 107 -> 100-106 ms; VGG-16 96 -> 78 /
-    /// 190 -> 164 ms.
-    static func preferredWithPreparedWeights(_ d: Convolution.Dims, _ g: Conv2dGeometry, pass: Pass) -> Bool {
+    /// in-house, 41-52 ms with its strided layers' input gradients in oneDNN).
+    /// Whole models, medians of 7 (`fovea bench`): ResNet-18 forward 20.0 -> 17.1 ms,
+    /// forward+backward 39.5 -> 36.7 ms; ResNet-50 51 -> 48.8 / 107 -> 104.8 ms.
+    static func preferredWithPreparedWeights(_ d: Convolution.Dims, _ g: Conv2dGeometry) -> Bool {
         let flops = 2 * d.n * d.cout * d.k * d.hwo
         guard flops >= 20_000_000, d.kh * d.kw > 1 || g.stride != (1, 1), !Convolution.batchesColumns(d, g) else { return false }
-        guard Winograd.applies(d, g) else { return true }
-        return d.hwo <= 14 * 14
-            || implementation(pass, x: [d.n, d.cin, d.h, d.w], w: [d.cout, d.cin, 3, 3], g)?.contains("wino") == true
+        #if canImport(CFoveaDNNL)
+        let x = [d.n, d.cin, d.h, d.w], w = [d.cout, d.cin, d.kh, d.kw]
+        guard let plan = plan(.forward, x: x, w: w, g, bias: false, prepared: true),
+              fovea_conv_prepared_weights_bytes(plan) <= 4 * d.cout * d.k + 4096 else { return false }
+        return g.stride != (1, 1) || d.kh * d.kw != 9 || d.hwo <= 7 * 7
+        #else
+        return false
+        #endif
     }
 
     #if canImport(CFoveaDNNL)
@@ -110,11 +123,11 @@ enum OneDNN {
     nonisolated(unsafe) private static var plans: [Key: OpaquePointer?] = [:]
     private static let lock = NSLock()
 
-    /// Forward plans inside ``FrozenWeights/run(_:)`` use oneDNN's inference kernels, whose
-    /// weights are prepared once there (``preparedWeights(_:_:plain:)``).
-    private static func plan(_ pass: Pass, x: [Int], w: [Int], _ g: Conv2dGeometry, bias: Bool) -> OpaquePointer? {
+    /// `prepared`: a forward plan for oneDNN's inference kernels, whose weights are prepared
+    /// once per frozen block (``preparedWeights(_:_:plain:)``).
+    private static func plan(_ pass: Pass, x: [Int], w: [Int], _ g: Conv2dGeometry, bias: Bool, prepared: Bool = false) -> OpaquePointer? {
         let p = g.padding
-        let inference = pass == .forward && FrozenWeights.isActive
+        let inference = pass == .forward && prepared
         let key = Key(pass: pass, x: x, w: w,
                       geometry: [g.stride.h, g.stride.w, g.dilation.h, g.dilation.w, p.top, p.bottom, p.left, p.right], bias: bias,
                       inference: inference)
@@ -127,7 +140,7 @@ enum OneDNN {
                                          dilation_h: Int64(g.dilation.h), dilation_w: Int64(g.dilation.w),
                                          pad_top: Int64(p.top), pad_bottom: Int64(p.bottom),
                                          pad_left: Int64(p.left), pad_right: Int64(p.right), has_bias: bias ? 1 : 0,
-                                         winograd: usesWinograd(w: w, g) ? 1 : 0, inference: inference ? 1 : 0)
+                                         winograd: !inference && usesWinograd(w: w, g) ? 1 : 0, inference: inference ? 1 : 0)
             let kind = fovea_conv_kind(rawValue: UInt32(pass.rawValue))
             var made = shape.winograd == 1 ? fovea_conv_create(&shape, kind, nil) : nil
             if made == nil {
@@ -204,9 +217,10 @@ enum OneDNN {
 
     /// y = conv(x, w) + bias, or nil when oneDNN has no plan for it.
     static func forward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: Conv2dGeometry, _ d: Convolution.Dims) -> Tensor? {
-        guard let plan = plan(.forward, x: x.shape, w: w.shape, g, bias: bias != nil) else { return nil }
+        let prepare = FrozenWeights.isActive && preferredWithPreparedWeights(d, g)
+        guard let plan = plan(.forward, x: x.shape, w: w.shape, g, bias: bias != nil, prepared: prepare) else { return nil }
         let y = Tensor(overwriting: [d.n, d.cout, d.ho, d.wo]) { _ in }
-        let prepared = preparedWeights(plan, w)
+        let prepared = prepare ? preparedWeights(plan, w) : nil
         withScratch(plan, prepared: prepared != nil) { scratch in
             fovea_conv_forward(plan, x.storage.pointer, prepared.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(w.storage.pointer), prepared != nil ? 1 : 0,
                                bias?.storage.pointer, y.storage.pointer, scratch)
@@ -218,27 +232,38 @@ enum OneDNN {
     static func backwardData(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry) -> Tensor? {
         guard let plan = plan(.backwardData, x: inputShape, w: w.shape, g, bias: false) else { return nil }
         let dx = Tensor(overwriting: inputShape) { _ in }
-        let prepared = preparedWeights(plan, w)
-        withScratch(plan, prepared: prepared != nil) { scratch in
-            fovea_conv_backward_data(plan, dy.storage.pointer, prepared.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(w.storage.pointer),
-                                     prepared != nil ? 1 : 0, dx.storage.pointer, scratch)
+        withScratch(plan) { scratch in
+            fovea_conv_backward_data(plan, dy.storage.pointer, w.storage.pointer, 0, dx.storage.pointer, scratch)
         }
         return dx
     }
 
+    /// The geometry of a 3x3 stride-1 convolution's adjoint: padding 2 - p on each side.
+    private static func adjointGeometry(_ g: Conv2dGeometry) -> Conv2dGeometry {
+        let p = g.padding
+        return Conv2dGeometry(kernel: (3, 3), padding: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right))
+    }
+
+    /// Whether the input gradient of this 3x3 stride-1 convolution (``Winograd/applies(_:_:)``)
+    /// runs here (``backwardDataAsForward(_:_:inputShape:_:)``), so that its forward pass need
+    /// not keep the in-house Winograd filter tiles.
+    static func takesInputGradient(_ d: Convolution.Dims, _ g: Conv2dGeometry) -> Bool {
+        guard mode == .preferred, FrozenWeights.isActive, !Parallel.isSerial, d.groups == 1 else { return false }
+        let adjoint = adjointGeometry(g)
+        let a = Convolution.dims([d.n, d.cout, d.ho, d.wo], [d.cin, d.cout, 3, 3], adjoint, groups: 1)
+        return a.ho == d.h && a.wo == d.w && preferredWithPreparedWeights(a, adjoint)
+    }
+
     /// dx of a 3x3 stride-1 convolution as a forward convolution of dy, inside
     /// ``FrozenWeights/run(_:)``: dx = conv(dy, w'), w'[i, o, a, b] = w[o, i, 2 - a, 2 - b],
-    /// padding 2 - p on each side, so oneDNN's inference kernels (Winograd with the transformed
-    /// w' prepared once) compute it. nil outside a frozen block, where
-    /// ``preferredWithPreparedWeights(_:_:pass:)`` declines the adjoint's shape, or without a plan.
+    /// padding 2 - p on each side, so oneDNN's inference kernels compute it with w' prepared
+    /// once. nil outside a frozen block, where
+    /// ``preferredWithPreparedWeights(_:_:)`` declines the adjoint's shape, or without a plan.
     static func backwardDataAsForward(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry) -> Tensor? {
-        guard mode == .preferred, FrozenWeights.isActive, !Parallel.isSerial else { return nil }
-        let p = g.padding
-        let adjoint = Conv2dGeometry(kernel: (3, 3), padding: (2 - p.top, 2 - p.bottom, 2 - p.left, 2 - p.right))
         let (cout, cin) = (w.shape[0], w.shape[1])
-        let d = Convolution.dims(dy.shape, [cin, cout, 3, 3], adjoint, groups: 1)
-        guard d.ho == inputShape[2], d.wo == inputShape[3], preferredWithPreparedWeights(d, adjoint, pass: .forward),
-              let plan = plan(.forward, x: dy.shape, w: [cin, cout, 3, 3], adjoint, bias: false) else { return nil }
+        let adjoint = adjointGeometry(g)
+        guard takesInputGradient(Convolution.dims(inputShape, w.shape, g, groups: 1), g),
+              let plan = plan(.forward, x: dy.shape, w: [cin, cout, 3, 3], adjoint, bias: false, prepared: true) else { return nil }
         let prepared = preparedWeights(plan, w) {
             let pw = w.storage.pointer
             return Tensor(overwriting: [cin, cout, 3, 3]) { flipped in
@@ -272,6 +297,7 @@ enum OneDNN {
     static func backwardData(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry) -> Tensor? { nil }
     static func backwardWeights(_ dy: Tensor, _ x: Tensor, weightShape: [Int], _ g: Conv2dGeometry) -> Tensor? { nil }
     static func backwardDataAsForward(_ dy: Tensor, _ w: Tensor, inputShape: [Int], _ g: Conv2dGeometry) -> Tensor? { nil }
+    static func takesInputGradient(_ d: Convolution.Dims, _ g: Conv2dGeometry) -> Bool { false }
     #endif
 }
 
