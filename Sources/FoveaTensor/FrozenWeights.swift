@@ -33,19 +33,21 @@ public enum FrozenWeights {
 }
 
 /// Transformed filters by weight storage (and, for oneDNN, by the plan whose layout they are
-/// in); each entry holds its storage, so an identifier is never reused by another tensor while
-/// the cache lives.
+/// in and whether they are the adjoint's flipped filters: a same-size layer's adjoint runs on
+/// the forward pass's plan); each entry holds its storage, so an identifier is never reused by
+/// another tensor while the cache lives.
 final class FilterTileCache: @unchecked Sendable {
     private struct Key: Hashable {
         let weights: ObjectIdentifier
         let plan: Int   // 0: the in-house Winograd tiles
+        let flipped: Bool
     }
     private var entries: [Key: (weights: Storage, shape: [Int], tiles: Tensor)] = [:]
     private let lock = NSLock()
 
     /// The tiles of weight `w` (of this shape) for `plan`, made by `make` on first use.
-    func tiles(for w: Tensor, plan: Int = 0, make: () -> Tensor) -> Tensor {
-        let key = Key(weights: ObjectIdentifier(w.storage), plan: plan)
+    func tiles(for w: Tensor, plan: Int = 0, flipped: Bool = false, make: () -> Tensor) -> Tensor {
+        let key = Key(weights: ObjectIdentifier(w.storage), plan: plan, flipped: flipped)
         if let hit = lock.withLock({ entries[key] }), hit.shape == w.shape { return hit.tiles }
         let tiles = make()
         lock.withLock { entries[key] = (w.storage, w.shape, tiles) }

@@ -117,15 +117,18 @@ struct OneDNNWinogradTests {
 /// once: the results must match the in-house kernels, and a weight that changes between
 /// blocks must not keep its old copy.
 struct OneDNNPreparedWeightsTests {
-    /// (Cin, size, Cout, stride): a 3x3 layer on a 7x7 map (ResNet's last stage) and two strided ones.
-    static let cases: [(Int, Int, Int, Int)] = [(256, 7, 192, 1), (32, 56, 64, 2), (128, 28, 128, 2)]
+    /// (Cin, size, Cout, stride, bias): 3x3 layers on a 7x7 map (ResNet's last stage; without a
+    /// bias and with Cin = Cout the adjoint runs on the forward pass's own plan, with other
+    /// filters) and two strided ones.
+    static let cases: [(Int, Int, Int, Int, Bool)] = [(256, 7, 192, 1, true), (192, 7, 192, 1, false), (32, 56, 64, 2, true),
+                                                      (128, 28, 128, 2, false)]
 
     @Test(arguments: 0..<cases.count)
     func matchesTheInHouseKernels(_ index: Int) throws {
         #if canImport(CFoveaDNNL)
-        let (cin, size, cout, stride) = Self.cases[index]
+        let (cin, size, cout, stride, hasBias) = Self.cases[index]
         let x = randomTensor([1, cin, size, size], seed: 31), w = randomTensor([cout, cin, 3, 3], seed: 32)
-        let b = randomTensor([cout], seed: 33)
+        let b = hasBias ? randomTensor([cout], seed: 33) : nil
         let g = Conv2dGeometry(kernel: (3, 3), stride: (stride, stride), padding: (1, 1, 1, 1))
         let d = Convolution.dims(x.shape, w.shape, g, groups: 1)
         let dy = randomTensor([1, cout, d.ho, d.wo], seed: 34)

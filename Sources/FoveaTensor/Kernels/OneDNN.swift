@@ -124,7 +124,7 @@ enum OneDNN {
     private static let lock = NSLock()
 
     /// `prepared`: a forward plan for oneDNN's inference kernels, whose weights are prepared
-    /// once per frozen block (``preparedWeights(_:_:plain:)``).
+    /// once per frozen block (``preparedWeights(_:_:flipped:)``).
     private static func plan(_ pass: Pass, x: [Int], w: [Int], _ g: Conv2dGeometry, bias: Bool, prepared: Bool = false) -> OpaquePointer? {
         let p = g.padding
         let inference = pass == .forward && prepared
@@ -190,14 +190,14 @@ enum OneDNN {
 
     /// The plan's copy of `w` in its own layout, from the frozen-weights cache (made there on
     /// first use); nil outside ``FrozenWeights/run(_:)`` or where the plan takes OIHW as it is.
-    /// `plain`: the OIHW weights the plan convolves with, when they are not `w` itself.
-    private static func preparedWeights(_ plan: OpaquePointer, _ w: Tensor, plain: (() -> Tensor)? = nil) -> UnsafeMutableRawPointer? {
+    /// `flipped`: the plan convolves with w's adjoint filters, made by that function.
+    private static func preparedWeights(_ plan: OpaquePointer, _ w: Tensor, flipped: (() -> Tensor)? = nil) -> UnsafeMutableRawPointer? {
         guard let cache = FrozenWeights.cache else { return nil }
         let bytes = fovea_conv_prepared_weights_bytes(plan)
         guard bytes > 0 else { return nil }
-        let copy = cache.tiles(for: w, plan: Int(bitPattern: plan)) {
+        let copy = cache.tiles(for: w, plan: Int(bitPattern: plan), flipped: flipped != nil) {
             let copy = Tensor(overwriting: [bytes / 4 + 16]) { _ in }
-            let source = plain?() ?? w
+            let source = flipped?() ?? w
             let status = fovea_conv_prepare_weights(plan, source.storage.pointer, aligned(copy.storage.pointer))
             check(status == 0, "oneDNN weight conversion failed with status \(status)")
             return copy
@@ -264,7 +264,7 @@ enum OneDNN {
         let adjoint = adjointGeometry(g)
         guard takesInputGradient(Convolution.dims(inputShape, w.shape, g, groups: 1), g),
               let plan = plan(.forward, x: dy.shape, w: [cin, cout, 3, 3], adjoint, bias: false, prepared: true) else { return nil }
-        let prepared = preparedWeights(plan, w) {
+        let prepared = preparedWeights(plan, w, flipped: {
             let pw = w.storage.pointer
             return Tensor(overwriting: [cin, cout, 3, 3]) { flipped in
                 for i in 0..<cin {
@@ -273,7 +273,7 @@ enum OneDNN {
                     }
                 }
             }
-        }
+        })
         guard let prepared else { return nil }
         let dx = Tensor(overwriting: inputShape) { _ in }
         withScratch(plan, prepared: true) { scratch in
