@@ -242,6 +242,35 @@ import FoveaNN
         return (y, input.grad!)
     }
 
+    /// A frozen block sends ResNet's strided layers, its stem and its last stage's 3x3 layers
+    /// (7x7 maps at 224; 4x4 here) to oneDNN with weights prepared once, and their input
+    /// gradients too (as forward passes with flipped filters): logits and the input gradient
+    /// match the in-house kernels' outside any block, on the first pass and on the second,
+    /// which reuses the prepared copies.
+    @Test func frozenPassesMatchTheInHouseKernels() {
+        let model = ResNet("resnet18")!
+        model.eval()
+        model.setRequiresGrad(false)
+        var g = SeededGenerator(seed: 43)
+        let x = Tensor.uniform([1, 3, 112, 112], in: -1...1, using: &g)
+        func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+            let scale = b.scalars.map(abs).max() ?? 1
+            return zip(a.scalars, b.scalars).map { abs($0 - $1) }.max()! / scale
+        }
+        let (logits, gradient) = ConvolutionPath.with(.inHouse) { Self.outputAndInputGradient(model, x) }
+        FrozenWeights.run {
+            #if canImport(CFoveaDNNL)
+            let layer4 = Conv2dGeometry(kernel: (3, 3), padding: (1, 1, 1, 1))
+            #expect(OneDNN.applies(Convolution.dims([1, 512, 4, 4], [512, 512, 3, 3], layer4, groups: 1), layer4, pass: .forward))
+            #endif
+            for _ in 0..<2 {
+                let (frozenLogits, frozenGradient) = Self.outputAndInputGradient(model, x)
+                #expect(relativeError(frozenLogits, logits) < 1e-4)
+                #expect(relativeError(frozenGradient, gradient) < 1e-4)
+            }
+        }
+    }
+
     /// Weights and running statistics live as long as the model: they are out of the buffer
     /// pool's count (so it budgets idle buffers by what passes use), activations are not.
     @Test func parametersAndBuffersAreLongLived() {
