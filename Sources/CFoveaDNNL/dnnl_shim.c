@@ -223,12 +223,12 @@ static dnnl_status_t reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory
 }
 
 size_t fovea_conv_prepared_weights_bytes(const fovea_conv *p) {
-    if (p->kind == FOVEA_CONV_BACKWARD_WEIGHTS || !p->b.reorder) return 0;
+    if (p->kind != FOVEA_CONV_FORWARD || !p->b.reorder) return 0;
     return fn_dnnl_memory_desc_get_size(&p->b.inner);
 }
 
 int fovea_conv_prepare_weights(const fovea_conv *p, const float *w, void *prepared) {
-    if (p->kind == FOVEA_CONV_BACKWARD_WEIGHTS || !p->b.reorder) return (int)dnnl_invalid_arguments;
+    if (p->kind != FOVEA_CONV_FORWARD || !p->b.reorder) return (int)dnnl_invalid_arguments;
     int threads = atomic_load(&omp_threads);
     if (threads > 0 && omp_set_threads) omp_set_threads(threads);
     pthread_mutex_lock(&lock);
@@ -296,10 +296,9 @@ int fovea_conv_forward(const fovea_conv *p, const float *x, const void *w, int p
     return run(p, x, w, prepared && p->b.reorder, y, (void *)bias, scratch);
 }
 
-int fovea_conv_backward_data(const fovea_conv *p, const float *dy, const void *w, int prepared, float *dx,
-                             void *scratch) {
+int fovea_conv_backward_data(const fovea_conv *p, const float *dy, const float *w, float *dx, void *scratch) {
     if (p->kind != FOVEA_CONV_BACKWARD_DATA) return (int)dnnl_invalid_arguments;
-    return run(p, dy, w, prepared && p->b.reorder, dx, NULL, scratch);
+    return run(p, dy, w, 0, dx, NULL, scratch);
 }
 
 int fovea_conv_backward_weights(const fovea_conv *p, const float *x, const float *dy, float *dw, float *dbias,

@@ -49,20 +49,19 @@ const char *fovea_conv_implementation(const fovea_conv *plan);
 /// Bytes of scratch the plan's passes need (a multiple of 64); fewer with `prepared` weights.
 size_t fovea_conv_scratch_bytes(const fovea_conv *plan, int prepared);
 
-/// Weights in the plan's own layout, made once and reused by every call while they do not
-/// change (forward and input-gradient plans): bytes of the converted copy, 0 when the plan
-/// computes on OIHW weights as they are.
+/// Weights in a forward plan's own layout, made once and reused by every call while they do
+/// not change: bytes of the converted copy, 0 when the plan computes on OIHW weights as they
+/// are (or is not a forward plan).
 size_t fovea_conv_prepared_weights_bytes(const fovea_conv *plan);
 /// Converts OIHW `w` into `prepared` (fovea_conv_prepared_weights_bytes(plan) bytes, 64-byte aligned).
 int fovea_conv_prepare_weights(const fovea_conv *plan, const float *w, void *prepared);
 
 /// The passes; `scratch` is 64-byte aligned and fovea_conv_scratch_bytes(plan, prepared) long;
-/// `w` is OIHW, or the prepared copy when `prepared` is 1. Each returns 0 on success, else a
-/// oneDNN status.
+/// the forward pass's `w` is OIHW, or the prepared copy when `prepared` is 1. Each returns 0 on
+/// success, else a oneDNN status.
 int fovea_conv_forward(const fovea_conv *plan, const float *x, const void *w, int prepared, const float *bias,
                        float *y, void *scratch);
-int fovea_conv_backward_data(const fovea_conv *plan, const float *dy, const void *w, int prepared, float *dx,
-                             void *scratch);
+int fovea_conv_backward_data(const fovea_conv *plan, const float *dy, const float *w, float *dx, void *scratch);
 /// dbias may be NULL (then the plan must have been made without has_bias).
 int fovea_conv_backward_weights(const fovea_conv *plan, const float *x, const float *dy, float *dw, float *dbias,
                                 void *scratch);

@@ -233,7 +233,7 @@ enum OneDNN {
         guard let plan = plan(.backwardData, x: inputShape, w: w.shape, g, bias: false) else { return nil }
         let dx = Tensor(overwriting: inputShape) { _ in }
         withScratch(plan) { scratch in
-            fovea_conv_backward_data(plan, dy.storage.pointer, w.storage.pointer, 0, dx.storage.pointer, scratch)
+            fovea_conv_backward_data(plan, dy.storage.pointer, w.storage.pointer, dx.storage.pointer, scratch)
         }
         return dx
     }
