@@ -87,8 +87,8 @@ enum OneDNN {
     /// maps (0.50-0.64 against 0.80-1.0 ms at 14 to 56 pixels; VGG-16 forward 96 -> 78 ms),
     /// but kept a forward and an adjoint copy of each layer: VGG-16's passes peaked at 1,299
     /// MiB instead of 881 (PyTorch: 872-898). Direct kernels there lose to the in-house
-    /// Winograd (1.06-1.13 against 0.80-1.0 ms). A layer taken here keeps no in-house tiles,
-    /// so ResNet-18's passes peak lower than before (204 against 212 MiB).
+    /// Winograd (1.06-1.13 against 0.80-1.0 ms). A layer taken here keeps no in-house tiles;
+    /// with the copies ResNet-18's passes peak at 236 MiB (212 before; PyTorch 332).
     ///
     /// Pointwise stride-1 layers stay in-house: converting the activations each way costs what
     /// oneDNN gains (ResNet-50's 1x1 layers: 0.57-0.86 against 0.67-1.0 ms). Input gradients
