@@ -99,12 +99,14 @@ enum OneDNN {
     /// forward+backward 39.5 -> 36.7 ms; ResNet-50 51 -> 48.8 / 107 -> 104.8 ms.
     static func preferredWithPreparedWeights(_ d: Convolution.Dims, _ g: Conv2dGeometry) -> Bool {
         let flops = 2 * d.n * d.cout * d.k * d.hwo
-        guard flops >= 20_000_000, d.kh * d.kw > 1 || g.stride != (1, 1), !Convolution.batchesColumns(d, g) else { return false }
+        let largeStrideOne3x3 = g.stride == (1, 1) && d.kh * d.kw == 9 && d.hwo > 7 * 7
+        guard flops >= 20_000_000, d.kh * d.kw > 1 || g.stride != (1, 1), !largeStrideOne3x3,
+              !Convolution.batchesColumns(d, g) else { return false }
         #if canImport(CFoveaDNNL)
+        // Last, as it makes (JIT-compiles) a plan on first sight of the shape.
         let x = [d.n, d.cin, d.h, d.w], w = [d.cout, d.cin, d.kh, d.kw]
-        guard let plan = plan(.forward, x: x, w: w, g, bias: false, prepared: true),
-              fovea_conv_prepared_weights_bytes(plan) <= 4 * d.cout * d.k + 4096 else { return false }
-        return g.stride != (1, 1) || d.kh * d.kw != 9 || d.hwo <= 7 * 7
+        guard let plan = plan(.forward, x: x, w: w, g, bias: false, prepared: true) else { return false }
+        return fovea_conv_prepared_weights_bytes(plan) <= 4 * d.cout * d.k + 4096
         #else
         return false
         #endif
