@@ -4,18 +4,21 @@ import Fovea
 import FoveaTensor
 
 /// Exact k-nearest-neighbour search over the rows of an embedding matrix, through one matrix
-/// product per query batch.
+/// product per query batch. Only the prepared rows are kept: for cosine a normalised copy, so
+/// an index the caller does not hold itself costs its size once, not twice.
 public struct NearestNeighbors: Sendable {
     public enum Metric: String, CaseIterable, Sendable { case cosine, l2 }
 
-    public let index: Tensor          // [N, D]
     public let metric: Metric
     let squaredNorms: [Float]         // ||x_i||^2
-    let prepared: Tensor              // rows normalised for cosine, as is for l2
+    let prepared: Tensor              // [N, D]: rows normalised for cosine, as given for l2
+
+    /// Rows N and dimensions D of the index.
+    public var count: Int { prepared.shape[0] }
+    public var dimensions: Int { prepared.shape[1] }
 
     public init(index: Tensor, metric: Metric) {
         precondition(index.rank == 2, "index must be [N, D]")
-        self.index = index
         self.metric = metric
         let norms = Self.rowSquaredNorms(index)
         squaredNorms = norms
@@ -43,9 +46,9 @@ public struct NearestNeighbors: Sendable {
     /// through one matrix product, so memory is O(block x N) whatever the number of queries;
     /// then each query's row of products is scanned on its own core.
     public func search(_ queries: Tensor, k: Int, exclude: [Int]? = nil, block: Int = 256) -> [[(row: Int, distance: Float)]] {
-        precondition(queries.rank == 2 && queries.shape[1] == index.shape[1],
-                     "queries \(queries.shape) do not match the index's \(index.shape[1]) dimensions")
-        let n = index.shape[0], q = queries.shape[0]
+        precondition(queries.rank == 2 && queries.shape[1] == dimensions,
+                     "queries \(queries.shape) do not match the index's \(dimensions) dimensions")
+        let n = count, q = queries.shape[0]
         var results = [[(row: Int, distance: Float)]](repeating: [], count: q)
         for start in stride(from: 0, to: q, by: block) {
             let rows = start..<min(start + block, q)
@@ -72,7 +75,7 @@ public struct NearestNeighbors: Sendable {
     /// with a margin of a few ulps; the rows that pass get their distance by the scalar formula.
     func nearest(_ k: Int, dots: UnsafePointer<Float>, queryNorm: Float, skipping skip: Int?) -> [(row: Int, distance: Float)] {
         guard k > 0 else { return [] }
-        let n = index.shape[0], cosine = metric == .cosine
+        let n = count, cosine = metric == .cosine
         var best: [(row: Int, distance: Float)] = []
         best.reserveCapacity(k + 1)
         var (worst, worstKey) = (Float.infinity, Float.infinity)    // the k-th best once there are k
@@ -104,7 +107,8 @@ public struct NearestNeighbors: Sendable {
 
     /// Mean precision@k: the fraction of each row's k nearest other rows with its label.
     public func precisionAtK(labels: [Int], k: Int) -> Float {
-        let results = search(index, k: k, exclude: Array(0..<index.shape[0]))
+        // The prepared rows as queries: the same neighbours (cosine normalises them again).
+        let results = search(prepared, k: k, exclude: Array(0..<count))
         let hits = results.enumerated().map { i, nn in Float(nn.filter { labels[$0.row] == labels[i] }.count) / Float(max(nn.count, 1)) }
         return hits.reduce(0, +) / Float(max(hits.count, 1))
     }
