@@ -138,11 +138,38 @@ def prepare(fovea: str, cache: str, work: str, env: dict, needed: str) -> None:
                               f"{os.path.join(work, 'vgg16.pth')!r})"), check=True, env=env)
 
 
+def updated(path: str, rows: list[str], labels: list[str]) -> list[str]:
+    """The lines of results file `path` with the rows of `labels` replaced by `rows`, and a line
+    saying when they were re-measured (the file's other rows keep its date)."""
+    with open(path, encoding="utf-8") as f:
+        old = f.read().splitlines()
+    by_label = dict(zip(labels, rows))
+    missing = [label for label in labels if not any(line.startswith(f"| {label} |") for line in old)]
+    if missing:
+        sys.exit(f"bench_memory.py: --update: {path} has no row for {missing}; run without --only")
+    when = measured_lines()[0].removeprefix("- date: ")
+    note = f"- re-measured {when} (`--only ... --update`): " + "; ".join(labels)
+    out = []
+    for line in old:
+        label = next((k for k in labels if line.startswith(f"| {k} |")), None)
+        if label:
+            out.append(by_label[label])
+        elif line.startswith("- re-measured ") and all(k in line for k in labels):
+            continue
+        else:
+            out.append(line)
+            if line.startswith("- host: "):
+                out.append(note)
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("fovea_bin", nargs="?", default=os.path.join(ROOT, ".build", "release", "fovea"))
     p.add_argument("--cache", default=os.environ.get("FOVEA_CACHE", os.path.expanduser("~/.cache/fovea")))
     p.add_argument("--only", help="run only the jobs whose label contains this text")
+    p.add_argument("--update", action="store_true",
+                   help="with --only: replace those jobs' rows in --out, keep the others, and list them as re-measured")
     p.add_argument("--out", default=os.path.join(ROOT, "bench", "results-memory.md"))
     args = p.parse_args()
     fovea, cache = os.path.abspath(args.fovea_bin), os.path.expanduser(args.cache)
@@ -169,8 +196,10 @@ def main() -> int:
              "ratio = Fovea / peer (< 1: Fovea smaller). Made by `scripts/bench_memory.py` (part of `make bench`).", "",
              "| job | Fovea peak RSS MiB | peer peak RSS MiB | ratio | seconds Fovea / peer (shortened jobs) |",
              "|---|---:|---:|---:|---:|", *rows]
+    if args.only and args.update:
+        lines = updated(args.out, rows, [label for label, _, _ in selected])
     text = "\n".join(lines) + "\n"
-    if not args.only:
+    if not args.only or args.update:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)
     print(text)

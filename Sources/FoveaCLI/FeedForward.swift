@@ -74,9 +74,14 @@ struct StyleTrainingOptions: ParsableArguments {
         let folder = content ?? Workspace().cache.appendingPathComponent("content").path
         let files = try ContentCrops.imageFiles(in: folder)
         guard files.count > holdout else { throw FoveaError("--content \(folder): \(files.count) images, not more than --holdout \(holdout)") }
-        let crops = try ContentCrops(files: Array(files.dropLast(holdout)), crop: crop, flag: "--content \(folder)")
-        if let first = crops.skipped.first { Notes.add("skipped \(crops.skipped.count) unreadable images (first: \(first.file): \(first.reason))") }
-        return crops
+        return try ContentCrops(files: Array(files.dropLast(holdout)), crop: crop, flag: "--content \(folder)")
+    }
+
+    /// A note on the images training left out because they could not be read.
+    static func noteSkipped(_ crops: ContentCrops, _ what: String) {
+        if let first = crops.skipped.first {
+            Notes.add("skipped \(crops.skipped.count) unreadable \(what) (first: \(first.file): \(first.reason))")
+        }
     }
 
     /// The command line, for the network file's metadata.
@@ -200,6 +205,7 @@ struct TrainStyle: ParsableCommand {
                       announce: "training on \(photos.count) photos, \(options.crop)px crops, batch \(options.batch)") { generator in
             try FeedForwardStyle.trainingStep(net, batch: photos.batch(options.batch, using: &generator), loss: loss, optimizer: optimizer)
         }
+        StyleTrainingOptions.noteSkipped(photos, "photos")
         try NetworkFile.save(net, metadata: ["network": "TransformerNet", "style": (style as NSString).lastPathComponent,
                                              "command": StyleTrainingOptions.commandLine],
                               halfPrecision: options.halfPrecision, to: URL(fileURLWithPath: options.output))
@@ -309,6 +315,8 @@ struct TrainAdaIN: ParsableCommand {
                                         style: paintings.batch(options.batch, using: &generator), backbone: backbone,
                                         styleWeight: styleWeight, optimizer: optimizer)
         }
+        StyleTrainingOptions.noteSkipped(photos, "photos")
+        StyleTrainingOptions.noteSkipped(paintings, "style images")
         try NetworkFile.save(decoder, metadata: ["network": "AdaINDecoder", "command": StyleTrainingOptions.commandLine],
                              halfPrecision: options.halfPrecision, to: URL(fileURLWithPath: options.output))
         print("-> \(options.output)")

@@ -3,15 +3,28 @@ import Fovea
 import FoveaIO
 import FoveaTensor
 
-/// Training photographs for feed-forward style networks: every readable PNG/JPEG of a folder
-/// (recursively, in name order), kept in memory with the shorter side resized to 1.25 x the
-/// crop, served as batches of random square crops with random horizontal flips.
+/// Training photographs for feed-forward style networks: every PNG/JPEG of a folder
+/// (recursively, in name order), served as batches of random square crops with random
+/// horizontal flips, each photo's shorter side resized to 1.25 x the crop first.
+///
+/// Photos are read when first drawn, not up front, and kept (resized) while the kept ones take
+/// at most `keptBytes`; past that a photo is read again each time it is drawn. The set-up's
+/// 368 photos fit at any crop up to 256 (about 150 MB at 256), so a run reads each once; a
+/// folder the size of COCO (80k photos, some 33 GB at that size) trains in bounded memory.
+/// A photo that cannot be read is left out when first drawn (listed in ``skipped``) and
+/// another is drawn in its place; the batch fails only when no readable photo is left.
 public final class ContentCrops {
     public let crop: Int
+    /// The files given, in order.
     public let files: [String]
-    /// Files that could not be read, with the reason.
-    public let skipped: [(file: String, reason: String)]
-    private let images: [Image]
+    /// Files that could not be read, with the reason, in the order they were found.
+    public private(set) var skipped: [(file: String, reason: String)] = []
+    /// Indices into `files` of those not known to be unreadable.
+    private var usable: [Int]
+    private var kept: [Int: Image] = [:]
+    private var keptTotal = 0
+    private let keptBytes: Int
+    private let flag: String
 
     /// The image files of `folder`, sorted by path.
     public static func imageFiles(in folder: String) throws -> [String] {
@@ -29,37 +42,56 @@ public final class ContentCrops {
         return files.sorted()
     }
 
-    /// `files` loaded for crops of `crop` pixels (`flag` names the argument in errors).
-    public init(files: [String], crop: Int, flag: String) throws {
-        var images: [Image] = [], kept: [String] = [], skipped: [(String, String)] = []
-        for file in files {
+    /// Crops of `crop` pixels from `files` (`flag` names the argument in errors), keeping at
+    /// most `keptBytes` of resized photos in memory.
+    public init(files: [String], crop: Int, flag: String, keptBytes: Int = 256 << 20) throws {
+        guard !files.isEmpty else { throw FoveaError("\(flag): no PNG or JPEG images") }
+        self.crop = crop
+        self.files = files
+        self.flag = flag
+        self.keptBytes = keptBytes
+        usable = Array(files.indices)
+    }
+
+    /// Photos not known to be unreadable.
+    public var count: Int { usable.count }
+
+    /// Bytes of resized photos held in memory.
+    public var keptSize: Int { keptTotal }
+
+    /// A batch [B, 3, crop, crop] in 0...1 of random crops of random photos. The draws depend
+    /// only on the generator (and on which photos turn out unreadable), not on `keptBytes`.
+    public func batch(_ size: Int, using generator: inout SeededGenerator) throws -> Tensor {
+        var pieces: [Tensor] = []
+        while pieces.count < size {
+            guard !usable.isEmpty else {
+                throw FoveaError("\(flag): no readable PNG or JPEG images (\(files.count) files tried; first: \(skipped[0].file): \(skipped[0].reason))")
+            }
+            let slot = Int.random(in: 0..<usable.count, using: &generator)
             do {
-                var image = try Image.load(path: file).rgb()
-                let scale = Double(crop) * 1.25 / Double(min(image.width, image.height))
-                image = image.resized(width: max(crop, Int((Double(image.width) * scale).rounded())),
-                                      height: max(crop, Int((Double(image.height) * scale).rounded())))
-                images.append(image)
-                kept.append(file)
+                pieces.append(sample(try photo(usable[slot]), using: &generator))
             } catch {
-                skipped.append((file, "\(error)"))
+                skipped.append((files[usable[slot]], "\(error)"))
+                usable.remove(at: slot)
             }
         }
-        guard !images.isEmpty else { throw FoveaError("\(flag): no readable PNG or JPEG images (\(files.count) files tried)") }
-        self.crop = crop
-        self.images = images
-        self.files = kept
-        self.skipped = skipped
+        return Tensor.concat(pieces, axis: 0)
     }
 
-    public var count: Int { images.count }
-
-    /// A batch [B, 3, crop, crop] in 0...1 of random crops of random photos.
-    public func batch(_ size: Int, using generator: inout SeededGenerator) -> Tensor {
-        Tensor.concat((0..<size).map { _ in sample(images[Int.random(in: 0..<images.count, using: &generator)], using: &generator) }, axis: 0)
+    /// Photo `index` of `files`, shorter side 1.25 x the crop: the kept copy, or read now
+    /// (and kept if there is room).
+    private func photo(_ index: Int) throws -> Image {
+        if let image = kept[index] { return image }
+        var image = try Image.load(path: files[index]).rgb()
+        let scale = Double(crop) * 1.25 / Double(min(image.width, image.height))
+        image = image.resized(width: max(crop, Int((Double(image.width) * scale).rounded())),
+                              height: max(crop, Int((Double(image.height) * scale).rounded())))
+        if keptTotal + image.pixels.count <= keptBytes {
+            kept[index] = image
+            keptTotal += image.pixels.count
+        }
+        return image
     }
-
-    /// The whole photo `index`, its longer side `longSide` (for evaluation).
-    public func photo(_ index: Int, longSide: Int) -> Tensor { StyleImages.tensor(of: images[index], longSide: longSide) }
 
     private func sample(_ image: Image, using generator: inout SeededGenerator) -> Tensor {
         let x = Int.random(in: 0...(image.width - crop), using: &generator)
