@@ -80,7 +80,7 @@ struct StyleTrainingOptions: ParsableArguments {
     /// A note on the images training left out because they could not be read.
     static func noteSkipped(_ crops: ContentCrops, _ what: String) {
         if let first = crops.skipped.first {
-            Notes.add("skipped \(crops.skipped.count) unreadable \(what) (first: \(first.file): \(first.reason))")
+            Notes.add("skipped \(crops.skipped.count) unreadable \(what) (first: \(first.reason))")
         }
     }
 

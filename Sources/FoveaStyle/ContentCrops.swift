@@ -65,7 +65,7 @@ public final class ContentCrops {
         var pieces: [Tensor] = []
         while pieces.count < size {
             guard !usable.isEmpty else {
-                throw FoveaError("\(flag): no readable PNG or JPEG images (\(files.count) files tried; first: \(skipped[0].file): \(skipped[0].reason))")
+                throw FoveaError("\(flag): no readable PNG or JPEG images (\(files.count) files tried; first: \(skipped[0].reason))")
             }
             let slot = Int.random(in: 0..<usable.count, using: &generator)
             do {
