@@ -16,9 +16,8 @@ extension Tensor {
     /// Per-channel mean and standard deviation over the positions, [B, C, 1, 1] each:
     /// std = sqrt(var + eps) with the biased variance (AdaIN's statistics).
     public func channelMoments(eps: Float = 1e-5) -> (mean: Tensor, std: Tensor) {
-        let mean = self.mean(axes: [2, 3], keepDims: true)
-        let variance = (self - mean).pow(2).mean(axes: [2, 3], keepDims: true)
-        return (mean, (variance + eps).sqrt())
+        let moments = planeMoments(eps: eps), (b, c) = (shape[0], shape[1])
+        return (moments.slice(axis: 2, 0..<1).reshaped([b, c, 1, 1]), moments.slice(axis: 2, 1..<2).reshaped([b, c, 1, 1]))
     }
 }
 

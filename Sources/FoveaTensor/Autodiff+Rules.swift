@@ -136,6 +136,7 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
                                         invstd: n.saved[1], training: training,
                                         needs: n.inputs.map(\.isDifferentiable))
     }
+    case .planeMoments: return { g, n, out in [Normalization.planeMomentsBackward(g, x: n.inputs[0], moments: out)] }
     case .reshape: return { g, n, _ in [Tensor(shape: n.inputs[0].shape, storage: g.storage)] }
     case .expand: return { g, n, _ in [reduce(g, n.inputs[0])] }
     case .permute(let order): return { g, _, _ in
@@ -240,5 +241,24 @@ extension Normalization {
             }
         }
         return [dx, needs[1] ? dw : nil, needs[2] ? db : nil]
+    }
+
+    /// The gradient of ``Tensor/planeMoments(eps:)``: for a plane of M elements with mean mu
+    /// and s = sqrt(var + eps), d mu / dx_i = 1/M and d s / dx_i = (x_i - mu) / (M s) (the
+    /// variance's own dependence on mu sums to zero), so dx_i = g_mu / M + g_s (x_i - mu) / (M s).
+    static func planeMomentsBackward(_ g: Tensor, x: Tensor, moments: Tensor) -> Tensor {
+        let planes = x.shape[0] * x.shape[1], m = x.count / max(planes, 1)
+        let px = x.storage.pointer, pg = g.storage.pointer, pm = moments.storage.pointer
+        return Tensor(overwriting: x.shape) { out in
+            let o = out.baseAddress!
+            Parallel.forEach(planes) { chunk in
+                for plane in chunk {
+                    let (mean, std) = (pm[2 * plane], pm[2 * plane + 1])
+                    let a = pg[2 * plane] / Float(m), b = pg[2 * plane + 1] / (Float(m) * std)
+                    let off = plane * m
+                    for j in 0..<m { o[off + j] = a + b * (px[off + j] - mean) }
+                }
+            }
+        }
     }
 }

@@ -197,6 +197,25 @@ extension Tensor {
         return y.reshaped(shape)
     }
 
+    /// Each (n, c) plane's mean and standard deviation sqrt(biased variance + eps), as
+    /// [N, C, 2] (mean, std) from [N, C, ...]: one pass for the mean and one for the squared
+    /// deviations, and one for the gradient, instead of the full-size temporaries of mean,
+    /// subtract, square and mean (AdaIN's statistics and style loss).
+    public func planeMoments(eps: Float = 1e-5) -> Tensor {
+        check(rank >= 3, "planeMoments needs [N, C, ...] input, got \(shape)")
+        let planes = shape[0] * shape[1], m = count / Swift.max(planes, 1), p = storage.pointer
+        let y = Tensor(overwriting: [shape[0], shape[1], 2]) { out in
+            Parallel.forEach(planes) { chunk in
+                for plane in chunk {
+                    let (mean, squares) = Normalization.meanAndSquaredDeviations(p + plane * m, m)
+                    out[2 * plane] = mean
+                    out[2 * plane + 1] = (squares / Float(m) + eps).squareRoot()
+                }
+            }
+        }
+        return y.recorded(.planeMoments(eps: eps), [self])
+    }
+
     /// Cross-entropy of logits [N, C] against class indices, differentiable:
     /// -sum_n log softmax(self_n)[label_n], divided by N when `mean` (as
     /// `torch.nn.functional.cross_entropy` with reduction "mean" or "sum").
@@ -241,6 +260,23 @@ enum Normalization {
         var (a, a2) = (s.sum(), s2.sum())
         while j < count { a += p[j]; a2 += p[j] * p[j]; j += 1 }
         return (a, a2)
+    }
+
+    /// (mean of p[0..<count], sum of (p - mean)^2): two passes, so a plane whose values lie
+    /// close together far from 0 keeps its small variance (no E[x^2] - mean^2 cancellation).
+    static func meanAndSquaredDeviations(_ p: UnsafePointer<Float>, _ count: Int) -> (Float, Float) {
+        guard count > 0 else { return (0, 0) }
+        let mean = sums(p, count).0 / Float(count), m = SIMD8<Float>(repeating: mean)
+        var s = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= count {
+            let d = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self) - m
+            s = s.addingProduct(d, d)
+            j += 8
+        }
+        var total = s.sum()
+        while j < count { total += (p[j] - mean) * (p[j] - mean); j += 1 }
+        return (mean, total)
     }
 
     /// (sum of g, sum of g (x - mean)) over count elements, in 8 Float lanes.

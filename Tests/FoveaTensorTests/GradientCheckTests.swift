@@ -120,6 +120,32 @@ import Testing
         #expect(maxRelativeError(x.instanceNorm().scalars, definition(x, nil, nil).scalars) < 1e-5)
     }
 
+    /// Plane moments: finite differences (both outputs weighted, so the mean's and the std's
+    /// gradients both count), and values and gradients against mean / subtract / square / mean /
+    /// sqrt on planes of 63 elements (not a multiple of the 8 lanes) with means far from zero.
+    @Test func planeMomentsMatchTheirDefinition() {
+        let small = randomTensor([2, 3, 2, 3], seed: 26)
+        let weights = randomTensor([2, 3, 2], seed: 27)
+        checkGradients([small], tolerance: 3e-2) { ($0[0].planeMoments() * weights).sum() }
+        let x = randomTensor([3, 4, 9, 7], seed: 28) * 2 + 40, g = randomTensor([3, 4, 2], seed: 29)
+        x.requiresGrad = true
+        let moments = x.planeMoments(eps: 1e-3)
+        (moments * g).sum().backward()
+        let fused = x.grad!
+        x.grad = nil
+        let mean = x.mean(axes: [2, 3], keepDims: true)
+        let std = ((x - mean).pow(2).mean(axes: [2, 3], keepDims: true) + 1e-3).sqrt()
+        let definition = Tensor.concat([mean.reshaped([3, 4, 1]), std.reshaped([3, 4, 1])], axis: 2)
+        #expect(moments.shape == [3, 4, 2])
+        #expect(maxRelativeError(moments.scalars, definition.scalars) < 1e-5)
+        (definition * g).sum().backward()
+        #expect(maxRelativeError(fused.scalars, x.grad!.scalars) < 1e-4)
+        // A plane of 100 + 0.01 k: its std needs the two-pass variance (E[x^2] - mean^2 loses it in Float).
+        let flat = Tensor(shape: [1, 1, 2, 4], values: (0..<8).map { 100 + 0.01 * Float($0) })
+        let expected = Float(5.25e-4 + 1e-9).squareRoot()                   // the biased variance of 0..7 is 5.25
+        #expect(abs(flat.planeMoments(eps: 1e-9).scalars[1] - expected) < 0.01 * expected)
+    }
+
     @Test func shapeOps() {
         let x = randomTensor([2, 3, 4], seed: 21), y = randomTensor([2, 2, 4], seed: 22)
         checkGradients([x]) { $0[0].reshaped([6, 4]) }
