@@ -20,15 +20,12 @@ import statistics
 import sys
 
 import torch
+from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import style_torch as st  # noqa: E402
 
 LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
-
-
-def moments(f):
-    return f.mean((2, 3)), (f.var((2, 3), unbiased=False) + 1e-5).sqrt()
 
 
 def main():
@@ -45,20 +42,16 @@ def main():
     style_png = image("style.png")
     if not os.path.exists(style_png):
         sys.exit(f"adain_pixel_bound.py: {style_png} not found (run scripts/feedforward_quality.py --workdir {args.workdir})")
-    from PIL import Image
     size = Image.open(style_png).size[0]
     style = st.load_image(style_png, size)
     with torch.no_grad():
         fs = net.features(style, LAYERS)
-        ms, ss = moments(fs["relu4_1"])
     bound, decoder = [], []
     for i in (int(v) for v in args.photos.split(",")):
         content = st.load_image(image(f"content-{i}.png"), size)
         targets = st.style_targets(net, content, style)
         with torch.no_grad():
-            fc = net.features(content, ["relu4_1"])["relu4_1"]
-            mc, sc = moments(fc)
-            t = (fc - mc[..., None, None]) / sc[..., None, None] * ss[..., None, None] + ms[..., None, None]
+            t = st.adain(net.features(content, ["relu4_1"])["relu4_1"], fs["relu4_1"])
             _, gc, gs = st.gatys_losses(net, st.load_image(image(f"gatys-{i}.png"), size), targets, 1e3)
         x = content.clone().requires_grad_(True)
         opt = torch.optim.Adam([x], lr=0.01)
@@ -67,7 +60,7 @@ def main():
             f = net.features(x, LAYERS)
             loss = ((f["relu4_1"] - t) ** 2).mean()
             for name in LAYERS:
-                (a, b), (c, d) = moments(f[name]), moments(fs[name])
+                (a, b), (c, d) = st._mean_std(f[name], 1e-5), st._mean_std(fs[name], 1e-5)
                 loss = loss + args.style_weight * (((a - c) ** 2).mean() + ((b - d) ** 2).mean())
             loss.backward()
             opt.step()

@@ -57,7 +57,7 @@ public final class ContentCrops {
     public var count: Int { usable.count }
 
     /// Bytes of resized photos held in memory.
-    public var keptSize: Int { keptTotal }
+    var keptSize: Int { keptTotal }
 
     /// A batch [B, 3, crop, crop] in 0...1 of random crops of random photos. The draws depend
     /// only on the generator (and on which photos turn out unreadable), not on `keptBytes`.
