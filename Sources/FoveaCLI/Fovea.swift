@@ -31,6 +31,7 @@ struct FoveaCommand: ParsableCommand {
     /// Runs the command; any failure is one line on stderr ("fovea: error: ...") and a non-zero
     /// exit status, never a crash or a usage dump.
     static func main() {
+        BLASKernels.relaunchWithKnownKernels()   // OpenBLAS's fallback kernels on a CPU it does not know
         signal(SIGPIPE, SIG_IGN)            // a closed output pipe is a write error, not a kill
         BufferPool.mapLargeBlocksFromSystem()
         do {

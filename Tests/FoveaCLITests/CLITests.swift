@@ -3,14 +3,18 @@ import Testing
 import _FoveaTestSupport
 
 /// Runs the built `fovea` binary (next to the test bundle), with `environment` added to this
-/// process's, and returns (status, stdout, stderr).
-func fovea(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+/// process's and the variables named in `unsetting` removed, and returns (status, stdout, stderr).
+func fovea(_ arguments: [String], environment: [String: String] = [:],
+           unsetting: [String] = []) throws -> (status: Int32, out: String, err: String) {
     let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     let binary = directory.appendingPathComponent("fovea")
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
-    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    if !environment.isEmpty || !unsetting.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            .filter { !unsetting.contains($0.key) }
+    }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -125,6 +129,22 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         #expect(env.status == 0 && env.out.contains("; 5 threads"), "\(env.out) \(env.err)")
         try expectCleanFailure(["bench", "--threads", "0"], mentions: ["--threads 0", "1 to 1024"])
         try expectCleanFailure(["classify", "--threads"], mentions: ["--threads needs a number"])
+    }
+
+    /// Where OpenBLAS falls back to its SSE3 kernels on a CPU with AVX2 or AVX-512 (one newer
+    /// than the library), the command line runs itself again with the kernels the CPU has; a
+    /// choice the environment makes is kept.
+    @Test func blasKernelsForTheCPU() throws {
+        let quick = ["bench", "--models", "", "--attribution-runs", "0", "--workload-runs", "0"]
+        let pinned = try fovea(quick, environment: ["OPENBLAS_CORETYPE": "Haswell"])
+        #expect(pinned.status == 0 && pinned.out.hasPrefix("GEMM: OpenBLAS Haswell (OPENBLAS_CORETYPE=Haswell);")
+                    || pinned.out.contains("Accelerate"), "\(pinned.out) \(pinned.err)")
+        let chosen = try fovea(quick, unsetting: ["OPENBLAS_CORETYPE"])
+        #expect(chosen.status == 0 && chosen.out.hasPrefix("GEMM: "), "\(chosen.out) \(chosen.err)")
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        if Set(["avx2", "fma"]).isSubset(of: cpuFlags(cpuinfo)) {
+            #expect(!chosen.out.hasPrefix("GEMM: OpenBLAS Prescott"), "\(chosen.out)")
+        }
     }
 
     @Test func missingImage() throws {
@@ -532,4 +552,11 @@ func expectOneLineFailure(_ args: [String], mentions: [String], sourceLocation: 
     #expect(r.status != 0 && r.out.isEmpty, "stdout: \(r.out)", sourceLocation: sourceLocation)
     #expect(r.err.split(separator: "\n").count == 1, "stderr: \(r.err)", sourceLocation: sourceLocation)
     for m in mentions { #expect(r.err.contains(m), "stderr \(r.err) lacks \(m)", sourceLocation: sourceLocation) }
+}
+
+/// The first CPU's feature flags in /proc/cpuinfo's text.
+private func cpuFlags(_ cpuinfo: String) -> Set<String> {
+    guard let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+          let colon = line.firstIndex(of: ":") else { return [] }
+    return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
 }

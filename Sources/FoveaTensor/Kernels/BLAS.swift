@@ -119,14 +119,17 @@ enum BLASSetup {
 
 /// The GEMM library and, for OpenBLAS, the kernel set it chose for this CPU ("OpenBLAS
 /// Haswell": AVX2; "SkylakeX", "Cooperlake": AVX-512), and OPENBLAS_CORETYPE when the
-/// environment forces the choice.
+/// environment (or ``BLASKernels/relaunchWithKnownKernels()``) forces the choice.
 public var blasDescription: String {
     #if canImport(Accelerate)
     return "Accelerate"
     #else
     var text = "OpenBLAS"
     if let core = openblas_get_corename() { text += " " + String(cString: core) }
-    if let forced = getenv("OPENBLAS_CORETYPE") { text += " (OPENBLAS_CORETYPE=\(String(cString: forced)))" }
+    if let forced = getenv("OPENBLAS_CORETYPE") {
+        let why = BLASKernels.wasRelaunched ? ", set by Fovea where OpenBLAS fell back to Prescott" : ""
+        text += " (OPENBLAS_CORETYPE=\(String(cString: forced))\(why))"
+    }
     return text
     #endif
 }
