@@ -136,6 +136,11 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
                                         invstd: n.saved[1], training: training,
                                         needs: n.inputs.map(\.isDifferentiable))
     }
+    case .batchNormTrainClamp(_, let upper): return { g, n, out in
+        Normalization.batchNormBackward(g, x: n.inputs[0], weight: n.inputs[1], mean: n.saved[0],
+                                        invstd: n.saved[1], training: true,
+                                        needs: n.inputs.map(\.isDifferentiable), clampedOutput: (out, upper))
+    }
     case .planeMoments: return { g, n, out in [Normalization.planeMomentsBackward(g, x: n.inputs[0], moments: out)] }
     case .reshape: return { g, n, _ in [Tensor(shape: n.inputs[0].shape, storage: g.storage)] }
     case .expand: return { g, n, _ in [reduce(g, n.inputs[0])] }
@@ -195,10 +200,14 @@ extension Normalization {
     /// eval:  dx = g w invstd
     /// train: dx = w invstd / M (M g - sum g - xhat sum(g xhat))
     /// dw = sum(g xhat), db = sum(g).
+    /// `clampedOutput`: the output y and upper bound of a batch norm followed by clamp(., 0,
+    /// upper) (``Tensor/batchNormTrainingClamped(weight:bias:runningMean:runningVar:momentum:eps:upper:)``),
+    /// whose g is the clamp's: the batch norm's is g where 0 < y < upper, else 0.
     static func batchNormBackward(_ g: Tensor, x: Tensor, weight: Tensor, mean: Tensor, invstd: Tensor,
-                                  training: Bool, needs: [Bool]) -> [Tensor?] {
+                                  training: Bool, needs: [Bool], clampedOutput: (y: Tensor, upper: Float)? = nil) -> [Tensor?] {
         let c = x.shape[1], n = x.shape[0], hw = x.count / (n * c), m = Float(n * hw)
         let px = x.storage.pointer, pg = g.storage.pointer
+        let py = clampedOutput?.y.storage.pointer, upper = clampedOutput?.upper ?? .infinity
         let pw = weight.storage.pointer, pm = mean.storage.pointer, pi = invstd.storage.pointer
         let dw = Tensor(zeros: [c]), db = Tensor(zeros: [c])
         let pdw = dw.storage.pointer, pdb = db.storage.pointer
@@ -209,7 +218,9 @@ extension Normalization {
                 for ch in chunk {
                     var sg: Float = 0, sgx: Float = 0
                     for b in 0..<n {
-                        let (a, ax) = Normalization.gradientSums(pg + (b * c + ch) * hw, px + (b * c + ch) * hw, mean: pm[ch], hw)
+                        let off = (b * c + ch) * hw
+                        let (a, ax) = Normalization.gradientSums(pg + off, px + off, mean: pm[ch], hw,
+                                                                 clampedOutput: py.map { $0 + off }, upper: upper)
                         sg += a; sgx += ax
                     }
                     pdb[ch] = sg
@@ -227,7 +238,11 @@ extension Normalization {
                         let meanG = pdb[ch] / m, meanGX = pdw[ch] / m              // sum(g)/M, sum(g xhat)/M
                         for b in 0..<n {
                             let off = (b * c + ch) * hw
-                            if training {
+                            if let py {
+                                Normalization.clampedTrainingGradient(pg + off, y: py + off, x: px + off, into: o + off, count: hw,
+                                                                      scale: scale, mean: pm[ch], invstd: pi[ch],
+                                                                      meanG: meanG, meanGX: meanGX, upper: upper)
+                            } else if training {
                                 for j in 0..<hw {
                                     let xhat = (px[off + j] - pm[ch]) * pi[ch]
                                     o[off + j] = scale * (pg[off + j] - meanG - xhat * meanGX)

@@ -177,6 +177,25 @@ extension Tensor {
         return y.recorded(.batchNormClamp(upper: upper), [self, scale])
     }
 
+    /// clamp(batchNorm(x, training: true), 0, upper) for a training-mode batch norm followed by
+    /// ReLU (upper = infinity) or ReLU6 (6): the same values, running-statistics update and
+    /// gradients (to x, weight and bias) as the two operations, in one pass over x after the
+    /// statistics and one for each of the backward's two, without the batch norm's output as a
+    /// tensor of its own.
+    public func batchNormTrainingClamped(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                         momentum: Float, eps: Float, upper: Float) -> Tensor {
+        check(rank >= 2 && shape[1] == weight.count, "batchNorm: input \(shape) vs \(weight.count) channels")
+        let (mean, invstd) = Normalization.batchStatistics(self, runningMean: runningMean, runningVar: runningVar,
+                                                           momentum: momentum, eps: eps)
+        let c = weight.count, pw = weight.storage.pointer, pb = bias.storage.pointer
+        let pm = mean.storage.pointer, pi = invstd.storage.pointer
+        let scale = Tensor(overwriting: [c]) { out in for ch in 0..<c { out[ch] = pw[ch] * pi[ch] } }
+        let ps = scale.storage.pointer
+        let shift = Tensor(overwriting: [c]) { out in for ch in 0..<c { out[ch] = pb[ch] - pm[ch] * ps[ch] } }
+        let y = Normalization.affineClamped(self, scale: scale, shift: shift, upper: upper)
+        return y.recorded(.batchNormTrainClamp(eps: eps, upper: upper), [self, weight, bias], saved: [mean, invstd])
+    }
+
     /// Instance normalisation: each (n, c) plane of [N, C, H, W] normalised by its own mean and
     /// biased variance, then optionally scaled and shifted per channel. It is training-mode batch
     /// norm of the [1, N*C, H, W] view (each plane a channel of its own) with the weight and bias
@@ -279,22 +298,51 @@ enum Normalization {
         return (mean, total)
     }
 
-    /// (sum of g, sum of g (x - mean)) over count elements, in 8 Float lanes.
+    /// (sum of g, sum of g (x - mean)) over count elements, in 8 Float lanes; with
+    /// `clampedOutput` y, g counts only where 0 < y < upper (the gradient through a clamp).
     @inline(__always)
-    static func gradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: Float, _ count: Int) -> (Float, Float) {
+    static func gradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: Float, _ count: Int,
+                             clampedOutput y: UnsafePointer<Float>? = nil, upper: Float = .infinity) -> (Float, Float) {
         var s = SIMD8<Float>(), sx = SIMD8<Float>()
-        let m = SIMD8<Float>(repeating: mean)
+        let m = SIMD8<Float>(repeating: mean), cap = SIMD8<Float>(repeating: upper), one = SIMD8<Float>(repeating: 1)
         var j = 0
         while j + 8 <= count {
-            let gv = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
+            var gv = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
+            if let y { gv = clampGradient(gv, y: UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self), scale: one, cap: cap) }
             let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
             s += gv
             sx = sx.addingProduct(gv, xv - m)
             j += 8
         }
         var (a, b) = (s.sum(), sx.sum())
-        while j < count { a += g[j]; b += g[j] * (x[j] - mean); j += 1 }
+        while j < count {
+            let gj = y == nil || (y![j] > 0 && y![j] < upper) ? g[j] : 0
+            a += gj; b += gj * (x[j] - mean); j += 1
+        }
         return (a, b)
+    }
+
+    /// Training batch norm's dx through a clamp after it: dx = scale (g' - meanG - xhat meanGX),
+    /// xhat = (x - mean) invstd, g' = g where 0 < y < upper, else 0.
+    static func clampedTrainingGradient(_ g: UnsafePointer<Float>, y: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                        into q: UnsafeMutablePointer<Float>, count: Int, scale: Float, mean: Float,
+                                        invstd: Float, meanG: Float, meanGX: Float, upper: Float) {
+        let cap = SIMD8<Float>(repeating: upper), a = SIMD8<Float>(repeating: scale), one = SIMD8<Float>(repeating: 1)
+        let mv = SIMD8<Float>(repeating: mean), iv = SIMD8<Float>(repeating: invstd)
+        let mg = SIMD8<Float>(repeating: meanG), mgx = SIMD8<Float>(repeating: meanGX)
+        var j = 0
+        while j + 8 <= count {
+            let gv = clampGradient(UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self),
+                                   y: UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self), scale: one, cap: cap)
+            let xhat = (UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) - mv) * iv
+            UnsafeMutableRawPointer(q + j).storeBytes(of: a * (gv - mg - xhat * mgx), as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < count {
+            let gj: Float = y[j] > 0 && y[j] < upper ? g[j] : 0
+            q[j] = scale * (gj - meanG - (x[j] - mean) * invstd * meanGX)
+            j += 1
+        }
     }
 
     /// Returns (y, scale [C]) for ``Tensor/batchNormClamped(weight:bias:runningMean:runningVar:eps:upper:)``.
@@ -490,35 +538,13 @@ enum Normalization {
                           training: Bool, momentum: Float, eps: Float) -> (Tensor, Tensor, Tensor) {
         let c = x.shape[1], n = x.shape[0], hw = x.count / (n * c)
         let px = x.storage.pointer
-        let mean = Tensor(zeros: [c]), invstd = Tensor(zeros: [c])
+        let (mean, invstd) = training
+            ? batchStatistics(x, runningMean: runningMean, runningVar: runningVar, momentum: momentum, eps: eps)
+            : (runningMean.copy(), Tensor(overwriting: [c]) { out in
+                let rv = runningVar.storage.pointer
+                for ch in 0..<c { out[ch] = 1 / (rv[ch] + eps).squareRoot() }
+            })
         let pm = mean.storage.pointer, pi = invstd.storage.pointer
-        if training {
-            let m = Float(n * hw)
-            let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
-            Parallel.forEach(c) { chunk in
-                for ch in chunk {
-                    // Per plane in Float (8 lanes), across planes in Double.
-                    var s: Double = 0, s2: Double = 0
-                    for b in 0..<n {
-                        let (a, a2) = Normalization.sums(px + (b * c + ch) * hw, hw)
-                        s += Double(a); s2 += Double(a2)
-                    }
-                    let mu = s / Double(m)
-                    let variance = max(s2 / Double(m) - mu * mu, 0)
-                    pm[ch] = Float(mu)
-                    pi[ch] = Float(1 / (variance + Double(eps)).squareRoot())
-                    rm[ch] = (1 - momentum) * rm[ch] + momentum * Float(mu)
-                    let unbiased = m > 1 ? variance * Double(m) / Double(m - 1) : variance
-                    rv[ch] = (1 - momentum) * rv[ch] + momentum * Float(unbiased)
-                }
-            }
-        } else {
-            let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
-            for ch in 0..<c {
-                pm[ch] = rm[ch]
-                pi[ch] = 1 / (rv[ch] + eps).squareRoot()
-            }
-        }
         let pw = weight.storage.pointer, pb = bias.storage.pointer
         let y = Tensor(overwriting: x.shape) { out in
             let o = out.baseAddress!
@@ -533,5 +559,35 @@ enum Normalization {
             }
         }
         return (y, mean, invstd)
+    }
+
+    /// The batch's (mean [C], invstd [C]) over every dimension but 1, with the running
+    /// statistics updated in place (PyTorch: running = (1 - m) running + m batch, unbiased var).
+    static func batchStatistics(_ x: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                momentum: Float, eps: Float) -> (mean: Tensor, invstd: Tensor) {
+        let c = x.shape[1], n = x.shape[0], hw = x.count / (n * c)
+        let px = x.storage.pointer
+        let mean = Tensor(zeros: [c]), invstd = Tensor(zeros: [c])
+        let pm = mean.storage.pointer, pi = invstd.storage.pointer
+        let m = Float(n * hw)
+        let rm = runningMean.storage.pointer, rv = runningVar.storage.pointer
+        Parallel.forEach(c) { chunk in
+            for ch in chunk {
+                // Per plane in Float (8 lanes), across planes in Double.
+                var s: Double = 0, s2: Double = 0
+                for b in 0..<n {
+                    let (a, a2) = Normalization.sums(px + (b * c + ch) * hw, hw)
+                    s += Double(a); s2 += Double(a2)
+                }
+                let mu = s / Double(m)
+                let variance = max(s2 / Double(m) - mu * mu, 0)
+                pm[ch] = Float(mu)
+                pi[ch] = Float(1 / (variance + Double(eps)).squareRoot())
+                rm[ch] = (1 - momentum) * rm[ch] + momentum * Float(mu)
+                let unbiased = m > 1 ? variance * Double(m) / Double(m - 1) : variance
+                rv[ch] = (1 - momentum) * rv[ch] + momentum * Float(unbiased)
+            }
+        }
+        return (mean, invstd)
     }
 }

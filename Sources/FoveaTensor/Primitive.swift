@@ -74,6 +74,9 @@ public enum Primitive {
     case adaptiveAvgPool2d(h: Int, w: Int)
     case batchNorm(eps: Float, training: Bool)                 // inputs x, weight, bias; saved mean, invstd
     case batchNormClamp(upper: Float)                          // inputs x, scale (a constant): frozen eval BN + ReLU/ReLU6
+    /// Training-mode batch norm, then clamp(., 0, upper) (ReLU or ReLU6). Inputs x, weight,
+    /// bias; saved mean, invstd.
+    case batchNormTrainClamp(eps: Float, upper: Float)
     /// [B, C, ...] -> [B, C, 2]: each plane's mean and sqrt(biased variance + eps).
     case planeMoments(eps: Float)
     // Shape.
@@ -104,7 +107,8 @@ public enum Primitive {
         case .matmul: "matmul"; case .conv2d: "conv2d"; case .convTranspose2d: "convTranspose2d"
         case .conv2dBatchNormClamp: "conv2dBatchNormClamp"; case .conv2dClamp: "conv2dClamp"
         case .maxPool2d: "maxPool2d"; case .avgPool2d: "avgPool2d"; case .adaptiveAvgPool2d: "adaptiveAvgPool2d"
-        case .batchNorm: "batchNorm"; case .batchNormClamp: "batchNormClamp"; case .planeMoments: "planeMoments"
+        case .batchNorm: "batchNorm"; case .batchNormClamp: "batchNormClamp"
+        case .batchNormTrainClamp: "batchNormTrainClamp"; case .planeMoments: "planeMoments"
         case .reshape: "reshape"; case .expand: "expand"; case .permute: "permute"
         case .concat: "concat"; case .slice: "slice"; case .pad2d: "pad2d"; case .resize2d: "resize2d"
         case .affineResample: "affineResample"; case .irfft2: "irfft2"

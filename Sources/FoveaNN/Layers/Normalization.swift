@@ -31,10 +31,11 @@ public final class BatchNorm2d: Module {
 
 extension BatchNorm2d {
     /// `activation(self(x))` for the ReLU or ReLU6 module right after this layer, computed in one
-    /// pass (``Tensor/batchNormClamped(weight:bias:runningMean:runningVar:eps:upper:)``) when
-    /// nothing can tell the difference: eval mode, frozen weight and bias, no hooks on either
-    /// module, and no backward-rule override of the activation (guided backprop). Otherwise the
-    /// two layers run as usual.
+    /// pass when nothing can tell the difference: no hooks on either module and no
+    /// backward-rule override of the activation (guided backprop); in eval mode with frozen
+    /// weight and bias (``Tensor/batchNormClamped(weight:bias:runningMean:runningVar:eps:upper:)``)
+    /// or in training (``Tensor/batchNormTrainingClamped(weight:bias:runningMean:runningVar:momentum:eps:upper:)``).
+    /// Otherwise the two layers run as usual.
     public func callAsFunction(_ x: Tensor, then activation: Activation) -> Tensor {
         guard let upper = activation.clampUpper, !activation.hasHooks else { return activation(self(x)) }
         return fused(x, upper: upper) ?? activation(self(x))
@@ -101,6 +102,12 @@ extension BatchNorm2d {
 
     private func fused(_ x: Tensor, upper: Float) -> Tensor? {
         if ForwardStop.current?.isStopped == true { return x }        // a truncated pass: as a skipped module
+        if isTraining, !hasHooks, !GradMode.overrides(upper.isFinite ? "relu6" : "relu"), x.rank >= 2,
+           x.shape[1] == weight.count {
+            numBatchesTracked.storage.pointer[0] += 1
+            return x.batchNormTrainingClamped(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                                              momentum: momentum, eps: eps, upper: upper)
+        }
         guard canFuse(upper: upper) else { return nil }
         return x.batchNormClamped(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
                                   eps: eps, upper: upper)
