@@ -136,10 +136,11 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
                                         invstd: n.saved[1], training: training,
                                         needs: n.inputs.map(\.isDifferentiable))
     }
-    case .batchNormTrainClamp(_, let upper): return { g, n, out in
+    case .batchNormTrainClamp(_, let upper): return { g, n, _ in
         Normalization.batchNormBackward(g, x: n.inputs[0], weight: n.inputs[1], mean: n.saved[0],
                                         invstd: n.saved[1], training: true,
-                                        needs: n.inputs.map(\.isDifferentiable), clampedOutput: (out, upper))
+                                        needs: n.inputs.map(\.isDifferentiable),
+                                        clamp: (n.saved[2], n.saved[3], upper))
     }
     case .planeMoments: return { g, n, out in [Normalization.planeMomentsBackward(g, x: n.inputs[0], moments: out)] }
     case .reshape: return { g, n, _ in [Tensor(shape: n.inputs[0].shape, storage: g.storage)] }
@@ -200,14 +201,22 @@ extension Normalization {
     /// eval:  dx = g w invstd
     /// train: dx = w invstd / M (M g - sum g - xhat sum(g xhat))
     /// dw = sum(g xhat), db = sum(g).
-    /// `clampedOutput`: the output y and upper bound of a batch norm followed by clamp(., 0,
-    /// upper) (``Tensor/batchNormTrainingClamped(weight:bias:runningMean:runningVar:momentum:eps:upper:)``),
-    /// whose g is the clamp's: the batch norm's is g where 0 < y < upper, else 0.
+    /// `clamp`: for a batch norm followed by clamp(., 0, upper)
+    /// (``Tensor/batchNormTrainingClamped(weight:bias:runningMean:runningVar:momentum:eps:upper:)``),
+    /// g is the clamp's, and the batch norm's is g where 0 < z < upper, else 0, with the batch
+    /// norm's output z = fma(x, scale[c], shift[c]) recomputed as the forward pass computed it
+    /// (x is read anyway; the clamped output need not be).
     static func batchNormBackward(_ g: Tensor, x: Tensor, weight: Tensor, mean: Tensor, invstd: Tensor,
-                                  training: Bool, needs: [Bool], clampedOutput: (y: Tensor, upper: Float)? = nil) -> [Tensor?] {
+                                  training: Bool, needs: [Bool],
+                                  clamp: (scale: Tensor, shift: Tensor, upper: Float)? = nil) -> [Tensor?] {
         let c = x.shape[1], n = x.shape[0], hw = x.count / (n * c), m = Float(n * hw)
         let px = x.storage.pointer, pg = g.storage.pointer
-        let py = clampedOutput?.y.storage.pointer, upper = clampedOutput?.upper ?? .infinity
+        let clampScale = clamp?.scale.storage.pointer, clampShift = clamp?.shift.storage.pointer
+        let upper = clamp?.upper ?? .infinity
+        func channelClamp(_ ch: Int) -> (scale: Float, shift: Float, upper: Float)? {
+            guard let clampScale, let clampShift else { return nil }
+            return (clampScale[ch], clampShift[ch], upper)
+        }
         let pw = weight.storage.pointer, pm = mean.storage.pointer, pi = invstd.storage.pointer
         let dw = Tensor(zeros: [c]), db = Tensor(zeros: [c])
         let pdw = dw.storage.pointer, pdb = db.storage.pointer
@@ -220,7 +229,7 @@ extension Normalization {
                     for b in 0..<n {
                         let off = (b * c + ch) * hw
                         let (a, ax) = Normalization.gradientSums(pg + off, px + off, mean: pm[ch], hw,
-                                                                 clampedOutput: py.map { $0 + off }, upper: upper)
+                                                                 clamp: channelClamp(ch))
                         sg += a; sgx += ax
                     }
                     pdb[ch] = sg
@@ -238,10 +247,10 @@ extension Normalization {
                         let meanG = pdb[ch] / m, meanGX = pdw[ch] / m              // sum(g)/M, sum(g xhat)/M
                         for b in 0..<n {
                             let off = (b * c + ch) * hw
-                            if let py {
-                                Normalization.clampedTrainingGradient(pg + off, y: py + off, x: px + off, into: o + off, count: hw,
+                            if let clamp = channelClamp(ch) {
+                                Normalization.clampedTrainingGradient(pg + off, x: px + off, into: o + off, count: hw,
                                                                       scale: scale, mean: pm[ch], invstd: pi[ch],
-                                                                      meanG: meanG, meanGX: meanGX, upper: upper)
+                                                                      meanG: meanG, meanGX: meanGX, clamp: clamp)
                             } else if training {
                                 for j in 0..<hw {
                                     let xhat = (px[off + j] - pm[ch]) * pi[ch]

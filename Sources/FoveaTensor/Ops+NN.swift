@@ -193,7 +193,7 @@ extension Tensor {
         let ps = scale.storage.pointer
         let shift = Tensor(overwriting: [c]) { out in for ch in 0..<c { out[ch] = pb[ch] - pm[ch] * ps[ch] } }
         let y = Normalization.affineClamped(self, scale: scale, shift: shift, upper: upper)
-        return y.recorded(.batchNormTrainClamp(eps: eps, upper: upper), [self, weight, bias], saved: [mean, invstd])
+        return y.recorded(.batchNormTrainClamp(eps: eps, upper: upper), [self, weight, bias], saved: [mean, invstd, scale, shift])
     }
 
     /// Instance normalisation: each (n, c) plane of [N, C, H, W] normalised by its own mean and
@@ -298,49 +298,63 @@ enum Normalization {
         return (mean, total)
     }
 
-    /// (sum of g, sum of g (x - mean)) over count elements, in 8 Float lanes; with
-    /// `clampedOutput` y, g counts only where 0 < y < upper (the gradient through a clamp).
+    /// (sum of g, sum of g (x - mean)) over count elements, in 8 Float lanes; with `clamp`, g
+    /// counts only where 0 < fma(x, scale, shift) < upper (the gradient through a clamp after
+    /// the batch norm, decided on the value the forward pass clamped).
     @inline(__always)
     static func gradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, mean: Float, _ count: Int,
-                             clampedOutput y: UnsafePointer<Float>? = nil, upper: Float = .infinity) -> (Float, Float) {
+                             clamp: (scale: Float, shift: Float, upper: Float)? = nil) -> (Float, Float) {
         var s = SIMD8<Float>(), sx = SIMD8<Float>()
-        let m = SIMD8<Float>(repeating: mean), cap = SIMD8<Float>(repeating: upper), one = SIMD8<Float>(repeating: 1)
+        let m = SIMD8<Float>(repeating: mean)
         var j = 0
         while j + 8 <= count {
-            var gv = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
-            if let y { gv = clampGradient(gv, y: UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self), scale: one, cap: cap) }
             let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+            var gv = UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self)
+            if let clamp { gv = clampMasked(gv, x: xv, clamp) }
             s += gv
             sx = sx.addingProduct(gv, xv - m)
             j += 8
         }
         var (a, b) = (s.sum(), sx.sum())
         while j < count {
-            let gj = y == nil || (y![j] > 0 && y![j] < upper) ? g[j] : 0
+            let gj = clamp.map { clampMasked(g[j], x: x[j], $0) } ?? g[j]
             a += gj; b += gj * (x[j] - mean); j += 1
         }
         return (a, b)
     }
 
+    /// Eight lanes of g where 0 < fma(x, scale, shift) < upper, else 0.
+    @inline(__always)
+    static func clampMasked(_ g: SIMD8<Float>, x: SIMD8<Float>, _ clamp: (scale: Float, shift: Float, upper: Float)) -> SIMD8<Float> {
+        let z = SIMD8<Float>(repeating: clamp.shift).addingProduct(x, SIMD8<Float>(repeating: clamp.scale))
+        return g.replacing(with: 0, where: .!((z .> 0) .& (z .< SIMD8<Float>(repeating: clamp.upper))))
+    }
+
+    @inline(__always)
+    static func clampMasked(_ g: Float, x: Float, _ clamp: (scale: Float, shift: Float, upper: Float)) -> Float {
+        let z = clamp.shift.addingProduct(x, clamp.scale)
+        return z > 0 && z < clamp.upper ? g : 0
+    }
+
     /// Training batch norm's dx through a clamp after it: dx = scale (g' - meanG - xhat meanGX),
-    /// xhat = (x - mean) invstd, g' = g where 0 < y < upper, else 0.
-    static func clampedTrainingGradient(_ g: UnsafePointer<Float>, y: UnsafePointer<Float>, x: UnsafePointer<Float>,
+    /// xhat = (x - mean) invstd, g' = ``clampMasked(_:x:_:)``.
+    static func clampedTrainingGradient(_ g: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                         into q: UnsafeMutablePointer<Float>, count: Int, scale: Float, mean: Float,
-                                        invstd: Float, meanG: Float, meanGX: Float, upper: Float) {
-        let cap = SIMD8<Float>(repeating: upper), a = SIMD8<Float>(repeating: scale), one = SIMD8<Float>(repeating: 1)
+                                        invstd: Float, meanG: Float, meanGX: Float,
+                                        clamp: (scale: Float, shift: Float, upper: Float)) {
+        let a = SIMD8<Float>(repeating: scale)
         let mv = SIMD8<Float>(repeating: mean), iv = SIMD8<Float>(repeating: invstd)
         let mg = SIMD8<Float>(repeating: meanG), mgx = SIMD8<Float>(repeating: meanGX)
         var j = 0
         while j + 8 <= count {
-            let gv = clampGradient(UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self),
-                                   y: UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self), scale: one, cap: cap)
-            let xhat = (UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) - mv) * iv
+            let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+            let gv = clampMasked(UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self), x: xv, clamp)
+            let xhat = (xv - mv) * iv
             UnsafeMutableRawPointer(q + j).storeBytes(of: a * (gv - mg - xhat * mgx), as: SIMD8<Float>.self)
             j += 8
         }
         while j < count {
-            let gj: Float = y[j] > 0 && y[j] < upper ? g[j] : 0
-            q[j] = scale * (gj - meanG - (x[j] - mean) * invstd * meanGX)
+            q[j] = scale * (clampMasked(g[j], x: x[j], clamp) - meanG - (x[j] - mean) * invstd * meanGX)
             j += 1
         }
     }

@@ -75,7 +75,7 @@ public enum Primitive {
     case batchNorm(eps: Float, training: Bool)                 // inputs x, weight, bias; saved mean, invstd
     case batchNormClamp(upper: Float)                          // inputs x, scale (a constant): frozen eval BN + ReLU/ReLU6
     /// Training-mode batch norm, then clamp(., 0, upper) (ReLU or ReLU6). Inputs x, weight,
-    /// bias; saved mean, invstd.
+    /// bias; saved mean, invstd, and the scale and shift the output was computed with.
     case batchNormTrainClamp(eps: Float, upper: Float)
     /// [B, C, ...] -> [B, C, 2]: each plane's mean and sqrt(biased variance + eps).
     case planeMoments(eps: Float)
