@@ -217,7 +217,10 @@ import _FoveaTestSupport
         (options.smooth, options.samples, options.noise) = (true, 2, 0)
         let guided = try classifier.guidedBackprop(x, target: 560)
         let smoothGuided = try classifier.attribute(.guidedBackprop, input: x, target: 560, options: options).map
-        #expect(relativeL2(smoothGuided.values, guided.values) < 1e-6)
+        // The samples run side by side on one core each, whose GEMMs may sum in another order than
+        // the plain pass's (OpenBLAS's SSE3 kernels do, 2e-4 apart); guided backprop's ReLU masks
+        // carry such rounding further than the plain gradient. Its PyTorch golden test allows 1e-3.
+        #expect(relativeL2(smoothGuided.values, guided.values) < 1e-3)
         #expect(throws: FoveaError.self) { try classifier.attribute(.gradcam, input: x, target: 560, options: options) }
     }
 
