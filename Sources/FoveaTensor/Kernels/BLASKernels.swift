@@ -21,12 +21,15 @@ public enum BLASKernels {
     /// something other than its fallback, or the CPU has neither AVX-512 nor AVX2 with FMA.
     /// `chosen`: openblas_get_corename(); `flags`: the CPU's features as /proc/cpuinfo names them.
     public static func replacement(chosen: String, flags: Set<String>) -> String? {
-        guard chosen.lowercased() == "prescott" else { return nil }
+        guard isFallback(chosen) else { return nil }
         if flags.isSuperset(of: ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]) {
             return flags.contains("avx512_bf16") ? "Cooperlake" : "SkylakeX"
         }
         return flags.isSuperset(of: ["avx2", "fma"]) ? "Haswell" : nil
     }
+
+    /// Whether `name` (openblas_get_corename()) is the kernel set OpenBLAS falls back to.
+    static func isFallback(_ name: String) -> Bool { name.lowercased() == "prescott" }
 
     /// The features of the first CPU in `cpuinfo` (/proc/cpuinfo's text): its "flags" line,
     /// which lists only what the kernel has enabled (AVX-512 state saving included).
@@ -45,9 +48,10 @@ public enum BLASKernels {
     /// thing in `main`, before any output or thread.
     public static func relaunchWithKnownKernels() {
         #if !canImport(Accelerate) && os(Linux)
-        guard getenv("OPENBLAS_CORETYPE") == nil, let name = openblas_get_corename(),
+        guard getenv("OPENBLAS_CORETYPE") == nil, let name = openblas_get_corename().map({ String(cString: $0) }),
+              isFallback(name),                                  // else no need to read the flags
               let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let core = replacement(chosen: String(cString: name), flags: flags(cpuinfo: cpuinfo)) else { return }
+              let core = replacement(chosen: name, flags: flags(cpuinfo: cpuinfo)) else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         setenv("FOVEA_BLAS_RELAUNCHED", "1", 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
