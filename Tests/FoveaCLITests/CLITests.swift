@@ -1,4 +1,5 @@
 import Foundation
+import FoveaTensor
 import Testing
 import _FoveaTestSupport
 
@@ -142,7 +143,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         let chosen = try fovea(quick, unsetting: ["OPENBLAS_CORETYPE"])
         #expect(chosen.status == 0 && chosen.out.hasPrefix("GEMM: "), "\(chosen.out) \(chosen.err)")
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        if Set(["avx2", "fma"]).isSubset(of: cpuFlags(cpuinfo)) {
+        if Set(["avx2", "fma"]).isSubset(of: BLASKernels.flags(cpuinfo: cpuinfo)) {
             #expect(!chosen.out.hasPrefix("GEMM: OpenBLAS Prescott"), "\(chosen.out)")
         }
     }
@@ -552,11 +553,4 @@ func expectOneLineFailure(_ args: [String], mentions: [String], sourceLocation: 
     #expect(r.status != 0 && r.out.isEmpty, "stdout: \(r.out)", sourceLocation: sourceLocation)
     #expect(r.err.split(separator: "\n").count == 1, "stderr: \(r.err)", sourceLocation: sourceLocation)
     for m in mentions { #expect(r.err.contains(m), "stderr \(r.err) lacks \(m)", sourceLocation: sourceLocation) }
-}
-
-/// The first CPU's feature flags in /proc/cpuinfo's text.
-private func cpuFlags(_ cpuinfo: String) -> Set<String> {
-    guard let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-          let colon = line.firstIndex(of: ":") else { return [] }
-    return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
 }
