@@ -94,8 +94,8 @@ public final class BasicBlock: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        let h = bn2(conv2(bn1(conv1(x), then: relu)))
-        return relu(h + (downsample?(x) ?? x))
+        let h = conv2(bn1(conv1(x), then: relu))
+        return bn2(h, adding: downsample?(x) ?? x, then: relu)
     }
 }
 
@@ -124,7 +124,6 @@ public final class Bottleneck: Module {
     public override func forward(_ x: Tensor) -> Tensor {
         var h = bn1(conv1(x), then: relu)
         h = bn2(conv2(h), then: relu)
-        h = bn3(conv3(h))
-        return relu(h + (downsample?(x) ?? x))
+        return bn3(conv3(h), adding: downsample?(x) ?? x, then: relu)
     }
 }

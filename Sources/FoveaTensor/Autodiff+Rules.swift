@@ -131,6 +131,12 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
     case .batchNormClamp(let upper): return { g, n, out in
         [Normalization.batchNormClampedBackward(g, y: out, scale: n.inputs[1], upper: upper), nil]
     }
+    case .batchNormAddClamp(let upper): return { g, n, out in
+        let (dx, dr) = Normalization.batchNormAddClampedBackward(g, y: out, scale: n.inputs[2], upper: upper,
+                                                                 needsInput: n.inputs[0].isDifferentiable,
+                                                                 needsResidual: n.inputs[1].isDifferentiable)
+        return [dx, dr, nil]
+    }
     case .batchNorm(_, let training): return { g, n, _ in
         Normalization.batchNormBackward(g, x: n.inputs[0], weight: n.inputs[1], mean: n.saved[0],
                                         invstd: n.saved[1], training: training,

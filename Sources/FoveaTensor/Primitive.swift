@@ -74,6 +74,9 @@ public enum Primitive {
     case adaptiveAvgPool2d(h: Int, w: Int)
     case batchNorm(eps: Float, training: Bool)                 // inputs x, weight, bias; saved mean, invstd
     case batchNormClamp(upper: Float)                          // inputs x, scale (a constant): frozen eval BN + ReLU/ReLU6
+    /// clamp(x * scale + shift + r, 0, upper): a frozen eval batch norm, a residual add and ReLU
+    /// or ReLU6. Inputs x, r, scale (a constant).
+    case batchNormAddClamp(upper: Float)
     /// Training-mode batch norm, then clamp(., 0, upper) (ReLU or ReLU6). Inputs x, weight,
     /// bias; saved mean, invstd, and the scale and shift the output was computed with.
     case batchNormTrainClamp(eps: Float, upper: Float)
@@ -108,6 +111,7 @@ public enum Primitive {
         case .conv2dBatchNormClamp: "conv2dBatchNormClamp"; case .conv2dClamp: "conv2dClamp"
         case .maxPool2d: "maxPool2d"; case .avgPool2d: "avgPool2d"; case .adaptiveAvgPool2d: "adaptiveAvgPool2d"
         case .batchNorm: "batchNorm"; case .batchNormClamp: "batchNormClamp"
+        case .batchNormAddClamp: "batchNormAddClamp"
         case .batchNormTrainClamp: "batchNormTrainClamp"; case .planeMoments: "planeMoments"
         case .reshape: "reshape"; case .expand: "expand"; case .permute: "permute"
         case .concat: "concat"; case .slice: "slice"; case .pad2d: "pad2d"; case .resize2d: "resize2d"

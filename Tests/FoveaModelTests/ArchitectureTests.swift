@@ -103,6 +103,36 @@ import FoveaNN
         #expect(fused.scalars.allSatisfy { $0 >= 0 } && fused.scalars.contains { $0 > 0 })
     }
 
+    /// A residual block's last batch norm, the shortcut's add and the ReLU run as one op
+    /// (batchNormAddClamp) only where nothing can tell: ResNet-18 and ResNet-50 give the same
+    /// logits and input gradient, bit for bit, as with hooks on every block's last batch norm
+    /// (which keep the three steps apart), and such a hook sees the batch norm's own output.
+    @Test(arguments: ["resnet18", "resnet50"])
+    func residualTailFusionIsInvisible(name: String) throws {
+        let model = try #require(ResNet(name, classes: 10))
+        var g = SeededGenerator(seed: 47)
+        for (path, m) in model.namedModules() {
+            guard let bn = m as? BatchNorm2d, path.hasSuffix("bn2") || path.hasSuffix("bn3") || path.hasSuffix("downsample.1") else { continue }
+            _ = bn.weight.buffer.update(from: Tensor.uniform(bn.weight.shape, in: 0.2...0.6, using: &g).scalars)
+            _ = bn.bias.buffer.update(from: Tensor.uniform(bn.bias.shape, in: -0.3...0.3, using: &g).scalars)
+        }
+        model.eval()
+        model.setRequiresGrad(false)
+        let x = Tensor.uniform([1, 3, 40, 40], in: -1...1, using: &g)
+        let tails = model.namedModules().map(\.path).filter { $0.hasSuffix(name == "resnet18" ? ".bn2" : ".bn3") }
+        let block = try #require(model.module(at: String(tails.last!.dropLast(4))))
+        let h = Tensor.uniform([1, name == "resnet18" ? 512 : 2048, 2, 2], in: -1...1, using: &g)
+        h.requiresGrad = true
+        let (fused, fusedGrad) = Self.outputAndInputGradient(model, x)
+        #expect(block(h).node?.primitive.name == "batchNormAddClamp")
+        let capture = try LayerCapture(model, layers: tails, gradients: false)
+        let (plain, plainGrad) = Self.outputAndInputGradient(model, x)
+        #expect(withExtendedLifetime(capture) { block(h).node?.primitive.name } == "relu")
+        #expect(fused.scalars == plain.scalars && fusedGrad.scalars == plainGrad.scalars)
+        #expect(fusedGrad.scalars.contains { $0 != 0 })
+        #expect(capture.outputs[tails.last!]!.scalars.contains { $0 < 0 })        // before the add and ReLU
+    }
+
     /// A convolution and the ReLU or ReLU6 after it run as one op (clamped in place) only where
     /// nothing can tell: the same output, input gradient and weight and bias gradients, bit for
     /// bit, as with a hook on each convolution (which keeps them separate steps); a hook on an

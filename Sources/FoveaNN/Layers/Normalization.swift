@@ -46,6 +46,24 @@ extension BatchNorm2d {
         fused(x, upper: upper) ?? (upper.isFinite ? self(x).relu6() : self(x).relu())
     }
 
+    /// `activation(self(x) + residual)`, a residual block's tail, computed in one pass
+    /// (``Tensor/batchNormAddClamped(_:weight:bias:runningMean:runningVar:eps:upper:)``) where
+    /// nothing can tell the difference: eval mode with frozen weight and bias, no hooks on either
+    /// module, no backward-rule override of the activation or the add, and shapes that need no
+    /// broadcasting. Otherwise the three run as usual. `residual` is evaluated after this layer,
+    /// as in `activation(self(x) + residual)`, so hooks fire in the module order either way.
+    public func callAsFunction(_ x: Tensor, adding residual: @autoclosure () -> Tensor, then activation: Activation) -> Tensor {
+        guard let upper = activation.clampUpper, !activation.hasHooks, canFuse(upper: upper), !GradMode.overrides("add"),
+              ForwardStop.current?.isStopped != true, x.rank >= 2, x.shape[1] == weight.count else {
+            let y = self(x)
+            return activation(y + residual())
+        }
+        let r = residual()
+        guard r.shape == x.shape, ForwardStop.current?.isStopped != true else { return activation(self(x) + r) }
+        return x.batchNormAddClamped(r, weight: weight, bias: bias, runningMean: runningMean,
+                                     runningVar: runningVar, eps: eps, upper: upper)
+    }
+
     /// `activation(self(conv(x)))` for a depthwise convolution, this batch norm and the ReLU or
     /// ReLU6 after them, as one pass where all three are invisible as separate steps (as for
     /// ``callAsFunction(_:then:)``, and the convolution frozen and without hooks too): the
