@@ -137,6 +137,11 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
                                                                  needsResidual: n.inputs[1].isDifferentiable)
         return [dx, dr, nil]
     }
+    case .batchNormTrainClampMaxPool(_, let upper): return { g, n, out in
+        Normalization.batchNormClampMaxPoolBackward(g, pooled: out, x: n.inputs[0], weight: n.inputs[1], mean: n.saved[0],
+                                                    invstd: n.saved[1], index: n.saved[3], inputAtMax: n.saved[4], upper: upper,
+                                                    needs: n.inputs.map(\.isDifferentiable))
+    }
     case .batchNorm(_, let training): return { g, n, _ in
         Normalization.batchNormBackward(g, x: n.inputs[0], weight: n.inputs[1], mean: n.saved[0],
                                         invstd: n.saved[1], training: training,

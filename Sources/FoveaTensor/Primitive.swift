@@ -80,6 +80,9 @@ public enum Primitive {
     /// Training-mode batch norm, then clamp(., 0, upper) (ReLU or ReLU6). Inputs x, weight,
     /// bias; saved mean, invstd, and the scale and shift the output was computed with.
     case batchNormTrainClamp(eps: Float, upper: Float)
+    /// batchNormTrainClamp, then 2x2 max pooling at stride 2. Inputs x, weight, bias; saved mean,
+    /// invstd, scale, each window's argmax and x there.
+    case batchNormTrainClampMaxPool(eps: Float, upper: Float)
     /// [B, C, ...] -> [B, C, 2]: each plane's mean and sqrt(biased variance + eps).
     case planeMoments(eps: Float)
     // Shape.
@@ -112,7 +115,8 @@ public enum Primitive {
         case .maxPool2d: "maxPool2d"; case .avgPool2d: "avgPool2d"; case .adaptiveAvgPool2d: "adaptiveAvgPool2d"
         case .batchNorm: "batchNorm"; case .batchNormClamp: "batchNormClamp"
         case .batchNormAddClamp: "batchNormAddClamp"
-        case .batchNormTrainClamp: "batchNormTrainClamp"; case .planeMoments: "planeMoments"
+        case .batchNormTrainClamp: "batchNormTrainClamp"; case .batchNormTrainClampMaxPool: "batchNormTrainClampMaxPool"
+        case .planeMoments: "planeMoments"
         case .reshape: "reshape"; case .expand: "expand"; case .permute: "permute"
         case .concat: "concat"; case .slice: "slice"; case .pad2d: "pad2d"; case .resize2d: "resize2d"
         case .affineResample: "affineResample"; case .irfft2: "irfft2"

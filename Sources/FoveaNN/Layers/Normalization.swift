@@ -46,6 +46,24 @@ extension BatchNorm2d {
         fused(x, upper: upper) ?? (upper.isFinite ? self(x).relu6() : self(x).relu())
     }
 
+    /// `pool(activation(self(x)))` for a training-mode batch norm, the ReLU or ReLU6 after it
+    /// and a 2x2 max pool at stride 2 after that, as one primitive
+    /// (``Tensor/batchNormTrainingClampedMaxPool2x2(weight:bias:runningMean:runningVar:momentum:eps:upper:)``)
+    /// where nothing can tell: no hooks on the three modules and no backward-rule override of
+    /// the activation or the pooling. Otherwise as ``callAsFunction(_:then:)``, then the pool.
+    public func callAsFunction(_ x: Tensor, then activation: Activation, pooling pool: MaxPool2d) -> Tensor {
+        if let upper = activation.clampUpper, isTraining, !hasHooks, !activation.hasHooks, !pool.hasHooks,
+           pool.kernel == 2, pool.stride == 2, pool.padding == 0, x.rank == 4, x.shape[1] == weight.count,
+           x.shape[2] >= 2, x.shape[3] >= 2, !pool.ceilMode || (x.shape[2] % 2 == 0 && x.shape[3] % 2 == 0),
+           !GradMode.overrides(upper.isFinite ? "relu6" : "relu"), !GradMode.overrides("maxPool2d"),
+           ForwardStop.current?.isStopped != true {
+            numBatchesTracked.storage.pointer[0] += 1
+            return x.batchNormTrainingClampedMaxPool2x2(weight: weight, bias: bias, runningMean: runningMean,
+                                                        runningVar: runningVar, momentum: momentum, eps: eps, upper: upper)
+        }
+        return pool(self(x, then: activation))
+    }
+
     /// `activation(self(x) + residual)`, a residual block's tail, computed in one pass
     /// (``Tensor/batchNormAddClamped(_:weight:bias:runningMean:runningVar:eps:upper:)``) where
     /// nothing can tell the difference: eval mode with frozen weight and bias, no hooks on either
