@@ -47,7 +47,7 @@ public enum Parallel {
 
     /// [body(0), ..., body(parts - 1)], run on `parts` threads at once (the caller's among
     /// them), with every kernel inside each one kept on its own thread: whole independent
-    /// computations (the passes of Integrated Gradients) one per core, with no fork-join inside
+    /// computations (the batches of occlusion and Score-CAM) one per core, with no fork-join inside
     /// them. Each thread sees the caller's autodiff settings and frozen-weights cache. Every
     /// part runs to its end; then the first part's error, if any, is thrown.
     public static func concurrently<T>(_ parts: Int, _ body: (Int) throws -> T) throws -> [T] {
