@@ -50,13 +50,16 @@ public final class ResNet: Module {
     }
 
     public override func forward(_ x: Tensor) -> Tensor {
-        fc(features(afterStemActivation: bn1(conv1(x), then: relu)))
+        fc(features(afterPool: bn1(conv1(x), then: relu, pooling: maxpool)))
     }
 
     /// Max pool, the four stages and the average pooling, [N, 512 * expansion], from the stem's
     /// ReLU output.
-    func features(afterStemActivation x: Tensor) -> Tensor {
-        var h = maxpool(x)
+    func features(afterStemActivation x: Tensor) -> Tensor { features(afterPool: maxpool(x)) }
+
+    /// The four stages and the average pooling from the stem's max pool output.
+    func features(afterPool x: Tensor) -> Tensor {
+        var h = x
         for l in layers { h = l(h) }
         return avgpool(h).flattened(from: 1)
     }

@@ -126,3 +126,50 @@ extension Normalization {
         return [dx, needs[1] ? dw : nil, needs[2] ? db : nil]
     }
 }
+
+/// The same in eval mode, for any max pooling: a frozen batch norm, ReLU or ReLU6 and the pool
+/// (ResNet's stem, fashion-cnn in evaluation) without the full-size activation.
+extension Tensor {
+    /// maxPool2d(clamp(batchNorm(x), 0, upper)) for an eval-mode batch norm whose weight and bias
+    /// are constants: the same values and argmax choices as the three operations and the same
+    /// input gradient, dx = scale[c] * (the pooled gradients routed to each argmax) where
+    /// 0 < y < upper. No gradient reaches weight or bias.
+    public func batchNormClampedMaxPool(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, eps: Float,
+                                        upper: Float, kernel: (Int, Int), stride: (Int, Int),
+                                        padding: (top: Int, bottom: Int, left: Int, right: Int), ceilMode: Bool) -> Tensor {
+        check(rank == 4 && shape[1] == weight.count, "batchNorm: input \(shape) vs \(weight.count) channels")
+        let g = Conv2dGeometry(kernel: kernel, stride: stride, padding: padding, dilation: (1, 1))
+        let (scale, shift) = Normalization.evalScaleShift(weight: weight, bias: bias, runningMean: runningMean,
+                                                          runningVar: runningVar, eps: eps)
+        let (c, hw) = (shape[1], shape[2] * shape[3]), ps = scale.storage.pointer, pt = shift.storage.pointer
+        let (y, index) = Pooling.maxPool(self, g, ceilMode: ceilMode) { plane, src, dst in
+            Normalization.affineClamp(src, into: dst, count: hw, scale: ps[plane % c], shift: pt[plane % c], upper: upper)
+        }
+        return y.recorded(.batchNormClampMaxPool(upper: upper), [self, scale], saved: [index])
+    }
+}
+
+extension Normalization {
+    /// dx of ``Tensor/batchNormClampedMaxPool(weight:bias:runningMean:runningVar:eps:upper:kernel:stride:padding:ceilMode:)``:
+    /// each window's gradient added at its argmax where 0 < p < upper (windows may share one),
+    /// then each plane times its channel's scale, as max pooling's backward and then the
+    /// clamped batch norm's would.
+    static func batchNormClampMaxPoolBackward(_ gp: Tensor, pooled p: Tensor, index: Tensor, inputShape: [Int],
+                                              scale: Tensor, upper: Float) -> Tensor {
+        let (c, hw, windows) = (inputShape[1], inputShape[2] * inputShape[3], p.shape[2] * p.shape[3])
+        let pg = gp.storage.pointer, pp = p.storage.pointer, pk = index.storage.pointer, ps = scale.storage.pointer
+        return Tensor(shape: inputShape) { out in
+            let o = out.baseAddress!
+            Parallel.forEach(inputShape[0] * c) { chunk in
+                for plane in chunk {
+                    let (dx, pooled) = (o + plane * hw, plane * windows)
+                    for j in pooled..<(pooled + windows) where pp[j] > 0 && pp[j] < upper && pk[j] >= 0 {
+                        dx[Int(pk[j])] += pg[j]
+                    }
+                    let a = ps[plane % c]
+                    for i in 0..<hw { dx[i] *= a }
+                }
+            }
+        }
+    }
+}

@@ -83,6 +83,9 @@ public enum Primitive {
     /// batchNormTrainClamp, then 2x2 max pooling at stride 2. Inputs x, weight, bias; saved mean,
     /// invstd, scale, each window's argmax and x there.
     case batchNormTrainClampMaxPool(eps: Float, upper: Float)
+    /// A frozen eval batch norm, ReLU/ReLU6 and a max pool. Inputs x, scale (a constant); saved
+    /// each window's argmax.
+    case batchNormClampMaxPool(upper: Float)
     /// [B, C, ...] -> [B, C, 2]: each plane's mean and sqrt(biased variance + eps).
     case planeMoments(eps: Float)
     // Shape.
@@ -116,6 +119,7 @@ public enum Primitive {
         case .batchNorm: "batchNorm"; case .batchNormClamp: "batchNormClamp"
         case .batchNormAddClamp: "batchNormAddClamp"
         case .batchNormTrainClamp: "batchNormTrainClamp"; case .batchNormTrainClampMaxPool: "batchNormTrainClampMaxPool"
+        case .batchNormClampMaxPool: "batchNormClampMaxPool"
         case .planeMoments: "planeMoments"
         case .reshape: "reshape"; case .expand: "expand"; case .permute: "permute"
         case .concat: "concat"; case .slice: "slice"; case .pad2d: "pad2d"; case .resize2d: "resize2d"

@@ -50,4 +50,35 @@ struct BatchNormResidualTests {
         }
         #expect(zip(x.grad!.scalars, expected).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
     }
+
+    /// Eval batch norm, ReLU / ReLU6 and a max pool as one primitive: the same pooled values
+    /// (NaN included) and input gradient, bit for bit, as the three operations, for ResNet's
+    /// 3x3 / 2 padded pooling (overlapping windows), 2x2 / 2 and ceil mode.
+    @Test(arguments: [(Float.infinity, 3, 2, 1, false), (Float(6), 2, 2, 0, false), (Float.infinity, 3, 2, 0, true)])
+    func poolingEqualsTheThreeOperations(upper: Float, kernel: Int, stride: Int, padding: Int, ceilMode: Bool) {
+        let shape = [2, 3, 13, 18]
+        var values = randomTensor(shape, seed: 71, range: -8...8).scalars
+        values[40] = .nan
+        let (w, b) = (randomTensor([3], seed: 72), randomTensor([3], seed: 73))
+        let (mean, variance) = (randomTensor([3], seed: 74), randomTensor([3], seed: 75, range: 0.1...2))
+        func run(fused: Bool) -> (y: [Float], dx: [Float], primitive: String?) {
+            let x = Tensor(shape: shape, values: values)
+            x.requiresGrad = true
+            let pad = (padding, padding, padding, padding)
+            let y = fused
+                ? x.batchNormClampedMaxPool(weight: w, bias: b, runningMean: mean, runningVar: variance, eps: 1e-3, upper: upper,
+                                            kernel: (kernel, kernel), stride: (stride, stride), padding: pad, ceilMode: ceilMode)
+                : { let z = x.batchNorm(weight: w, bias: b, runningMean: mean, runningVar: variance, training: false, eps: 1e-3)
+                    return (upper.isFinite ? z.relu6() : z.relu())
+                        .maxPool2d(kernel: (kernel, kernel), stride: (stride, stride), padding: pad, ceilMode: ceilMode) }()
+            (y * randomTensor(y.shape, seed: 76)).sum().backward()
+            return (y.scalars, x.grad!.scalars, y.node?.primitive.name)
+        }
+        let (reference, fused) = (run(fused: false), run(fused: true))
+        #expect(fused.primitive == "batchNormClampMaxPool")
+        #expect(zip(fused.y, reference.y).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
+        #expect(fused.y.contains(0) && (upper.isInfinite || fused.y.contains(upper)))
+        #expect(fused.dx == reference.dx)
+        #expect(fused.dx.contains { $0 != 0 })
+    }
 }

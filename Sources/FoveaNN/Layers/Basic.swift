@@ -26,7 +26,7 @@ public final class NamedSequential: Module {
 
 extension Module {
     /// The children in order, a batch norm and the ReLU or ReLU6 right after it as one step
-    /// (``BatchNorm2d/callAsFunction(_:then:)``), in training with the max pool after them
+    /// (``BatchNorm2d/callAsFunction(_:then:)``), with the max pool after them where there is one
     /// (``BatchNorm2d/callAsFunction(_:then:pooling:)``), with the depthwise convolution before them
     /// when there is one (``BatchNorm2d/callAsFunction(convolving:with:then:)``); a convolution
     /// and the ReLU or ReLU6 right after it as one step too (``Conv2d/callAsFunction(_:then:)``).
@@ -38,7 +38,7 @@ extension Module {
                let activation = children[i + 2].module as? Activation, activation.clampUpper != nil {
                 y = bn(convolving: y, with: conv, then: activation)
                 i += 3
-            } else if let bn = children[i].module as? BatchNorm2d, bn.isTraining, i + 2 < children.count,
+            } else if let bn = children[i].module as? BatchNorm2d, i + 2 < children.count,
                       let activation = children[i + 1].module as? Activation, activation.clampUpper != nil,
                       let pool = children[i + 2].module as? MaxPool2d {
                 y = bn(y, then: activation, pooling: pool)

@@ -46,20 +46,30 @@ extension BatchNorm2d {
         fused(x, upper: upper) ?? (upper.isFinite ? self(x).relu6() : self(x).relu())
     }
 
-    /// `pool(activation(self(x)))` for a training-mode batch norm, the ReLU or ReLU6 after it
-    /// and a 2x2 max pool at stride 2 after that, as one primitive
-    /// (``Tensor/batchNormTrainingClampedMaxPool2x2(weight:bias:runningMean:runningVar:momentum:eps:upper:)``)
-    /// where nothing can tell: no hooks on the three modules and no backward-rule override of
-    /// the activation or the pooling. Otherwise as ``callAsFunction(_:then:)``, then the pool.
+    /// `pool(activation(self(x)))` for a batch norm, the ReLU or ReLU6 after it and a max pool
+    /// after that, as one primitive where nothing can tell: no hooks on the three modules and no
+    /// backward-rule override of the activation or the pooling. In training for 2x2 pooling at
+    /// stride 2 (``Tensor/batchNormTrainingClampedMaxPool2x2(weight:bias:runningMean:runningVar:momentum:eps:upper:)``),
+    /// in eval mode with frozen weight and bias for any max pool
+    /// (``Tensor/batchNormClampedMaxPool(weight:bias:runningMean:runningVar:eps:upper:kernel:stride:padding:ceilMode:)``).
+    /// Otherwise as ``callAsFunction(_:then:)``, then the pool.
     public func callAsFunction(_ x: Tensor, then activation: Activation, pooling pool: MaxPool2d) -> Tensor {
-        if let upper = activation.clampUpper, isTraining, !hasHooks, !activation.hasHooks, !pool.hasHooks,
-           pool.kernel == 2, pool.stride == 2, pool.padding == 0, x.rank == 4, x.shape[1] == weight.count,
-           x.shape[2] >= 2, x.shape[3] >= 2, !pool.ceilMode || (x.shape[2] % 2 == 0 && x.shape[3] % 2 == 0),
-           !GradMode.overrides(upper.isFinite ? "relu6" : "relu"), !GradMode.overrides("maxPool2d"),
-           ForwardStop.current?.isStopped != true {
+        guard let upper = activation.clampUpper, !hasHooks, !activation.hasHooks, !pool.hasHooks, x.rank == 4,
+              x.shape[1] == weight.count, !GradMode.overrides(upper.isFinite ? "relu6" : "relu"),
+              !GradMode.overrides("maxPool2d"), ForwardStop.current?.isStopped != true else {
+            return pool(self(x, then: activation))
+        }
+        if isTraining, pool.kernel == 2, pool.stride == 2, pool.padding == 0, x.shape[2] >= 2, x.shape[3] >= 2,
+           !pool.ceilMode || (x.shape[2] % 2 == 0 && x.shape[3] % 2 == 0) {
             numBatchesTracked.storage.pointer[0] += 1
             return x.batchNormTrainingClampedMaxPool2x2(weight: weight, bias: bias, runningMean: runningMean,
                                                         runningVar: runningVar, momentum: momentum, eps: eps, upper: upper)
+        }
+        if canFuse(upper: upper) {
+            let (k, s, p) = (pool.kernel, pool.stride, pool.padding)
+            return x.batchNormClampedMaxPool(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                                             eps: eps, upper: upper, kernel: (k, k), stride: (s, s), padding: (p, p, p, p),
+                                             ceilMode: pool.ceilMode)
         }
         return pool(self(x, then: activation))
     }

@@ -3,8 +3,12 @@ import Dispatch
 /// Pooling kernels over NCHW planes. Padded positions never win a max and, for average pooling,
 /// count towards the divisor only with `countIncludePad` (PyTorch's rules).
 enum Pooling {
-    /// (output, argmax as the flat index within the input plane, stored as Float).
-    static func maxPool(_ x: Tensor, _ g: Conv2dGeometry, ceilMode: Bool) -> (Tensor, Tensor) {
+    /// (output, argmax as the flat index within the input plane, stored as Float). With
+    /// `planeTransform`, each input plane is first rewritten by it into a scratch plane
+    /// (plane index, source, destination) and pooled from there: an elementwise layer before
+    /// the pooling without its full-size output.
+    static func maxPool(_ x: Tensor, _ g: Conv2dGeometry, ceilMode: Bool,
+                        planeTransform: ((Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void)? = nil) -> (Tensor, Tensor) {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = g.outputSize(h: h, w: w, ceilMode: ceilMode)
         let out = Tensor(overwriting: [n, c, oh, ow]) { _ in }, index = Tensor(overwriting: [n, c, oh, ow]) { _ in }
@@ -22,10 +26,18 @@ enum Pooling {
         // 2x2 windows at stride 2 that all lie inside the input (the common CNN pooling).
         let pairs = g.kernel == (2, 2) && g.stride == (2, 2) && g.dilation == (1, 1)
             && g.padding.top == 0 && g.padding.left == 0 && 2 * oh <= h && 2 * ow <= w
+        // The plane to pool: x's own, or its transform in the chunk's scratch plane.
+        @inline(__always) func source(_ plane: Int, _ scratch: UnsafeMutablePointer<Float>?) -> UnsafeMutablePointer<Float> {
+            guard let planeTransform, let scratch else { return px + plane * h * w }
+            planeTransform(plane, px + plane * h * w, scratch)
+            return scratch
+        }
         if pairs {
             Parallel.forEach(planes, grain: parts == 1 ? planes : 1) { chunk in
+                let scratch = planeTransform == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: h * w)
+                defer { scratch?.deallocate() }
                 for plane in chunk {
-                    Self.maxPool2x2(px + plane * h * w, w: w, oh: oh, ow: ow,
+                    Self.maxPool2x2(source(plane, scratch), w: w, oh: oh, ow: ow,
                                     out: po + plane * oh * ow, argmax: pi + plane * oh * ow)
                 }
             }
@@ -43,8 +55,10 @@ enum Pooling {
             if lastStart >= 0 { oxInside = lo..<max(lo, min(ow, lastStart / s + 8)) }
         }
         Parallel.forEach(planes, grain: parts == 1 ? planes : 1) { chunk in
+            let scratch = planeTransform == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: h * w)
+            defer { scratch?.deallocate() }
             for plane in chunk {
-                let src = px + plane * h * w
+                let src = source(plane, scratch)
                 let dst = po + plane * oh * ow, arg = pi + plane * oh * ow
                 for oy in 0..<oh {
                     let y0 = oy * g.stride.h - g.padding.top
