@@ -43,8 +43,11 @@ public struct ReceptiveField: Equatable, Sendable {
             guard !spatialInputs.isEmpty else { throw FoveaError("receptive field: reached a non-spatial operation (\(node.primitive.name))") }
             let base: ReceptiveField
             switch node.primitive {
-            case .conv2d(let g, _), .conv2dBatchNormClamp(let g, _, _, _), .conv2dClamp(let g, _, _), .maxPool2d(let g, _), .avgPool2d(let g, _, _):
+            case .conv2d(let g, _), .conv2dBatchNormClamp(let g, _, _, _), .conv2dClamp(let g, _, _), .maxPool2d(let g, _), .avgPool2d(let g, _, _),
+                 .batchNormClampMaxPool(let g, _):
                 base = try field(node.inputs[0]).through(g)
+            case .batchNormTrainClampMaxPool:
+                base = try field(node.inputs[0]).through(Conv2dGeometry(kernel: (2, 2), stride: (2, 2)))
             case .pad2d(let top, _, let left, _, _):
                 let f = try field(node.inputs[0])
                 base = ReceptiveField(size: f.size, jump: f.jump, start: (f.start.h - top * f.jump.h, f.start.w - left * f.jump.w))

@@ -142,7 +142,7 @@ func standardRule(_ primitive: Primitive) -> BackwardRule {
                                                     invstd: n.saved[1], index: n.saved[3], inputAtMax: n.saved[4], upper: upper,
                                                     needs: n.inputs.map(\.isDifferentiable))
     }
-    case .batchNormClampMaxPool(let upper): return { g, n, out in
+    case .batchNormClampMaxPool(_, let upper): return { g, n, out in
         [Normalization.batchNormClampMaxPoolBackward(g, pooled: out, index: n.saved[0], inputShape: n.inputs[0].shape,
                                                      scale: n.inputs[1], upper: upper), nil]
     }

@@ -145,7 +145,7 @@ extension Tensor {
         let (y, index) = Pooling.maxPool(self, g, ceilMode: ceilMode) { plane, src, dst in
             Normalization.affineClamp(src, into: dst, count: hw, scale: ps[plane % c], shift: pt[plane % c], upper: upper)
         }
-        return y.recorded(.batchNormClampMaxPool(upper: upper), [self, scale], saved: [index])
+        return y.recorded(.batchNormClampMaxPool(g, upper: upper), [self, scale], saved: [index])
     }
 }
 

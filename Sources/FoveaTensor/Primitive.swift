@@ -85,7 +85,7 @@ public enum Primitive {
     case batchNormTrainClampMaxPool(eps: Float, upper: Float)
     /// A frozen eval batch norm, ReLU/ReLU6 and a max pool. Inputs x, scale (a constant); saved
     /// each window's argmax.
-    case batchNormClampMaxPool(upper: Float)
+    case batchNormClampMaxPool(Conv2dGeometry, upper: Float)
     /// [B, C, ...] -> [B, C, 2]: each plane's mean and sqrt(biased variance + eps).
     case planeMoments(eps: Float)
     // Shape.

@@ -80,6 +80,26 @@ import _FoveaTestSupport
         #expect(throws: FoveaError.self) { try effnet.receptiveField(of: "_fc") }
     }
 
+    /// A batch norm, ReLU and max pool fused into one primitive (in training and in eval) keep
+    /// the pool's window: fashion-cnn's features see 10 x 10 pixels every 4, from -3.
+    @Test func fusedPoolingKeepsItsWindow() throws {
+        let model = FashionCNN(), features = try #require(model.module(at: "features"))
+        func field() throws -> (ReceptiveField, String?) {
+            let x = Tensor(zeros: [2, 1, 28, 28])
+            x.requiresGrad = true
+            let y = features(x)
+            return (try ReceptiveField.of(y, from: x), y.node?.primitive.name)
+        }
+        model.train()
+        let (training, trainingOp) = try field()
+        model.eval()
+        model.setRequiresGrad(false)
+        let (eval, evalOp) = try field()
+        #expect(trainingOp == "batchNormTrainClampMaxPool" && evalOp == "batchNormClampMaxPool")
+        let expected = ReceptiveField(size: (10, 10), jump: (4, 4), start: (-3, -3))
+        #expect(training == expected && eval == expected)
+    }
+
     @Test func topPatchesKeepTheStrongestImagePerChannel() throws {
         let classifier = try Pretrained.efficientNet.get()
         let paths = ["chelsea_input.png", "coffee_input.png", "astronaut_input.png"].map { Golden.folder.appendingPathComponent($0).path }
