@@ -20,6 +20,8 @@ extension Tensor {
         let inputAtMax = Tensor(overwriting: [n, c, oh, ow]) { _ in }
         let px = storage.pointer, po = out.storage.pointer, pi = index.storage.pointer, pxk = inputAtMax.storage.pointer
         let ps = scale.storage.pointer, pt = shift.storage.pointer
+        // Pooling.maxPool's planeTransform would pool the same way, but x at each argmax is
+        // read here while the input plane is still in cache.
         Parallel.forEach(c) { chunk in
             let plane = UnsafeMutablePointer<Float>.allocate(capacity: h * w)
             defer { plane.deallocate() }
@@ -41,8 +43,9 @@ extension Normalization {
     /// [dx, dweight, dbias] of ``Tensor/batchNormTrainingClampedMaxPool2x2(weight:bias:runningMean:runningVar:momentum:eps:upper:)``
     /// from the pooled gradient gp and pooled output p: the batch norm's gradient gm is gp[j]
     /// at window j's argmax where 0 < p[j] < upper and zero elsewhere, so its sums run over the
-    /// windows (with x at each argmax, `inputAtMax`, saved by the forward pass), and dx = scale (gm - sum(gm)/M - xhat sum(gm xhat)/M) is written for gm = 0
-    /// everywhere, then at each argmax with its gm (``batchNormBackward(_:x:weight:mean:invstd:training:needs:clamp:)``'s
+    /// windows (with x at each argmax, `inputAtMax`, saved by the forward pass), and
+    /// dx = scale (gm - sum(gm)/M - xhat sum(gm xhat)/M) is written for gm = 0 everywhere, then at
+    /// each argmax with its gm (``batchNormBackward(_:x:weight:mean:invstd:training:needs:clamp:)``'s
     /// formula, element by element).
     static func batchNormClampMaxPoolBackward(_ gp: Tensor, pooled p: Tensor, x: Tensor, weight: Tensor, mean: Tensor,
                                               invstd: Tensor, index: Tensor, inputAtMax: Tensor, upper: Float,
@@ -55,7 +58,7 @@ extension Normalization {
         let dw = Tensor(zeros: [c]), db = Tensor(zeros: [c])
         let pdw = dw.storage.pointer, pdb = db.storage.pointer
         @inline(__always) func maskedGradient(_ j: Int) -> Float { pp[j] > 0 && pp[j] < upper ? pg[j] : 0 }
-        // Eight windows at a time: gm by lanes, x gathered at their argmaxes.
+        // Eight windows at a time, x at their argmaxes read from inputAtMax.
         let cap = SIMD8<Float>(repeating: upper)
         @inline(__always) func maskedGradients(_ j: Int) -> SIMD8<Float> {
             let pv = UnsafeRawPointer(pp + j).loadUnaligned(as: SIMD8<Float>.self)

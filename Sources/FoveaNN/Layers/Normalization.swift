@@ -86,7 +86,7 @@ extension BatchNorm2d {
             let y = self(x)
             return activation(y + residual())
         }
-        let r = residual()
+        let r = residual()        // may stop a truncated pass (a hook in the shortcut)
         guard r.shape == x.shape, ForwardStop.current?.isStopped != true else { return activation(self(x) + r) }
         return x.batchNormAddClamped(r, weight: weight, bias: bias, runningMean: runningMean,
                                      runningVar: runningVar, eps: eps, upper: upper)
