@@ -1,8 +1,48 @@
 import Testing
 @testable import FoveaTensor
 
-/// Training-mode batch norm + ReLU / ReLU6 as one primitive against the two operations.
+/// Training-mode batch norm + ReLU / ReLU6 (and a 2x2 max pool) as one primitive against the
+/// separate operations.
 struct BatchNormTrainingTests {
+    /// What one training-mode pass gives: output, running statistics, gradients to x, weight
+    /// and bias, and the primitive that made the output.
+    struct Pass { let y: [Float], stats: [[Float]], grads: [[Float]], primitive: String? }
+
+    /// `layer(x, weight, bias, runningMean, runningVar)` on fresh copies of x, weight and bias
+    /// and fresh running statistics, then the gradient of sum(y * g).
+    static func run(_ x: Tensor, _ w: Tensor, _ b: Tensor, seed: UInt64,
+                    _ layer: (Tensor, Tensor, Tensor, Tensor, Tensor) -> Tensor) -> Pass {
+        let (xi, wi, bi) = (x.copy(), w.copy(), b.copy())
+        for t in [xi, wi, bi] { t.requiresGrad = true }
+        let (mean, variance) = (Tensor(zeros: [w.count]), Tensor(repeating: 1, shape: [w.count]))
+        let y = layer(xi, wi, bi, mean, variance)
+        (y * randomTensor(y.shape, seed: seed)).sum().backward()
+        return Pass(y: y.scalars, stats: [mean.scalars, variance.scalars], grads: [xi, wi, bi].map { $0.grad!.scalars },
+                    primitive: y.node?.primitive.name)
+    }
+
+    /// clamp(batchNorm(x, training: true), 0, upper) as two operations.
+    static func reference(_ x: Tensor, _ w: Tensor, _ b: Tensor, _ mean: Tensor, _ variance: Tensor, upper: Float) -> Tensor {
+        let n = x.batchNorm(weight: w, bias: b, runningMean: mean, runningVar: variance, training: true, momentum: 0.1, eps: 1e-5)
+        return upper.isFinite ? n.relu6() : n.relu()
+    }
+
+    /// The fused pass has the reference's output and running statistics bit for bit, hits both
+    /// sides of the clamp, and its gradients are within `tolerance` of the reference's (each
+    /// element relative to max(|reference|, 1e-3), or to the largest with `ofLargest`).
+    static func expectEqual(_ fused: Pass, _ reference: Pass, primitive: String, upper: Float,
+                            tolerance: Float, ofLargest: Bool) {
+        #expect(fused.primitive == primitive)
+        #expect(fused.y == reference.y)
+        #expect(fused.y.contains(0) && (upper.isInfinite || fused.y.contains(upper)))   // both sides of the clamp
+        #expect(fused.stats == reference.stats)
+        for (ours, theirs) in zip(fused.grads, reference.grads) {
+            let largest = theirs.map(abs).max()!
+            let worst = zip(ours, theirs).map { abs($0 - $1) / (ofLargest ? largest : max(abs($1), 1e-3)) }.max()!
+            #expect(worst < tolerance, "difference \(worst)")
+        }
+    }
+
     /// Same output, same running statistics, same gradients to x, weight and bias, on plane
     /// sizes with (7 x 9) and without (4 x 4) an 8-lane tail; values at the clamp's edges
     /// (exactly 0 after the batch norm, beyond 6) included.
@@ -10,29 +50,11 @@ struct BatchNormTrainingTests {
     func equalsTheTwoOperations(upper: Float, shape: [Int]) {
         let x = randomTensor(shape, seed: 41, range: -8...8)
         let (w, b) = (randomTensor([shape[1]], seed: 42, range: 2...6), randomTensor([shape[1]], seed: 43, range: -1...1))
-        let g = randomTensor(shape, seed: 44)
-        func run(fused: Bool) -> (y: [Float], stats: [[Float]], grads: [[Float]], primitive: String?) {
-            let (xi, wi, bi) = (x.copy(), w.copy(), b.copy())
-            for t in [xi, wi, bi] { t.requiresGrad = true }
-            let (mean, variance) = (Tensor(zeros: [shape[1]]), Tensor(repeating: 1, shape: [shape[1]]))
-            let y = fused
-                ? xi.batchNormTrainingClamped(weight: wi, bias: bi, runningMean: mean, runningVar: variance,
-                                              momentum: 0.1, eps: 1e-5, upper: upper)
-                : { let n = xi.batchNorm(weight: wi, bias: bi, runningMean: mean, runningVar: variance,
-                                         training: true, momentum: 0.1, eps: 1e-5)
-                    return upper.isFinite ? n.relu6() : n.relu() }()
-            (y * g).sum().backward()
-            return (y.scalars, [mean.scalars, variance.scalars], [xi, wi, bi].map { $0.grad!.scalars }, y.node?.primitive.name)
+        let reference = Self.run(x, w, b, seed: 44) { Self.reference($0, $1, $2, $3, $4, upper: upper) }
+        let fused = Self.run(x, w, b, seed: 44) {
+            $0.batchNormTrainingClamped(weight: $1, bias: $2, runningMean: $3, runningVar: $4, momentum: 0.1, eps: 1e-5, upper: upper)
         }
-        let (reference, fused) = (run(fused: false), run(fused: true))
-        #expect(fused.primitive == "batchNormTrainClamp")
-        #expect(fused.y == reference.y)
-        #expect(fused.y.contains(0) && (upper.isInfinite || fused.y.contains(upper)))   // both sides of the clamp
-        #expect(fused.stats == reference.stats)
-        for (ours, theirs) in zip(fused.grads, reference.grads) {
-            let worst = zip(ours, theirs).map { abs($0 - $1) / max(abs($1), 1e-3) }.max()!
-            #expect(worst < 1e-5, "relative difference \(worst)")
-        }
+        Self.expectEqual(fused, reference, primitive: "batchNormTrainClamp", upper: upper, tolerance: 1e-5, ofLargest: false)
     }
 
     /// With the 2x2 max pool after them as one primitive too: the same pooled output and
@@ -43,29 +65,11 @@ struct BatchNormTrainingTests {
     func withMaxPoolEqualsTheThreeOperations(upper: Float, shape: [Int]) {
         let x = randomTensor(shape, seed: 45, range: -8...8)
         let (w, b) = (randomTensor([shape[1]], seed: 46, range: 2...6), randomTensor([shape[1]], seed: 47, range: -1...1))
-        let g = randomTensor([shape[0], shape[1], shape[2] / 2, shape[3] / 2], seed: 48)
-        func run(fused: Bool) -> (y: [Float], stats: [[Float]], grads: [[Float]], primitive: String?) {
-            let (xi, wi, bi) = (x.copy(), w.copy(), b.copy())
-            for t in [xi, wi, bi] { t.requiresGrad = true }
-            let (mean, variance) = (Tensor(zeros: [shape[1]]), Tensor(repeating: 1, shape: [shape[1]]))
-            let y = fused
-                ? xi.batchNormTrainingClampedMaxPool2x2(weight: wi, bias: bi, runningMean: mean, runningVar: variance,
-                                                        momentum: 0.1, eps: 1e-5, upper: upper)
-                : { let n = xi.batchNorm(weight: wi, bias: bi, runningMean: mean, runningVar: variance,
-                                         training: true, momentum: 0.1, eps: 1e-5)
-                    return (upper.isFinite ? n.relu6() : n.relu()).maxPool2d(kernel: (2, 2)) }()
-            (y * g).sum().backward()
-            return (y.scalars, [mean.scalars, variance.scalars], [xi, wi, bi].map { $0.grad!.scalars }, y.node?.primitive.name)
+        let reference = Self.run(x, w, b, seed: 48) { Self.reference($0, $1, $2, $3, $4, upper: upper).maxPool2d(kernel: (2, 2)) }
+        let fused = Self.run(x, w, b, seed: 48) {
+            $0.batchNormTrainingClampedMaxPool2x2(weight: $1, bias: $2, runningMean: $3, runningVar: $4,
+                                                  momentum: 0.1, eps: 1e-5, upper: upper)
         }
-        let (reference, fused) = (run(fused: false), run(fused: true))
-        #expect(fused.primitive == "batchNormTrainClampMaxPool")
-        #expect(fused.y == reference.y)
-        #expect(fused.y.contains(0) && (upper.isInfinite || fused.y.contains(upper)))   // both sides of the clamp
-        #expect(fused.stats == reference.stats)
-        for (ours, theirs) in zip(fused.grads, reference.grads) {
-            let scale = theirs.map(abs).max()!
-            let worst = zip(ours, theirs).map { abs($0 - $1) }.max()! / scale
-            #expect(worst < 1e-5, "difference \(worst) of the largest")
-        }
+        Self.expectEqual(fused, reference, primitive: "batchNormTrainClampMaxPool", upper: upper, tolerance: 1e-5, ofLargest: true)
     }
 }
