@@ -22,15 +22,17 @@ extension Tensor {
         let ps = scale.storage.pointer, pt = shift.storage.pointer
         // Pooling.maxPool's planeTransform would pool the same way, but x at each argmax is
         // read here while the input plane is still in cache.
-        Parallel.forEach(c) { chunk in
-            let plane = UnsafeMutablePointer<Float>.allocate(capacity: h * w)
-            defer { plane.deallocate() }
-            for ch in chunk {
-                for b in 0..<n {
-                    let (image, pooled) = ((b * c + ch) * h * w, (b * c + ch) * oh * ow)
-                    Normalization.affineClamp(px + image, into: plane, count: h * w, scale: ps[ch], shift: pt[ch], upper: upper)
-                    Pooling.maxPool2x2(plane, w: w, oh: oh, ow: ow, out: po + pooled, argmax: pi + pooled)
-                    for j in pooled..<(pooled + oh * ow) { pxk[j] = px[image + Int(pi[j])] }
+        withExtendedLifetime(shift) {                          // pt is read inside
+            Parallel.forEach(c) { chunk in
+                let plane = UnsafeMutablePointer<Float>.allocate(capacity: h * w)
+                defer { plane.deallocate() }
+                for ch in chunk {
+                    for b in 0..<n {
+                        let (image, pooled) = ((b * c + ch) * h * w, (b * c + ch) * oh * ow)
+                        Normalization.affineClamp(px + image, into: plane, count: h * w, scale: ps[ch], shift: pt[ch], upper: upper)
+                        Pooling.maxPool2x2(plane, w: w, oh: oh, ow: ow, out: po + pooled, argmax: pi + pooled)
+                        for j in pooled..<(pooled + oh * ow) { pxk[j] = px[image + Int(pi[j])] }
+                    }
                 }
             }
         }
@@ -145,8 +147,10 @@ extension Tensor {
         let (scale, shift) = Normalization.evalScaleShift(weight: weight, bias: bias, runningMean: runningMean,
                                                           runningVar: runningVar, eps: eps)
         let (c, hw) = (shape[1], shape[2] * shape[3]), ps = scale.storage.pointer, pt = shift.storage.pointer
-        let (y, index) = Pooling.maxPool(self, g, ceilMode: ceilMode) { plane, src, dst in
-            Normalization.affineClamp(src, into: dst, count: hw, scale: ps[plane % c], shift: pt[plane % c], upper: upper)
+        let (y, index) = withExtendedLifetime(shift) {         // pt is read inside
+            Pooling.maxPool(self, g, ceilMode: ceilMode) { plane, src, dst in
+                Normalization.affineClamp(src, into: dst, count: hw, scale: ps[plane % c], shift: pt[plane % c], upper: upper)
+            }
         }
         return y.recorded(.batchNormClampMaxPool(g, upper: upper), [self, scale], saved: [index])
     }

@@ -15,11 +15,13 @@ extension Tensor {
                                                           runningVar: runningVar, eps: eps)
         let px = storage.pointer, pr = residual.storage.pointer
         let ps = scale.storage.pointer, pt = shift.storage.pointer
-        let y = Tensor(overwriting: shape) { out in
-            let o = out.baseAddress!
-            Normalization.forEachChannelPlane(shape) { ch, off, hw in
-                Normalization.affineAddClamp(px + off, residual: pr + off, into: o + off, count: hw,
-                                             scale: ps[ch], shift: pt[ch], upper: upper)
+        let y = withExtendedLifetime(shift) {                  // pt is read inside
+            Tensor(overwriting: shape) { out in
+                let o = out.baseAddress!
+                Normalization.forEachChannelPlane(shape) { ch, off, hw in
+                    Normalization.affineAddClamp(px + off, residual: pr + off, into: o + off, count: hw,
+                                                 scale: ps[ch], shift: pt[ch], upper: upper)
+                }
             }
         }
         return y.recorded(.batchNormAddClamp(upper: upper), [self, residual, scale])
