@@ -118,8 +118,8 @@ extension ImageClassifier {
         }
         // Points one batch after the other, each pass split over every core: on the 2-core
         // Intel host, 50 points of EfficientNet-Lite0 took 0.91-0.93 s this way against
-        // 1.09-1.23 s with two single-core passes at once (the kernels a pass gets alone on a
-        // core are the serial in-house ones, without oneDNN's).
+        // 1.09-1.23 s with two single-core passes at once (why is not established: after the
+        // stem these passes barely use oneDNN, which a single-core pass gives up).
         var total = Tensor(zeros: start.shape)
         for first in stride(from: 0, to: points.count, by: batch) {
             try addWeightedGradients(points[first..<min(first + batch, points.count)], into: total)
