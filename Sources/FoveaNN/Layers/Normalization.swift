@@ -54,9 +54,9 @@ extension BatchNorm2d {
     /// (``Tensor/batchNormClampedMaxPool(weight:bias:runningMean:runningVar:eps:upper:kernel:stride:padding:ceilMode:)``).
     /// Otherwise as ``callAsFunction(_:then:)``, then the pool.
     public func callAsFunction(_ x: Tensor, then activation: Activation, pooling pool: MaxPool2d) -> Tensor {
-        guard let upper = activation.clampUpper, !hasHooks, !activation.hasHooks, !pool.hasHooks, x.rank == 4,
-              x.shape[1] == weight.count, !GradMode.overrides(upper.isFinite ? "relu6" : "relu"),
-              !GradMode.overrides("maxPool2d"), ForwardStop.current?.isStopped != true else {
+        guard let upper = activation.clampUpper, clampIsUnobserved(upper: upper), !activation.hasHooks, !pool.hasHooks,
+              x.rank == 4, x.shape[1] == weight.count, !GradMode.overrides("maxPool2d"),
+              ForwardStop.current?.isStopped != true else {
             return pool(self(x, then: activation))
         }
         if isTraining, pool.kernel == 2, pool.stride == 2, pool.padding == 0, x.shape[2] >= 2, x.shape[3] >= 2,
@@ -140,15 +140,21 @@ extension BatchNorm2d {
         (weight, bias, runningMean, runningVar, eps)
     }
 
-    private func canFuse(upper: Float) -> Bool {
+    /// Whether nothing can see this layer and the clamp after it as separate steps: no hook on
+    /// this layer and no backward-rule override of the ReLU (infinity) or ReLU6 (6).
+    private func clampIsUnobserved(upper: Float) -> Bool {
         precondition(upper == 6 || upper == .infinity, "only ReLU and ReLU6 fuse with batch norm")
-        return !isTraining && !hasHooks && !weight.isDifferentiable && !bias.isDifferentiable
-            && !GradMode.overrides(upper.isFinite ? "relu6" : "relu")
+        return !hasHooks && !GradMode.overrides(upper.isFinite ? "relu6" : "relu")
+    }
+
+    /// Whether the eval-mode fusions apply: unobserved, eval mode, weight and bias constants.
+    private func canFuse(upper: Float) -> Bool {
+        clampIsUnobserved(upper: upper) && !isTraining && !weight.isDifferentiable && !bias.isDifferentiable
     }
 
     private func fused(_ x: Tensor, upper: Float) -> Tensor? {
         if ForwardStop.current?.isStopped == true { return x }        // a truncated pass: as a skipped module
-        if isTraining, !hasHooks, !GradMode.overrides(upper.isFinite ? "relu6" : "relu"), x.rank >= 2,
+        if isTraining, clampIsUnobserved(upper: upper), x.rank >= 2,
            x.shape[1] == weight.count {
             numBatchesTracked.storage.pointer[0] += 1
             return x.batchNormTrainingClamped(weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
