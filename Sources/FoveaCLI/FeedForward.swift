@@ -47,6 +47,9 @@ struct StyleTrainingOptions: ParsableArguments {
     @Flag(name: .long, help: "Save the network's weights in F16 (half the file; outputs change by about 1e-3).")
     var halfPrecision = false
 
+    @Option(name: .long, help: "Save an exponential moving average of the weights, a = d a + (1 - d) w after each step, instead of the last step's weights (0.999 averages about the last 1,000 steps; kept in the checkpoint, which --net and --from then read averaged).")
+    var averageDecay: Float?
+
     @Option(name: [.short, .customLong("output")], help: "The trained network (.safetensors).")
     var output: String
 
@@ -57,6 +60,7 @@ struct StyleTrainingOptions: ParsableArguments {
         guard (32...1024).contains(crop), crop % 8 == 0 else { throw FoveaError("--crop \(crop): must be a multiple of 8 from 32 to 1024") }
         if let lr, !(lr.isFinite && lr > 0) { throw FoveaError("--lr \(lr): must be a positive number") }
         guard holdout >= 0 else { throw FoveaError("--holdout \(holdout): must be >= 0") }
+        if let averageDecay, !(averageDecay >= 0 && averageDecay < 1) { throw FoveaError("--average-decay \(averageDecay): must be from 0 to below 1") }
         guard checkpointEvery > 0 else { throw FoveaError("--checkpoint-every \(checkpointEvery): must be >= 1") }
         guard from == nil || !resume else { throw FoveaError("--from and --resume: give one (--resume continues OUTPUT.checkpoint)") }
         guard output.lowercased().hasSuffix(".safetensors") else { throw FoveaError("-o \(output): use a .safetensors file name") }
@@ -88,22 +92,29 @@ struct StyleTrainingOptions: ParsableArguments {
     static var commandLine: String { (["fovea"] + CommandLine.arguments.dropFirst()).joined(separator: " ") }
 }
 
-/// The training loop shared by train-style and train-adain: steps, progress, checkpoints, resume.
-/// `announce` is printed once the starting weights are in place.
+/// The training loop shared by train-style and train-adain: steps, progress, checkpoints, resume,
+/// weight averaging. `announce` is printed once the starting weights are in place; `save` runs at
+/// the end with the weights to keep in the network (the averaged ones with --average-decay).
 func trainLoop(options: StyleTrainingOptions, steps: Int, network: Module, kind: String, optimizer: Adam, label: String,
-               announce: String, step: (inout SeededGenerator) throws -> (content: Float, style: Float)) throws {
+               announce: String, step: (inout SeededGenerator) throws -> (content: Float, style: Float),
+               save: () throws -> Void) throws {
     var first = 0
     if let from = options.from {
         _ = try NetworkFile.load(URL(fileURLWithPath: from), into: network, kind: kind, flag: "--from")
         Notes.add("started from \(from)")
     }
+    let average = options.averageDecay.map { WeightAverage(optimizer.parameters, decay: $0) }
     if options.resume {
         guard FileManager.default.fileExists(atPath: options.checkpoint.path) else {
             throw FoveaError("--resume: no checkpoint at \(options.checkpoint.path)")
         }
-        let meta = try NetworkFile.loadCheckpoint(options.checkpoint, into: network, optimizer: optimizer, flag: "--resume")
+        let meta = try NetworkFile.loadCheckpoint(options.checkpoint, into: network, optimizer: optimizer, average: average, flag: "--resume")
         first = Int(meta["step"] ?? "0") ?? 0
         Notes.add("resumed at step \(first)")
+        if average != nil && meta["average_decay"] == nil {
+            Notes.add("the checkpoint has no averaged weights: the average starts at step \(first)")
+            average!.restore(optimizer.parameters.map { Array($0.buffer) })
+        }
     }
     print(announce)
     var generator = SeededGenerator(seed: options.seed &+ UInt64(first) &* 0x9E37)
@@ -115,17 +126,19 @@ func trainLoop(options: StyleTrainingOptions, steps: Int, network: Module, kind:
     for i in first..<steps {
         let (c, s) = try step(&generator)
         guard c.isFinite && s.isFinite else { throw FoveaError("training diverged at step \(i + 1) (loss \(c) + \(s)); lower --lr") }
+        average?.update()
         smoothed = smoothed.map { (0.95 * $0.0 + 0.05 * c, 0.95 * $0.1 + 0.05 * s) } ?? (c, s)
         bar.update(i + 1, steps, status: String(format: "content %.4g  style %.4g  %.2f s/step", smoothed!.0, smoothed!.1,
                                                         Date().timeIntervalSince(start) / Double(i + 1 - first)))
         if (i + 1) % options.checkpointEvery == 0 || i + 1 == steps {
-            try NetworkFile.saveCheckpoint(network, optimizer: optimizer, metadata: ["step": String(i + 1), "command": StyleTrainingOptions.commandLine],
-                                           to: options.checkpoint)
+            try NetworkFile.saveCheckpoint(network, optimizer: optimizer, average: average,
+                                           metadata: ["step": String(i + 1), "command": StyleTrainingOptions.commandLine], to: options.checkpoint)
             if ProcessInfo.processInfo.environment["FOVEA_LOG_TRAINING"] != nil {
                 writeStandardError(String(format: "step %d content %.5g style %.5g\n", i + 1, smoothed!.0, smoothed!.1))
             }
         }
     }
+    try average.map { try $0.withAveragedWeights(save) } ?? save()
 }
 
 struct TrainStyle: ParsableCommand {
@@ -204,11 +217,12 @@ struct TrainStyle: ParsableCommand {
                       label: "train-style",
                       announce: "training on \(photos.count) photos, \(options.crop)px crops, batch \(options.batch)") { generator in
             try FeedForwardStyle.trainingStep(net, batch: photos.batch(options.batch, using: &generator), loss: loss, optimizer: optimizer)
+        } save: {
+            try NetworkFile.save(net, metadata: ["network": "TransformerNet", "style": (style as NSString).lastPathComponent,
+                                                 "command": StyleTrainingOptions.commandLine],
+                                 halfPrecision: options.halfPrecision, to: URL(fileURLWithPath: options.output))
         }
         StyleTrainingOptions.noteSkipped(photos, "photos")
-        try NetworkFile.save(net, metadata: ["network": "TransformerNet", "style": (style as NSString).lastPathComponent,
-                                             "command": StyleTrainingOptions.commandLine],
-                              halfPrecision: options.halfPrecision, to: URL(fileURLWithPath: options.output))
         print("-> \(options.output)")
     }
 }
@@ -314,11 +328,12 @@ struct TrainAdaIN: ParsableCommand {
             try AdaINStyle.trainingStep(decoder, content: photos.batch(options.batch, using: &generator),
                                         style: paintings.batch(options.batch, using: &generator), backbone: backbone,
                                         styleWeight: styleWeight, optimizer: optimizer)
+        } save: {
+            try NetworkFile.save(decoder, metadata: ["network": "AdaINDecoder", "command": StyleTrainingOptions.commandLine],
+                                 halfPrecision: options.halfPrecision, to: URL(fileURLWithPath: options.output))
         }
         StyleTrainingOptions.noteSkipped(photos, "photos")
         StyleTrainingOptions.noteSkipped(paintings, "style images")
-        try NetworkFile.save(decoder, metadata: ["network": "AdaINDecoder", "command": StyleTrainingOptions.commandLine],
-                             halfPrecision: options.halfPrecision, to: URL(fileURLWithPath: options.output))
         print("-> \(options.output)")
     }
 }

@@ -26,9 +26,10 @@ public enum NetworkFile {
         }
         // PyTorch examples' checkpoints of old versions carry InstanceNorm running statistics; they are unused.
         var tensors = state.tensors.filter { !$0.key.hasSuffix(".running_mean") && !$0.key.hasSuffix(".running_var") }
-        // A training checkpoint (OUTPUT.checkpoint): its network under "net.", without the optimiser.
+        // A training checkpoint (OUTPUT.checkpoint): its network under "net.", without the optimiser;
+        // with --average-decay, the averaged parameters (under "average.") replace the trained ones.
         if state.metadata["adam_step"] != nil {
-            tensors = Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix("net.") }.map { (String($0.key.dropFirst(4)), $0.value) })
+            tensors = prefixed("net.", tensors).merging(prefixed("average.", tensors)) { _, averaged in averaged }
         }
         do { try module.loadStateDict(tensors) } catch let error as StateDictError {
             throw FoveaError("\(flag) \(url.path): not \(kind) (\(error))")
@@ -37,8 +38,17 @@ public enum NetworkFile {
     }
 
     /// Writes a checkpoint: the network, the optimiser's moments and step, and `metadata`.
-    public static func saveCheckpoint(_ module: Module, optimizer: Adam, metadata: [String: String], to url: URL) throws {
+    /// With `average`, its averages of `module`'s parameters too (under "average.", by parameter name).
+    public static func saveCheckpoint(_ module: Module, optimizer: Adam, average: WeightAverage? = nil,
+                                      metadata: [String: String], to url: URL) throws {
         var tensors = module.stateDict().map { ("net.\($0.key)", $0.tensor) }
+        if let average {
+            let slot = Dictionary(uniqueKeysWithValues: average.parameters.enumerated().map { (ObjectIdentifier($1), $0) })
+            for (name, p) in module.namedParameters() {
+                guard let i = slot[ObjectIdentifier(p)] else { continue }
+                tensors.append(("average.\(name)", Tensor(shape: p.shape, values: average.averages[i])))
+            }
+        }
         for (i, state) in optimizer.momentState.enumerated() {
             guard let (m, v) = state else { continue }
             let shape = optimizer.parameters[i].shape
@@ -47,19 +57,30 @@ public enum NetworkFile {
         }
         var meta = metadata
         meta["adam_step"] = String(optimizer.stepCount)
+        if let average { meta["average_decay"] = "\(average.decay)" }
         let partial = url.appendingPathExtension("part")
         try Safetensors.write(tensors, metadata: meta, to: partial)
         _ = try? FileManager.default.removeItem(at: url)
         try FileManager.default.moveItem(at: partial, to: url)
     }
 
-    /// Restores a checkpoint into `module` and `optimizer`; returns its metadata.
-    public static func loadCheckpoint(_ url: URL, into module: Module, optimizer: Adam, flag: String) throws -> [String: String] {
+    /// Restores a checkpoint into `module`, `optimizer` and `average` (when the checkpoint has
+    /// averages: its metadata then has "average_decay"); returns its metadata.
+    public static func loadCheckpoint(_ url: URL, into module: Module, optimizer: Adam, average: WeightAverage? = nil,
+                                      flag: String) throws -> [String: String] {
         let state: StateDict
         do { state = try Safetensors.loadStateDict(url) } catch { throw FoveaError("\(flag) \(url.path): cannot read the checkpoint (\(error))") }
-        let net = Dictionary(uniqueKeysWithValues: state.tensors.filter { $0.key.hasPrefix("net.") }.map { (String($0.key.dropFirst(4)), $0.value) })
-        do { try module.loadStateDict(net) } catch let error as StateDictError {
+        do { try module.loadStateDict(prefixed("net.", state.tensors)) } catch let error as StateDictError {
             throw FoveaError("\(flag) \(url.path): the checkpoint is of another network (\(error))")
+        }
+        let averaged = prefixed("average.", state.tensors)
+        if let average, state.metadata["average_decay"] != nil {
+            let names = Dictionary(uniqueKeysWithValues: module.namedParameters().map { (ObjectIdentifier($0.tensor), $0.key) })
+            let saved = average.parameters.map { p in names[ObjectIdentifier(p)].flatMap { averaged[$0] } }
+            guard saved.allSatisfy({ $0 != nil }), zip(saved, average.parameters).allSatisfy({ $0!.shape == $1.shape }) else {
+                throw FoveaError("\(flag) \(url.path): the checkpoint's averaged weights do not match the network")
+            }
+            average.restore(saved.map { $0!.scalars })
         }
         let moments = optimizer.parameters.indices.map { i -> (m: [Float], v: [Float])? in
             guard let m = state.tensors["adam.m.\(i)"], let v = state.tensors["adam.v.\(i)"] else { return nil }
@@ -67,5 +88,10 @@ public enum NetworkFile {
         }
         optimizer.restore(moments: moments, stepCount: Int(state.metadata["adam_step"] ?? "0") ?? 0)
         return state.metadata
+    }
+
+    /// The tensors whose names start with `prefix`, the prefix dropped.
+    private static func prefixed(_ prefix: String, _ tensors: [String: Tensor]) -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
     }
 }

@@ -74,6 +74,25 @@ let scream = cache.appendingPathComponent("styles/scream.jpg").path
         #expect(d.out.contains("61x41"))
     }
 
+    /// With --average-decay the checkpoint keeps the averaged weights beside the trained ones, the
+    /// network file is the average, and a resumed run continues the average.
+    @Test func averagedTrainingSavesTheAverage() throws {
+        let folder = cache.appendingPathComponent("photos").path
+        let net = temporaryPath("safetensors")
+        defer { for f in [net, net + ".checkpoint"] { try? FileManager.default.removeItem(atPath: f) } }
+        let base = ["train-style", scream, "--content", folder, "--holdout", "2", "--crop", "32", "--batch", "1", "--average-decay", "0.5", "-o", net]
+        #expect(try fovea(base + ["--steps", "2", "--checkpoint-every", "1"]).status == 0)
+        let checkpoint = try Safetensors.load(URL(fileURLWithPath: net + ".checkpoint")), saved = try Safetensors.load(URL(fileURLWithPath: net))
+        let averaged = saved.keys.filter { checkpoint["average.\($0)"] != nil }
+        #expect(averaged.count == saved.count && saved.count > 10)
+        #expect(averaged.allSatisfy { saved[$0]!.scalars == checkpoint["average.\($0)"]!.scalars })
+        #expect(averaged.contains { saved[$0]!.scalars != checkpoint["net.\($0)"]!.scalars })
+        let resumed = try fovea(base + ["--steps", "3", "--resume"])
+        #expect(resumed.status == 0 && resumed.err.contains("resumed at step 2") && !resumed.err.contains("no averaged weights"), "\(resumed.err)")
+        let bad = try fovea(base + ["--steps", "1", "--average-decay", "1"])
+        #expect(bad.status != 0 && bad.err.split(separator: "\n").count == 1 && bad.err.contains("--average-decay 1.0: must be from 0 to below 1"), "\(bad.err)")
+    }
+
     /// --from starts training at a network's weights: with a vanishing learning rate the
     /// result is that network; without --from training starts elsewhere.
     @Test func trainingFromANetworkStartsAtItsWeights() throws {

@@ -69,6 +69,21 @@ import _FoveaTestSupport
         #expect(p.scalars == [1, 2])
     }
 
+    /// a = d a + (1 - d) w from the starting values; the averages sit in the parameters only
+    /// inside withAveragedWeights.
+    @Test func weightAverageFollowsItsRecurrence() {
+        let p = Tensor(shape: [2], values: [1, 2])
+        let average = WeightAverage([p], decay: 0.75)
+        _ = p.buffer.update(fromContentsOf: [5, 6] as [Float])
+        average.update()
+        #expect(average.averages == [[2, 3]])
+        _ = p.buffer.update(fromContentsOf: [6, 7] as [Float])
+        average.update()
+        #expect(average.averages == [[3, 4]])
+        let inside = average.withAveragedWeights { p.scalars }
+        #expect(inside == [3, 4] && p.scalars == [6, 7])
+    }
+
     @Test func schedulesFollowTorch() {
         // CosineAnnealingLR(T_max = 10): lr_t = lr0 (1 + cos(pi t / 10)) / 2.
         let cosine = LearningRateSchedule.cosine(total: 10)
