@@ -33,7 +33,7 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("FoveaIOTests/Fixtures")
 
 func temporaryFile(_ name: String, _ contents: Data) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-cli-\(UUID().uuidString)")
+    let dir = Scratch.url("fovea-cli")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let url = dir.appendingPathComponent(name)
     try contents.write(to: url)
@@ -62,7 +62,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 
     @Test func figureIsAPNGWithTheCrop() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-figure-\(UUID().uuidString).png").path
+        let out = Scratch.url("fovea-figure", ext: "png").path
         let r = try fovea(["classify", chelsea, "--top", "3", "-o", out])
         #expect(r.status == 0, "\(r.err)")
         let data = try Data(contentsOf: URL(fileURLWithPath: out))
@@ -74,7 +74,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
 
     /// -o fig.svg: vector text (glyph paths) around the embedded crop, at the PNG's size.
     @Test func figureAsSVG() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-figure-\(UUID().uuidString).svg").path
+        let out = Scratch.url("fovea-figure", ext: "svg").path
         let r = try fovea(["classify", chelsea, "--top", "3", "-o", out])
         #expect(r.status == 0, "\(r.err)")
         let svg = try String(contentsOfFile: out, encoding: .utf8)
@@ -85,7 +85,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 
     @Test func failedRunWritesNoFigure() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-figure-\(UUID().uuidString).png").path
+        let out = Scratch.url("fovea-figure", ext: "png").path
         let r = try fovea(["classify", chelsea, "/nonexistent/x.png", "-o", out])
         #expect(r.status != 0)
         #expect(!FileManager.default.fileExists(atPath: out))
@@ -261,7 +261,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
 
 @Suite struct ExplainCommandTests {
     @Test func explainsAFolderWithGridAndSelfContainedHTML() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-explain-\(UUID().uuidString)")
+        let dir = Scratch.url("fovea-explain")
         let photos = dir.appendingPathComponent("in"), out = dir.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
         // Two small images keep this quick: the golden 224x224 crops.
@@ -286,7 +286,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 
     @Test func explainSkipsCAMWhereItDoesNotApply() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-explain-\(UUID().uuidString)")
+        let out = Scratch.url("fovea-explain")
         let golden = fixtures.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Golden/efficientnet_lite0")
         let r = try fovea(["explain", golden.appendingPathComponent("coffee_input.png").path, "--model", "vgg11",
                            "-o", out.path, "--methods", "cam,gradient"])
@@ -296,7 +296,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 
     @Test func emptyOrMissingInputFailsCleanly() throws {
-        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-empty-\(UUID().uuidString)")
+        let empty = Scratch.url("fovea-empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         for path in [empty.path, "/nonexistent/photos"] {
             let r = try fovea(["explain", path, "-o", empty.appendingPathComponent("out").path])
@@ -311,7 +311,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
 
 @Suite struct FeatureCommandTests {
     @Test func filtersAndActivationsWritePictures() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-features-\(UUID().uuidString)")
+        let dir = Scratch.url("fovea-features")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let filters = try fovea(["filters", "-o", dir.appendingPathComponent("f.png").path])
         #expect(filters.status == 0, "\(filters.err)")
@@ -323,7 +323,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 
     @Test func topPatchesReportTheReceptiveField() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-patches-\(UUID().uuidString).png").path
+        let out = Scratch.url("fovea-patches", ext: "png").path
         let r = try fovea(["top-patches", cache.appendingPathComponent("photos").path, "--layer", "_blocks.4",
                            "--top-channels", "3", "--k", "2", "-o", out])
         #expect(r.status == 0, "\(r.err)")
@@ -334,7 +334,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 
     @Test func badLayersFailCleanly() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-features-\(UUID().uuidString).png").path
+        let out = Scratch.url("fovea-features", ext: "png").path
         for args in [["filters", "--layer", "_bn0", "-o", out], ["filters", "--layer", "_blocks.77", "-o", out],
                      ["activations", chelsea, "--layer", "_fc", "-o", out], ["activations", chelsea, "--layer", "nope", "-o", out]] {
             let r = try fovea(args)
@@ -347,7 +347,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
 
 @Suite struct AttackCommandTests {
     @Test func fgsmWritesTheImageFigureAndReport() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-attack-\(UUID().uuidString)")
+        let dir = Scratch.url("fovea-attack")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let (adv, fig) = (dir.appendingPathComponent("adv.png").path, dir.appendingPathComponent("fig.png").path)
         let r = try fovea(["attack", chelsea, "--method", "fgsm", "--epsilon", "2/255", "-o", adv, "--figure", fig, "--json"])
@@ -365,7 +365,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 
     @Test func explainShowsMapsAndNeighboursOfBothImages() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-attack-\(UUID().uuidString)")
+        let dir = Scratch.url("fovea-attack")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let (emb, paths) = (dir.appendingPathComponent("emb.npy").path, dir.appendingPathComponent("paths.txt").path)
         #expect(try fovea(["embed", cache.appendingPathComponent("photos").path, "-o", emb, "--paths", paths]).status == 0)
@@ -386,7 +386,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 
     @Test func robustnessCurveAgainstFolderLabels() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-robust-\(UUID().uuidString)")
+        let dir = Scratch.url("fovea-robust")
         let tiger = dir.appendingPathComponent("tiger cat")
         try FileManager.default.createDirectory(at: tiger, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: chelsea, toPath: tiger.appendingPathComponent("chelsea.png").path)
@@ -405,7 +405,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 
     @Test func badAttackInputFailsCleanly() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-attack-\(UUID().uuidString).png").path
+        let out = Scratch.url("fovea-attack", ext: "png").path
         for args in [["--method", "fgsm", "--epsilon", "-3"], ["--method", "fgsm", "--epsilon", "999"],
                      ["--method", "pgd", "--epsilon", "2", "--target", "tiger cat"],
                      ["--method", "pgd", "--epsilon", "2", "--steps", "0"]] {
@@ -419,7 +419,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
 
 @Suite struct EmbeddingCommandTests {
     @Test func embedNeighborsAndPCAEndToEnd() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-embed-\(UUID().uuidString)")
+        let dir = Scratch.url("fovea-embed")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let photos = cache.appendingPathComponent("photos").path
         let (emb, paths, nn, coords) = (dir.appendingPathComponent("emb.npy").path, dir.appendingPathComponent("paths.txt").path,
@@ -449,7 +449,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
         let c = try fovea(["classify", "fashion-mnist:test#0", "--model", "fashion-cnn", "--top", "1", "--json"])
         #expect(c.status == 0, "\(c.err)")
         #expect(c.out.contains("Ankle boot"))
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-\(UUID().uuidString)")
+        let dir = Scratch.url("fovea-fashion")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let emb = dir.appendingPathComponent("e.npy").path, labels = dir.appendingPathComponent("l.npy").path
@@ -469,7 +469,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
 
     /// Every method on a 28x28 grayscale input: occlusion's patch scales with the input (4 px, stride 2).
     @Test func explainAFashionImage() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-explain-\(UUID().uuidString)")
+        let dir = Scratch.url("fovea-fashion-explain")
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try fovea(["explain", "fashion-mnist:test#0", "--model", "fashion-cnn", "-o", dir.path])
         #expect(r.status == 0, "\(r.err)")
@@ -481,7 +481,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
     }
 
     @Test func badInputFailsWithOneLine() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-fashion-bad-\(UUID().uuidString)")
+        let dir = Scratch.url("fovea-fashion-bad")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out").path
@@ -510,7 +510,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
 /// that counts the skipped images and the rest processed.
 @Suite struct UnreadableImageTests {
     @Test func failOrSkipByFlag() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-unreadable-\(UUID().uuidString)")
+        let folder = Scratch.url("fovea-unreadable")
         for sub in ["cats", "cups"] {
             try FileManager.default.createDirectory(at: folder.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
@@ -532,7 +532,7 @@ func temporaryFile(_ name: String, _ contents: Data) throws -> String {
 
 /// A fresh file name in the temporary folder (nothing is created).
 func temporaryPath(_ ext: String) -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("fovea-cli-\(UUID().uuidString).\(ext)").path
+    Scratch.url("fovea-cli", ext: ext).path
 }
 
 /// One line on stderr naming the argument, a non-zero exit, nothing on stdout, no file.

@@ -89,7 +89,7 @@ import _FoveaTestSupport
         #expect(layers.status == 0, "\(layers.err)")
         #expect(layers.out.contains("/_conv_head/Conv_output_0") && layers.out.contains("1x1280x7x7") && layers.out.contains("ONNX Conv"))
 
-        let png = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-onnx-cam-\(UUID().uuidString).png").path
+        let png = Scratch.url("fovea-onnx-cam", ext: "png").path
         defer { try? FileManager.default.removeItem(atPath: png) }
         let cam = try fovea(["saliency", chelsea, "--method", "gradcam", "--layer", "/_blocks.15/_project_conv/Conv_output_0", "-o", png] + feed)
         #expect(cam.status == 0, "\(cam.err)")

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import _FoveaTestSupport
 
 /// `--shard K/N` and `fovea merge`: shards merged are the single run, byte for byte.
 @Suite struct ShardingCommandTests {
     /// A fresh temporary folder, and the path of a file in it.
     func scratchFolder() throws -> (URL, (String) -> String) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-shards-\(UUID().uuidString)")
+        let dir = Scratch.url("fovea-shards")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return (dir, { dir.appendingPathComponent($0).path })
     }

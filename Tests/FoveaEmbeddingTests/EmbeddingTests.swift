@@ -99,7 +99,7 @@ import _FoveaTestSupport
     }
 
     @Test func foldersWithClassSubfoldersGiveLabels() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-folder-\(UUID().uuidString)")
+        let root = Scratch.url("fovea-folder")
         for (cls, names) in [("cats", ["a.png", "b.png"]), ("cups", ["c.png"])] {
             let dir = root.appendingPathComponent(cls)
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -43,7 +43,7 @@ import _FoveaTestSupport
 
     @Test func notAKerasModel() throws {
         // An HDF5 file without model_config, and a file that is not HDF5 at all.
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-keras-\(UUID().uuidString)")
+        let folder = Scratch.url("fovea-keras")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let text = folder.appendingPathComponent("model.h5")

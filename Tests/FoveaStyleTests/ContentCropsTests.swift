@@ -4,12 +4,13 @@ import Fovea
 @testable import FoveaIO
 @testable import FoveaStyle
 import FoveaTensor
+import _FoveaTestSupport
 
 @Suite struct ContentCropsTests {
     /// A folder of `count` 40x30 PNGs, photo i a flat gray of value 10 i, plus `broken` files
     /// with a .png name that are not images.
     static func folder(photos count: Int, broken: Int = 0) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-crops-\(UUID().uuidString)").path
+        let dir = Scratch.url("fovea-crops").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for i in 0..<count {
             try Image(width: 40, height: 30, color: [UInt8(10 * i), UInt8(10 * i), UInt8(10 * i)]).save(path: "\(dir)/p\(i).png")

@@ -22,7 +22,7 @@ import _FoveaTestSupport
         let models = ["efficientnet-lite0", "fashion-cnn"].map { name in
             ViewerModel(name: name, source: "built-in") { try ImageClassifier.load(name) }
         }
-        let folder = cache ?? FileManager.default.temporaryDirectory.appendingPathComponent("fovea-viewer-\(UUID().uuidString)")
+        let folder = cache ?? Scratch.url("fovea-viewer")
         var options = ViewerOptions(models: models, photos: [chelsea.path], dataset: "fashion-mnist", cache: folder)
         options.projectorModel = "fashion-cnn"
         options.projectorPoints = points
@@ -189,7 +189,7 @@ import _FoveaTestSupport
     /// The projector job: progress, then a map and labels for every point; neighbours in
     /// feature space; a cancelled job ends as cancelled; a second server run reads the cache.
     @Test func projectorJobMapsTheDataset() async throws {
-        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-viewer-\(UUID().uuidString)")
+        let cache = Scratch.url("fovea-viewer")
         defer { try? FileManager.default.removeItem(at: cache) }
         struct Answer: Decodable { let count: Int; let coordinates: String; let labels: String; let classNames: [String] }
         struct Row: Decodable { let index: Int; let label: String; let distance: Float }
@@ -240,7 +240,7 @@ import _FoveaTestSupport
     /// A channel's feature visualisation and top patches are jobs whose pictures land in the
     /// cache; its filter is drawn at once; bad channels and layers get their one line.
     @Test func channelViews() async throws {
-        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-viewer-\(UUID().uuidString)")
+        let cache = Scratch.url("fovea-viewer")
         defer { try? FileManager.default.removeItem(at: cache) }
         try await Self.app(Self.state(cache: cache)).test(.router) { client in
             let base = "model=fashion-cnn&layer=features.4&channel=5"
@@ -303,7 +303,7 @@ import _FoveaTestSupport
 
     /// "Explain all photos" reports each method's mean scores, equal to the library's on the same photo.
     @Test func explainAllPhotos() async throws {
-        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-viewer-\(UUID().uuidString)")
+        let cache = Scratch.url("fovea-viewer")
         defer { try? FileManager.default.removeItem(at: cache) }
         let classifier = try ImageClassifier.load("efficientnet-lite0")
         let (crop, x) = try classifier.input(from: Self.chelsea.path)

@@ -12,7 +12,7 @@ public enum ONNXFixtures {
     /// Returns the copy's URL; delete its folder when done.
     public static func graphWithExternalData(_ name: String, weight: (String, [Int]) throws -> Tensor) throws -> URL {
         let source = folder.appendingPathComponent("\(name).onnx")
-        let target = FileManager.default.temporaryDirectory.appendingPathComponent("fovea-onnx-\(UUID().uuidString)")
+        let target = Scratch.url("fovea-onnx")
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
         var files: [String: Data] = [:]
         for t in try ONNXGraph.externalTensors(of: source) {
