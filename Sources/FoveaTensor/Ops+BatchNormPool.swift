@@ -103,14 +103,8 @@ extension Normalization {
                         let (xs, os) = (px + image, o + image)
                         let (sv, meanGV, meanGXV) = (SIMD8<Float>(repeating: scale), SIMD8<Float>(repeating: meanG), SIMD8<Float>(repeating: meanGX))
                         let (muV, invV) = (SIMD8<Float>(repeating: mu), SIMD8<Float>(repeating: inv))
-                        var i = 0
-                        while i + 8 <= hw {
-                            let xv = UnsafeRawPointer(xs + i).loadUnaligned(as: SIMD8<Float>.self)
-                            let v = sv * (SIMD8<Float>() - meanGV - (xv - muV) * invV * meanGXV)
-                            UnsafeMutableRawPointer(os + i).storeBytes(of: v, as: SIMD8<Float>.self)
-                            i += 8
-                        }
-                        while i < hw { os[i] = gradient(0, xs[i]); i += 1 }
+                        Elementwise.forLanes(0..<hw, into: os, vector: { sv * (SIMD8<Float>() - meanGV - (Elementwise.lanes(xs, $0) - muV) * invV * meanGXV) },
+                                             scalar: { gradient(0, xs[$0]) })
                         var j = pooled
                         while j + 8 <= pooled + windows {
                             let gm = maskedGradients(j)

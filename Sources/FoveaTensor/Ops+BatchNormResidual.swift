@@ -35,17 +35,9 @@ extension Normalization {
                                count: Int, scale a: Float, shift: Float, upper: Float) {
         let bounded = upper.isFinite, cap = SIMD8<Float>(repeating: upper)
         let av = SIMD8<Float>(repeating: a), sv = SIMD8<Float>(repeating: shift)
-        var j = 0
-        while j + 8 <= count {
-            let z = sv.addingProduct(UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self), av)
-                + UnsafeRawPointer(r + j).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(q + j).storeBytes(of: Elementwise.clamp(z, cap: cap, bounded: bounded), as: SIMD8<Float>.self)
-            j += 8
-        }
-        while j < count {
-            q[j] = Elementwise.clamp(shift.addingProduct(p[j], a) + r[j], upper: upper, bounded: bounded)
-            j += 1
-        }
+        Elementwise.forLanes(0..<count, into: q, vector: { j in
+            Elementwise.clamp(sv.addingProduct(Elementwise.lanes(p, j), av) + Elementwise.lanes(r, j), cap: cap, bounded: bounded)
+        }, scalar: { j in Elementwise.clamp(shift.addingProduct(p[j], a) + r[j], upper: upper, bounded: bounded) })
     }
 
     /// (dx, dresidual) of ``Tensor/batchNormAddClamped(_:weight:bias:runningMean:runningVar:eps:upper:)``:

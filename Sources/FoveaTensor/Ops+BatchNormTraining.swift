@@ -81,17 +81,9 @@ extension Normalization {
         let a = SIMD8<Float>(repeating: scale)
         let mv = SIMD8<Float>(repeating: mean), iv = SIMD8<Float>(repeating: invstd)
         let mg = SIMD8<Float>(repeating: meanG), mgx = SIMD8<Float>(repeating: meanGX)
-        var j = 0
-        while j + 8 <= count {
-            let xv = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
-            let gv = clampMasked(UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self), x: xv, clamp)
-            let xhat = (xv - mv) * iv
-            UnsafeMutableRawPointer(q + j).storeBytes(of: a * (gv - mg - xhat * mgx), as: SIMD8<Float>.self)
-            j += 8
-        }
-        while j < count {
-            q[j] = scale * (clampMasked(g[j], x: x[j], clamp) - meanG - (x[j] - mean) * invstd * meanGX)
-            j += 1
-        }
+        Elementwise.forLanes(0..<count, into: q, vector: { j in
+            let xv = Elementwise.lanes(x, j)
+            return a * (clampMasked(Elementwise.lanes(g, j), x: xv, clamp) - mg - (xv - mv) * iv * mgx)
+        }, scalar: { j in scale * (clampMasked(g[j], x: x[j], clamp) - meanG - (x[j] - mean) * invstd * meanGX) })
     }
 }

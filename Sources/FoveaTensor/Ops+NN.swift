@@ -366,16 +366,8 @@ enum Normalization {
                             scale a: Float, shift: Float, upper: Float) {
         let bounded = upper.isFinite, cap = SIMD8<Float>(repeating: upper)
         let av = SIMD8<Float>(repeating: a), sv = SIMD8<Float>(repeating: shift)
-        var j = 0
-        while j + 8 <= count {
-            let v = affineClamp(UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self), scale: av, shift: sv, cap: cap, bounded: bounded)
-            UnsafeMutableRawPointer(q + j).storeBytes(of: v, as: SIMD8<Float>.self)
-            j += 8
-        }
-        while j < count {
-            q[j] = Elementwise.clamp(shift.addingProduct(p[j], a), upper: upper, bounded: bounded)
-            j += 1
-        }
+        Elementwise.forLanes(0..<count, into: q, vector: { affineClamp(Elementwise.lanes(p, $0), scale: av, shift: sv, cap: cap, bounded: bounded) },
+                             scalar: { Elementwise.clamp(shift.addingProduct(p[$0], a), upper: upper, bounded: bounded) })
     }
 
     /// dx = g * scale[c] where 0 < y < upper, else 0.
@@ -395,14 +387,8 @@ enum Normalization {
     static func clampGradient(_ g: UnsafePointer<Float>, y: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>,
                               count: Int, scale a: Float, upper: Float) {
         let av = SIMD8<Float>(repeating: a), cap = SIMD8<Float>(repeating: upper)
-        var j = 0
-        while j + 8 <= count {
-            let v = clampGradient(UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self),
-                                  y: UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self), scale: av, cap: cap)
-            UnsafeMutableRawPointer(q + j).storeBytes(of: v, as: SIMD8<Float>.self)
-            j += 8
-        }
-        while j < count { q[j] = y[j] > 0 && y[j] < upper ? g[j] * a : 0; j += 1 }
+        Elementwise.forLanes(0..<count, into: q, vector: { clampGradient(Elementwise.lanes(g, $0), y: Elementwise.lanes(y, $0), scale: av, cap: cap) },
+                             scalar: { y[$0] > 0 && y[$0] < upper ? g[$0] * a : 0 })
     }
 
     /// The same where y = clamp(shift + z * scale, 0, upper) is recomputed from the clamp's input
@@ -413,18 +399,13 @@ enum Normalization {
                                     count: Int, scale a: Float, shift: Float, upper: Float) {
         let bounded = upper.isFinite, cap = SIMD8<Float>(repeating: upper)
         let av = SIMD8<Float>(repeating: a), sv = SIMD8<Float>(repeating: shift)
-        var j = 0
-        while j + 8 <= count {
-            let yv = affineClamp(UnsafeRawPointer(z + j).loadUnaligned(as: SIMD8<Float>.self), scale: av, shift: sv, cap: cap, bounded: bounded)
-            let v = clampGradient(UnsafeRawPointer(g + j).loadUnaligned(as: SIMD8<Float>.self), y: yv, scale: av, cap: cap)
-            UnsafeMutableRawPointer(q + j).storeBytes(of: v, as: SIMD8<Float>.self)
-            j += 8
-        }
-        while j < count {
+        Elementwise.forLanes(0..<count, into: q, vector: { j in
+            let y = affineClamp(Elementwise.lanes(z, j), scale: av, shift: sv, cap: cap, bounded: bounded)
+            return clampGradient(Elementwise.lanes(g, j), y: y, scale: av, cap: cap)
+        }, scalar: { j in
             let y = Elementwise.clamp(shift.addingProduct(z[j], a), upper: upper, bounded: bounded)
-            q[j] = y > 0 && y < upper ? g[j] * a : 0
-            j += 1
-        }
+            return y > 0 && y < upper ? g[j] * a : 0
+        })
     }
 
     /// A per-channel map applied to one (image, channel) plane of count elements, where a fused

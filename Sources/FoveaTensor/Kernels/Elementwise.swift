@@ -30,20 +30,31 @@ enum Elementwise {
 
     /// po[i] = clamp(src[i]) for i < count; po may be src.
     private static func relu(_ src: UnsafePointer<Float>, into po: UnsafeMutablePointer<Float>, count: Int, upper: Float) {
-        let bounded = upper.isFinite
+        let bounded = upper.isFinite, cap = SIMD8<Float>(repeating: upper)
         splitOverCores(count) { range in
-            var i = range.lowerBound
-            let cap = SIMD8<Float>(repeating: upper)
-            while i + 8 <= range.upperBound {
-                let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(po + i).storeBytes(of: clamp(v, cap: cap, bounded: bounded), as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < range.upperBound {
-                po[i] = clamp(src[i], upper: upper, bounded: bounded)
-                i += 1
-            }
+            forLanes(range, into: po, vector: { clamp(lanes(src, $0), cap: cap, bounded: bounded) },
+                     scalar: { clamp(src[$0], upper: upper, bounded: bounded) })
         }
+    }
+
+    /// q[i] = vector(i) for i = range.lowerBound, + 8, ... while eight lanes fit in `range`, then
+    /// q[i] = scalar(i) for the rest: the loop of every eight-lane map (unaligned stores; q may
+    /// be one of the inputs).
+    @inline(__always)
+    static func forLanes(_ range: Range<Int>, into q: UnsafeMutablePointer<Float>,
+                         vector: (Int) -> SIMD8<Float>, scalar: (Int) -> Float) {
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            UnsafeMutableRawPointer(q + i).storeBytes(of: vector(i), as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < range.upperBound { q[i] = scalar(i); i += 1 }
+    }
+
+    /// p[i ..< i + 8] (an unaligned load).
+    @inline(__always)
+    static func lanes(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
     }
 
     /// ReLU's value rules for eight lanes: min(max(v, 0), cap), where NaN becomes 0 for ReLU
@@ -67,18 +78,12 @@ enum Elementwise {
     static func reluBackward(_ g: Tensor, _ x: Tensor, upper: Float = .infinity) -> Tensor {
         let pg = g.storage.pointer, px = x.storage.pointer
         return Tensor(overwriting: x.shape) { out in
-            let po = out.baseAddress!
+            let po = out.baseAddress!, cap = SIMD8<Float>(repeating: upper)
             splitOverCores(out.count) { range in
-                var i = range.lowerBound
-                let cap = SIMD8<Float>(repeating: upper)
-                while i + 8 <= range.upperBound {
-                    let v = UnsafeRawPointer(px + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let d = UnsafeRawPointer(pg + i).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(po + i).storeBytes(of: d.replacing(with: 0, where: .!((v .> 0) .& (v .< cap))),
-                                                               as: SIMD8<Float>.self)
-                    i += 8
-                }
-                while i < range.upperBound { po[i] = px[i] > 0 && px[i] < upper ? pg[i] : 0; i += 1 }
+                forLanes(range, into: po, vector: { i in
+                    let v = lanes(px, i)
+                    return lanes(pg, i).replacing(with: 0, where: .!((v .> 0) .& (v .< cap)))
+                }, scalar: { i in px[i] > 0 && px[i] < upper ? pg[i] : 0 })
             }
         }
     }
