@@ -2,9 +2,7 @@ import Foundation
 
 // Elementwise operations. Binary ones broadcast like NumPy.
 
-public func + (a: Tensor, b: Tensor) -> Tensor {
-    (a.shape == b.shape ? Elementwise.add(a, b) : Elementwise.binary(a, b, +)).recorded(.add, [a, b])
-}
+public func + (a: Tensor, b: Tensor) -> Tensor { Elementwise.binary(a, b, +).recorded(.add, [a, b]) }
 public func - (a: Tensor, b: Tensor) -> Tensor { Elementwise.binary(a, b, -).recorded(.sub, [a, b]) }
 public func * (a: Tensor, b: Tensor) -> Tensor { Elementwise.binary(a, b, *).recorded(.mul, [a, b]) }
 public func / (a: Tensor, b: Tensor) -> Tensor { Elementwise.binary(a, b, /).recorded(.div, [a, b]) }

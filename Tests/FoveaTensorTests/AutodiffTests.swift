@@ -33,17 +33,6 @@ import Testing
         #expect(x.grad?.scalars == [5, -3])
     }
 
-    /// Same-shape sums (residual adds, gradient accumulation) run in lanes over the cores: each
-    /// element exactly a[i] + b[i], also in the tail past the last eight and at the split points.
-    @Test func sameShapeSumsAreElementwise() {
-        let count = (1 << 17) + 5
-        let a = Tensor(shape: [count], values: (0..<count).map { Float($0 % 97) * 0.37 - 11 })
-        let b = Tensor(shape: [count], values: (0..<count).map { Float($0 % 89) * -1.3 + 0.1 })
-        #expect((a + b).scalars == zip(a.scalars, b.scalars).map { $0 + $1 })
-        let small = Tensor(shape: [3, 5], values: (0..<15).map(Float.init))
-        #expect((small + small).scalars == (0..<15).map { Float(2 * $0) })
-    }
-
     @Test func noGradRecordsNothing() {
         let x = Tensor(shape: [2], values: [1, 2], requiresGrad: true)
         let y = withNoGrad { x * 3 }

@@ -88,19 +88,6 @@ enum Elementwise {
         }
     }
 
-    /// a + b for tensors of one shape, eight lanes at a time on every core: residual sums and
-    /// the backward pass's gradient accumulation, both on a network's largest tensors.
-    static func add(_ a: Tensor, _ b: Tensor) -> Tensor {
-        check(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
-        let pa = a.storage.pointer, pb = b.storage.pointer
-        return Tensor(overwriting: a.shape) { out in
-            let po = out.baseAddress!
-            splitOverCores(out.count) { range in
-                forLanes(range, into: po, vector: { lanes(pa, $0) + lanes(pb, $0) }, scalar: { pa[$0] + pb[$0] })
-            }
-        }
-    }
-
     /// out = f(a, b) with NumPy broadcasting.
     @inline(__always)
     static func binary(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
