@@ -113,7 +113,7 @@ func trainLoop(options: StyleTrainingOptions, steps: Int, network: Module, kind:
         Notes.add("resumed at step \(first)")
         if average != nil && meta["average_decay"] == nil {
             Notes.add("the checkpoint has no averaged weights: the average starts at step \(first)")
-            average!.restore(optimizer.parameters.map { Array($0.buffer) })
+            average!.restart()
         }
     }
     print(announce)

@@ -15,8 +15,12 @@ public final class WeightAverage {
         precondition(decay >= 0 && decay < 1, "WeightAverage: decay \(decay) outside [0, 1)")
         self.parameters = parameters
         self.decay = decay
-        averages = parameters.map { Array($0.buffer) }
+        averages = []
+        restart()
     }
+
+    /// Starts the averages over at the parameters' current values.
+    public func restart() { averages = parameters.map { Array($0.buffer) } }
 
     /// Folds the parameters' current values into the averages.
     public func update() {
